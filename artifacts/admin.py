@@ -1,0 +1,312 @@
+"""Staff manage every concept here; anything with a rule goes through the services."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+
+from artifacts import names, permissions, services
+from artifacts.models import (
+    ApiKey,
+    Artifact,
+    ArtifactAlias,
+    ArtifactFile,
+    ArtifactUsage,
+    ArtifactVersion,
+    Blob,
+    Entity,
+    Membership,
+    Project,
+    Run,
+)
+from artifacts.templatetags.artifact_tags import humansize
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Entity)
+class EntityAdmin(admin.ModelAdmin):
+    list_display = ["name", "num_members", "num_projects", "created_at"]
+    search_fields = ["name", "description"]
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(
+            _members=Count("memberships", distinct=True), _projects=Count("projects", distinct=True)
+        )
+
+    @admin.display(ordering="_members", description="Members")
+    def num_members(self, obj: Entity) -> int:
+        return obj._members
+
+    @admin.display(ordering="_projects", description="Projects")
+    def num_projects(self, obj: Entity) -> int:
+        return obj._projects
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        for formset in formsets:
+            for m in formset.queryset:
+                permissions.forget_roles(m.user)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "entity", "role"]
+    list_filter = ["role", "entity"]
+    search_fields = ["user__username", "entity__name"]
+    autocomplete_fields = ["user", "entity"]
+
+
+class RunInline(ReadOnlyInline):
+    model = Run
+    fields = ["run_id", "display_name", "job_type", "created_at"]
+    readonly_fields = fields
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "entity", "is_public", "created_at"]
+    list_filter = ["is_public", "entity"]
+    search_fields = ["name", "entity__name", "description"]
+    list_select_related = ["entity"]
+    inlines = [RunInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Project | None = None) -> list[str]:
+        # Moving a project to another entity would carry its versions out of their registered models' entity.
+        return ["entity"] if obj else []
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ["run_id", "display_name", "project", "job_type", "created_by", "created_at"]
+    list_filter = ["job_type", "project__entity"]
+    search_fields = ["run_id", "display_name", "project__name"]
+    list_select_related = ["project__entity", "created_by"]
+    readonly_fields = ["project", "run_id", "created_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class VersionInline(ReadOnlyInline):
+    model = ArtifactVersion
+    fields = ["label", "state", "digest", "size_display", "num_files", "created_at"]
+    readonly_fields = fields
+    ordering = ["-index"]
+
+    @admin.display(description="Size")
+    def size_display(self, obj: ArtifactVersion) -> str:
+        return humansize(obj.size)
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(admin.ModelAdmin):
+    list_display = ["name", "type", "project", "num_versions", "updated_at"]
+    list_filter = ["type", "project__entity"]
+    search_fields = ["name", "type", "project__name", "description"]
+    list_select_related = ["project__entity"]
+    readonly_fields = ["project", "name", "type", "next_index", "created_at", "updated_at"]
+    inlines = [VersionInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(
+            _versions=Count("versions", filter=Q(versions__state="COMMITTED"))
+        )
+
+    @admin.display(ordering="_versions", description="Versions")
+    def num_versions(self, obj: Artifact) -> int:
+        return obj._versions
+
+
+class FileInline(ReadOnlyInline):
+    model = ArtifactFile
+    fields = ["path", "blob", "size", "md5"]
+    readonly_fields = fields
+    show_change_link = False
+
+    @admin.display(description="Size")
+    def size(self, obj: ArtifactFile) -> str:
+        return humansize(obj.blob.size)
+
+    @admin.display(description="MD5 (base64)")
+    def md5(self, obj: ArtifactFile) -> str:
+        return obj.blob.md5
+
+
+class AliasInline(ReadOnlyInline):
+    model = ArtifactAlias
+    fields = ["name"]
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(ArtifactVersion)
+class ArtifactVersionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "artifact", "state", "digest", "size_display", "num_files", "created_at"]
+    list_filter = ["state", "artifact__type", "artifact__project__entity"]
+    search_fields = ["artifact__name", "digest", "artifact__project__name"]
+    list_select_related = ["artifact__project__entity"]
+    readonly_fields = [
+        "artifact",
+        "index",
+        "state",
+        "digest",
+        "size_display",
+        "num_files",
+        "metadata",
+        "created_by_run",
+        "created_by",
+        "created_at",
+        "committed_at",
+    ]
+    fields = readonly_fields + ["description"]
+    inlines = [AliasInline, FileInline]
+
+    @admin.display(description="Size")
+    def size_display(self, obj: ArtifactVersion) -> str:
+        return humansize(obj.size)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: ArtifactVersion, form: forms.ModelForm, change: bool) -> None:
+        services.version_update(version=obj, user=request.user, description=obj.description)
+
+    def delete_model(self, request: HttpRequest, obj: ArtifactVersion) -> None:
+        services.version_delete(version=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for version in queryset:
+            services.version_delete(version=version, user=request.user)
+
+
+class ArtifactAliasForm(forms.ModelForm):
+    class Meta:
+        model = ArtifactAlias
+        fields = ["version", "name"]
+
+    user = None  # set per request by ArtifactAliasAdmin.get_form
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = ArtifactVersion.committed.select_related("artifact__project")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        names.validate_alias(name)
+        return name
+
+    def clean(self) -> dict:
+        data = super().clean()
+        version = data.get("version")
+        if version is not None and not permissions.can_change(self.user, version.artifact.project.entity):
+            raise ValidationError("You need the member or admin role in this version's entity.")
+        return data
+
+    def validate_unique(self) -> None:
+        # The service moves an alias that already exists in the artifact; that is not an error here.
+        pass
+
+
+@admin.register(ArtifactAlias)
+class ArtifactAliasAdmin(admin.ModelAdmin):
+    """Add an alias to move it onto a version (it leaves any other version of the artifact)."""
+
+    form = ArtifactAliasForm
+    list_display = ["name", "version", "artifact"]
+    list_filter = ["artifact__project__entity", "artifact__type"]
+    search_fields = ["name", "artifact__name"]
+    list_select_related = ["version__artifact", "artifact__project__entity"]
+
+    def get_form(self, request: HttpRequest, obj: ArtifactAlias | None = None, **kwargs: object) -> type:
+        form = super().get_form(request, obj, **kwargs)
+        form.user = request.user
+        return form
+
+    def has_change_permission(self, request: HttpRequest, obj: ArtifactAlias | None = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ArtifactAlias | None = None) -> bool:
+        # `latest` is the system's: it moves by itself and is never removed.
+        return (obj is None or obj.name != names.LATEST) and super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: ArtifactAlias, form: forms.ModelForm, change: bool) -> None:
+        alias = services.alias_set(version=obj.version, name=obj.name, user=request.user)
+        obj.pk = alias.pk
+        obj.artifact_id = alias.artifact_id
+
+    def delete_model(self, request: HttpRequest, obj: ArtifactAlias) -> None:
+        services.alias_remove(version=obj.version, name=obj.name, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for alias in queryset.exclude(name=names.LATEST):
+            self.delete_model(request, alias)
+
+
+@admin.register(ArtifactUsage)
+class ArtifactUsageAdmin(admin.ModelAdmin):
+    list_display = ["run", "version", "created_at"]
+    search_fields = ["run__run_id", "version__artifact__name"]
+    list_select_related = ["run", "version__artifact"]
+    readonly_fields = ["run", "version", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Blob)
+class BlobAdmin(admin.ModelAdmin):
+    list_display = ["sha256", "md5", "size_display", "created_at"]
+    search_fields = ["sha256", "md5"]
+    readonly_fields = ["sha256", "md5", "size", "created_at"]
+
+    @admin.display(ordering="size", description="Size")
+    def size_display(self, obj: Blob) -> str:
+        return humansize(obj.size)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Blob | None = None) -> bool:
+        return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created on the profile page or with `manage.py create_api_key`: the secret is shown once."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__username", "prefix"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(key=key, user=key.user)
+        self.message_user(request, "Revoked.", messages.SUCCESS)

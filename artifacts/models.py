@@ -1,0 +1,272 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from artifacts import names
+
+
+def _validate_project_name(value: str) -> None:
+    names.validate_name(value, "project name")
+
+
+def _validate_artifact_name(value: str) -> None:
+    names.validate_name(value, "artifact name")
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
+class Entity(models.Model):
+    """A team (or one user's space) that owns projects and registered models."""
+
+    name = models.CharField(max_length=64, unique=True, validators=[names.validate_entity_name])
+    description = models.TextField(blank=True)
+    # Registry aliases only entity admins may set or remove.
+    protected_aliases = models.JSONField(default=list, blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="entities")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "entities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entity", "user"], name="one_membership_per_user")]
+        ordering = ["entity__name", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.entity} ({self.role})"
+
+
+class Project(models.Model):
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=128, validators=[_validate_project_name])
+    description = models.TextField(blank=True)
+    is_public = models.BooleanField(default=False, help_text="Readable by anyone, not only the entity's members.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entity", "name"], name="unique_project_name")]
+        ordering = ["entity__name", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.entity.name}/{self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("artifacts:project_detail", args=[self.entity.name, self.name])
+
+
+def new_run_id() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+class Run(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    run_id = models.CharField(max_length=128, default=new_run_id, validators=[_validate_artifact_name])
+    display_name = models.CharField(max_length=255, blank=True)
+    job_type = models.CharField(max_length=64, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "run_id"], name="unique_run_id")]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.run_id
+
+    def get_absolute_url(self) -> str:
+        return reverse("artifacts:run_detail", args=[self.project.entity.name, self.project.name, self.run_id])
+
+
+class Blob(models.Model):
+    """Bytes stored once, keyed by SHA-256; shared by every file that holds the same content."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    # Base64 MD5, the per-file digest of the W&B protocol.
+    md5 = models.CharField(max_length=24, db_index=True)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.sha256
+
+    @property
+    def storage_key(self) -> str:
+        return blob_key(self.sha256)
+
+
+def blob_key(sha256: str) -> str:
+    return f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+class Artifact(models.Model):
+    """A named, typed collection of versions in a project (W&B's artifact collection)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="artifacts")
+    name = models.CharField(max_length=128, validators=[_validate_artifact_name])
+    type = models.CharField(max_length=64, validators=[_validate_artifact_name], db_index=True)
+    description = models.TextField(blank=True)
+    # The next version index to hand out; never decreases, so indexes are never reused.
+    next_index = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_artifact_name")]
+        ordering = ["project", "type", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.project}/{self.name}"
+
+    @property
+    def is_model(self) -> bool:
+        return "model" in self.type.lower()
+
+
+class VersionState(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    COMMITTED = "COMMITTED", "Committed"
+
+
+class CommittedVersions(models.Manager):
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(state=VersionState.COMMITTED)
+
+
+class ArtifactVersion(models.Model):
+    """An immutable set of files plus metadata. Its index is given when it is committed."""
+
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="versions")
+    index = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    state = models.CharField(max_length=16, choices=VersionState.choices, default=VersionState.PENDING)
+    digest = models.CharField(max_length=32, editable=False)
+    description = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    size = models.BigIntegerField(default=0, editable=False)
+    num_files = models.PositiveIntegerField(default=0, editable=False)
+    created_by_run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="logged_versions"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    committed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = models.Manager()
+    committed = CommittedVersions()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["artifact", "index"], name="unique_version_index"),
+            models.UniqueConstraint(
+                fields=["artifact", "digest"],
+                condition=Q(state="COMMITTED"),
+                name="unique_committed_digest",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="PENDING") | Q(index__isnull=False), name="committed_version_has_index"
+            ),
+        ]
+        ordering = ["artifact", "-index"]
+
+    def __str__(self) -> str:
+        return f"{self.artifact.name}:{self.label}"
+
+    @property
+    def label(self) -> str:
+        return "pending" if self.index is None else f"v{self.index}"
+
+    @property
+    def full_name(self) -> str:
+        p = self.artifact.project
+        return f"{p.entity.name}/{p.name}/{self.artifact.name}:{self.label}"
+
+    @property
+    def is_committed(self) -> bool:
+        return self.state == VersionState.COMMITTED
+
+
+class ArtifactFile(models.Model):
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=names.MAX_PATH_LENGTH, validators=[names.validate_file_path])
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="files")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "path"], name="unique_file_path")]
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class ArtifactAlias(models.Model):
+    """A movable name on one version; unique within its artifact."""
+
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="aliases")
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["artifact", "name"], name="unique_artifact_alias")]
+        ordering = ["name"]
+        verbose_name_plural = "artifact aliases"
+
+    def __str__(self) -> str:
+        return f"{self.artifact.name}:{self.name}"
+
+
+class ArtifactUsage(models.Model):
+    """A run consumed a version: the other half of lineage."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="usages")
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="usages")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "version"], name="unique_usage")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.run} used {self.version}"
+
+
+class ApiKey(models.Model):
+    """A secret for the SDK; only its SHA-256 is stored, the key is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=8, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

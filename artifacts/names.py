@@ -1,0 +1,74 @@
+"""The naming rules of SPEC §1, in one place: model fields, forms, services and the API all call these."""
+
+import re
+
+from django.core.exceptions import ValidationError
+
+ENTITY_NAME_RE = re.compile(r"[a-z0-9_-]{1,64}")
+NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+VERSION_RE = re.compile(r"v(\d+)")
+LATEST = "latest"
+MAX_PATH_LENGTH = 1024
+# Entity names share the URL root with the site's own pages.
+RESERVED_ENTITY_NAMES = {"admin", "accounts", "profile", "registry", "static", "media", "graphql", "files", "sdk", "api"}
+
+
+def validate_entity_name(value: str) -> None:
+    if not ENTITY_NAME_RE.fullmatch(value or ""):
+        raise ValidationError(
+            "Invalid entity name %(value)r: use 1-64 characters of a-z, 0-9, '_' and '-'.",
+            code="invalid_name",
+            params={"value": value},
+        )
+    if value in RESERVED_ENTITY_NAMES:
+        raise ValidationError("The entity name %(value)r is reserved.", code="reserved", params={"value": value})
+
+
+def validate_name(value: str, what: str = "name") -> None:
+    """Project, artifact and registered model names."""
+    if not NAME_RE.fullmatch(value or "") or value in {".", ".."}:
+        raise ValidationError(
+            "Invalid %(what)s %(value)r: use 1-128 characters of A-Z, a-z, 0-9, '_', '.' and '-'.",
+            code="invalid_name",
+            params={"what": what, "value": value},
+        )
+
+
+def validate_alias(value: str) -> None:
+    """A user-set alias: `latest` belongs to the system and `vN` is the version itself."""
+    validate_name(value, "alias")
+    if value == LATEST:
+        raise ValidationError("The alias 'latest' is managed automatically and cannot be set.", code="reserved")
+    if VERSION_RE.fullmatch(value):
+        raise ValidationError(
+            "Invalid alias %(value)r: names like v3 are version numbers, not aliases.",
+            code="reserved",
+            params={"value": value},
+        )
+
+
+def validate_file_path(value: str) -> None:
+    """A relative POSIX path that stays inside its version."""
+    reason = None
+    if not value:
+        reason = "it is empty"
+    elif len(value) > MAX_PATH_LENGTH:
+        reason = f"it is longer than {MAX_PATH_LENGTH} characters"
+    elif "\x00" in value:
+        reason = "it contains a NUL character"
+    elif "\\" in value:
+        reason = "it contains a backslash"
+    elif value.startswith("/"):
+        reason = "it is absolute"
+    elif any(part in {"", ".", ".."} for part in value.split("/")):
+        reason = "it has an empty, '.' or '..' segment"
+    if reason:
+        raise ValidationError(
+            "Invalid file path %(value)r: %(reason)s.", code="invalid_path", params={"value": value, "reason": reason}
+        )
+
+
+def parse_version(value: str) -> int | None:
+    """`v3` -> 3; anything else -> None."""
+    m = VERSION_RE.fullmatch(value)
+    return int(m.group(1)) if m else None

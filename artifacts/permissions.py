@@ -1,0 +1,105 @@
+"""May this user see / change this object? The one answer every view, command and API uses.
+
+Seeing: an entity's members (any role) see its projects and registered models; anyone sees a public project.
+Changing (logging, linking, editing, aliases): admins and members. Protected registry aliases: admins only.
+Superusers act as admins of every entity. A user who may not see an object gets 404, never 403, so private
+names do not leak; a user who may see but not change it gets 403.
+"""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+from artifacts.models import Entity, Membership, Project, Role
+
+User = AbstractBaseUser | AnonymousUser
+WRITE_ROLES = {Role.ADMIN, Role.MEMBER}
+
+
+def _roles(user: User) -> dict[int, str]:
+    """The user's role per entity id, loaded once per user object."""
+    if not user.is_authenticated:
+        return {}
+    cached = getattr(user, "_entity_roles", None)
+    if cached is None:
+        cached = dict(Membership.objects.filter(user=user).values_list("entity_id", "role"))
+        user._entity_roles = cached
+    return cached
+
+
+def forget_roles(user: User) -> None:
+    """Drop the cached roles after memberships change."""
+    user.__dict__.pop("_entity_roles", None)
+
+
+def role_in(user: User, entity: Entity) -> str | None:
+    if user.is_authenticated and user.is_superuser:
+        return Role.ADMIN
+    return _roles(user).get(entity.pk)
+
+
+def can_view_entity(user: User, entity: Entity) -> bool:
+    return role_in(user, entity) is not None
+
+
+def can_view_project(user: User, project: Project) -> bool:
+    return project.is_public or can_view_entity(user, project.entity)
+
+
+def can_change(user: User, entity: Entity) -> bool:
+    """Log, link, edit descriptions, tags and unprotected aliases in this entity."""
+    return role_in(user, entity) in WRITE_ROLES
+
+
+def is_admin(user: User, entity: Entity) -> bool:
+    return role_in(user, entity) == Role.ADMIN
+
+
+def may_set_alias(user: User, entity: Entity, alias: str) -> bool:
+    if alias in (entity.protected_aliases or []):
+        return is_admin(user, entity)
+    return can_change(user, entity)
+
+
+def require_view_entity(user: User, entity: Entity) -> None:
+    if not can_view_entity(user, entity):
+        raise Http404("No such entity.")
+
+
+def require_view_project(user: User, project: Project) -> None:
+    if not can_view_project(user, project):
+        raise Http404("No such project.")
+
+
+def require_change(user: User, entity: Entity, *, visible: bool | None = None) -> None:
+    """404 when the user cannot see the entity's object at all, 403 when they see it but may not change it."""
+    if can_change(user, entity):
+        return
+    if visible is None:
+        visible = can_view_entity(user, entity)
+    if not visible:
+        raise Http404("Not found.")
+    raise PermissionDenied(f"You need the member or admin role in '{entity.name}' to do this.")
+
+
+def require_alias_allowed(user: User, entity: Entity, alias: str) -> None:
+    require_change(user, entity)
+    if not may_set_alias(user, entity, alias):
+        raise PermissionDenied(f"The alias '{alias}' is protected: only admins of '{entity.name}' may set or remove it.")
+
+
+def visible_projects_q(user: User, prefix: str = "") -> Q:
+    """A filter for projects (or rows under them, via `prefix`) this user may see."""
+    public = Q(**{f"{prefix}is_public": True})
+    if user.is_authenticated and user.is_superuser:
+        return Q()
+    entity_ids = list(_roles(user))
+    return public | Q(**{f"{prefix}entity_id__in": entity_ids})
+
+
+def visible_entities_q(user: User, prefix: str = "") -> Q:
+    """A filter for entities (or rows under them) this user may see."""
+    if user.is_authenticated and user.is_superuser:
+        return Q()
+    return Q(**{f"{prefix}id__in": list(_roles(user))})

@@ -1,0 +1,308 @@
+"""Every write to entities, projects, runs, artifact versions, files and aliases.
+
+Views, management commands, the admin and the W&B API call these; none writes these rows itself.
+Bad input raises ValidationError before anything is written; a missing right raises Http404 or
+PermissionDenied (see permissions.py).
+"""
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from artifacts import names, permissions
+from artifacts.models import (
+    ApiKey,
+    Artifact,
+    ArtifactAlias,
+    ArtifactFile,
+    ArtifactUsage,
+    ArtifactVersion,
+    Entity,
+    Membership,
+    Project,
+    Role,
+    Run,
+    VersionState,
+)
+from artifacts.permissions import User
+from artifacts.storage import blob_store, manifest_digest
+
+
+@transaction.atomic
+def entity_create(*, name: str, owner: User | None = None, description: str = "") -> Entity:
+    names.validate_entity_name(name)
+    if Entity.objects.filter(name=name).exists():
+        raise ValidationError(f"An entity named '{name}' already exists.", code="duplicate")
+    entity = Entity.objects.create(name=name, description=description)
+    if owner is not None:
+        membership_set(entity=entity, user=owner, role=Role.ADMIN)
+    return entity
+
+
+@transaction.atomic
+def membership_set(*, entity: Entity, user: User, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError(f"Unknown role '{role}': use one of {', '.join(Role.values)}.", code="invalid")
+    membership, _ = Membership.objects.update_or_create(entity=entity, user=user, defaults={"role": role})
+    permissions.forget_roles(user)
+    return membership
+
+
+@transaction.atomic
+def project_get_or_create(*, entity: Entity, name: str, user: User, is_public: bool = False) -> Project:
+    """The named project; members create it on first use, as W&B does on `wandb.init`."""
+    names.validate_name(name, "project name")
+    project = Project.objects.filter(entity=entity, name=name).first()
+    if project is not None:
+        permissions.require_view_project(user, project)
+        return project
+    permissions.require_change(user, entity)
+    project, _ = Project.objects.get_or_create(entity=entity, name=name, defaults={"is_public": is_public})
+    return project
+
+
+@transaction.atomic
+def run_create(
+    *,
+    project: Project,
+    user: User,
+    run_id: str | None = None,
+    display_name: str = "",
+    job_type: str = "",
+    config: dict | None = None,
+) -> Run:
+    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    fields = {"display_name": display_name, "job_type": job_type, "config": config or {}}
+    if run_id is not None:
+        names.validate_name(run_id, "run id")
+        fields["run_id"] = run_id
+    if run_id and Run.objects.filter(project=project, run_id=run_id).exists():
+        raise ValidationError(f"A run '{run_id}' already exists in {project}.", code="duplicate")
+    return Run.objects.create(project=project, created_by=user if user.is_authenticated else None, **fields)
+
+
+FileSource = Path | IO[bytes]
+
+
+@dataclass(frozen=True)
+class LogResult:
+    version: ArtifactVersion
+    created: bool
+
+
+def _validate_aliases(aliases: Iterable[str]) -> list[str]:
+    aliases = list(dict.fromkeys(aliases))
+    for alias in aliases:
+        names.validate_alias(alias)
+    return aliases
+
+
+def _validate_files(files: dict[str, FileSource]) -> None:
+    if not files:
+        raise ValidationError("An artifact version needs at least one file.", code="empty")
+    for path, source in files.items():
+        names.validate_file_path(path)
+        if isinstance(source, Path) and not source.is_file():
+            raise ValidationError(f"No such file: {source}", code="missing")
+
+
+def files_from_path(path: Path) -> dict[str, Path]:
+    """A file -> {its name: path}; a directory -> every file under it, keyed by its relative POSIX path."""
+    path = Path(path)
+    if path.is_file():
+        return {path.name: path}
+    if path.is_dir():
+        found = {p.relative_to(path).as_posix(): p for p in sorted(path.rglob("*")) if p.is_file()}
+        if not found:
+            raise ValidationError(f"The directory {path} holds no files.", code="empty")
+        return found
+    raise ValidationError(f"The path {path} does not exist.", code="missing")
+
+
+def version_log(
+    *,
+    run: Run,
+    user: User,
+    name: str,
+    type: str,
+    files: dict[str, FileSource],
+    metadata: dict | None = None,
+    description: str = "",
+    aliases: Iterable[str] = (),
+) -> LogResult:
+    """Log `files` as a version of artifact `name` produced by `run`.
+
+    The same content (digest) under the same name returns the existing version with `aliases` merged.
+    Bytes are stored before any row is written; the version appears committed in one transaction or not at all.
+    """
+    names.validate_name(name, "artifact name")
+    names.validate_name(type, "artifact type")
+    aliases = _validate_aliases(aliases)
+    _validate_files(files)
+    project = run.project
+    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+
+    blobs = {}
+    for path, source in files.items():
+        if isinstance(source, Path):
+            with source.open("rb") as f:
+                blobs[path] = blob_store(f)
+        else:
+            blobs[path] = blob_store(source)
+    digest = manifest_digest({path: blob.md5 for path, blob in blobs.items()})
+
+    with transaction.atomic():
+        artifact = _artifact_for_update(project=project, name=name, type=type)
+        existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
+        if existing is not None:
+            for alias in aliases:
+                _alias_move(version=existing, name=alias)
+            return LogResult(existing, False)
+        version = ArtifactVersion.objects.create(
+            artifact=artifact,
+            digest=digest,
+            metadata=metadata or {},
+            description=description,
+            size=sum(b.size for b in blobs.values()),
+            num_files=len(blobs),
+            created_by_run=run,
+            created_by=user if user.is_authenticated else None,
+        )
+        ArtifactFile.objects.bulk_create(
+            ArtifactFile(version=version, path=path, blob=blob) for path, blob in sorted(blobs.items())
+        )
+        _commit(version=version, aliases=aliases)
+    return LogResult(version, True)
+
+
+def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:
+    """The artifact row, created if missing and locked until the transaction ends (serialises numbering)."""
+    try:
+        with transaction.atomic():
+            artifact, _ = Artifact.objects.get_or_create(project=project, name=name, defaults={"type": type})
+    except IntegrityError:
+        artifact = Artifact.objects.get(project=project, name=name)
+    artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    if artifact.type != type:
+        raise ValidationError(
+            f"The artifact '{name}' has type '{artifact.type}', not '{type}'.", code="type_mismatch"
+        )
+    return artifact
+
+
+def _commit(*, version: ArtifactVersion, aliases: list[str]) -> None:
+    """Give a pending version the next index, make it visible and move `latest` onto it."""
+    Artifact.objects.filter(pk=version.artifact_id).update(next_index=F("next_index") + 1, updated_at=timezone.now())
+    index = Artifact.objects.values_list("next_index", flat=True).get(pk=version.artifact_id) - 1
+    version.index = index
+    version.state = VersionState.COMMITTED
+    version.committed_at = timezone.now()
+    version.save(update_fields=["index", "state", "committed_at"])
+    _alias_move(version=version, name=names.LATEST)
+    for alias in aliases:
+        _alias_move(version=version, name=alias)
+
+
+def _alias_move(*, version: ArtifactVersion, name: str) -> ArtifactAlias:
+    ArtifactAlias.objects.filter(artifact_id=version.artifact_id, name=name).exclude(version=version).delete()
+    alias, _ = ArtifactAlias.objects.get_or_create(artifact_id=version.artifact_id, name=name, version=version)
+    return alias
+
+
+def _require_change_version(user: User, version: ArtifactVersion) -> None:
+    project = version.artifact.project
+    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    if not version.is_committed:
+        raise ValidationError("This version is not committed yet.", code="pending")
+
+
+@transaction.atomic
+def alias_set(*, version: ArtifactVersion, name: str, user: User) -> ArtifactAlias:
+    """Point alias `name` at `version`, taking it off any other version of the artifact."""
+    names.validate_alias(name)
+    _require_change_version(user, version)
+    return _alias_move(version=version, name=name)
+
+
+@transaction.atomic
+def alias_remove(*, version: ArtifactVersion, name: str, user: User) -> None:
+    if name == names.LATEST:
+        raise ValidationError("The alias 'latest' is managed automatically and cannot be removed.", code="reserved")
+    _require_change_version(user, version)
+    deleted, _ = ArtifactAlias.objects.filter(version=version, name=name).delete()
+    if not deleted:
+        raise ValidationError(f"{version} has no alias '{name}'.", code="missing")
+
+
+@transaction.atomic
+def version_update(*, version: ArtifactVersion, user: User, description: str) -> ArtifactVersion:
+    """Only the description of a committed version may change; files, digest and index never do."""
+    _require_change_version(user, version)
+    version.description = description
+    version.save(update_fields=["description"])
+    return version
+
+
+@transaction.atomic
+def version_delete(*, version: ArtifactVersion, user: User) -> None:
+    """Delete a version; its index is never reused and `latest` moves to the newest remaining version."""
+    _require_change_version(user, version)
+    if version.links.exists():
+        raise ValidationError(f"{version} is linked to the registry; unlink it first.", code="linked")
+    artifact = version.artifact
+    version.delete()
+    newest = ArtifactVersion.committed.filter(artifact=artifact).order_by("-index").first()
+    if newest is not None:
+        _alias_move(version=newest, name=names.LATEST)
+
+
+@transaction.atomic
+def version_use(*, run: Run, version: ArtifactVersion, user: User) -> ArtifactUsage:
+    """Record that `run` consumed `version` (lineage)."""
+    permissions.require_view_project(user, version.artifact.project)
+    project = run.project
+    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    if not version.is_committed:
+        raise ValidationError("This version is not committed yet.", code="pending")
+    usage, _ = ArtifactUsage.objects.get_or_create(run=run, version=version)
+    return usage
+
+
+def api_key_create(*, user: User, name: str = "") -> tuple[ApiKey, str]:
+    """A new API key; the secret is returned once and only its hash is stored."""
+    name = (name or "").strip() or f"Key created {timezone.now():%Y-%m-%d %H:%M}"
+    if len(name) > 100:
+        raise ValidationError("A key name has at most 100 characters.", code="too_long")
+    secret = secrets.token_hex(20)
+    key = ApiKey.objects.create(
+        user=user, name=name, prefix=secret[:8], key_hash=hashlib.sha256(secret.encode()).hexdigest()
+    )
+    return key, secret
+
+
+def api_key_revoke(*, key: ApiKey, user: User) -> None:
+    if key.user_id != user.pk:
+        raise PermissionDenied("You can only revoke your own keys.")
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+
+
+def api_key_authenticate(secret: str) -> User | None:
+    """The active user holding this key, or None."""
+    if not secret or len(secret) > 256:
+        return None
+    key_hash = hashlib.sha256(secret.encode()).hexdigest()
+    key = ApiKey.objects.select_related("user").filter(key_hash=key_hash, revoked_at__isnull=True).first()
+    if key is None or not key.user.is_active:
+        return None
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    return key.user

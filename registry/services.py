@@ -1,0 +1,271 @@
+"""Every write to registered models, links and registry aliases (views, commands, admin and API alike)."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from pathlib import Path
+
+from artifacts import names, permissions, services as artifact_services
+from artifacts.models import ArtifactVersion, Entity, Project
+from artifacts.permissions import User
+from registry.models import Link, LinkAlias, RegisteredModel
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    cleaned = []
+    for tag in tags:
+        tag = tag.strip()
+        if not tag:
+            continue
+        names.validate_name(tag, "tag")
+        if tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned
+
+
+@transaction.atomic
+def registered_model_create(
+    *,
+    entity: Entity,
+    name: str,
+    user: User,
+    type: str = "model",
+    description: str = "",
+    tags: Iterable[str] = (),
+) -> RegisteredModel:
+    names.validate_name(name, "registered model name")
+    names.validate_name(type, "type")
+    tags = _clean_tags(tags)
+    permissions.require_change(user, entity)
+    if RegisteredModel.objects.filter(entity=entity, name=name).exists():
+        raise ValidationError(f"A registered model named '{name}' already exists in '{entity}'.", code="duplicate")
+    return RegisteredModel.objects.create(
+        entity=entity,
+        name=name,
+        type=type,
+        description=description,
+        tags=tags,
+        created_by=user if user.is_authenticated else None,
+    )
+
+
+@transaction.atomic
+def registered_model_update(
+    *, registered_model: RegisteredModel, user: User, description: str | None = None, tags: Iterable[str] | None = None
+) -> RegisteredModel:
+    permissions.require_change(user, registered_model.entity)
+    if description is not None:
+        registered_model.description = description
+    if tags is not None:
+        registered_model.tags = _clean_tags(tags)
+    registered_model.save(update_fields=["description", "tags", "updated_at"])
+    return registered_model
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    link: Link
+    created: bool
+
+
+def link_check(
+    *,
+    version: ArtifactVersion,
+    user: User,
+    registered_model: RegisteredModel | None = None,
+    entity: Entity | None = None,
+    registered_model_name: str | None = None,
+    aliases: Iterable[str] = (),
+) -> tuple[Entity, list[str]]:
+    """Every rule a link must pass, checked without writing; returns the target entity and clean aliases."""
+    if registered_model is not None:
+        entity = registered_model.entity
+    elif entity is None or registered_model_name is None:
+        raise TypeError("Pass registered_model, or entity and registered_model_name.")
+    else:
+        names.validate_name(registered_model_name, "registered model name")
+    aliases = list(dict.fromkeys(aliases))
+    for alias in aliases:
+        names.validate_alias(alias)
+
+    source_project = version.artifact.project
+    permissions.require_view_project(user, source_project)
+    permissions.require_change(user, entity)
+    for alias in aliases:
+        permissions.require_alias_allowed(user, entity, alias)
+    if not version.is_committed:
+        raise ValidationError("Only committed versions can be linked.", code="pending")
+    if not version.artifact.is_model:
+        raise ValidationError(
+            f"'{version.artifact.name}' has type '{version.artifact.type}': only artifacts whose type "
+            "contains 'model' can be linked to the Model Registry.",
+            code="not_a_model",
+        )
+    if source_project.entity_id != entity.pk:
+        raise ValidationError(
+            f"{version.full_name} belongs to '{source_project.entity}', not '{entity}': a registered model "
+            "links only versions of its own entity's projects.",
+            code="other_entity",
+        )
+
+    return entity, aliases
+
+
+def link_version(
+    *,
+    version: ArtifactVersion,
+    user: User,
+    registered_model: RegisteredModel | None = None,
+    entity: Entity | None = None,
+    registered_model_name: str | None = None,
+    aliases: Iterable[str] = (),
+) -> LinkResult:
+    """Link `version` to a registered model: the next index, `latest` moved, `aliases` applied.
+
+    Name the target either as `registered_model` or as `entity` + `registered_model_name` (created when
+    missing). Linking a source that is already linked there returns the existing link with aliases merged.
+    Concurrent callers get consecutive indexes: the registered model's row is locked while numbering.
+    """
+    entity, aliases = link_check(
+        version=version,
+        user=user,
+        registered_model=registered_model,
+        entity=entity,
+        registered_model_name=registered_model_name,
+        aliases=aliases,
+    )
+    with transaction.atomic():
+        if registered_model is None:
+            registered_model = _registered_model_get_or_create(entity=entity, name=registered_model_name, user=user)
+        # Lock the registered model until commit: concurrent links queue here (SQLite queues on BEGIN IMMEDIATE).
+        RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
+        link = Link.objects.filter(registered_model=registered_model, source=version).first()
+        created = link is None
+        if created:
+            RegisteredModel.objects.filter(pk=registered_model.pk).update(next_index=F("next_index") + 1)
+            index = RegisteredModel.objects.values_list("next_index", flat=True).get(pk=registered_model.pk) - 1
+            link = Link.objects.create(
+                registered_model=registered_model,
+                index=index,
+                source=version,
+                created_by=user if user.is_authenticated else None,
+            )
+            _alias_move(link=link, name=names.LATEST)
+        for alias in aliases:
+            _alias_move(link=link, name=alias)
+    return LinkResult(link, created)
+
+
+def _registered_model_get_or_create(*, entity: Entity, name: str, user: User) -> RegisteredModel:
+    try:
+        with transaction.atomic():
+            rm, _ = RegisteredModel.objects.get_or_create(
+                entity=entity, name=name, defaults={"created_by": user if user.is_authenticated else None}
+            )
+    except IntegrityError:
+        rm = RegisteredModel.objects.get(entity=entity, name=name)
+    return rm
+
+
+def _alias_move(*, link: Link, name: str) -> LinkAlias:
+    LinkAlias.objects.filter(registered_model_id=link.registered_model_id, name=name).exclude(link=link).delete()
+    alias, _ = LinkAlias.objects.get_or_create(registered_model_id=link.registered_model_id, name=name, link=link)
+    return alias
+
+
+@transaction.atomic
+def link_alias_set(*, link: Link, name: str, user: User) -> LinkAlias:
+    """Point registry alias `name` at `link`, taking it off any other link of the registered model."""
+    names.validate_alias(name)
+    permissions.require_alias_allowed(user, link.registered_model.entity, name)
+    return _alias_move(link=link, name=name)
+
+
+@transaction.atomic
+def link_alias_remove(*, link: Link, name: str, user: User) -> None:
+    if name == names.LATEST:
+        raise ValidationError("The alias 'latest' is managed automatically and cannot be removed.", code="reserved")
+    permissions.require_alias_allowed(user, link.registered_model.entity, name)
+    deleted, _ = LinkAlias.objects.filter(link=link, name=name).delete()
+    if not deleted:
+        raise ValidationError(f"{link} has no alias '{name}'.", code="missing")
+
+
+@transaction.atomic
+def link_delete(*, link: Link, user: User) -> None:
+    """Unlink a registry version; its index is never reused and `latest` moves to the newest remaining link."""
+    registered_model = link.registered_model
+    permissions.require_change(user, registered_model.entity)
+    protected = set(registered_model.entity.protected_aliases or [])
+    if protected & set(link.aliases.values_list("name", flat=True)) and not permissions.is_admin(
+        user, registered_model.entity
+    ):
+        raise PermissionDenied("This version carries a protected alias: only admins may unlink it.")
+    link.delete()
+    newest = Link.objects.filter(registered_model=registered_model).order_by("-index").first()
+    if newest is not None:
+        _alias_move(link=newest, name=names.LATEST)
+
+
+@transaction.atomic
+def registered_model_delete(*, registered_model: RegisteredModel, user: User) -> None:
+    """Delete a registered model and its links (the source versions stay). Admins only."""
+    if not permissions.is_admin(user, registered_model.entity):
+        permissions.require_view_entity(user, registered_model.entity)
+        raise PermissionDenied("Only admins of the entity may delete a registered model.")
+    registered_model.delete()
+
+
+@dataclass(frozen=True)
+class ModelLinkResult:
+    log: artifact_services.LogResult
+    link: LinkResult
+
+
+@transaction.atomic
+def model_link_path(
+    *,
+    project: Project,
+    path: Path,
+    registered_model_name: str,
+    user: User,
+    name: str | None = None,
+    aliases: Iterable[str] = (),
+) -> ModelLinkResult:
+    """What `run.link_model(path, registered_model_name, name, aliases)` does, from the server's side.
+
+    A new run in `project` logs `path` (a file or a directory) as a `model` artifact named `name`
+    (default, as W&B: `run-<run id>-<file name>`) and the version is linked to the registered model,
+    which is created when missing. Everything is checked before the run is created.
+    """
+    files = artifact_services.files_from_path(path)
+    if name is not None:
+        names.validate_name(name, "artifact name")
+    names.validate_name(registered_model_name, "registered model name")
+    aliases = list(dict.fromkeys(aliases))
+    for alias in aliases:
+        names.validate_alias(alias)
+        permissions.require_alias_allowed(user, project.entity, alias)
+    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+
+    run = artifact_services.run_create(project=project, user=user, job_type="link_model")
+    log = artifact_services.version_log(
+        run=run,
+        user=user,
+        name=name or f"run-{run.run_id}-{Path(path).name}",
+        type="model",
+        files=files,
+    )
+    link = link_version(
+        version=log.version,
+        user=user,
+        entity=project.entity,
+        registered_model_name=registered_model_name,
+        aliases=aliases,
+    )
+    return ModelLinkResult(log, link)

@@ -48,8 +48,10 @@ class EntityAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).annotate(
-            _members=Count("memberships", distinct=True), _projects=Count("projects", distinct=True)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_members=Count("memberships", distinct=True), _projects=Count("projects", distinct=True))
         )
 
     @admin.display(ordering="_members", description="Members")
@@ -130,8 +132,8 @@ class ArtifactAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).annotate(
-            _versions=Count("versions", filter=Q(versions__state="COMMITTED"))
+        return (
+            super().get_queryset(request).annotate(_versions=Count("versions", filter=Q(versions__state="COMMITTED")))
         )
 
     @admin.display(ordering="_versions", description="Versions")

@@ -10,7 +10,18 @@ VERSION_RE = re.compile(r"v(\d+)")
 LATEST = "latest"
 MAX_PATH_LENGTH = 1024
 # Entity names share the URL root with the site's own pages.
-RESERVED_ENTITY_NAMES = {"admin", "accounts", "profile", "registry", "static", "media", "graphql", "files", "sdk", "api"}
+RESERVED_ENTITY_NAMES = {
+    "admin",
+    "accounts",
+    "profile",
+    "registry",
+    "static",
+    "media",
+    "graphql",
+    "files",
+    "sdk",
+    "api",
+}
 
 
 def validate_entity_name(value: str) -> None:

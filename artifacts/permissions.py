@@ -86,7 +86,9 @@ def require_change(user: User, entity: Entity, *, visible: bool | None = None) -
 def require_alias_allowed(user: User, entity: Entity, alias: str) -> None:
     require_change(user, entity)
     if not may_set_alias(user, entity, alias):
-        raise PermissionDenied(f"The alias '{alias}' is protected: only admins of '{entity.name}' may set or remove it.")
+        raise PermissionDenied(
+            f"The alias '{alias}' is protected: only admins of '{entity.name}' may set or remove it."
+        )
 
 
 def visible_projects_q(user: User, prefix: str = "") -> Q:

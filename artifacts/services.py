@@ -192,9 +192,7 @@ def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:
         artifact = Artifact.objects.get(project=project, name=name)
     artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
     if artifact.type != type:
-        raise ValidationError(
-            f"The artifact '{name}' has type '{artifact.type}', not '{type}'.", code="type_mismatch"
-        )
+        raise ValidationError(f"The artifact '{name}' has type '{artifact.type}', not '{type}'.", code="type_mismatch")
     return artifact
 
 

@@ -56,14 +56,13 @@ def run_detail(request: HtmxHttpRequest, entity: str, project: str, run_id: str)
 def profile(request: HtmxHttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     new_secret = None
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                key, new_secret = services.api_key_create(user=request.user, name=form.cleaned_data["name"])
-            except ValidationError as exc:
-                form.add_error("name", exc)
-            else:
-                form = ApiKeyForm()
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, new_secret = services.api_key_create(user=request.user, name=form.cleaned_data["name"])
+        except ValidationError as exc:
+            form.add_error("name", exc)
+        else:
+            form = ApiKeyForm()
     return render(
         request,
         "accounts/profile.html",

@@ -2,15 +2,15 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from pathlib import Path
-
-from artifacts import names, permissions, services as artifact_services
+from artifacts import names, permissions
+from artifacts import services as artifact_services
 from artifacts.models import ArtifactVersion, Entity, Project
 from artifacts.permissions import User
 from registry.models import Link, LinkAlias, RegisteredModel

@@ -154,7 +154,9 @@ class Command(BaseCommand):
         registry_services.link_version(version=models[0], user=user, entity=entity, registered_model_name="MNIST-dev")
         rm = RegisteredModel.objects.get(entity=entity, name="MNIST-dev")
         if not rm.description:
-            registry_services.registered_model_update(registered_model=rm, user=user, description=MNIST_CARD, tags=["vision"])
+            registry_services.registered_model_update(
+                registered_model=rm, user=user, description=MNIST_CARD, tags=["vision"]
+            )
         evaluation = self._run(project, user, "3v4lm0d1", display_name="evaluate-cnn", job_type="eval")
         evaluation.summary = {"test/accuracy": 0.989}
         evaluation.save(update_fields=["summary"])

@@ -1,0 +1,59 @@
+# Two commands: `make run` serves the product with demo data, `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: run test install install-test chromium lint format migrate serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-test.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput -v 0
+
+run: migrate
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py ensure_superuser
+	@echo "Serving on http://127.0.0.1:$(PORT)"
+	$(BIN)/gunicorn registry_site.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --threads 4 --timeout 300 --access-logfile -
+
+# Debian's Chromium drives the browser tests; installed when root and missing.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)) >/dev/null; \
+	  else echo "Browser tests need Debian's chromium: run 'sudo apt-get install chromium'." >&2; exit 1; fi; \
+	fi
+
+test: install-test chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,102 @@
+"""Plain helpers with defaults; every write goes through the services, as in the product."""
+
+import io
+
+from django.contrib.auth import get_user_model
+
+from artifacts import services
+from artifacts.models import ArtifactVersion, Entity, Project, Role, Run
+from registry import services as registry_services
+from registry.models import Link
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(username: str, *, superuser: bool = False):
+    User = get_user_model()
+    if superuser:
+        return User.objects.create_superuser(username=username, password=PASSWORD, email=f"{username}@example.com")
+    return User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com")
+
+
+def make_entity(name: str, *, admin=(), member=(), viewer=(), protected=()) -> Entity:
+    entity = services.entity_create(name=name)
+    for role, users in ((Role.ADMIN, admin), (Role.MEMBER, member), (Role.VIEWER, viewer)):
+        for user in users:
+            services.membership_set(entity=entity, user=user, role=role)
+    if protected:
+        entity.protected_aliases = list(protected)
+        entity.save(update_fields=["protected_aliases"])
+    return entity
+
+
+def _actor(entity: Entity):
+    return entity.memberships.filter(role=Role.ADMIN).first().user
+
+
+def make_project(entity: Entity, name: str = "mnist", *, public: bool = False) -> Project:
+    return services.project_get_or_create(entity=entity, name=name, user=_actor(entity), is_public=public)
+
+
+def make_run(project: Project, run_id: str | None = None, **fields) -> Run:
+    return services.run_create(project=project, user=_actor(project.entity), run_id=run_id, **fields)
+
+
+def log_version(
+    project: Project,
+    name: str = "mnist_model",
+    *,
+    type: str = "model",
+    content: bytes | None = None,
+    files: dict[str, bytes] | None = None,
+    run: Run | None = None,
+    aliases=(),
+    metadata=None,
+) -> ArtifactVersion:
+    run = run or make_run(project)
+    if files is None:
+        files = {"model.pt": content if content is not None else f"{name}-{Run.objects.count()}".encode()}
+    return services.version_log(
+        run=run,
+        user=_actor(project.entity),
+        name=name,
+        type=type,
+        files={path: io.BytesIO(data) for path, data in files.items()},
+        aliases=aliases,
+        metadata=metadata,
+    ).version
+
+
+def link(version: ArtifactVersion, registered_model_name: str = "MNIST-dev", *, aliases=()) -> Link:
+    entity = version.artifact.project.entity
+    return registry_services.link_version(
+        version=version,
+        user=_actor(entity),
+        entity=entity,
+        registered_model_name=registered_model_name,
+        aliases=aliases,
+    ).link
+
+
+def snapshot() -> dict[str, int]:
+    """Row counts of every table the domain writes, to show that a failed call wrote nothing."""
+    from artifacts import models as a
+    from registry import models as r
+
+    tables = [
+        a.Entity,
+        a.Membership,
+        a.Project,
+        a.Run,
+        a.Blob,
+        a.Artifact,
+        a.ArtifactVersion,
+        a.ArtifactFile,
+        a.ArtifactAlias,
+        a.ArtifactUsage,
+        a.ApiKey,
+        r.RegisteredModel,
+        r.Link,
+        r.LinkAlias,
+    ]
+    return {m.__name__: m.objects.count() for m in tables}

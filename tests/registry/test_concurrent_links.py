@@ -1,0 +1,46 @@
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from registry import services
+from registry.models import Link
+from tests.factories import log_version
+
+THREADS = 32
+
+
+@pytest.mark.django_db(transaction=True)
+def test_32_threads_linking_at_once_get_v0_to_v31(team, project):
+    """Real threads, each with its own connection to the real database file (or PostgreSQL)."""
+    if connection.vendor == "sqlite":
+        assert connection.settings_dict["NAME"] not in ("", ":memory:") and "mode=memory" not in str(
+            connection.settings_dict["NAME"]
+        )
+    versions = [log_version(project, "mnist_model", content=f"weights {i}".encode()) for i in range(THREADS)]
+    barrier = threading.Barrier(THREADS)
+    errors: list[BaseException] = []
+
+    def worker(version):
+        try:
+            barrier.wait()
+            # The registered model does not exist yet: creating it races too.
+            services.link_version(
+                version=version, user=team.member, entity=team.entity, registered_model_name="Race-Model"
+            )
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(v,)) for v in versions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    indexes = sorted(Link.objects.filter(registered_model__name="Race-Model").values_list("index", flat=True))
+    assert indexes == list(range(THREADS))
+    sources = Link.objects.filter(registered_model__name="Race-Model").values_list("source", flat=True)
+    assert len(set(sources)) == THREADS

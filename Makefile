@@ -46,6 +46,10 @@ test: install-test chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
+	@# The domain and its race tests again on a throwaway PostgreSQL, when its server binaries are installed.
+	@scripts/with-postgres $(BIN)/pytest -q -m "not browser" tests/artifacts tests/registry; rc=$$?; \
+	  if [ $$rc = 77 ]; then echo "Skipped the PostgreSQL run: no PostgreSQL server binaries."; \
+	  elif [ $$rc != 0 ]; then exit $$rc; fi
 
 lint: install-test
 	$(BIN)/ruff check .

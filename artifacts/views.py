@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from artifacts import queries, services
@@ -51,18 +52,21 @@ def run_detail(request: HtmxHttpRequest, entity: str, project: str, run_id: str)
     )
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HtmxHttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
-    new_secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            _, new_secret = services.api_key_create(user=request.user, name=form.cleaned_data["name"])
+            _, secret = services.api_key_create(user=request.user, name=form.cleaned_data["name"])
         except ValidationError as exc:
             form.add_error("name", exc)
         else:
-            form = ApiKeyForm()
+            # Shown on the next page only (POST-redirect-GET, so a reload cannot create a second key).
+            request.session["new_api_key"] = secret
+            return redirect("profile")
+    new_secret = request.session.pop("new_api_key", None) if request.method == "GET" else None
     return render(
         request,
         "accounts/profile.html",

@@ -1,4 +1,5 @@
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from django.conf import settings as django_settings  # noqa: E402
 # Tests serve static files straight from static/ (no collectstatic manifest).
 STATICFILES = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 django_settings.STORAGES = {**django_settings.STORAGES, "staticfiles": STATICFILES}
+# Users are created in nearly every test; the production hasher is deliberately slow.
+django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 from tests.factories import make_entity, make_project, make_user  # noqa: E402
 
@@ -49,3 +52,35 @@ def team(db):
 @pytest.fixture
 def project(team):
     return make_project(team.entity, "mnist")
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """Debian's Chromium through Playwright. Never skipped: a missing browser is a failure."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    yield pg
+    context.close()

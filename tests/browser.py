@@ -1,0 +1,9 @@
+"""Helpers for the Playwright tests (the `browser` and `page` fixtures live in conftest.py)."""
+
+
+def sign_in(page, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/")

@@ -1,0 +1,158 @@
+import pytest
+from django.urls import reverse
+from pytest_django.asserts import assertContains
+
+from artifacts.models import ArtifactAlias, Membership, Role
+from registry.models import Link, LinkAlias, RegisteredModel
+from tests.factories import link, log_version, make_user, snapshot
+
+
+@pytest.fixture
+def root(team):
+    user = make_user("root", superuser=True)
+    Membership.objects.create(entity=team.entity, user=user, role=Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def staff_member(team):
+    """Staff with every admin permission but only the member role in reviewco."""
+    from django.contrib.auth.models import Permission
+
+    user = make_user("stella")
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(Permission.objects.all())
+    Membership.objects.create(entity=team.entity, user=user, role=Role.MEMBER)
+    return user
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "artifacts/entity",
+        "artifacts/membership",
+        "artifacts/project",
+        "artifacts/run",
+        "artifacts/artifact",
+        "artifacts/artifactversion",
+        "artifacts/artifactfile",
+        "artifacts/artifactalias",
+        "artifacts/artifactusage",
+        "artifacts/blob",
+        "artifacts/apikey",
+        "registry/registeredmodel",
+        "registry/link",
+        "registry/linkalias",
+    ],
+)
+def test_every_concept_has_a_searchable_admin_list(client, root, project, model):
+    version = log_version(project, "mnist_model")
+    link(version)
+    client.force_login(root)
+    app, name = model.split("/")
+    url = f"/admin/{app}/{name}/"
+    if name == "artifactfile":
+        # Files are shown inline in their version.
+        url = reverse("admin:artifacts_artifactversion_change", args=[version.pk])
+        assertContains(client.get(url), "model.pt")
+        return
+    r = client.get(url, {"q": "mnist"})
+    assert r.status_code == 200
+
+
+def test_adding_a_link_in_the_admin_uses_the_next_index_and_moves_latest(client, root, project):
+    v0, v1 = log_version(project, content=b"a"), log_version(project, content=b"b")
+    first = link(v0)
+    client.force_login(root)
+    r = client.post(
+        reverse("admin:registry_link_add"),
+        {"registered_model": first.registered_model.pk, "source": v1.pk, "aliases": "staging"},
+    )
+    assert r.status_code == 302, r.content
+    new = Link.objects.get(source=v1)
+    assert new.index == 1
+    assert set(new.aliases.values_list("name", flat=True)) == {"latest", "staging"}
+
+
+def test_the_admin_cannot_link_a_dataset(client, root, project):
+    first = link(log_version(project))
+    dataset = log_version(project, "mnist-dataset", type="dataset")
+    client.force_login(root)
+    before = snapshot()
+    r = client.post(
+        reverse("admin:registry_link_add"), {"registered_model": first.registered_model.pk, "source": dataset.pk}
+    )
+    assertContains(r, "contains &#x27;model&#x27;")
+    assert snapshot() == before
+
+
+def test_a_staff_member_cannot_set_a_protected_alias_in_the_admin(client, staff_member, project):
+    lk = link(log_version(project))
+    client.force_login(staff_member)
+    before = snapshot()
+    r = client.post(reverse("admin:registry_linkalias_add"), {"link": lk.pk, "name": "production"})
+    assertContains(r, "protected")
+    assert snapshot() == before
+
+
+def test_a_reserved_alias_is_a_form_error_in_the_admin(client, root, project):
+    lk = link(log_version(project))
+    client.force_login(root)
+    before = snapshot()
+    r = client.post(reverse("admin:registry_linkalias_add"), {"link": lk.pk, "name": "v3"})
+    assertContains(r, "version numbers")
+    assert snapshot() == before
+
+
+def test_adding_an_existing_alias_in_the_admin_moves_it(client, root, project):
+    v0, v1 = log_version(project, content=b"a", aliases=["best"]), log_version(project, content=b"b")
+    client.force_login(root)
+    r = client.post(reverse("admin:artifacts_artifactalias_add"), {"version": v1.pk, "name": "best"})
+    assert r.status_code == 302, r.content
+    assert ArtifactAlias.objects.get(artifact=v0.artifact, name="best").version == v1
+
+
+def test_latest_cannot_be_deleted_in_the_admin(client, root, project):
+    lk = link(log_version(project))
+    client.force_login(root)
+    latest = LinkAlias.objects.get(link=lk, name="latest")
+    r = client.post(reverse("admin:registry_linkalias_delete", args=[latest.pk]), {"post": "yes"})
+    assert r.status_code == 403
+    assert LinkAlias.objects.filter(pk=latest.pk).exists()
+
+
+def test_registering_a_model_in_the_admin_validates_the_name_and_uniqueness(client, root, team):
+    client.force_login(root)
+    data = {"entity": team.entity.pk, "name": "bad name", "type": "model", "description": "", "tags_text": ""}
+    data |= {"links-TOTAL_FORMS": 0, "links-INITIAL_FORMS": 0}
+    r = client.post(reverse("admin:registry_registeredmodel_add"), data)
+    assertContains(r, "Invalid registered model name")
+    r = client.post(reverse("admin:registry_registeredmodel_add"), {**data, "name": "MNIST-dev", "tags_text": "a, b"})
+    assert r.status_code == 302
+    assert RegisteredModel.objects.get().tags == ["a", "b"]
+    r = client.post(reverse("admin:registry_registeredmodel_add"), {**data, "name": "MNIST-dev"})
+    assertContains(r, "already exists")
+    assert RegisteredModel.objects.count() == 1
+
+
+def test_digest_size_and_index_are_read_only(client, root, project):
+    version = log_version(project)
+    client.force_login(root)
+    digest = version.digest
+    r = client.post(
+        reverse("admin:artifacts_artifactversion_change", args=[version.pk]),
+        {
+            "description": "new words",
+            "digest": "0" * 32,
+            "index": 9,
+            "size": 1,
+            "aliases-TOTAL_FORMS": 0,
+            "aliases-INITIAL_FORMS": 0,
+            "files-TOTAL_FORMS": 0,
+            "files-INITIAL_FORMS": 0,
+        },
+    )
+    assert r.status_code == 302, r.content
+    version.refresh_from_db()
+    assert (version.description, version.digest, version.index) == ("new words", digest, 0)

@@ -162,6 +162,8 @@ class ArtifactVersion(models.Model):
     digest = models.CharField(max_length=32, editable=False)
     description = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Aliases asked for while the version is pending; applied when it is committed.
+    pending_aliases = models.JSONField(default=list, blank=True, editable=False)
     size = models.BigIntegerField(default=0, editable=False)
     num_files = models.PositiveIntegerField(default=0, editable=False)
     created_by_run = models.ForeignKey(

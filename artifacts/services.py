@@ -6,6 +6,7 @@ PermissionDenied (see permissions.py).
 """
 
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from artifacts.models import (
     ArtifactFile,
     ArtifactUsage,
     ArtifactVersion,
+    Blob,
     Entity,
     Membership,
     Project,
@@ -181,6 +183,104 @@ def version_log(
         )
         _commit(version=version, aliases=aliases)
     return LogResult(version, True)
+
+
+DIGEST_RE = re.compile(r"[0-9a-f]{32}")
+
+
+def version_create(
+    *,
+    run: Run,
+    user: User,
+    name: str,
+    type: str,
+    digest: str,
+    metadata: dict | None = None,
+    description: str = "",
+    aliases: Iterable[str] = (),
+) -> LogResult:
+    """Step one of logging in three steps (create, add files, commit), as the W&B SDK does.
+
+    Returns the committed version that already has `digest` (aliases merged, created=False), or a new
+    PENDING version, invisible everywhere until `version_commit`.
+    """
+    names.validate_name(name, "artifact name")
+    names.validate_name(type, "artifact type")
+    aliases = _validate_aliases(aliases)
+    if not DIGEST_RE.fullmatch(digest or ""):
+        raise ValidationError(f"Invalid digest {digest!r}: expected 32 hex characters.", code="invalid_digest")
+    project = run.project
+    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    with transaction.atomic():
+        artifact = _artifact_for_update(project=project, name=name, type=type)
+        existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
+        if existing is not None:
+            for alias in aliases:
+                _alias_move(version=existing, name=alias)
+            return LogResult(existing, False)
+        version = ArtifactVersion.objects.create(
+            artifact=artifact,
+            digest=digest,
+            metadata=metadata or {},
+            description=description,
+            pending_aliases=aliases,
+            created_by_run=run,
+            created_by=user if user.is_authenticated else None,
+        )
+    return LogResult(version, True)
+
+
+def _require_pending(user: User, version: ArtifactVersion) -> None:
+    project = version.artifact.project
+    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    if version.is_committed:
+        raise ValidationError(f"{version} is committed: its files cannot change.", code="immutable")
+
+
+@transaction.atomic
+def version_file_add(*, version: ArtifactVersion, path: str, blob: Blob, user: User) -> ArtifactFile:
+    """Put stored bytes at `path` in a pending version (replacing what was there)."""
+    names.validate_file_path(path)
+    _require_pending(user, version)
+    file, _ = ArtifactFile.objects.update_or_create(version=version, path=path, defaults={"blob": blob})
+    return file
+
+
+def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
+    """Make a pending version visible: its files must produce its digest. Committing twice is harmless.
+
+    If another version with the same content was committed meanwhile, that one is returned (with the
+    pending version's aliases) and the pending one is discarded.
+    """
+    project = version.artifact.project
+    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    with transaction.atomic():
+        Artifact.objects.select_for_update().get(pk=version.artifact_id)
+        version = ArtifactVersion.objects.select_related("artifact__project__entity").get(pk=version.pk)
+        if version.is_committed:
+            return version
+        files = list(version.files.select_related("blob"))
+        if not files:
+            raise ValidationError("An artifact version needs at least one file.", code="empty")
+        digest = manifest_digest({f.path: f.blob.md5 for f in files})
+        if digest != version.digest:
+            raise ValidationError(
+                f"The files' digest {digest} does not match the version's digest {version.digest}.",
+                code="digest_mismatch",
+            )
+        existing = ArtifactVersion.committed.filter(artifact_id=version.artifact_id, digest=digest).first()
+        if existing is not None:
+            for alias in version.pending_aliases:
+                _alias_move(version=existing, name=alias)
+            version.delete()
+            return existing
+        version.size = sum(f.blob.size for f in files)
+        version.num_files = len(files)
+        version.save(update_fields=["size", "num_files"])
+        aliases, version.pending_aliases = version.pending_aliases, []
+        version.save(update_fields=["pending_aliases"])
+        _commit(version=version, aliases=aliases)
+    return version
 
 
 def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:

@@ -1,0 +1,100 @@
+"""Logging in three steps (create, add files, commit), as the W&B SDK does."""
+
+import hashlib
+import io
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from artifacts import services, storage
+from artifacts.models import ArtifactAlias, ArtifactVersion
+from tests.factories import log_version, make_run, snapshot
+
+
+def digest_of(files: dict[str, bytes]) -> str:
+    return storage.manifest_digest({p: storage.b64_md5(hashlib.md5(b).digest()) for p, b in files.items()})
+
+
+def create(project, user, files, name="cnn", aliases=()):
+    run = make_run(project)
+    return services.version_create(
+        run=run, user=user, name=name, type="model", digest=digest_of(files), aliases=aliases
+    )
+
+
+def test_a_pending_version_is_invisible_until_committed(team, project):
+    files = {"model.pt": b"weights"}
+    result = create(project, team.member, files, aliases=["best"])
+    version = result.version
+    assert result.created and not version.is_committed and version.index is None
+    assert not ArtifactVersion.committed.filter(pk=version.pk).exists()
+    assert not ArtifactAlias.objects.exists()
+    services.version_file_add(
+        version=version, path="model.pt", blob=storage.blob_store(io.BytesIO(b"weights")), user=team.member
+    )
+    committed = services.version_commit(version=version, user=team.member)
+    assert committed.is_committed and committed.label == "v0"
+    assert (committed.size, committed.num_files) == (7, 1)
+    assert set(committed.aliases.values_list("name", flat=True)) == {"latest", "best"}
+    assert services.version_commit(version=committed, user=team.member) == committed
+
+
+def test_creating_with_an_existing_digest_returns_the_committed_version(team, project):
+    existing = log_version(project, "cnn", content=b"weights")
+    result = create(project, team.member, {"model.pt": b"weights"}, aliases=["best"])
+    assert not result.created
+    assert result.version == existing
+    assert existing.aliases.filter(name="best").exists()
+
+
+def test_files_that_do_not_match_the_digest_cannot_commit(team, project):
+    version = create(project, team.member, {"model.pt": b"weights"}).version
+    services.version_file_add(
+        version=version, path="model.pt", blob=storage.blob_store(io.BytesIO(b"other")), user=team.member
+    )
+    with pytest.raises(ValidationError, match="does not match"):
+        services.version_commit(version=version, user=team.member)
+    version.refresh_from_db()
+    assert not version.is_committed
+
+
+def test_an_empty_version_cannot_commit(team, project):
+    version = create(project, team.member, {"model.pt": b"weights"}).version
+    with pytest.raises(ValidationError, match="at least one file"):
+        services.version_commit(version=version, user=team.member)
+
+
+def test_a_committed_version_takes_no_new_files(team, project):
+    version = log_version(project, "cnn", content=b"weights")
+    before = snapshot()
+    with pytest.raises(ValidationError, match="cannot change"):
+        services.version_file_add(version=version, path="extra.bin", blob=version.files.get().blob, user=team.member)
+    assert snapshot() == before
+
+
+def test_a_race_to_commit_the_same_content_keeps_one_version(team, project):
+    files = {"model.pt": b"weights"}
+    a = create(project, team.member, files).version
+    b = create(project, team.member, files, aliases=["best"]).version
+    blob = storage.blob_store(io.BytesIO(b"weights"))
+    for v in (a, b):
+        services.version_file_add(version=v, path="model.pt", blob=blob, user=team.member)
+    first = services.version_commit(version=a, user=team.member)
+    second = services.version_commit(version=b, user=team.member)
+    assert second == first
+    assert ArtifactVersion.objects.filter(artifact=first.artifact).count() == 1
+    assert first.aliases.filter(name="best").exists()
+
+
+def test_a_viewer_cannot_create_a_version(team, project):
+    run = make_run(project)
+    with pytest.raises(PermissionDenied):
+        services.version_create(run=run, user=team.viewer, name="cnn", type="model", digest="0" * 32)
+
+
+def test_a_malformed_digest_is_rejected(team, project):
+    run = make_run(project)
+    before = snapshot()
+    with pytest.raises(ValidationError, match="32 hex"):
+        services.version_create(run=run, user=team.member, name="cnn", type="model", digest="xyz")
+    assert snapshot() == before

@@ -138,6 +138,10 @@ class Artifact(models.Model):
     def __str__(self) -> str:
         return f"{self.project}/{self.name}"
 
+    def get_absolute_url(self) -> str:
+        p = self.project
+        return reverse("artifacts:artifact_detail", args=[p.entity.name, p.name, self.type, self.name])
+
     @property
     def is_model(self) -> bool:
         return "model" in self.type.lower()
@@ -193,6 +197,9 @@ class ArtifactVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.artifact.name}:{self.label}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("artifacts:version_detail", args=self._args())
+
     @property
     def label(self) -> str:
         return "pending" if self.index is None else f"v{self.index}"
@@ -205,6 +212,16 @@ class ArtifactVersion(models.Model):
     @property
     def is_committed(self) -> bool:
         return self.state == VersionState.COMMITTED
+
+    def _args(self) -> list:
+        a = self.artifact
+        return [a.project.entity.name, a.project.name, a.type, a.name, self.index]
+
+    def tab_url(self, tab: str) -> str:
+        return reverse("artifacts:version_tab", args=[*self._args(), tab])
+
+    def file_url(self, path: str) -> str:
+        return reverse("artifacts:version_file_download", args=[*self._args(), path])
 
 
 class ArtifactFile(models.Model):

@@ -1,10 +1,20 @@
 """Reads that span relations, shaped so templates never query per row."""
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from artifacts import permissions
-from artifacts.models import ApiKey, Artifact, ArtifactAlias, ArtifactUsage, ArtifactVersion, Project, Run
+from artifacts.models import (
+    ApiKey,
+    Artifact,
+    ArtifactAlias,
+    ArtifactFile,
+    ArtifactUsage,
+    ArtifactVersion,
+    Project,
+    Run,
+)
 from artifacts.permissions import User
 
 
@@ -34,7 +44,8 @@ def runs_of(project: Project) -> QuerySet[Run]:
 def artifacts_of(project: Project) -> QuerySet[Artifact]:
     latest = ArtifactAlias.objects.filter(name="latest").select_related("version")
     return (
-        project.artifacts.annotate(
+        project.artifacts.select_related("project__entity")
+        .annotate(
             num_versions=Count("versions", filter=Q(versions__state="COMMITTED")),
         )
         .filter(num_versions__gt=0)
@@ -74,3 +85,97 @@ def versions_used_by(user: User, run: Run) -> QuerySet[ArtifactVersion]:
 
 def api_keys_of(user: User) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(user=user, revoked_at__isnull=True)
+
+
+ARTIFACTS_PER_PAGE = 50
+VERSIONS_PER_PAGE = 50
+
+
+def artifact_types(project: Project) -> list[dict]:
+    """The project's artifact types with committed versions, `model` first, then by name."""
+    rows = (
+        Artifact.objects.filter(project=project, versions__state="COMMITTED")
+        .values("type")
+        .annotate(num_artifacts=Count("id", distinct=True))
+        .order_by("type")
+    )
+    return sorted(rows, key=lambda r: (r["type"] != "model", r["type"]))
+
+
+def artifacts_of_type(project: Project, type: str) -> QuerySet[Artifact]:
+    return (
+        Artifact.objects.filter(project=project, type=type)
+        .select_related("project__entity")
+        .annotate(num_versions=Count("versions", filter=Q(versions__state="COMMITTED")))
+        .filter(num_versions__gt=0)
+        .order_by("name")
+    )
+
+
+def artifact_for_user(user: User, entity: str, project: str, type: str, name: str) -> Artifact:
+    artifact = get_object_or_404(
+        Artifact.objects.select_related("project__entity"),
+        project__entity__name=entity,
+        project__name=project,
+        type=type,
+        name=name,
+    )
+    permissions.require_view_project(user, artifact.project)
+    if not ArtifactVersion.committed.filter(artifact=artifact).exists():
+        raise Http404("No committed versions.")
+    return artifact
+
+
+def versions_of(artifact: Artifact) -> QuerySet[ArtifactVersion]:
+    """Committed versions, newest first, with what a versions table shows."""
+    return (
+        ArtifactVersion.committed.filter(artifact=artifact)
+        .select_related("artifact__project__entity")
+        .prefetch_related("aliases", Prefetch("links", queryset=_links_qs()))
+        .order_by("-index")
+    )
+
+
+def _links_qs() -> QuerySet:
+    """Registry links of a version, read through the reverse relation (artifacts never imports registry)."""
+    Link = ArtifactVersion._meta.get_field("links").related_model
+    return Link.objects.select_related("registered_model__entity").order_by("registered_model__name", "index")
+
+
+def version_for_user(user: User, entity: str, project: str, type: str, name: str, index: int) -> ArtifactVersion:
+    version = get_object_or_404(
+        ArtifactVersion.committed.select_related("artifact__project__entity", "created_by_run", "created_by"),
+        artifact__project__entity__name=entity,
+        artifact__project__name=project,
+        artifact__type=type,
+        artifact__name=name,
+        index=index,
+    )
+    permissions.require_view_project(user, version.artifact.project)
+    return version
+
+
+def version_aliases(version: ArtifactVersion) -> list[ArtifactAlias]:
+    return list(version.aliases.order_by("name"))
+
+
+def version_links(version: ArtifactVersion) -> list:
+    return list(_links_qs().filter(source=version))
+
+
+def version_files(version: ArtifactVersion) -> QuerySet[ArtifactFile]:
+    return version.files.select_related("blob").order_by("path")
+
+
+def consumers_of(user: User, version: ArtifactVersion) -> QuerySet[Run]:
+    """Runs that used the version, in projects this user may see."""
+    return (
+        Run.objects.filter(usages__version=version)
+        .filter(permissions.visible_projects_q(user, prefix="project__"))
+        .select_related("project__entity")
+        .order_by("-usages__created_at")
+    )
+
+
+def num_consumers(version: ArtifactVersion) -> int:
+    return version.usages.count()

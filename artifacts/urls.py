@@ -7,7 +7,19 @@ register_converter(converters.NameConverter, "name")
 
 app_name = "artifacts"
 
+PROJECT = "<entity:entity>/<name:project>"
+ARTIFACT = f"{PROJECT}/artifacts/<name:type>/<name:name>"
+VERSION = f"{ARTIFACT}/v<int:index>"
+
 urlpatterns = [
-    path("<entity:entity>/<name:project>", views.project_detail, name="project_detail"),
-    path("<entity:entity>/<name:project>/runs/<name:run_id>", views.run_detail, name="run_detail"),
+    path(PROJECT, views.project_detail, name="project_detail"),
+    path(f"{PROJECT}/runs/<name:run_id>", views.run_detail, name="run_detail"),
+    path(f"{PROJECT}/artifacts", views.artifact_browse, name="artifact_browse"),
+    path(ARTIFACT, views.artifact_detail, name="artifact_detail"),
+    path(VERSION, views.version_detail, name="version_detail"),
+    path(f"{VERSION}/aliases", views.version_alias_add, name="version_alias_add"),
+    path(f"{VERSION}/aliases/<name:alias>/delete", views.version_alias_remove, name="version_alias_remove"),
+    path(f"{VERSION}/description", views.version_description, name="version_description"),
+    path(f"{VERSION}/files/<path:path>", views.version_file_download, name="version_file_download"),
+    path(f"{VERSION}/<slug:tab>", views.version_detail, name="version_tab"),
 ]

@@ -1,15 +1,21 @@
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from artifacts import queries, services
+from artifacts import names, permissions, queries, services
+from artifacts.downloads import stream_blob
 from artifacts.forms import ApiKeyForm
 from artifacts.models import ApiKey
-from registry_site.htmx import HtmxHttpRequest
+from artifacts.panel import AliasChip, Panel, build_panel
+from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
 
 def site_url(request: HtmxHttpRequest) -> str:
@@ -86,3 +92,169 @@ def api_key_revoke(request: HtmxHttpRequest, key_id: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=key_id, user=request.user)
     services.api_key_revoke(key=key, user=request.user)
     return redirect("profile")
+
+
+PANEL_TEMPLATE = "artifacts/_version_panel.html"
+# Regions of the version panel that refresh themselves (their DOM id is their partial name).
+PANEL_PARTIALS = {"detail-panel", "version-aliases", "linked-to", "version-description"}
+
+
+def _browser_sections(request: HtmxHttpRequest, project, open_type: str) -> list[dict]:
+    """Artifact types as sections, each paged by itself (`?type=<t>&page=N` pages that type)."""
+    sections = []
+    for row in queries.artifact_types(project):
+        number = request.GET.get("page") if request.GET.get("type") == row["type"] else 1
+        page = Paginator(queries.artifacts_of_type(project, row["type"]), queries.ARTIFACTS_PER_PAGE).get_page(number)
+        sections.append(
+            {
+                "type": row["type"],
+                "count": row["num_artifacts"],
+                "open": row["type"] == open_type or request.GET.get("type") == row["type"],
+                "page": page,
+            }
+        )
+    if sections and not any(s["open"] for s in sections):
+        sections[0]["open"] = True
+    return sections
+
+
+def _render_browser(request: HtmxHttpRequest, context: dict) -> HttpResponse:
+    template = "artifacts/artifact_browse.html"
+    if wants_fragment(request):
+        target = request.htmx.target
+        if target in PANEL_PARTIALS and "panel" in context:
+            return render(request, f"{PANEL_TEMPLATE}#{target}", context)
+        template += "#detail-panel" if target == "detail-panel" else "#artifact-browser"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+def _browser_context(request: HtmxHttpRequest, project, artifact=None, version=None) -> dict:
+    open_type = artifact.type if artifact else "model"
+    return {
+        "project": project,
+        "sections": _browser_sections(request, project, open_type),
+        "selected_artifact": artifact,
+        "selected_versions": queries.versions_of(artifact)[: queries.VERSIONS_PER_PAGE] if artifact else [],
+        "selected_version": version,
+    }
+
+
+@require_GET
+def artifact_browse(request: HtmxHttpRequest, entity: str, project: str) -> HttpResponse:
+    project = queries.project_for_user(request.user, entity, project)
+    return _render_browser(request, _browser_context(request, project))
+
+
+@require_GET
+def artifact_detail(request: HtmxHttpRequest, entity: str, project: str, type: str, name: str) -> HttpResponse:
+    artifact = queries.artifact_for_user(request.user, entity, project, type, name)
+    context = _browser_context(request, artifact.project, artifact)
+    context["versions_page"] = Paginator(queries.versions_of(artifact), queries.VERSIONS_PER_PAGE).get_page(
+        request.GET.get("vpage")
+    )
+    return _render_browser(request, context)
+
+
+def artifact_panel(request: HtmxHttpRequest, version, tab: str) -> Panel:
+    """The version panel as the Artifact browser shows it: Linked To, Link to registry, artifact aliases."""
+    entity = version.artifact.project.entity
+    can = permissions.can_change(request.user, entity)
+    args = version._args()
+    aliases = [
+        AliasChip(
+            a.name,
+            remove_url=reverse("artifacts:version_alias_remove", args=[*args, a.name])
+            if can and a.name != names.LATEST
+            else None,
+        )
+        for a in queries.version_aliases(version)
+    ]
+    return Panel(
+        version=version,
+        tab=tab,
+        full_name=version.full_name,
+        tab_url=version.tab_url,
+        aliases=aliases,
+        alias_add_url=reverse("artifacts:version_alias_add", args=args) if can else None,
+        links=queries.version_links(version),
+        link_to_registry_url=reverse("registry:link_to_registry", args=args)
+        if can and version.artifact.is_model
+        else None,
+        description_url=reverse("artifacts:version_description", args=args) if can else None,
+        can_change=can,
+    )
+
+
+@require_GET
+def version_detail(
+    request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int, tab: str = "version"
+) -> HttpResponse:
+    version = queries.version_for_user(request.user, entity, project, type, name, index)
+    panel = artifact_panel(request, version, tab)
+    context = _browser_context(request, version.artifact.project, version.artifact, version)
+    context.update(build_panel(request.user, panel, site_url(request)))
+    return _render_browser(request, context)
+
+
+@require_GET
+def version_file_download(
+    request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int, path: str
+) -> HttpResponse:
+    version = queries.version_for_user(request.user, entity, project, type, name, index)
+    # Only a path stored in this version resolves: nothing else is reachable by editing the URL.
+    file = get_object_or_404(queries.version_files(version), path=path)
+    return stream_blob(request, file.blob, filename=path.rsplit("/", 1)[-1])
+
+
+def _panel_region(request: HtmxHttpRequest, version, region: str, error: str | None = None) -> HttpResponse:
+    """After a change: the changed region for htmx, else back to the version page."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(version.get_absolute_url())
+    panel = artifact_panel(request, version, "version")
+    context = build_panel(request.user, panel, site_url(request))
+    context[f"{region.replace('-', '_')}_error"] = error
+    return render(request, f"{PANEL_TEMPLATE}#{region}", context)
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+@require_POST
+def version_alias_add(
+    request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int
+) -> HttpResponse:
+    version = queries.version_for_user(request.user, entity, project, type, name, index)
+    try:
+        services.alias_set(version=version, name=request.POST.get("alias", "").strip(), user=request.user)
+    except ValidationError as exc:
+        return _panel_region(request, version, "version-aliases", _error_text(exc))
+    return _panel_region(request, version, "version-aliases")
+
+
+@require_POST
+def version_alias_remove(
+    request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int, alias: str
+) -> HttpResponse:
+    version = queries.version_for_user(request.user, entity, project, type, name, index)
+    try:
+        services.alias_remove(version=version, name=alias, user=request.user)
+    except ValidationError as exc:
+        return _panel_region(request, version, "version-aliases", _error_text(exc))
+    return _panel_region(request, version, "version-aliases")
+
+
+@require_POST
+def version_description(
+    request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int
+) -> HttpResponse:
+    version = queries.version_for_user(request.user, entity, project, type, name, index)
+    text = request.POST.get("description", "")
+    if len(text) > 10_000:
+        return _panel_region(request, version, "version-description", "A description has at most 10,000 characters.")
+    services.version_update(version=version, user=request.user, description=text)
+    return _panel_region(request, version, "version-description")

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from artifacts import names
 from artifacts.models import ArtifactVersion, Entity
@@ -32,10 +32,7 @@ class RegisteredModel(models.Model):
         return f"{self.entity.name}/model-registry/{self.name}"
 
     def get_absolute_url(self) -> str:
-        try:
-            return reverse("registry:model_detail", args=[self.entity.name, self.name])
-        except NoReverseMatch:
-            return reverse("admin:registry_registeredmodel_change", args=[self.pk])
+        return reverse("registry:model_detail", args=[self.entity.name, self.name])
 
 
 class Link(models.Model):
@@ -57,9 +54,17 @@ class Link(models.Model):
     def __str__(self) -> str:
         return f"{self.registered_model.name}:{self.label}"
 
+    def get_absolute_url(self) -> str:
+        rm = self.registered_model
+        return reverse("registry:link_detail", args=[rm.entity.name, rm.name, self.index])
+
     @property
     def label(self) -> str:
         return f"v{self.index}"
+
+    def tab_url(self, tab: str) -> str:
+        rm = self.registered_model
+        return reverse("registry:link_tab", args=[rm.entity.name, rm.name, self.index, tab])
 
     @property
     def full_name(self) -> str:

@@ -1,4 +1,7 @@
+import markdown as md
+import nh3
 from django import template
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -19,3 +22,10 @@ def humansize(num_bytes: int | None) -> str:
 @register.filter
 def is_scalar(value: object) -> bool:
     return not isinstance(value, dict | list)
+
+
+@register.filter
+def markdown(text: str) -> str:
+    """Markdown rendered to HTML and then sanitised: no scripts, no event handlers, no javascript: links."""
+    html = md.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"])
+    return mark_safe(nh3.clean(html, link_rel="noopener noreferrer nofollow"))  # noqa: S308 - sanitised above

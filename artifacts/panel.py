@@ -1,0 +1,198 @@
+"""The version panel (tabs Version | Metadata | Usage | Files | Lineage), built once and used by the
+Artifact browser and the Model Registry alike. Callers say what differs (full name, aliases and their URLs,
+the registry link or the links to the registry); the panel computes only the open tab's data."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.http import Http404
+
+from artifacts import queries
+from artifacts.models import ArtifactVersion
+from artifacts.permissions import User
+
+TABS = [
+    ("version", "Version"),
+    ("metadata", "Metadata"),
+    ("usage", "Usage"),
+    ("files", "Files"),
+    ("lineage", "Lineage"),
+]
+TAB_NAMES = [t for t, _ in TABS]
+MAX_LINEAGE_CONSUMERS = 12
+
+
+@dataclass
+class AliasChip:
+    name: str
+    protected: bool = False
+    remove_url: str | None = None  # None: the user may not remove it (or it is `latest`)
+
+
+@dataclass
+class Panel:
+    """What the caller decides; `build_panel` adds the tab's data."""
+
+    version: ArtifactVersion
+    tab: str
+    full_name: str
+    tab_url: Callable[[str], str]
+    aliases: list[AliasChip]
+    alias_add_url: str | None = None
+    usage_name: str = ""
+    registry_link: object | None = None  # set in the registry: its Source Version row replaces Linked To
+    links: list = field(default_factory=list)  # set in the artifact browser: the Linked To rows
+    link_to_registry_url: str | None = None
+    description_url: str | None = None
+    can_change: bool = False
+
+
+def build_panel(user: User, panel: Panel, site_url: str) -> dict:
+    if panel.tab not in TAB_NAMES:
+        raise Http404("No such tab.")
+    v = panel.version
+    ctx = {
+        "panel": panel,
+        "tabs": [(name, label, panel.tab_url(name)) for name, label in TABS],
+        "version_tab_url": panel.tab_url("version"),
+        "site_url": site_url,
+    }
+    if panel.tab == "version":
+        ctx["num_consumers"] = queries.num_consumers(v)
+    elif panel.tab == "metadata":
+        ctx["metadata_rows"] = metadata_rows(v.metadata)
+    elif panel.tab == "usage":
+        ctx["consumers"] = queries.consumers_of(user, v)
+        ctx["usage"] = usage_snippets(panel, site_url)
+    elif panel.tab == "files":
+        ctx["tree"] = file_tree(list(queries.version_files(v)))
+    elif panel.tab == "lineage":
+        ctx["graph"] = lineage_graph(user, panel)
+    return ctx
+
+
+def metadata_rows(data: object) -> list[dict]:
+    """Key/value rows; nested dicts and lists carry their own rows, to fold."""
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else []
+    rows = []
+    for key, value in items:
+        nested = isinstance(value, dict | list)
+        rows.append(
+            {
+                "key": key,
+                "value": value,
+                "children": metadata_rows(value) if nested else None,
+                "summary": f"{len(value)} {'keys' if isinstance(value, dict) else 'items'}" if nested else "",
+            }
+        )
+    return rows
+
+
+def usage_snippets(panel: Panel, site_url: str) -> dict:
+    v = panel.version
+    a = v.artifact
+    name = panel.usage_name or v.full_name
+    entity, project = a.project.entity.name, a.project.name
+    use = (
+        f'model_path = run.use_model("{name}")'
+        if panel.registry_link is not None
+        else f'artifact = run.use_artifact("{name}", type="{a.type}")\nartifact_dir = artifact.download()'
+    )
+    return {
+        "env": f"export WANDB_BASE_URL={site_url}\nexport WANDB_API_KEY=<your API key>",
+        "run": f'import wandb\n\nrun = wandb.init(entity="{entity}", project="{project}")\n{use}',
+        "api": f'import wandb\n\nartifact = wandb.Api().artifact("{name}")\npath = artifact.download()',
+    }
+
+
+def file_tree(files: list) -> list[dict]:
+    """Nested folders (first) and files, from flat paths."""
+    root: dict = {"dirs": {}, "files": []}
+    for f in files:
+        node = root
+        parts = f.path.split("/")
+        for i, part in enumerate(parts[:-1]):
+            node = node["dirs"].setdefault(part, {"dirs": {}, "files": [], "path": "/".join(parts[: i + 1])})
+        node["files"].append({"name": parts[-1], "file": f, "url": f.version.file_url(f.path)})
+
+    def render(node: dict) -> list[dict]:
+        out = [
+            {"name": name, "path": child["path"], "children": render(child)}
+            for name, child in sorted(node["dirs"].items())
+        ]
+        return out + sorted(node["files"], key=lambda x: x["name"])
+
+    return render(root)
+
+
+NODE_W, NODE_H, COL_GAP, ROW_GAP = 200, 44, 70, 18
+
+
+def lineage_graph(user: User, panel: Panel) -> dict:
+    """Producing run -> this version -> consuming runs and registry links, laid out in three columns."""
+    v = panel.version
+    consumers = list(queries.consumers_of(user, v)[: MAX_LINEAGE_CONSUMERS + 1])
+    more = max(0, len(consumers) - MAX_LINEAGE_CONSUMERS)
+    consumers = consumers[:MAX_LINEAGE_CONSUMERS]
+    links = [panel.registry_link] if panel.registry_link is not None else panel.links
+
+    left = []
+    producer = v.created_by_run
+    if producer is not None:
+        left.append(
+            {
+                "kind": "run",
+                "label": producer.display_name or producer.run_id,
+                "sub": f"run {producer.run_id}",
+                "url": producer.get_absolute_url(),
+            }
+        )
+    middle = [
+        {
+            "kind": "artifact",
+            "label": f"{v.artifact.name}:{v.label}",
+            "sub": v.artifact.type,
+            "url": v.get_absolute_url(),
+            "current": True,
+        }
+    ]
+    right = [
+        {"kind": "run", "label": r.display_name or r.run_id, "sub": f"run {r.run_id}", "url": r.get_absolute_url()}
+        for r in consumers
+    ]
+    if more:
+        right.append({"kind": "more", "label": f"and {more} more runs", "sub": "", "url": panel.tab_url("usage")})
+    right += [
+        {
+            "kind": "registry",
+            "label": f"{lk.registered_model.name}:{lk.label}",
+            "sub": "model registry",
+            "url": lk.get_absolute_url(),
+        }
+        for lk in links
+    ]
+
+    columns = [left, middle, right]
+    height = max(len(c) for c in columns) * (NODE_H + ROW_GAP) + ROW_GAP
+    nodes = []
+    for col, items in enumerate(columns):
+        top = (height - len(items) * (NODE_H + ROW_GAP) + ROW_GAP) / 2
+        for row, item in enumerate(items):
+            item.update(x=ROW_GAP + col * (NODE_W + COL_GAP), y=top + row * (NODE_H + ROW_GAP))
+            nodes.append(item)
+    center = middle[0]
+    edges = [(n, center) for n in left] + [(center, n) for n in right]
+    paths = []
+    for a, b in edges:
+        x1, y1 = a["x"] + NODE_W, a["y"] + NODE_H / 2
+        x2, y2 = b["x"], b["y"] + NODE_H / 2
+        mid = (x1 + x2) / 2
+        paths.append(f"M{x1:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} {x2:.0f},{y2:.0f}")
+    return {
+        "nodes": nodes,
+        "paths": paths,
+        "width": ROW_GAP * 2 + 3 * NODE_W + 2 * COL_GAP,
+        "height": height,
+        "node_w": NODE_W,
+        "node_h": NODE_H,
+    }

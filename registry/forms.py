@@ -1,0 +1,120 @@
+from django import forms
+
+from artifacts import names
+from artifacts.models import Entity
+
+
+def split_names(value: str) -> list[str]:
+    return [part.strip() for part in (value or "").replace("\n", ",").split(",") if part.strip()]
+
+
+class SelectRegisteredModelForm(forms.Form):
+    """Step 1 of Link to registry: an existing registered model, or the name of a new one."""
+
+    registered_model = forms.ChoiceField(label="Select a register model", required=False)
+    new_name = forms.CharField(
+        label="Or create a new registered model",
+        required=False,
+        max_length=128,
+        help_text="Letters, digits, '_', '.' and '-'.",
+    )
+
+    def __init__(self, *args: object, models: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["registered_model"].choices = [("", "Choose a registered model…")] + [(m, m) for m in models]
+
+    def clean_new_name(self) -> str:
+        value = self.cleaned_data["new_name"].strip()
+        if value:
+            names.validate_name(value, "registered model name")
+        return value
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("registered_model") and not data.get("new_name"):
+            raise forms.ValidationError("Select a registered model, or name a new one.")
+        if data.get("registered_model") and data.get("new_name"):
+            raise forms.ValidationError("Select a registered model or name a new one, not both.")
+        data["target"] = data.get("registered_model") or data.get("new_name")
+        return data
+
+
+class LinkAliasesForm(forms.Form):
+    """Step 2: optional aliases, picked from the registered model's own or typed."""
+
+    existing = forms.MultipleChoiceField(label="Existing aliases", required=False, widget=forms.CheckboxSelectMultiple)
+    aliases = forms.CharField(
+        label="Aliases",
+        required=False,
+        help_text="Comma-separated, e.g. staging, candidate. `latest` moves by itself.",
+    )
+
+    def __init__(self, *args: object, existing: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["existing"].choices = [(a, a) for a in existing]
+
+    def clean_aliases(self) -> list[str]:
+        values = split_names(self.cleaned_data["aliases"])
+        for value in values:
+            names.validate_alias(value)
+        return values
+
+    def clean(self) -> dict:
+        data = super().clean()
+        data["all_aliases"] = list(dict.fromkeys([*data.get("existing", []), *data.get("aliases", [])]))
+        return data
+
+
+class RegisteredModelForm(forms.Form):
+    """The New registered model panel."""
+
+    entity = forms.ModelChoiceField(label="Owning Entity", queryset=Entity.objects.none(), to_field_name="name")
+    name = forms.CharField(label="Name", max_length=128)
+    type = forms.CharField(label="Type", max_length=64, initial="model")
+    description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    tags = forms.CharField(label="Tags", required=False, help_text="Comma-separated.")
+
+    def __init__(self, *args: object, entities, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["entity"].queryset = entities
+        if len(entities) == 1:
+            self.fields["entity"].initial = entities[0]
+
+    def clean_name(self) -> str:
+        value = self.cleaned_data["name"].strip()
+        names.validate_name(value, "registered model name")
+        return value
+
+    def clean_type(self) -> str:
+        value = self.cleaned_data["type"].strip()
+        names.validate_name(value, "type")
+        return value
+
+    def clean_tags(self) -> list[str]:
+        values = split_names(self.cleaned_data["tags"])
+        for value in values:
+            names.validate_name(value, "tag")
+        return values
+
+
+class LinkNewVersionForm(forms.Form):
+    """The Link new version cascade; choices come from the view, which owns the state."""
+
+    project = forms.ChoiceField(label="Project")
+    artifact = forms.ChoiceField(label="Model Artifact")
+    version = forms.ChoiceField(label="Version")
+    aliases = forms.CharField(label="Aliases", required=False, help_text="Optional, comma-separated.")
+
+    def __init__(self, *args: object, projects, artifacts, versions, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [("", "Choose a project…")] + [(p.name, p.name) for p in projects]
+        self.fields["artifact"].choices = [("", "Choose a model artifact…")] + [(a.name, a.name) for a in artifacts]
+        self.fields["version"].choices = [("", "Choose a version…")] + [
+            (str(v.index), " ".join([v.label, *(a.name for a in v.aliases.all())])) for v in versions
+        ]
+
+    def clean_aliases(self) -> list[str]:
+        values = split_names(self.cleaned_data["aliases"])
+        for value in values:
+            names.validate_alias(value)
+        return values

@@ -1,0 +1,108 @@
+"""Reads for the registry pages, shaped so templates never query per row."""
+
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from artifacts import permissions
+from artifacts.models import Artifact, ArtifactVersion, Entity, Project
+from artifacts.permissions import User
+from registry.models import Link, LinkAlias, RegisteredModel
+
+MODELS_PER_PAGE = 50
+
+
+def registered_models(user: User, search: str = "") -> QuerySet[RegisteredModel]:
+    """Registered models the user may see, with their version count and latest link."""
+    latest = LinkAlias.objects.filter(name="latest").select_related("link")
+    qs = (
+        RegisteredModel.objects.filter(permissions.visible_entities_q(user, prefix="entity__"))
+        .select_related("entity")
+        .annotate(num_versions=Count("links"), last_linked=Max("links__created_at"))
+        .prefetch_related(Prefetch("aliases", queryset=latest, to_attr="latest_aliases"))
+        .order_by("-updated_at", "name")
+    )
+    for term in search.split():
+        qs = qs.filter(Q(name__icontains=term) | Q(tags__icontains=term) | Q(description__icontains=term))
+    return qs
+
+
+def registered_model_for_user(user: User, entity: str, name: str) -> RegisteredModel:
+    rm = get_object_or_404(RegisteredModel.objects.select_related("entity"), entity__name=entity, name=name)
+    permissions.require_view_entity(user, rm.entity)
+    return rm
+
+
+def links_of(rm: RegisteredModel) -> QuerySet[Link]:
+    return (
+        Link.objects.filter(registered_model=rm)
+        .select_related("registered_model__entity", "source__artifact__project__entity", "created_by")
+        .prefetch_related("aliases")
+        .order_by("-index")
+    )
+
+
+def link_for_user(user: User, entity: str, name: str, index: int) -> Link:
+    link = get_object_or_404(
+        Link.objects.select_related(
+            "registered_model__entity",
+            "source__artifact__project__entity",
+            "source__created_by_run",
+            "source__created_by",
+            "created_by",
+        ),
+        registered_model__entity__name=entity,
+        registered_model__name=name,
+        index=index,
+    )
+    permissions.require_view_entity(user, link.registered_model.entity)
+    return link
+
+
+def link_aliases(link: Link) -> list[LinkAlias]:
+    return list(link.aliases.order_by("name"))
+
+
+def linkable_entities(user: User) -> QuerySet[Entity]:
+    """Entities where the user may create registered models and link."""
+    if user.is_authenticated and user.is_superuser:
+        return Entity.objects.order_by("name")
+    return Entity.objects.filter(memberships__user=user, memberships__role__in=permissions.WRITE_ROLES).order_by("name")
+
+
+def linkable_models(user: User, entity: Entity) -> QuerySet[RegisteredModel]:
+    if not permissions.can_change(user, entity):
+        return RegisteredModel.objects.none()
+    return RegisteredModel.objects.filter(entity=entity).order_by("name")
+
+
+def model_projects(user: User, entity: Entity) -> QuerySet[Project]:
+    """Projects of the entity holding committed model-type artifacts the user may read."""
+    return (
+        Project.objects.filter(entity=entity)
+        .filter(permissions.visible_projects_q(user))
+        .filter(artifacts__type__icontains="model", artifacts__versions__state="COMMITTED")
+        .distinct()
+        .order_by("name")
+    )
+
+
+def model_artifacts(project: Project | None) -> QuerySet[Artifact]:
+    if project is None:
+        return Artifact.objects.none()
+    return (
+        Artifact.objects.filter(project=project, type__icontains="model", versions__state="COMMITTED")
+        .distinct()
+        .order_by("name")
+    )
+
+
+def artifact_versions(artifact: Artifact | None) -> QuerySet[ArtifactVersion]:
+    if artifact is None:
+        return ArtifactVersion.objects.none()
+    return ArtifactVersion.committed.filter(artifact=artifact).prefetch_related("aliases").order_by("-index")
+
+
+def require_visible(user: User, rm: RegisteredModel) -> None:
+    if not permissions.can_view_entity(user, rm.entity):
+        raise Http404("No such registered model.")

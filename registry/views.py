@@ -1,0 +1,354 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from artifacts import names, permissions
+from artifacts import queries as artifact_queries
+from artifacts.panel import AliasChip, Panel, build_panel
+from artifacts.views import PANEL_TEMPLATE, site_url
+from registry import queries, services
+from registry.forms import LinkAliasesForm, LinkNewVersionForm, RegisteredModelForm, SelectRegisteredModelForm
+from registry.models import RegisteredModel
+from registry_site.htmx import HtmxHttpRequest, wants_fragment
+
+
+def _errors(exc: ValidationError | PermissionDenied) -> list[str]:
+    return exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+
+
+def _done(request: HtmxHttpRequest, message: str, redirect_to: str, *events: str) -> HttpResponse:
+    """Success: htmx closes the dialog and tells the page; a plain POST redirects with a message."""
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(redirect_to)
+    response = HttpResponse(status=204)
+    trigger_client_event(response, "closeModal")
+    trigger_client_event(response, "showMessage", {"message": message})
+    for event in events:
+        trigger_client_event(response, event)
+    return response
+
+
+# Link to registry (from an artifact version) ---------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def link_to_registry(
+    request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int
+) -> HttpResponse:
+    """Two steps in one dialog: Select a register model -> Next step -> Aliases -> Link to registry."""
+    version = artifact_queries.version_for_user(request.user, entity, project, type, name, index)
+    target_entity = version.artifact.project.entity
+    permissions.require_change(request.user, target_entity, visible=True)
+    if not version.artifact.is_model:
+        raise Http404("Only model artifacts can be linked.")
+    models = list(queries.linkable_models(request.user, target_entity).values_list("name", flat=True))
+    step = request.POST.get("step", "1") if request.method == "POST" else "1"
+    select = SelectRegisteredModelForm(request.POST if request.method == "POST" else None, models=models)
+    context = {"version": version, "select": select, "step": 1, "existing_link": None}
+
+    if request.method == "POST" and select.is_valid():
+        target = select.cleaned_data["target"]
+        rm = next((m for m in queries.linkable_models(request.user, target_entity) if m.name == target), None)
+        existing = [a.name for a in rm.aliases.exclude(name=names.LATEST).order_by("name")] if rm else []
+        already = rm.links.filter(source=version).first() if rm else None
+        aliases = LinkAliasesForm(request.POST if step == "2" else None, existing=existing)
+        context.update(step=2, target=target, aliases=aliases, existing_link=already, is_new=rm is None)
+        if step == "2" and aliases.is_valid():
+            try:
+                result = services.link_version(
+                    version=version,
+                    user=request.user,
+                    entity=target_entity,
+                    registered_model_name=target,
+                    aliases=aliases.cleaned_data["all_aliases"],
+                )
+            except (ValidationError, PermissionDenied) as exc:
+                for error in _errors(exc):
+                    aliases.add_error(None, error)
+            else:
+                link = result.link
+                if not result.created:
+                    context.update(step=3, existing_link=link)
+                    response = _render_modal(request, "registry/link_to_registry_modal.html", context, "link")
+                    return trigger_client_event(response, "linksChanged") if request.htmx else response
+                return _done(
+                    request,
+                    f"Linked {version.artifact.name}:{version.label} as {link.registered_model.name}:{link.label}",
+                    version.get_absolute_url(),
+                    "linksChanged",
+                )
+    return _render_modal(request, "registry/link_to_registry_modal.html", context, "link")
+
+
+def _render_modal(request: HtmxHttpRequest, template: str, context: dict, prefix: str) -> HttpResponse:
+    """A GET from htmx gets the dialog, a POST from htmx the form inside it, anything else the whole page."""
+    if wants_fragment(request):
+        template += f"#{prefix}-dialog" if request.method == "GET" else f"#{prefix}-form"
+    return render(request, template, context)
+
+
+# Registered models list -----------------------------------------------------------------------------------
+
+
+@require_GET
+def model_list(request: HtmxHttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()
+    page = Paginator(queries.registered_models(request.user, search), queries.MODELS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "q": search,
+        "can_create": request.user.is_authenticated and queries.linkable_entities(request.user).exists(),
+        "site_url": site_url(request),
+    }
+    for rm in page:
+        role = permissions.role_in(request.user, rm.entity)
+        rm.can_link = role in permissions.WRITE_ROLES
+        rm.can_admin = role == "admin"
+    template = "registry/model_list.html"
+    if wants_fragment(request) and request.htmx.target == "model-table":
+        template += "#model-table"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def model_create(request: HtmxHttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    entities = list(queries.linkable_entities(request.user))
+    if not entities:
+        raise PermissionDenied("You need the member or admin role in an entity to register a model.")
+    form = RegisteredModelForm(request.POST or None, entities=entities)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            rm = services.registered_model_create(
+                entity=data["entity"],
+                name=data["name"],
+                type=data["type"],
+                description=data["description"],
+                tags=data["tags"],
+                user=request.user,
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            for error in _errors(exc):
+                form.add_error("name" if "already exists" in error else None, error)
+        else:
+            if request.htmx:
+                return HttpResponseClientRedirect(rm.get_absolute_url())
+            return redirect(rm.get_absolute_url())
+    return _render_modal(request, "registry/new_model_modal.html", {"form": form}, "new-model")
+
+
+# Link new version (from the registry) -------------------------------------------------------------------
+
+
+def _pick(qs, **lookup):
+    """The object named by `lookup`, or None when no value was sent; 404 for a name that is not offered."""
+    value = next(iter(lookup.values()))
+    if not value:
+        return None
+    return get_object_or_404(qs, **lookup)
+
+
+@require_http_methods(["GET", "POST"])
+def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
+    """Project -> Model Artifact -> Version; each select sends itself and its ancestors, so a change
+    resets what follows. The server owns the state."""
+    rm = queries.registered_model_for_user(request.user, entity, name)
+    permissions.require_change(request.user, rm.entity, visible=True)
+    data = request.POST if request.method == "POST" else request.GET
+    projects = queries.model_projects(request.user, rm.entity)
+    project = _pick(projects, name=data.get("project"))
+    artifacts = queries.model_artifacts(project)
+    artifact = _pick(artifacts, name=data.get("artifact")) if project else None
+    versions = list(queries.artifact_versions(artifact))
+    form = LinkNewVersionForm(
+        data if request.method == "POST" else None,
+        initial={"project": data.get("project"), "artifact": data.get("artifact"), "version": data.get("version")},
+        projects=projects,
+        artifacts=artifacts,
+        versions=versions,
+    )
+    context = {"rm": rm, "form": form, "project": project, "artifact": artifact, "versions": versions}
+    if request.method == "POST" and form.is_valid():
+        version = next(v for v in versions if str(v.index) == form.cleaned_data["version"])
+        try:
+            result = services.link_version(
+                version=version, user=request.user, registered_model=rm, aliases=form.cleaned_data["aliases"]
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            for error in _errors(exc):
+                form.add_error(None, error)
+        else:
+            link = result.link
+            source = f"{version.artifact.name}:{version.label}"
+            message = (
+                f"Linked {source} as {rm.name}:{link.label}"
+                if result.created
+                else f"{source} is already linked as {rm.name}:{link.label}"
+            )
+            return _done(request, message, rm.get_absolute_url(), "registryChanged")
+    if wants_fragment(request) and request.method == "GET" and request.htmx.target == "link-form":
+        return render(request, "registry/link_new_version_modal.html#link-form", context)
+    return _render_modal(request, "registry/link_new_version_modal.html", context, "link")
+
+
+# Registered model detail and its version panel --------------------------------------------------------
+
+
+def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:
+    rm = link.registered_model
+    can = permissions.can_change(request.user, rm.entity)
+    protected = set(rm.entity.protected_aliases or [])
+    aliases = [
+        AliasChip(
+            a.name,
+            protected=a.name in protected,
+            remove_url=reverse("registry:link_alias_remove", args=[rm.entity.name, rm.name, link.index, a.name])
+            if a.name != names.LATEST and permissions.may_set_alias(request.user, rm.entity, a.name)
+            else None,
+        )
+        for a in queries.link_aliases(link)
+    ]
+    return Panel(
+        version=link.source,
+        tab=tab,
+        full_name=link.full_name,
+        tab_url=link.tab_url,
+        aliases=aliases,
+        alias_add_url=reverse("registry:link_alias_add", args=[rm.entity.name, rm.name, link.index]) if can else None,
+        usage_name=link.full_name,
+        registry_link=link,
+        can_change=can,
+    )
+
+
+def _detail_context(request: HtmxHttpRequest, rm: RegisteredModel) -> dict:
+    role = permissions.role_in(request.user, rm.entity)
+    return {
+        "rm": rm,
+        "links": queries.links_of(rm),
+        "can_change": permissions.can_change(request.user, rm.entity),
+        "is_admin": role == "admin",
+        "protected": set(rm.entity.protected_aliases or []),
+    }
+
+
+REGISTRY_PARTIALS = {"model-card", "model-tags", "versions-table", "detail-panel"}
+
+
+def _render_detail(request: HtmxHttpRequest, context: dict) -> HttpResponse:
+    template = "registry/model_detail.html"
+    if wants_fragment(request):
+        target = request.htmx.target
+        if target in {"version-aliases", "linked-to", "version-description"} and "panel" in context:
+            return render(request, f"{PANEL_TEMPLATE}#{target}", context)
+        if target in REGISTRY_PARTIALS:
+            template += f"#{target}"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+@require_GET
+def model_detail(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name)
+    return _render_detail(request, _detail_context(request, rm))
+
+
+@require_GET
+def link_detail(request: HtmxHttpRequest, entity: str, name: str, index: int, tab: str = "version") -> HttpResponse:
+    link = queries.link_for_user(request.user, entity, name, index)
+    context = _detail_context(request, link.registered_model)
+    context["selected_link"] = link
+    context.update(build_panel(request.user, _registry_panel(request, link, tab), site_url(request)))
+    return _render_detail(request, context)
+
+
+def _after_change(request: HtmxHttpRequest, rm: RegisteredModel, region: str, error: str | None = None, link=None):
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(link.get_absolute_url() if link else rm.get_absolute_url())
+    rm.refresh_from_db()
+    context = _detail_context(request, rm)
+    if link is not None:
+        context["selected_link"] = link
+        context.update(build_panel(request.user, _registry_panel(request, link, "version"), site_url(request)))
+        template = f"{PANEL_TEMPLATE}#{region}"
+    else:
+        template = f"registry/model_detail.html#{region}"
+    context[f"{region.replace('-', '_')}_error"] = error
+    response = render(request, template, context)
+    return trigger_client_event(response, "registryChanged") if not error else response
+
+
+@require_POST
+def model_card_update(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name)
+    text = request.POST.get("description", "")
+    if len(text) > 20_000:
+        return _after_change(request, rm, "model-card", "A description has at most 20,000 characters.")
+    services.registered_model_update(registered_model=rm, user=request.user, description=text)
+    return _after_change(request, rm, "model-card")
+
+
+@require_POST
+def model_tag_add(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name)
+    tag = request.POST.get("tag", "").strip()
+    try:
+        services.registered_model_update(registered_model=rm, user=request.user, tags=[*rm.tags, tag])
+    except ValidationError as exc:
+        return _after_change(request, rm, "model-tags", " ".join(exc.messages))
+    return _after_change(request, rm, "model-tags")
+
+
+@require_POST
+def model_tag_remove(request: HtmxHttpRequest, entity: str, name: str, tag: str) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name)
+    services.registered_model_update(registered_model=rm, user=request.user, tags=[t for t in rm.tags if t != tag])
+    return _after_change(request, rm, "model-tags")
+
+
+@require_POST
+def model_delete(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name)
+    services.registered_model_delete(registered_model=rm, user=request.user)
+    message = f"Deleted the registered model {rm.name}."
+    if request.htmx:
+        messages.success(request, message)
+        return HttpResponseClientRedirect(reverse("registry:model_list"))
+    messages.success(request, message)
+    return redirect("registry:model_list")
+
+
+@require_POST
+def link_alias_add(request: HtmxHttpRequest, entity: str, name: str, index: int) -> HttpResponse:
+    link = queries.link_for_user(request.user, entity, name, index)
+    try:
+        services.link_alias_set(link=link, name=request.POST.get("alias", "").strip(), user=request.user)
+    except ValidationError as exc:
+        return _after_change(request, link.registered_model, "version-aliases", " ".join(exc.messages), link)
+    return _after_change(request, link.registered_model, "version-aliases", link=link)
+
+
+@require_POST
+def link_alias_remove(request: HtmxHttpRequest, entity: str, name: str, index: int, alias: str) -> HttpResponse:
+    link = queries.link_for_user(request.user, entity, name, index)
+    try:
+        services.link_alias_remove(link=link, name=alias, user=request.user)
+    except ValidationError as exc:
+        return _after_change(request, link.registered_model, "version-aliases", " ".join(exc.messages), link)
+    return _after_change(request, link.registered_model, "version-aliases", link=link)

@@ -96,7 +96,7 @@ def api_key_revoke(request: HtmxHttpRequest, key_id: int) -> HttpResponse:
 
 PANEL_TEMPLATE = "artifacts/_version_panel.html"
 # Regions of the version panel that refresh themselves (their DOM id is their partial name).
-PANEL_PARTIALS = {"detail-panel", "version-aliases", "linked-to", "version-description"}
+PANEL_PARTIALS = {"version-aliases", "linked-to", "version-description"}
 
 
 def _browser_sections(request: HtmxHttpRequest, project, open_type: str) -> list[dict]:

@@ -75,10 +75,10 @@ class RegisteredModelForm(forms.Form):
     tags = forms.CharField(label="Tags", required=False, help_text="Comma-separated.")
 
     def __init__(self, *args: object, entities, **kwargs: object) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["entity"].queryset = entities
-        if len(entities) == 1:
-            self.fields["entity"].initial = entities[0]
+        self.fields["entity"].initial = entities.first()
 
     def clean_name(self) -> str:
         value = self.cleaned_data["name"].strip()

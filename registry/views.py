@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from artifacts import names, permissions
 from artifacts import queries as artifact_queries
 from artifacts.panel import AliasChip, Panel, build_panel
-from artifacts.views import PANEL_TEMPLATE, site_url
+from artifacts.views import PANEL_PARTIALS, PANEL_TEMPLATE, site_url
 from registry import queries, services
 from registry.forms import LinkAliasesForm, LinkNewVersionForm, RegisteredModelForm, SelectRegisteredModelForm
 from registry.models import RegisteredModel
@@ -125,8 +125,8 @@ def model_list(request: HtmxHttpRequest) -> HttpResponse:
 def model_create(request: HtmxHttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.path}")
-    entities = list(queries.linkable_entities(request.user))
-    if not entities:
+    entities = queries.linkable_entities(request.user)
+    if not entities.exists():
         raise PermissionDenied("You need the member or admin role in an entity to register a model.")
     form = RegisteredModelForm(request.POST or None, entities=entities)
     if request.method == "POST" and form.is_valid():
@@ -252,7 +252,7 @@ def _render_detail(request: HtmxHttpRequest, context: dict) -> HttpResponse:
     template = "registry/model_detail.html"
     if wants_fragment(request):
         target = request.htmx.target
-        if target in {"version-aliases", "linked-to", "version-description"} and "panel" in context:
+        if target in PANEL_PARTIALS and "panel" in context:
             return render(request, f"{PANEL_TEMPLATE}#{target}", context)
         if target in REGISTRY_PARTIALS:
             template += f"#{target}"
@@ -337,18 +337,20 @@ def model_delete(request: HtmxHttpRequest, entity: str, name: str) -> HttpRespon
 @require_POST
 def link_alias_add(request: HtmxHttpRequest, entity: str, name: str, index: int) -> HttpResponse:
     link = queries.link_for_user(request.user, entity, name, index)
+    permissions.require_change(request.user, link.registered_model.entity, visible=True)
     try:
         services.link_alias_set(link=link, name=request.POST.get("alias", "").strip(), user=request.user)
-    except ValidationError as exc:
-        return _after_change(request, link.registered_model, "version-aliases", " ".join(exc.messages), link)
+    except (ValidationError, PermissionDenied) as exc:
+        return _after_change(request, link.registered_model, "version-aliases", " ".join(_errors(exc)), link)
     return _after_change(request, link.registered_model, "version-aliases", link=link)
 
 
 @require_POST
 def link_alias_remove(request: HtmxHttpRequest, entity: str, name: str, index: int, alias: str) -> HttpResponse:
     link = queries.link_for_user(request.user, entity, name, index)
+    permissions.require_change(request.user, link.registered_model.entity, visible=True)
     try:
         services.link_alias_remove(link=link, name=alias, user=request.user)
-    except ValidationError as exc:
-        return _after_change(request, link.registered_model, "version-aliases", " ".join(exc.messages), link)
+    except (ValidationError, PermissionDenied) as exc:
+        return _after_change(request, link.registered_model, "version-aliases", " ".join(_errors(exc)), link)
     return _after_change(request, link.registered_model, "version-aliases", link=link)

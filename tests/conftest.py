@@ -84,3 +84,14 @@ def page(browser, live_server) -> Iterator:
     pg = context.new_page()
     yield pg
     context.close()
+
+
+@pytest.fixture
+def demo(team):
+    """The demo data (SPEC's seed examples) inside the `team` fixture's entity."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("load_demo", stdout=StringIO())
+    return team

@@ -1,0 +1,301 @@
+import pytest
+from django.test import Client
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
+
+from artifacts.models import ArtifactAlias, ArtifactVersion
+from tests.factories import link, log_version, make_run, snapshot
+
+HX = {"HX-Request": "true"}
+V0 = "/reviewco/mnist/artifacts/model/mnist_model/v0"
+
+
+@pytest.fixture
+def member(client, demo):
+    client.force_login(demo.member)
+    return client
+
+
+def test_the_project_page_has_an_artifacts_icon_with_a_label(member):
+    r = member.get("/reviewco/mnist")
+    assertContains(r, 'href="/reviewco/mnist/artifacts"')
+    assertContains(r, '<span class="sr-only">Artifacts</span>', html=True)
+
+
+def test_the_browser_lists_types_with_model_open(member):
+    r = member.get("/reviewco/mnist/artifacts")
+    sections = {s["type"]: s for s in r.context["sections"]}
+    assert list(sections) == ["model", "dataset"]
+    assert sections["model"]["open"] and not sections["dataset"]["open"]
+    assertContains(r, "mnist_model")
+    assertContains(r, "mnist-dataset")
+
+
+def test_the_artifact_page_has_a_versions_table_with_linked_to(member):
+    r = member.get("/reviewco/mnist/artifacts/model/mnist_model")
+    for column in ["Version", "Aliases", "Created At", "Size", "Num Files", "Linked To"]:
+        assertContains(r, f"<th>{column}</th>", html=True)
+    assertContains(r, '<a href="/registry/model/reviewco/MNIST-dev/v0">MNIST-dev:v0</a>', html=True)
+    assert [v.label for v in r.context["versions_page"]] == ["v1", "v0"]
+
+
+def test_a_version_page_and_its_fragment_share_one_url(member):
+    full = member.get(V0)
+    assertContains(full, "<html")
+    assertContains(full, "Version overview")
+    fragment = member.get(V0, headers={**HX, "HX-Target": "detail-panel"})
+    assertNotContains(fragment, "<html")
+    assertNotContains(fragment, "artifacts-panel")
+    assertContains(fragment, 'id="detail-panel"')
+    browser = member.get(V0, headers={**HX, "HX-Target": "artifact-browser"})
+    assertNotContains(browser, "<html")
+    assertContains(browser, "artifacts-panel")
+    assert "HX-Request" in full["Vary"]
+
+
+def test_the_version_overview_shows_every_field(member):
+    r = member.get(V0)
+    for label in ["Full Name", "Aliases", "Digest", "Created By", "Created At", "Num Consumers", "Num Files", "Size"]:
+        assertContains(r, f"<dt>{label}</dt>", html=True)
+    assertContains(r, "reviewco/mnist/mnist_model:v0")
+    version = r.context["panel"].version
+    assertContains(r, version.digest)
+    assert r.context["num_consumers"] == 1
+    assertContains(r, "<dt>Linked To</dt>", html=True)
+    assertContains(r, '<a href="/registry/model/reviewco/MNIST-dev/v0">MNIST-dev:v0</a>', html=True)
+    assertContains(r, "Link to registry")
+
+
+def test_linked_to_is_absent_without_links(member):
+    r = member.get("/reviewco/mnist/artifacts/model/mnist_model/v1")
+    assertNotContains(r, "<dt>Linked To</dt>", html=True)
+
+
+def test_viewers_see_no_change_controls(client, demo):
+    client.force_login(demo.viewer)
+    r = client.get(V0)
+    assert r.status_code == 200
+    assertNotContains(r, "Link to registry")
+    assertNotContains(r, "Add an alias")
+    assertNotContains(r, "Edit description")
+
+
+def test_datasets_have_no_link_to_registry_button(member):
+    r = member.get("/reviewco/mnist/artifacts/dataset/mnist-dataset/v0")
+    assert r.status_code == 200
+    assertNotContains(r, "Link to registry")
+
+
+@pytest.mark.parametrize("tab", ["version", "metadata", "usage", "files", "lineage"])
+def test_every_tab_has_its_own_url(member, tab):
+    r = member.get(f"{V0}/{tab}")
+    assert r.status_code == 200
+    assert r.context["panel"].tab == tab
+    assertContains(r, f'href="{V0}/{tab}"')
+
+
+def test_an_unknown_tab_or_version_is_404(member):
+    assert member.get(f"{V0}/bogus").status_code == 404
+    assert member.get("/reviewco/mnist/artifacts/model/mnist_model/v9").status_code == 404
+    assert member.get("/reviewco/mnist/artifacts/dataset/mnist_model/v0").status_code == 404
+
+
+def test_outsiders_get_404_everywhere(client, demo):
+    client.force_login(demo.outsider)
+    for url in ["/reviewco/mnist/artifacts", "/reviewco/mnist/artifacts/model/mnist_model", V0, f"{V0}/files"]:
+        assert client.get(url).status_code == 404
+
+
+def test_pending_versions_are_invisible(member, demo, project):
+    v = ArtifactVersion.committed.get(artifact__name="mnist_model", index=1)
+    ArtifactVersion.objects.create(artifact=v.artifact, digest="f" * 32)
+    r = member.get("/reviewco/mnist/artifacts/model/mnist_model")
+    assert [x.label for x in r.context["versions_page"]] == ["v1", "v0"]
+    assertNotContains(r, "pending")
+
+
+def test_metadata_is_a_table_with_nested_values_folded(member, demo):
+    project = demo.entity.projects.get(name="review-autocompletion")
+    r = member.get("/reviewco/review-autocompletion/artifacts/model/review-autocompletion-model/v1/metadata")
+    assert project
+    assertContains(r, '<th scope="row">epoch</th>', html=True)
+    assertContains(r, "<summary>2 keys</summary>", html=True)
+    assertContains(r, '<th scope="row">perplexity</th>', html=True)
+
+
+def test_usage_shows_code_for_this_exact_version_and_its_consumers(member):
+    r = member.get(f"{V0}/usage")
+    assertContains(r, "export WANDB_BASE_URL=http://testserver")
+    assertContains(r, "run.use_artifact(&quot;reviewco/mnist/mnist_model:v0&quot;, type=&quot;model&quot;)")
+    assertContains(r, "wandb.Api().artifact(&quot;reviewco/mnist/mnist_model:v0&quot;)")
+    assert [run.run_id for run in r.context["consumers"]] == ["3v4lm0d1"]
+
+
+def test_files_show_a_folder_tree_with_size_and_digest(member):
+    r = member.get("/reviewco/mnist/artifacts/dataset/mnist-dataset/v0/files")
+    tree = r.context["tree"]
+    assert [n["name"] for n in tree] == ["test", "train", "README.md"]
+    assert [n["name"] for n in tree[0]["children"]] == ["labels.csv"]
+    file = tree[2]["file"]
+    assertContains(r, file.blob.md5)
+    assertContains(r, "/reviewco/mnist/artifacts/dataset/mnist-dataset/v0/files/test/labels.csv")
+
+
+def _download(client, path, **headers):
+    return client.get(f"/reviewco/mnist/artifacts/dataset/mnist-dataset/v0/files/{path}", headers=headers)
+
+
+def test_a_download_streams_the_bytes_with_its_name(member):
+    r = _download(member, "train/labels.csv")
+    assert r.status_code == 200
+    assert r.streaming
+    body = b"".join(r.streaming_content)
+    assert body == b"index,label\n0,5\n1,0\n2,4\n3,1\n4,9\n"
+    assert r["Content-Disposition"] == 'attachment; filename="labels.csv"'
+    assert r["Content-Length"] == str(len(body))
+    assert r["Accept-Ranges"] == "bytes"
+
+
+def test_a_range_request_gets_those_bytes(member):
+    r = _download(member, "train/labels.csv", Range="bytes=6-10")
+    assert r.status_code == 206
+    assert b"".join(r.streaming_content) == b"label"
+    assert r["Content-Range"] == "bytes 6-10/32"
+    r = _download(member, "train/labels.csv", Range="bytes=-3")
+    assert b"".join(r.streaming_content) == b",9\n"
+    assert _download(member, "train/labels.csv", Range="bytes=500-").status_code == 416
+
+
+@pytest.mark.parametrize("path", ["labels.csv", "../mnist_model/v0/files/model.pt", "train/../README.md", "model.pt"])
+def test_no_other_file_is_reachable_by_editing_the_url(member, path):
+    assert _download(member, path).status_code == 404
+
+
+def test_downloads_are_permission_checked(client, demo):
+    client.force_login(demo.outsider)
+    assert _download(client, "README.md").status_code == 404
+    client.logout()
+    assert _download(client, "README.md").status_code == 404
+
+
+def test_a_member_adds_and_removes_an_alias(member):
+    r = member.post(f"{V0}/aliases", {"alias": "best"}, headers={**HX, "HX-Target": "version-aliases"})
+    assertContains(r, 'id="version-aliases"')
+    assertContains(r, "best")
+    assertNotContains(r, "<html")
+    assert ArtifactAlias.objects.filter(version__index=0, artifact__name="mnist_model", name="best").exists()
+    r = member.post(f"{V0}/aliases/best/delete", headers=HX)
+    assert not ArtifactAlias.objects.filter(name="best").exists()
+
+
+@pytest.mark.parametrize("alias", ["latest", "v2", "has space"])
+def test_a_bad_alias_shows_the_reason_and_writes_nothing(member, alias):
+    before = snapshot()
+    r = member.post(f"{V0}/aliases", {"alias": alias}, headers=HX)
+    assert r.status_code == 200
+    assertContains(r, 'role="alert"')
+    assert snapshot() == before
+
+
+def test_without_javascript_an_alias_post_redirects_back(member):
+    r = member.post(f"{V0}/aliases", {"alias": "best"})
+    assert r.status_code == 302
+    assert r["Location"] == V0
+
+
+def test_a_viewer_cannot_change_aliases_or_description(client, demo):
+    client.force_login(demo.viewer)
+    before = snapshot()
+    assert client.post(f"{V0}/aliases", {"alias": "best"}).status_code == 403
+    assert client.post(f"{V0}/description", {"description": "x"}).status_code == 403
+    assert snapshot() == before
+
+
+def test_posts_need_a_csrf_token(demo):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(demo.member)
+    before = snapshot()
+    assert client.post(f"{V0}/aliases", {"alias": "best"}).status_code == 403
+    assert snapshot() == before
+
+
+def test_a_member_edits_the_description(member):
+    r = member.post(f"{V0}/description", {"description": "Trained **longer**"}, headers=HX)
+    assertContains(r, "<strong>longer</strong>")
+    assert ArtifactVersion.committed.get(artifact__name="mnist_model", index=0).description == "Trained **longer**"
+
+
+def test_lineage_draws_producer_version_consumers_and_links(member):
+    r = member.get(f"{V0}/lineage")
+    labels = [n["label"] for n in r.context["graph"]["nodes"]]
+    assert labels == ["train-cnn", "mnist_model:v0", "evaluate-cnn", "MNIST-dev:v0"]
+    assertContains(r, "<svg")
+    assertContains(r, 'href="/reviewco/mnist/runs/8adpd2kp"')
+    assertContains(r, 'href="/registry/model/reviewco/MNIST-dev/v0"')
+
+
+def _grow(project, n):
+    run = make_run(project)
+    consumer = make_run(project)
+    from artifacts import services
+
+    for i in range(n):
+        v = log_version(project, f"model-{i:03}", run=run, content=f"{i}".encode(), aliases=["best"])
+        log_version(project, f"model-{i:03}", run=run, content=f"{i}-b".encode())
+        services.version_use(run=consumer, version=v, user=project.entity.memberships.first().user)
+        if i % 2:
+            link(v, "Grown")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/reviewco/mnist/artifacts",
+        "/reviewco/mnist/artifacts/model/model-000",
+        "/reviewco/mnist/artifacts/model/model-001/v0",
+        "/reviewco/mnist/artifacts/model/model-001/v0/usage",
+        "/reviewco/mnist/artifacts/model/model-001/v0/files",
+        "/reviewco/mnist/artifacts/model/model-001/v0/lineage",
+        "/reviewco/mnist/artifacts/model/model-001/v0/metadata",
+    ],
+)
+def test_browser_pages_use_the_same_number_of_queries_at_5_and_at_60(
+    client, team, project, url, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(team.member)
+    _grow(project, 5)
+    client.get(url)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(url).status_code == 200
+    _grow_more(project)
+    with django_assert_num_queries(len(small.captured_queries)):
+        client.get(url)
+
+
+def _grow_more(project):
+    run = make_run(project)
+    for i in range(5, 60):
+        log_version(project, f"model-{i:03}", run=run, content=f"{i}".encode())
+    for i in range(55):
+        log_version(project, "model-000", run=run, content=f"more-{i}".encode())
+
+
+def test_artifacts_page_past_50(member, demo, project):
+    run = make_run(project)
+    for i in range(52):
+        log_version(project, f"m-{i:02}", run=run, content=f"{i}".encode())
+    r = member.get("/reviewco/mnist/artifacts")
+    model = next(s for s in r.context["sections"] if s["type"] == "model")
+    assert len(model["page"].object_list) == 50
+    assertContains(r, "?type=model&page=2")
+    r = member.get("/reviewco/mnist/artifacts?type=model&page=2")
+    model = next(s for s in r.context["sections"] if s["type"] == "model")
+    assert [a.name for a in model["page"]] == ["m-50", "m-51", "mnist_model"]
+
+
+def test_the_link_to_registry_url_exists_only_for_model_versions(member):
+    url = reverse("registry:link_to_registry", args=["reviewco", "mnist", "dataset", "mnist-dataset", 0])
+    assert member.get(url).status_code == 404

@@ -1,0 +1,359 @@
+import json
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from pytest_django.asserts import assertContains, assertNotContains
+
+from registry import services
+from registry.models import Link, LinkAlias, RegisteredModel
+from tests.factories import link, log_version, make_entity, make_project, snapshot
+
+HX = {"HX-Request": "true"}
+LIST = "/registry/model"
+MNIST = "/registry/model/reviewco/MNIST-dev"
+RAC = "/registry/model/reviewco/Fine-Tuned-Review-Autocompletion"
+
+
+@pytest.fixture
+def member(client, demo):
+    client.force_login(demo.member)
+    return client
+
+
+def test_the_list_shows_name_tags_versions_latest_and_updated(member):
+    r = member.get(LIST)
+    for column in ["Name", "Tags", "Versions", "Latest version", "Last updated"]:
+        assertContains(r, f"<th>{column}</th>", html=True)
+    rows = {rm.name: rm for rm in r.context["page"]}
+    assert rows["Fine-Tuned-Review-Autocompletion"].num_versions == 3
+    assert [a.link.index for a in rows["Fine-Tuned-Review-Autocompletion"].latest_aliases] == [2]
+    assertContains(r, '<span class="tag">nlp</span>', html=True)
+
+
+def test_members_get_a_named_three_dot_button_with_link_new_version(member):
+    r = member.get(LIST)
+    assertContains(r, 'aria-label="More actions for MNIST-dev"')
+    assertContains(r, "Link new version")
+    assertNotContains(r, ">Delete<")
+
+
+def test_admins_also_get_edit_and_delete(client, demo):
+    client.force_login(demo.admin)
+    r = client.get(LIST)
+    assertContains(r, "Edit model card")
+    assertContains(r, ">Delete<")
+
+
+def test_viewers_see_models_but_no_actions(client, demo):
+    client.force_login(demo.viewer)
+    r = client.get(LIST)
+    assertContains(r, "MNIST-dev")
+    assertNotContains(r, "More actions for")
+    assertNotContains(r, "New registered model")
+
+
+def test_outsiders_see_nothing_of_another_entity(client, demo):
+    client.force_login(demo.outsider)
+    r = client.get(LIST)
+    assertNotContains(r, "MNIST-dev")
+    assert client.get(MNIST).status_code == 404
+    assert client.get(f"{MNIST}/v0").status_code == 404
+
+
+def test_search_filters_as_a_plain_get_and_as_a_fragment(member):
+    r = member.get(LIST, {"q": "autocompl"})
+    assert [rm.name for rm in r.context["page"]] == ["Fine-Tuned-Review-Autocompletion"]
+    assertContains(r, "<html")
+    r = member.get(LIST, {"q": "vision"}, headers={**HX, "HX-Target": "model-table"})
+    assertContains(r, ">MNIST-dev</a>")
+    assertNotContains(r, ">Fine-Tuned-Review-Autocompletion</a>")
+    assertNotContains(r, "<html")
+    assertContains(r, 'id="model-table"')
+    r = member.get(LIST, {"q": "nothing-like-this"})
+    assertContains(r, "No registered model matches")
+
+
+def test_the_empty_state_explains_how_to_start_with_this_servers_url(client, team):
+    client.force_login(team.member)
+    r = client.get(LIST)
+    assertContains(r, "WANDB_BASE_URL=http://testserver")
+    assertContains(r, "run.link_model(")
+    assertContains(r, "/&lt;entity&gt;/&lt;project&gt;/artifacts")
+
+
+def test_long_lists_page_by_50(member, demo):
+    for i in range(55):
+        services.registered_model_create(entity=demo.entity, name=f"m-{i:02}", user=demo.member)
+    r = member.get(LIST)
+    assert len(r.context["page"].object_list) == 50
+    assert len(member.get(LIST, {"page": 2}).context["page"].object_list) == 7
+
+
+def test_the_list_uses_the_same_number_of_queries_at_5_and_at_500(client, team, project, django_assert_num_queries):
+    client.force_login(team.member)
+
+    def grow(n, start):
+        for i in range(start, start + n):
+            rm = services.registered_model_create(
+                entity=team.entity, name=f"model-{i:03}", user=team.member, tags=["x"]
+            )
+            link(log_version(project, f"a-{i:03}", content=f"{i}".encode()), rm.name)
+
+    grow(5, 0)
+    client.get(LIST)
+    with CaptureQueriesContext(connection) as small:
+        client.get(LIST)
+    RegisteredModel.objects.bulk_create(
+        RegisteredModel(entity=team.entity, name=f"bulk-{i:03}", tags=["y"]) for i in range(495)
+    )
+    with django_assert_num_queries(len(small.captured_queries)):
+        client.get(LIST)
+
+
+def test_new_registered_model_shows_field_errors_in_place_and_writes_nothing(member):
+    r = member.get("/registry/model/new", headers={**HX, "HX-Target": "modal-root"})
+    for label in ["Owning Entity", "Name", "Type", "Description", "Tags"]:
+        assertContains(r, f">{label}</label>")
+    assertContains(r, "Register model")
+    before = snapshot()
+    r = member.post("/registry/model/new", {"entity": "reviewco", "name": "bad name", "type": "model"}, headers=HX)
+    assert r.status_code == 200
+    assertContains(r, "Invalid registered model name")
+    assertNotContains(r, "<dialog")
+    r = member.post("/registry/model/new", {"entity": "reviewco", "name": "MNIST-dev", "type": "model"}, headers=HX)
+    assertContains(r, "already exists")
+    assert snapshot() == before
+
+
+def test_new_registered_model_success_goes_to_the_model(member):
+    r = member.post(
+        "/registry/model/new",
+        {"entity": "reviewco", "name": "Speech-v2", "type": "model", "description": "# Hi", "tags": "audio, asr"},
+        headers=HX,
+    )
+    assert r.status_code == 200
+    assert r["HX-Redirect"] == "/registry/model/reviewco/Speech-v2"
+    rm = RegisteredModel.objects.get(name="Speech-v2")
+    assert (rm.tags, rm.created_by.username) == (["audio", "asr"], "bob")
+
+
+def test_a_viewer_cannot_register_a_model(client, demo):
+    client.force_login(demo.viewer)
+    assert client.get("/registry/model/new").status_code == 403
+    assert client.post("/registry/model/new", {"entity": "reviewco", "name": "X", "type": "model"}).status_code == 403
+    assert not RegisteredModel.objects.filter(name="X").exists()
+
+
+def test_owning_entity_offers_only_entities_where_the_user_may_create(client, demo):
+    make_entity("readonlyco", viewer=[demo.member])
+    client.force_login(demo.member)
+    r = client.post("/registry/model/new", {"entity": "readonlyco", "name": "X", "type": "model"})
+    assertContains(r, "Select a valid choice")
+    assert not RegisteredModel.objects.filter(name="X").exists()
+
+
+def _cascade(client, **params):
+    return client.get(f"{RAC}/link", params, headers={**HX, "HX-Target": "link-form"})
+
+
+def options(response, name: str) -> list[str]:
+    """The labels of a <select>'s options, read from the HTML."""
+    html = response.content.decode()
+    select = re.search(rf'<select[^>]*name="{name}".*?</select>', html, re.S).group(0)
+    return [o.strip() for o in re.findall(r"<option[^>]*>(.*?)</option>", select, re.S)][1:]
+
+
+def test_the_cascade_project_then_artifact_then_versions_newest_first(member, demo):
+    make_project(demo.entity, "empty-project")
+    r = member.get(f"{RAC}/link", headers={**HX, "HX-Target": "modal-root"})
+    assertContains(r, "<dialog")
+    for label in ["Project", "Model Artifact", "Version"]:
+        assertContains(r, f">{label}</label>")
+    assert options(r, "project") == ["mnist", "review-autocompletion"]
+    r = _cascade(member, project="review-autocompletion")
+    assertNotContains(r, "<dialog")
+    assert options(r, "artifact") == ["review-autocompletion-model"]
+    assert options(r, "version") == []
+    r = _cascade(member, project="review-autocompletion", artifact="review-autocompletion-model")
+    assert options(r, "version") == ["v3 latest", "v2", "v1", "v0"]
+
+
+def test_changing_the_project_resets_artifact_and_version(member):
+    r = _cascade(member, project="mnist")
+    assert options(r, "artifact") == ["mnist_model"]
+    assert "selected>mnist_model" not in r.content.decode()
+    assert options(r, "version") == []
+    assert _cascade(member, project="mnist", artifact="review-autocompletion-model").status_code == 404
+
+
+def test_link_new_version_links_the_next_version_and_confirms(member):
+    before = snapshot()
+    r = member.post(
+        f"{RAC}/link",
+        {"project": "review-autocompletion", "artifact": "review-autocompletion-model", "version": "3"},
+        headers=HX,
+    )
+    assert r.status_code == 204
+    events = json.loads(r["HX-Trigger"])
+    assert events["showMessage"]["message"] == (
+        "Linked review-autocompletion-model:v3 as Fine-Tuned-Review-Autocompletion:v3"
+    )
+    assert "registryChanged" in events and "closeModal" in events
+    new = Link.objects.get(registered_model__name="Fine-Tuned-Review-Autocompletion", index=3)
+    assert LinkAlias.objects.get(registered_model=new.registered_model, name="latest").link == new
+    assert snapshot()["Link"] == before["Link"] + 1
+
+
+def test_link_new_version_errors_show_in_the_dialog_and_write_nothing(member):
+    before = snapshot()
+    data = {"project": "review-autocompletion", "artifact": "review-autocompletion-model", "version": "3"}
+    r = member.post(f"{RAC}/link", {**data, "aliases": "production"}, headers=HX)
+    assert r.status_code == 200
+    assertContains(r, "protected")
+    r = member.post(f"{RAC}/link", {**data, "version": ""}, headers=HX)
+    assertContains(r, "This field is required")
+    r = member.post(f"{RAC}/link", {**data, "version": "9"}, headers=HX)
+    assertContains(r, "Select a valid choice")
+    assert snapshot() == before
+
+
+def test_link_new_version_is_403_for_viewers(client, demo):
+    client.force_login(demo.viewer)
+    assert client.get(f"{RAC}/link").status_code == 403
+    data = {"project": "review-autocompletion", "artifact": "review-autocompletion-model", "version": "3"}
+    assert client.post(f"{RAC}/link", data).status_code == 403
+    assert not Link.objects.filter(index=3).exists()
+
+
+def test_link_new_version_needs_csrf(demo):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(demo.member)
+    data = {"project": "review-autocompletion", "artifact": "review-autocompletion-model", "version": "3"}
+    assert client.post(f"{RAC}/link", data).status_code == 403
+
+
+def test_the_model_card_renders_markdown_safely(member, demo):
+    rm = RegisteredModel.objects.get(name="MNIST-dev")
+    evil = "# Title\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    r = member.post(f"{MNIST}/card", {"description": evil}, headers=HX)
+    rendered = re.search(r'<div class="markdown">(.*?)</div>', r.content.decode(), re.S).group(1)
+    assert "<h1>Title</h1>" in rendered
+    for bad in ["<script", "javascript:", "onerror"]:
+        assert bad not in rendered
+    assertNotContains(r, "<script>")
+    rm.refresh_from_db()
+    assert rm.description == evil
+
+
+def test_the_details_page_has_the_model_card_and_versions(member):
+    r = member.get(RAC)
+    assertContains(r, "Model card")
+    assertContains(r, "<h1>Fine-Tuned Review Autocompletion</h1>", html=True)
+    for column in ["Version", "Aliases", "Source Version", "Created At", "Created By"]:
+        assertContains(r, f"<th>{column}</th>", html=True)
+    assertContains(r, "review-autocompletion-model:v2")
+    assertContains(r, f'href="{RAC}/v2"')
+
+
+def test_tags_add_and_remove(member):
+    r = member.post(f"{MNIST}/tags", {"tag": "cnn"}, headers=HX)
+    assertContains(r, 'id="model-tags"')
+    assert RegisteredModel.objects.get(name="MNIST-dev").tags == ["vision", "cnn"]
+    before = snapshot()
+    r = member.post(f"{MNIST}/tags", {"tag": "bad tag"}, headers=HX)
+    assertContains(r, "Invalid tag")
+    assert RegisteredModel.objects.get(name="MNIST-dev").tags == ["vision", "cnn"]
+    assert snapshot() == before
+    member.post(f"{MNIST}/tags/vision/delete", headers=HX)
+    assert RegisteredModel.objects.get(name="MNIST-dev").tags == ["cnn"]
+
+
+def test_a_viewer_cannot_edit_the_card_or_tags(client, demo):
+    client.force_login(demo.viewer)
+    assert client.post(f"{MNIST}/card", {"description": "x"}).status_code == 403
+    assert client.post(f"{MNIST}/tags", {"tag": "x"}).status_code == 403
+    r = client.get(MNIST)
+    assertNotContains(r, "Edit description")
+    assertNotContains(r, "Link new version")
+
+
+@pytest.mark.parametrize("tab", ["version", "metadata", "usage", "files", "lineage"])
+def test_the_version_panel_tabs(member, tab):
+    r = member.get(f"{MNIST}/v0/{tab}")
+    assert r.status_code == 200
+    assert r.context["panel"].tab == tab
+    assertContains(r, "reviewco/model-registry/MNIST-dev:v0")
+
+
+def test_the_version_overview_shows_source_version(member):
+    r = member.get(f"{MNIST}/v0")
+    for label in ["Full Name", "Aliases", "Digest", "Created By", "Created At", "Num Consumers", "Num Files", "Size"]:
+        assertContains(r, f"<dt>{label}</dt>", html=True)
+    assertContains(r, "<dt>Source Version</dt>", html=True)
+    assertContains(r, '<a href="/reviewco/mnist/artifacts/model/mnist_model/v0">mnist_model:v0</a>', html=True)
+    assertNotContains(r, "<dt>Linked To</dt>", html=True)
+
+
+def test_the_panel_is_a_fragment_for_htmx(member):
+    r = member.get(f"{MNIST}/v0/files", headers={**HX, "HX-Target": "detail-panel"})
+    assertNotContains(r, "<html")
+    assertContains(r, 'id="detail-panel"')
+    assertContains(r, "model.pt")
+
+
+def test_usage_uses_the_registry_name_and_this_server(member):
+    r = member.get(f"{MNIST}/v0/usage")
+    assertContains(r, "run.use_model(&quot;reviewco/model-registry/MNIST-dev:v0&quot;)")
+    assertContains(r, "wandb.Api().artifact(&quot;reviewco/model-registry/MNIST-dev:v0&quot;)")
+    assertContains(r, "WANDB_BASE_URL=http://testserver")
+
+
+def test_registry_aliases_add_and_remove_and_protected_ones_are_marked(member, demo):
+    r = member.post(f"{MNIST}/v0/aliases", {"alias": "staging"}, headers=HX)
+    assertContains(r, "staging")
+    assert LinkAlias.objects.filter(name="staging").exists()
+    member.post(f"{MNIST}/v0/aliases/staging/delete", headers=HX)
+    assert not LinkAlias.objects.filter(name="staging").exists()
+    r = member.post(f"{MNIST}/v0/aliases", {"alias": "production"}, headers=HX)
+    assertContains(r, "protected")
+    assert not LinkAlias.objects.filter(registered_model__name="MNIST-dev", name="production").exists()
+    r = member.get(f"{RAC}/v1")
+    assertContains(r, 'class="alias protected"')
+    assertNotContains(r, "Remove alias production")
+
+
+def test_an_admin_removes_a_protected_alias(client, demo):
+    client.force_login(demo.admin)
+    r = client.get(f"{RAC}/v1")
+    assertContains(r, "Remove alias production")
+    client.post(f"{RAC}/v1/aliases/production/delete", headers=HX)
+    assert not LinkAlias.objects.filter(name="production").exists()
+
+
+@pytest.mark.parametrize("suffix", ["", "/v0", "/v0/usage", "/v0/lineage", "/v0/files"])
+def test_registry_pages_use_the_same_number_of_queries_at_5_and_at_60(
+    client, team, project, suffix, django_assert_num_queries
+):
+    client.force_login(team.member)
+    for i in range(5):
+        link(log_version(project, "cnn", content=f"{i}".encode()), "Grown", aliases=[f"a{i}"])
+    url = f"/registry/model/reviewco/Grown{suffix}"
+    client.get(url)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(url).status_code == 200
+    for i in range(5, 60):
+        link(log_version(project, "cnn", content=f"{i}".encode()), "Grown", aliases=[f"a{i}"])
+    with django_assert_num_queries(len(small.captured_queries)):
+        client.get(url)
+
+
+def test_only_admins_delete_a_registered_model(client, demo):
+    client.force_login(demo.member)
+    assert client.post(f"{MNIST}/delete").status_code == 403
+    client.force_login(demo.admin)
+    r = client.post(f"{MNIST}/delete", headers=HX)
+    assert r["HX-Redirect"] == LIST
+    assert not RegisteredModel.objects.filter(name="MNIST-dev").exists()

@@ -1,0 +1,156 @@
+"""A person clicking through the Model Registry in Chromium."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from registry.models import Link, LinkAlias, RegisteredModel
+from tests.browser import sign_in
+from tests.factories import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+RAC = "Fine-Tuned-Review-Autocompletion"
+
+
+def test_hover_menu_link_new_version_cascade_and_confirmation(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.get_by_role("link", name="Model Registry").click()
+    expect(page).to_have_url(re.compile(r"/registry/model$"))
+    row = page.get_by_role("row", name=re.compile(RAC))
+    more = page.get_by_role("button", name=f"More actions for {RAC}")
+    expect(more).to_have_css("opacity", "0")
+    box_before = row.bounding_box()
+    row.hover()
+    expect(more).to_have_css("opacity", "1")
+    assert row.bounding_box() == box_before  # no layout jump when the button appears
+    more.click()
+    page.get_by_role("menuitem", name="Link new version").click()
+    dialog = page.get_by_role("dialog", name="Link new version")
+    expect(dialog).to_be_visible()
+
+    project, artifact, version = (dialog.get_by_label(n) for n in ("Project", "Model Artifact", "Version"))
+    project.select_option("mnist")
+    expect(artifact.locator("option")).to_have_count(2)
+    artifact.select_option("mnist_model")
+    expect(version.locator("option")).to_have_count(3)
+    # Changing the project resets the later choices.
+    project.select_option("review-autocompletion")
+    expect(artifact).to_have_value("")
+    expect(version).to_be_disabled()
+    artifact.select_option("review-autocompletion-model")
+    expect(version.locator("option")).to_have_text(["Choose a version…", "v3 latest", "v2", "v1", "v0"])
+    version.select_option(label="v3 latest")
+    dialog.get_by_role("button", name="Link version").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("status").filter(has_text="Linked")).to_contain_text(
+        f"Linked review-autocompletion-model:v3 as {RAC}:v3"
+    )
+    expect(page.get_by_role("row", name=re.compile(RAC)).get_by_role("cell").nth(2)).to_have_text("4")
+    expect(page.get_by_role("row", name=re.compile(RAC)).get_by_role("link", name="v3")).to_be_visible()
+    assert Link.objects.get(registered_model__name=RAC, index=3).source.index == 3
+
+
+def test_the_menu_is_reachable_by_keyboard(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/registry/model")
+    page.get_by_role("link", name="View details").first.focus()
+    page.keyboard.press("Tab")
+    focused = page.locator(":focus")
+    expect(focused).to_have_attribute("aria-label", re.compile("More actions for"))
+    expect(focused).to_have_css("opacity", "1")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("menuitem", name="Link new version")).to_be_visible()
+
+
+def test_an_error_in_the_link_dialog_shows_in_the_dialog(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto(f"/registry/model/reviewco/{RAC}")
+    page.get_by_role("link", name="Link new version").click()
+    dialog = page.get_by_role("dialog", name="Link new version")
+    dialog.get_by_label("Project").select_option("review-autocompletion")
+    dialog.get_by_label("Model Artifact").select_option("review-autocompletion-model")
+    dialog.get_by_label("Version").select_option("3")
+    dialog.get_by_label("Aliases").fill("production")
+    dialog.get_by_role("button", name="Link version").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("protected")
+    assert not Link.objects.filter(registered_model__name=RAC, index=3).exists()
+
+
+def test_view_details_view_each_tab_and_aliases(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/registry/model")
+    page.get_by_role("row", name=re.compile("MNIST-dev")).get_by_role("link", name="View details").click()
+    expect(page).to_have_url(re.compile("/registry/model/reviewco/MNIST-dev$"))
+    expect(page.get_by_role("heading", name="Model card")).to_be_visible()
+    page.get_by_role("link", name="View MNIST-dev:v0").click()
+    expect(page).to_have_url(re.compile("/registry/model/reviewco/MNIST-dev/v0$"))
+    panel = page.locator("#detail-panel")
+    expect(panel.get_by_role("heading", name="Version overview")).to_be_visible()
+    expect(panel).to_contain_text("reviewco/model-registry/MNIST-dev:v0")
+    expect(panel.get_by_role("link", name="mnist_model:v0")).to_be_visible()
+
+    for tab, text in [("Metadata", "accuracy"), ("Usage", "run.use_model"), ("Files", "model.pt"), ("Lineage", "")]:
+        panel.get_by_role("link", name=tab, exact=True).click()
+        expect(page).to_have_url(re.compile(f"/registry/model/reviewco/MNIST-dev/v0/{tab.lower()}$"))
+        if text:
+            expect(page.locator("#detail-panel")).to_contain_text(text)
+    expect(page.locator("#detail-panel svg.lineage")).to_be_visible()
+    page.reload()
+    expect(page.locator("#detail-panel svg.lineage")).to_be_visible()
+    page.go_back()
+    expect(page).to_have_url(re.compile("/v0/files$"))
+    expect(page.locator("#detail-panel")).to_contain_text("model.pt")
+
+    page.locator("#detail-panel").get_by_role("link", name="Version", exact=True).click()
+    page.get_by_label("Add an alias").click()
+    page.get_by_label("New alias").fill("staging")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#version-aliases")).to_contain_text("staging")
+    assert LinkAlias.objects.filter(registered_model__name="MNIST-dev", name="staging").exists()
+    page.get_by_role("button", name="Remove alias staging").click()
+    expect(page.locator("#version-aliases")).not_to_contain_text("staging")
+    assert not LinkAlias.objects.filter(name="staging").exists()
+
+
+def test_new_registered_model_with_a_field_error_then_success(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/registry/model")
+    page.get_by_role("link", name="New registered model").click()
+    drawer = page.get_by_role("dialog", name="New registered model")
+    expect(drawer).to_be_visible()
+    expect(drawer.get_by_label("Owning Entity")).to_have_value("reviewco")
+    drawer.get_by_label("Name").fill("speech model")
+    drawer.get_by_role("button", name="Register model").click()
+    expect(drawer.get_by_role("alert")).to_contain_text("Invalid registered model name")
+    assert not RegisteredModel.objects.filter(name__startswith="speech").exists()
+    drawer.get_by_label("Name").fill("Speech-v2")
+    drawer.get_by_label("Description").fill("# Speech\n\nRecognises **speech**.")
+    drawer.get_by_label("Tags").fill("audio, asr")
+    drawer.get_by_role("button", name="Register model").click()
+    expect(page).to_have_url(re.compile("/registry/model/reviewco/Speech-v2$"))
+    expect(page.locator(".markdown strong")).to_have_text("speech")
+    expect(page.locator("#model-tags")).to_contain_text("audio")
+
+
+def test_tags_and_model_card_edit_in_place(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/registry/model/reviewco/MNIST-dev")
+    page.get_by_label("Add a tag").click()
+    page.get_by_label("New tag").fill("cnn")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#model-tags")).to_contain_text("cnn")
+    page.get_by_text("Edit description").click()
+    page.get_by_label("Description (Markdown)").fill("## Better\n\nNow with *notes*.")
+    page.get_by_role("button", name="Save description").click()
+    expect(page.locator("#model-card h2")).to_have_text("Better")
+    assert RegisteredModel.objects.get(name="MNIST-dev").tags == ["vision", "cnn"]
+
+
+def test_a_phone_width_is_readable(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/registry/model/reviewco/MNIST-dev/v0")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390

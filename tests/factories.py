@@ -100,3 +100,38 @@ def snapshot() -> dict[str, int]:
         r.LinkAlias,
     ]
     return {m.__name__: m.objects.count() for m in tables}
+
+
+def bulk_versions(project: Project, name: str, count: int, *, link_to: str | None = None, start: int = 0) -> None:
+    """Many committed versions (and links) written in bulk: only for page-size tests, where what matters is
+    the number of rows a page reads, not how they got there."""
+    from django.db.models import F
+
+    from artifacts.models import Artifact, ArtifactAlias, ArtifactFile, ArtifactVersion, VersionState
+    from registry.models import LinkAlias, RegisteredModel
+
+    artifact, _ = Artifact.objects.get_or_create(project=project, name=name, defaults={"type": "model"})
+    blob = ArtifactFile.objects.select_related("blob").first().blob
+    versions = ArtifactVersion.objects.bulk_create(
+        ArtifactVersion(
+            artifact=artifact,
+            index=start + i,
+            state=VersionState.COMMITTED,
+            digest=f"{start + i:032x}",
+            num_files=1,
+            size=blob.size,
+            metadata={"step": i, "nested": {"a": i}},
+        )
+        for i in range(count)
+    )
+    Artifact.objects.filter(pk=artifact.pk).update(next_index=F("next_index") + count)
+    ArtifactFile.objects.bulk_create(ArtifactFile(version=v, path="model.pt", blob=blob) for v in versions)
+    ArtifactAlias.objects.bulk_create(ArtifactAlias(artifact=artifact, version=v, name=f"b{v.index}") for v in versions)
+    if link_to:
+        rm = RegisteredModel.objects.get(entity=project.entity, name=link_to)
+        first = rm.next_index
+        links = Link.objects.bulk_create(
+            Link(registered_model=rm, index=first + i, source=v) for i, v in enumerate(versions)
+        )
+        RegisteredModel.objects.filter(pk=rm.pk).update(next_index=first + count)
+        LinkAlias.objects.bulk_create(LinkAlias(registered_model=rm, link=lk, name=f"l{lk.index}") for lk in links)

@@ -36,6 +36,7 @@ def test_hover_menu_link_new_version_cascade_and_confirmation(page, demo):
     expect(version.locator("option")).to_have_count(3)
     # Changing the project resets the later choices.
     project.select_option("review-autocompletion")
+    expect(artifact.locator("option")).to_have_text(["Choose a model artifact…", "review-autocompletion-model"])
     expect(artifact).to_have_value("")
     expect(version).to_be_disabled()
     artifact.select_option("review-autocompletion-model")

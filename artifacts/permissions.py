@@ -83,6 +83,11 @@ def require_change(user: User, entity: Entity, *, visible: bool | None = None) -
     raise PermissionDenied(f"You need the member or admin role in '{entity.name}' to do this.")
 
 
+def require_change_project(user: User, project: Project) -> None:
+    """Write into a project: 404 when it is invisible to the user, 403 when it is only readable."""
+    require_change(user, project.entity, visible=can_view_project(user, project))
+
+
 def require_alias_allowed(user: User, entity: Entity, alias: str) -> None:
     require_change(user, entity)
     if not may_set_alias(user, entity, alias):

@@ -81,7 +81,7 @@ def run_create(
     job_type: str = "",
     config: dict | None = None,
 ) -> Run:
-    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    permissions.require_change_project(user, project)
     fields = {"display_name": display_name, "job_type": job_type, "config": config or {}}
     if run_id is not None:
         names.validate_name(run_id, "run id")
@@ -150,7 +150,7 @@ def version_log(
     aliases = _validate_aliases(aliases)
     _validate_files(files)
     project = run.project
-    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    permissions.require_change_project(user, project)
 
     blobs = {}
     for path, source in files.items():
@@ -161,28 +161,24 @@ def version_log(
             blobs[path] = blob_store(source)
     digest = manifest_digest({path: blob.md5 for path, blob in blobs.items()})
 
+    # The same three steps as the SDK's (create, add files, commit), in one transaction.
     with transaction.atomic():
-        artifact = _artifact_for_update(project=project, name=name, type=type)
-        existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
-        if existing is not None:
-            for alias in aliases:
-                _alias_move(version=existing, name=alias)
-            return LogResult(existing, False)
-        version = ArtifactVersion.objects.create(
-            artifact=artifact,
+        result = version_create(
+            run=run,
+            user=user,
+            name=name,
+            type=type,
             digest=digest,
-            metadata=metadata or {},
+            metadata=metadata,
             description=description,
-            size=sum(b.size for b in blobs.values()),
-            num_files=len(blobs),
-            created_by_run=run,
-            created_by=user if user.is_authenticated else None,
+            aliases=aliases,
         )
+        if not result.created:
+            return result
         ArtifactFile.objects.bulk_create(
-            ArtifactFile(version=version, path=path, blob=blob) for path, blob in sorted(blobs.items())
+            ArtifactFile(version=result.version, path=path, blob=blob) for path, blob in sorted(blobs.items())
         )
-        _commit(version=version, aliases=aliases)
-    return LogResult(version, True)
+        return LogResult(version_commit(version=result.version, user=user), True)
 
 
 DIGEST_RE = re.compile(r"[0-9a-f]{32}")
@@ -210,7 +206,7 @@ def version_create(
     if not DIGEST_RE.fullmatch(digest or ""):
         raise ValidationError(f"Invalid digest {digest!r}: expected 32 hex characters.", code="invalid_digest")
     project = run.project
-    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    permissions.require_change_project(user, project)
     with transaction.atomic():
         artifact = _artifact_for_update(project=project, name=name, type=type)
         existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
@@ -232,7 +228,7 @@ def version_create(
 
 def _require_pending(user: User, version: ArtifactVersion) -> None:
     project = version.artifact.project
-    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    permissions.require_change_project(user, project)
     if version.is_committed:
         raise ValidationError(f"{version} is committed: its files cannot change.", code="immutable")
 
@@ -253,7 +249,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
     pending version's aliases) and the pending one is discarded.
     """
     project = version.artifact.project
-    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    permissions.require_change_project(user, project)
     with transaction.atomic():
         Artifact.objects.select_for_update().get(pk=version.artifact_id)
         version = ArtifactVersion.objects.select_related("artifact__project__entity").get(pk=version.pk)
@@ -317,7 +313,7 @@ def _alias_move(*, version: ArtifactVersion, name: str) -> ArtifactAlias:
 
 def _require_change_version(user: User, version: ArtifactVersion) -> None:
     project = version.artifact.project
-    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    permissions.require_change_project(user, project)
     if not version.is_committed:
         raise ValidationError("This version is not committed yet.", code="pending")
 
@@ -367,7 +363,7 @@ def version_use(*, run: Run, version: ArtifactVersion, user: User) -> ArtifactUs
     """Record that `run` consumed `version` (lineage)."""
     permissions.require_view_project(user, version.artifact.project)
     project = run.project
-    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    permissions.require_change_project(user, project)
     if not version.is_committed:
         raise ValidationError("This version is not committed yet.", code="pending")
     usage, _ = ArtifactUsage.objects.get_or_create(run=run, version=version)

@@ -251,7 +251,7 @@ def model_link_path(
     for alias in aliases:
         names.validate_alias(alias)
         permissions.require_alias_allowed(user, project.entity, alias)
-    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    permissions.require_change_project(user, project)
 
     run = artifact_services.run_create(project=project, user=user, job_type="link_model")
     log = artifact_services.version_log(

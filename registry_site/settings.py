@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "template_partials",
     "artifacts",
     "registry",
+    "wandb_api",
 ]
 
 MIDDLEWARE = [

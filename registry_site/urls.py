@@ -12,6 +12,7 @@ urlpatterns = [
     path("profile/", artifact_views.profile, name="profile"),
     path("profile/keys/<int:key_id>/revoke", artifact_views.api_key_revoke, name="api_key_revoke"),
     path("", include("registry.urls")),
+    path("", include("wandb_api.urls")),
     # Last: `/<entity>/<project>` shares the URL root with everything above.
     path("", include("artifacts.urls")),
 ]

@@ -1,0 +1,177 @@
+"""The official `wandb` SDK (0.31.0, unmodified) against this server, in subprocesses: the seed's snippet and more."""
+
+import json
+import time
+
+import pytest
+
+from artifacts.models import Artifact, ArtifactUsage, ArtifactVersion, Blob, Run
+from registry.models import Link, LinkAlias, RegisteredModel
+from tests.factories import snapshot
+from tests.wandb_api.helpers import api_key
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NAME = "Fine-Tuned-Review-Autocompletion"
+SEED_SNIPPET = """
+import wandb
+run = wandb.init(entity="reviewco", project="mnist")
+run.link_model(path="{path}", registered_model_name="{name}")
+run.finish()
+"""
+
+
+def _result(process) -> dict:
+    """The JSON a script printed on its last stdout line (and its logs on failure)."""
+    assert process.returncode == 0, process.stdout + process.stderr
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def _links() -> dict[int, Link]:
+    return {lk.index: lk for lk in Link.objects.filter(registered_model__name=NAME).select_related("source__artifact")}
+
+
+def _aliases() -> dict[str, int]:
+    return dict(LinkAlias.objects.filter(registered_model__name=NAME).values_list("name", "link__index"))
+
+
+def test_logging_linking_using_and_downloading_models(run_sdk, team, project, tmp_path):
+    files = tmp_path / "files"
+    (files / "model-dir" / "sub").mkdir(parents=True)
+    (files / "model.pt").write_bytes(b"first weights" * 500)
+    (files / "better.pt").write_bytes(b"better weights" * 500)
+    (files / "model-dir" / "weights.bin").write_bytes(bytes(range(256)) * 40)
+    (files / "model-dir" / "sub" / "config.json").write_bytes(b'{"layers": 3}')
+    key = api_key(team.member)
+
+    first = run_sdk(
+        f"""
+        import json, wandb
+        out = {{}}
+        # The seed's snippet, with a config and a metric for the run page.
+        run = wandb.init(entity="reviewco", project="mnist", config={{"lr": 0.01}})
+        run.log({{"loss": 0.5}})
+        linked = run.link_model(path="{files}/model.pt", registered_model_name="{NAME}")
+        out["seed"] = [run.id, linked.qualified_name, linked.source_qualified_name, linked.is_link]
+        # New content under a chosen name, with an alias on the link.
+        linked = run.link_model(
+            path="{files}/better.pt", registered_model_name="{NAME}", name="my-model", aliases=["staging"]
+        )
+        out["second"] = [linked.qualified_name, sorted(linked.aliases)]
+        run.log_model("{files}/model-dir", name="dir-model", aliases=["prod"])
+        run.finish()
+
+        run = wandb.init(entity="reviewco", project="mnist")
+        # The same content under the same name: nothing new. Without a name, W&B's default differs per run.
+        same = run.link_model(path="{files}/better.pt", registered_model_name="{NAME}", name="my-model")
+        out["same"] = same.qualified_name
+        out["default"] = run.link_model(path="{files}/model.pt", registered_model_name="{NAME}").qualified_name
+        out["second_run"] = run.id
+        run.finish()
+        print(json.dumps(out))
+        """,
+        key=key,
+    )
+    out = _result(first)
+    run_id = out["seed"][0]
+
+    assert out["seed"] == [
+        run_id,
+        f"reviewco/model-registry/{NAME}:v0",
+        f"reviewco/mnist/run-{run_id}-model.pt:v0",
+        True,
+    ]
+    links = _links()
+    seed_source = ArtifactVersion.objects.get(artifact__name=f"run-{run_id}-model.pt")
+    assert links[0].source == seed_source
+    assert seed_source.created_by_run.run_id == run_id and seed_source.created_by == team.member
+    assert RegisteredModel.objects.get(name=NAME).created_by == team.member
+
+    assert out["second"] == [f"reviewco/model-registry/{NAME}:v1", ["latest", "staging"]]
+    assert links[1].source.artifact.name == "my-model" and links[1].source.index == 0
+
+    assert out["same"] == f"reviewco/model-registry/{NAME}:v1"
+    assert ArtifactVersion.objects.filter(artifact__name="my-model").count() == 1
+    assert out["default"] == f"reviewco/model-registry/{NAME}:v2"
+    assert links[2].source.artifact.name == f"run-{out['second_run']}-model.pt"
+    assert len(links) == 3
+    assert _aliases() == {"latest": 2, "staging": 1}
+    # model.pt's bytes were stored once, for both runs' artifacts.
+    assert Blob.objects.filter(md5=seed_source.files.get().blob.md5).count() == 1
+
+    run = Run.objects.get(run_id=run_id)
+    assert run.config == {"lr": 0.01}
+    assert run.summary["loss"] == 0.5
+    dir_model = ArtifactVersion.objects.get(artifact__name="dir-model")
+    assert sorted(dir_model.files.values_list("path", flat=True)) == ["sub/config.json", "weights.bin"]
+    assert set(dir_model.aliases.values_list("name", flat=True)) == {"latest", "prod"}
+
+    # A fresh process (empty cache) downloads through the server.
+    second = run_sdk(
+        f"""
+        import json, os, wandb
+        out = {{}}
+        run = wandb.init(entity="reviewco", project="mnist", job_type="evaluate")
+        path = run.use_model("reviewco/mnist/dir-model:prod")
+        names = ["weights.bin", "sub/config.json"]
+        out["used"] = {{name: open(os.path.join(path, name), "rb").read().hex() for name in names}}
+        out["run"] = run.id
+        run.finish()
+        artifact = wandb.Api().artifact("reviewco/model-registry/{NAME}:v0")
+        root = artifact.download(root="downloaded")
+        out["downloaded"] = {{name: open(os.path.join(root, name), "rb").read().hex() for name in os.listdir(root)}}
+        out["artifact"] = [artifact.qualified_name, artifact.type, artifact.digest]
+        print(json.dumps(out))
+        """,
+        key=key,
+    )
+    out = _result(second)
+    assert out["used"] == {
+        "weights.bin": (files / "model-dir" / "weights.bin").read_bytes().hex(),
+        "sub/config.json": (files / "model-dir" / "sub" / "config.json").read_bytes().hex(),
+    }
+    assert ArtifactUsage.objects.get(run__run_id=out["run"]).version == dir_model
+    assert out["downloaded"] == {"model.pt": (files / "model.pt").read_bytes().hex()}
+    assert out["artifact"] == [f"reviewco/model-registry/{NAME}:v0", "model", seed_source.digest]
+
+
+def test_a_wrong_key_fails_within_seconds(run_sdk, team, project, tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    start = time.monotonic()
+    process = run_sdk(SEED_SNIPPET.format(path=tmp_path / "model.pt", name=NAME), key="0" * 40)
+    assert time.monotonic() - start < 30
+    assert process.returncode != 0
+    assert "API key" in process.stderr
+    assert not Run.objects.exists()
+
+
+def test_a_viewers_link_model_fails_with_a_permission_error_and_writes_nothing(run_sdk, team, project, tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    key = api_key(team.viewer)
+    before = snapshot()
+    # A viewer may not even start a run there, so the snippet stops at wandb.init.
+    process = run_sdk(SEED_SNIPPET.format(path=tmp_path / "model.pt", name=NAME), key=key)
+    assert process.returncode != 0
+    assert "permission denied" in process.stderr
+    assert snapshot() == before
+    assert not Artifact.objects.exists()
+
+
+def test_a_resumed_run_keeps_its_config_and_summary(run_sdk, team, project):
+    process = run_sdk(
+        """
+        import wandb
+        run = wandb.init(entity="reviewco", project="mnist", id="resumable", resume="allow", config={"lr": 0.1})
+        run.log({"loss": 0.9})
+        run.finish()
+        run = wandb.init(entity="reviewco", project="mnist", id="resumable", resume="must")
+        run.log({"loss": 0.3})
+        run.finish()
+        print("{}")
+        """,
+        key=api_key(team.member),
+    )
+    _result(process)
+    run = Run.objects.get(run_id="resumable")
+    assert run.config == {"lr": 0.1}
+    assert (run.summary["loss"], run.summary["_step"]) == (0.3, 1)

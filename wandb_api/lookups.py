@@ -1,0 +1,189 @@
+"""Reads by W&B's names and ids, with the visibility rules of artifacts.permissions.
+
+Queries answer null for what the user may not see, exactly as for what does not exist, so private names
+do not leak; the `*_for_write` helpers raise Http404 instead, for mutations.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from artifacts import names, permissions
+from artifacts.models import Artifact, ArtifactVersion, Entity, Project, Run
+from artifacts.permissions import User
+from registry.models import Link, RegisteredModel
+from wandb_api import ids
+
+# W&B's legacy Model Registry lives in this pseudo-project of every entity.
+REGISTRY_PROJECT = "model-registry"
+
+
+@dataclass(frozen=True)
+class ProjectNode:
+    """A project as the SDK sees it; `project` is None for an entity's model registry without a real project."""
+
+    entity: Entity
+    name: str
+    project: Project | None
+
+    @property
+    def is_registry(self) -> bool:
+        return self.name == REGISTRY_PROJECT
+
+
+@dataclass(frozen=True)
+class MembershipNode:
+    """A version inside one collection: an artifact's own version, or a registered model's link to it."""
+
+    version: ArtifactVersion
+    link: Link | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactTypeNode:
+    project: ProjectNode
+    name: str
+
+
+def entity_named(user: User, name: str | None) -> Entity | None:
+    entity = Entity.objects.filter(name=name or "").first()
+    if entity is None or not permissions.can_view_entity(user, entity):
+        return None
+    return entity
+
+
+def default_entity(user: User) -> Entity | None:
+    """The entity the SDK uses when none is given: the one named after the user, else their first."""
+    entities = Entity.objects.filter(memberships__user=user).order_by("name")
+    return entities.filter(name=user.get_username()).first() or entities.first()
+
+
+def project_node(user: User, entity_name: str | None, project_name: str | None) -> ProjectNode | None:
+    entity = Entity.objects.filter(name=entity_name or "").first()
+    if entity is None or not project_name:
+        return None
+    project = Project.objects.filter(entity=entity, name=project_name).select_related("entity").first()
+    if project is not None and not permissions.can_view_project(user, project):
+        project = None
+    if project_name == REGISTRY_PROJECT and permissions.can_view_entity(user, entity):
+        return ProjectNode(entity, project_name, project)
+    return ProjectNode(entity, project_name, project) if project is not None else None
+
+
+def registry_node(entity: Entity) -> ProjectNode:
+    return ProjectNode(entity, REGISTRY_PROJECT, Project.objects.filter(entity=entity, name=REGISTRY_PROJECT).first())
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """`model:v3` -> ("model", "v3"); a bare name means its `latest`."""
+    collection, sep, ref = name.rpartition(":")
+    return (collection, ref) if sep else (name, names.LATEST)
+
+
+def _versions() -> QuerySet[ArtifactVersion]:
+    return ArtifactVersion.committed.select_related("artifact__project__entity")
+
+
+def version_in(artifact: Artifact, ref: str) -> ArtifactVersion | None:
+    """The committed version `ref` (`vN` or an alias) of an artifact; pending versions never match."""
+    index = names.parse_version(ref)
+    if index is not None:
+        return _versions().filter(artifact=artifact, index=index).first()
+    return _versions().filter(artifact=artifact, aliases__name=ref).first()
+
+
+def link_in(registered_model: RegisteredModel, ref: str) -> Link | None:
+    links = Link.objects.filter(registered_model=registered_model).select_related(
+        "registered_model__entity", "source__artifact__project__entity"
+    )
+    index = names.parse_version(ref)
+    if index is not None:
+        return links.filter(index=index).first()
+    return links.filter(aliases__name=ref).first()
+
+
+def artifact_in(node: ProjectNode, name: str) -> Artifact | None:
+    if node.project is None:
+        return None
+    return Artifact.objects.filter(project=node.project, name=name).select_related("project__entity").first()
+
+
+def registered_model_in(node: ProjectNode, name: str) -> RegisteredModel | None:
+    if not node.is_registry:
+        return None
+    return RegisteredModel.objects.filter(entity=node.entity, name=name).select_related("entity").first()
+
+
+def collection_in(node: ProjectNode, name: str) -> Artifact | RegisteredModel | None:
+    """A registered model first in `model-registry`, then an artifact of the (real) project."""
+    return registered_model_in(node, name) or artifact_in(node, name)
+
+
+def membership_in(collection: Artifact | RegisteredModel | None, ref: str) -> MembershipNode | None:
+    if isinstance(collection, RegisteredModel):
+        link = link_in(collection, ref)
+        return MembershipNode(link.source, link) if link else None
+    if isinstance(collection, Artifact):
+        version = version_in(collection, ref)
+        return MembershipNode(version) if version else None
+    return None
+
+
+def membership_named(node: ProjectNode, name: str) -> MembershipNode | None:
+    collection, ref = split_name(name)
+    return membership_in(collection_in(node, collection), ref)
+
+
+def version_by_id(user: User, artifact_id: str) -> ArtifactVersion | None:
+    """A version by id if the user may see it; a pending one only to those who may be uploading it."""
+    try:
+        pk = ids.decode_int(artifact_id, "Artifact")
+    except Http404:
+        return None
+    version = ArtifactVersion.objects.select_related("artifact__project__entity").filter(pk=pk).first()
+    if version is None or not permissions.can_view_project(user, version.artifact.project):
+        return None
+    if not version.is_committed and not permissions.can_change(user, version.artifact.project.entity):
+        return None
+    return version
+
+
+def version_for_write(user: User, artifact_id: str) -> ArtifactVersion:
+    version = version_by_id(user, artifact_id)
+    if version is None:
+        raise Http404(f"No artifact with id {artifact_id!r}.")
+    return version
+
+
+def version_for_change(user: User, artifact_id: str) -> ArtifactVersion:
+    """A version whose files the user may change (403 for a viewer, 404 when they may not see it)."""
+    version = version_for_write(user, artifact_id)
+    permissions.require_change(user, version.artifact.project.entity, visible=True)
+    return version
+
+
+def committed_version_for_write(user: User, artifact_id: str) -> ArtifactVersion:
+    version = version_for_write(user, artifact_id)
+    if not version.is_committed:
+        raise Http404(f"No committed artifact with id {artifact_id!r}.")
+    return version
+
+
+def project_for_write(user: User, entity_name: str | None, project_name: str | None) -> Project:
+    project = (
+        Project.objects.select_related("entity").filter(entity__name=entity_name or "", name=project_name or "").first()
+    )
+    if project is None or not permissions.can_view_project(user, project):
+        raise Http404(f"No project {entity_name}/{project_name}.")
+    return project
+
+
+def run_for_write(user: User, entity_name: str | None, project_name: str | None, run_name: str | None) -> Run:
+    """The run named in a mutation, once the user may change its entity (404 when they may not see it)."""
+    project = project_for_write(user, entity_name, project_name)
+    run = Run.objects.select_related("project__entity").filter(project=project, run_id=run_name or "").first()
+    if run is None:
+        raise Http404(f"No run {entity_name}/{project_name}/{run_name}.")
+    permissions.require_change(user, project.entity, visible=True)
+    return run

@@ -1,0 +1,270 @@
+"""Mutation resolvers: each translates W&B's input to one domain service call (artifacts/registry services).
+
+Every mutation runs in one transaction, so a failure half-way writes nothing. Errors raised here (Http404,
+PermissionDenied, ValidationError) become GraphQL errors in views.graphql.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
+
+from artifacts import names, permissions, services
+from artifacts.models import Blob, Entity, Project, Run
+from artifacts.permissions import User
+from registry import services as registry_services
+from registry.models import RegisteredModel
+from wandb_api import ids, lookups, runs, tokens
+from wandb_api.lookups import REGISTRY_PROJECT, MembershipNode
+from wandb_api.resolvers import Info, manifest_node, page_info
+
+Input = dict[str, Any]
+DEFAULT_PROJECT = "uncategorized"
+
+
+def atomic(resolver: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(resolver)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic():
+            return resolver(*args, **kwargs)
+
+    return wrapper
+
+
+def _user_aliases(aliases: list[Input] | None, collection: str | None = None) -> list[str]:
+    """The aliases a user asked for; `latest` is the system's and is dropped, not rejected, as the SDK sends it."""
+    return [
+        a["alias"]
+        for a in aliases or []
+        if a["alias"] != names.LATEST and (collection is None or a["artifactCollectionName"] == collection)
+    ]
+
+
+def _entity_or_404(user: User, entity_name: str | None, project_name: str) -> Entity:
+    """The entity, when the user may see it or the named public project in it; one answer for all the rest."""
+    entity = Entity.objects.filter(name=entity_name or "").first()
+    if entity is not None and permissions.can_view_entity(user, entity):
+        return entity
+    if entity is not None and Project.objects.filter(entity=entity, name=project_name, is_public=True).exists():
+        return entity
+    raise Http404(f"No project {entity_name}/{project_name}.")
+
+
+@atomic
+def upsert_bucket(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """Create the run (`wandb.init`) or update its config and summary (during and at the end of the run)."""
+    user = info.context.user
+    run = None
+    if input.get("id"):
+        run = Run.objects.select_related("project__entity").filter(pk=ids.decode_int(input["id"], "Run")).first()
+        if run is None or not permissions.can_view_project(user, run.project):
+            raise Http404(f"No run with id {input['id']!r}.")
+    else:
+        entity_name = input.get("entityName") or getattr(lookups.default_entity(user), "name", None)
+        project_name = input.get("modelName") or DEFAULT_PROJECT
+        entity = _entity_or_404(user, entity_name, project_name)
+        project = services.project_get_or_create(entity=entity, name=project_name, user=user)
+        if input.get("name"):
+            run = Run.objects.select_related("project__entity").filter(project=project, run_id=input["name"]).first()
+    config = runs.config_from_wandb(input.get("config"))
+    summary = runs.summary_from_wandb(input.get("summaryMetrics"))
+    if run is not None:
+        lookups.run_for_write(user, run.project.entity.name, run.project.name, run.run_id)
+        run = runs.run_update(
+            run=run,
+            user=user,
+            config=config,
+            summary=summary,
+            display_name=input.get("displayName"),
+            job_type=input.get("jobType"),
+        )
+        return {"bucket": run, "inserted": False}
+    run = services.run_create(
+        project=project,
+        user=user,
+        run_id=input.get("name"),
+        display_name=input.get("displayName") or "",
+        job_type=input.get("jobType") or "",
+        config=config,
+    )
+    if summary:
+        run = runs.run_update(run=run, user=user, summary=summary)
+    return {"bucket": run, "inserted": True}
+
+
+def create_run_files(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """Upload URLs for the run's files; the summary among them is stored, the rest is accepted and dropped."""
+    user = info.context.user
+    run = lookups.run_for_write(user, input["entityName"], input["projectName"], input["runName"])
+    request = info.context.request
+    return {
+        "runID": ids.encode("Run", run.pk),
+        "uploadHeaders": [],
+        "files": [
+            {"name": name, "uploadUrl": tokens.upload_url(request, run=run.pk, name=name, user=user.pk)}
+            for name in input["files"]
+        ],
+    }
+
+
+def mark_run_files_uploaded(_: None, info: Info, input: Input) -> dict[str, Any]:
+    lookups.run_for_write(info.context.user, input["entityName"], input["projectName"], input["runName"])
+    return {"success": True}
+
+
+@atomic
+def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """A new pending version, or the committed one with the same digest (then the SDK uploads nothing)."""
+    user = info.context.user
+    if input.get("digestAlgorithm") not in (None, "MANIFEST_MD5"):
+        raise ValidationError("Only the MANIFEST_MD5 digest algorithm is supported.", code="unsupported")
+    if not input.get("runName"):
+        raise ValidationError("An artifact is logged by a run: runName is required.", code="required")
+    run = lookups.run_for_write(user, input["entityName"], input["projectName"], input["runName"])
+    name = input["artifactCollectionName"]
+    result = services.version_create(
+        run=run,
+        user=user,
+        name=name,
+        type=input["artifactTypeName"],
+        digest=input["digest"],
+        metadata=runs.parse_json_object(input.get("metadata"), "metadata"),
+        description=input.get("description") or "",
+        aliases=_user_aliases(input.get("aliases"), name),
+    )
+    return {"artifact": result.version}
+
+
+def create_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """The manifest's id and an upload URL; the uploaded manifest is dropped, downloads get one made from the files."""
+    version = lookups.version_for_change(info.context.user, input["artifactID"])
+    request = info.context.request
+    return {
+        "artifactManifest": manifest_node(
+            request, version, tokens.upload_url(request, manifest=version.pk, user=info.context.user.pk)
+        )
+    }
+
+
+def update_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any]:
+    artifact_id = ids.encode("Artifact", ids.decode(input["artifactManifestID"], "ArtifactManifest"))
+    version = lookups.version_for_change(info.context.user, artifact_id)
+    request = info.context.request
+    return {
+        "artifactManifest": manifest_node(
+            request, version, tokens.upload_url(request, manifest=version.pk, user=info.context.user.pk)
+        )
+    }
+
+
+def _stored_blob(entity: Entity, md5: str) -> Blob | None:
+    """Bytes with this MD5 already stored for one of the entity's versions: the SDK need not send them again."""
+    return Blob.objects.filter(md5=md5, files__version__artifact__project__entity=entity).first()
+
+
+@atomic
+def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """Per file, a signed upload URL, or none when the entity already stores those bytes (added at once)."""
+    user = info.context.user
+    request = info.context.request
+    versions: dict[str, Any] = {}
+    edges = []
+    for spec in input["artifactFiles"]:
+        if spec["artifactID"] not in versions:
+            versions[spec["artifactID"]] = lookups.version_for_change(user, spec["artifactID"])
+        version = versions[spec["artifactID"]]
+        path = spec["name"]
+        names.validate_file_path(path)
+        upload_url = None
+        if not version.is_committed:
+            blob = _stored_blob(version.artifact.project.entity, spec["md5"])
+            if blob is not None:
+                services.version_file_add(version=version, path=path, blob=blob, user=user)
+            else:
+                upload_url = tokens.upload_url(request, version=version.pk, path=path, md5=spec["md5"], user=user.pk)
+        node = {
+            "id": ids.encode("File", f"{version.pk}-{path}"),
+            "name": path,
+            "displayName": path.rsplit("/", 1)[-1],
+            "url": None,
+            "directUrl": None,
+            "sizeBytes": None,
+            "digest": spec["md5"],
+            "md5": spec["md5"],
+            "mimetype": spec.get("mimetype"),
+            "updatedAt": None,
+            "storagePath": f"{version.artifact.project.entity.name}/{spec['md5']}",
+            "uploadUrl": upload_url,
+            "uploadHeaders": [],
+            "uploadMultipartUrls": None,
+            "artifact": version,
+        }
+        edges.append({"node": node, "cursor": path})
+    return {"files": {"totalCount": len(edges), "pageInfo": page_info(None, False), "edges": edges}}
+
+
+def commit_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
+    user = info.context.user
+    version = lookups.version_for_write(user, input["artifactID"])
+    return {"artifact": services.version_commit(version=version, user=user)}
+
+
+@atomic
+def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """Link a committed version to `<entity>/model-registry/<name>` (created when missing)."""
+    user = info.context.user
+    if not input.get("artifactID"):
+        raise ValidationError("artifactID is required: this server does not map client ids.", code="required")
+    version = lookups.committed_version_for_write(user, input["artifactID"])
+    aliases = _user_aliases(input.get("aliases"))
+    if input.get("artifactPortfolioID"):
+        pk = ids.decode_int(input["artifactPortfolioID"], "ArtifactPortfolio")
+        registered_model = RegisteredModel.objects.select_related("entity").filter(pk=pk).first()
+        if registered_model is None:
+            raise Http404(f"No registered model with id {input['artifactPortfolioID']!r}.")
+        result = registry_services.link_version(
+            version=version, user=user, registered_model=registered_model, aliases=aliases
+        )
+    else:
+        if (input.get("projectName") or REGISTRY_PROJECT) != REGISTRY_PROJECT:
+            raise ValidationError(
+                f"Links go to '<entity>/{REGISTRY_PROJECT}/<registered model name>', "
+                f"not to project '{input.get('projectName')}'.",
+                code="unsupported",
+            )
+        entity_name = input.get("entityName") or version.artifact.project.entity.name
+        entity = _entity_or_404(user, entity_name, REGISTRY_PROJECT)
+        result = registry_services.link_version(
+            version=version,
+            user=user,
+            entity=entity,
+            registered_model_name=input.get("artifactPortfolioName") or "",
+            aliases=aliases,
+        )
+    link = result.link
+    return {"versionIndex": link.index, "artifactMembership": MembershipNode(link.source, link)}
+
+
+def use_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
+    user = info.context.user
+    run = lookups.run_for_write(user, input["entityName"], input["projectName"], input["runName"])
+    version = lookups.committed_version_for_write(user, input["artifactID"])
+    services.version_use(run=run, version=version, user=user)
+    return {"artifact": version}
+
+
+MUTATION: dict[str, Callable[..., Any]] = {
+    "upsertBucket": upsert_bucket,
+    "createRunFiles": create_run_files,
+    "markRunFilesUploaded": mark_run_files_uploaded,
+    "createArtifact": create_artifact,
+    "createArtifactManifest": create_artifact_manifest,
+    "updateArtifactManifest": update_artifact_manifest,
+    "createArtifactFiles": create_artifact_files,
+    "commitArtifact": commit_artifact,
+    "linkArtifact": link_artifact,
+    "useArtifact": use_artifact,
+}

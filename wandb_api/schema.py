@@ -1,0 +1,65 @@
+"""The executable schema: W&B's SDL (schema.graphql) with resolvers bound, and how errors are reported."""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync
+
+from wandb_api.mutations import MUTATION
+from wandb_api.resolvers import TYPES, Context, collection_type
+
+logger = logging.getLogger(__name__)
+
+
+def _build() -> GraphQLSchema:
+    schema = build_schema(Path(__file__).with_name("schema.graphql").read_text())
+    for type_name, resolvers in {**TYPES, "Mutation": MUTATION}.items():
+        fields = schema.type_map[type_name].fields
+        for field_name, resolver in resolvers.items():
+            fields[field_name].resolve = resolver
+    schema.type_map["ArtifactCollection"].resolve_type = collection_type
+    return schema
+
+
+SCHEMA = _build()
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    """A GraphQL error; domain refusals keep their message, anything unexpected is logged and hidden."""
+    formatted = error.formatted
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return formatted
+    if isinstance(original, Http404):
+        formatted["message"] = f"not found: {original}" if str(original) else "not found"
+        formatted["extensions"] = {"code": "NOT_FOUND"}
+    elif isinstance(original, PermissionDenied):
+        formatted["message"] = f"permission denied: {original}" if str(original) else "permission denied"
+        formatted["extensions"] = {"code": "PERMISSION_ERROR"}
+    elif isinstance(original, ValidationError):
+        formatted["message"] = " ".join(original.messages)
+        formatted["extensions"] = {"code": "BAD_USER_INPUT"}
+    else:
+        logger.error("GraphQL resolver failed", exc_info=original)
+        formatted["message"] = "internal error"
+        formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
+    return formatted
+
+
+def execute(
+    query: str, variables: dict[str, Any] | None, operation_name: str | None, context: Context
+) -> dict[str, Any]:
+    """Run one document; the result is the response body (`data` and/or `errors`)."""
+    result = graphql_sync(
+        SCHEMA, query, variable_values=variables, operation_name=operation_name, context_value=context
+    )
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = [format_error(e) for e in result.errors]
+        logger.info("GraphQL errors: %s", "; ".join(e["message"] for e in body["errors"]))
+    if result.data is not None or not result.errors:
+        body["data"] = result.data
+    return body

@@ -1,0 +1,224 @@
+"""The HTTP endpoints the `wandb` SDK calls: GraphQL, file_stream, signed uploads and downloads, telemetry."""
+
+import json
+import re
+import zlib
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from artifacts import permissions, services
+from artifacts.models import ArtifactVersion, Blob, Run
+from artifacts.permissions import User
+from artifacts.storage import CHUNK_SIZE, blob_chunks, blob_store
+from wandb_api import auth, ids, lookups, runs, schema, tokens
+from wandb_api.resolvers import Context
+
+# Bodies carry file lists, console output and history in chunks; the SDK keeps each well under this.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+SUMMARY_FILE = "wandb-summary.json"
+RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _unauthorized() -> JsonResponse:
+    response = JsonResponse(
+        {"errors": [{"message": "Invalid or missing API key: use a key from your profile page as WANDB_API_KEY."}]},
+        status=401,
+    )
+    response["WWW-Authenticate"] = 'Basic realm="wandb"'
+    return response
+
+
+def _bad_request(message: str) -> JsonResponse:
+    return JsonResponse({"errors": [{"message": message}]}, status=400)
+
+
+def _drain(request: HttpRequest) -> None:
+    """Read and drop a body the server has no use for, so the connection stays usable."""
+    while request.read(CHUNK_SIZE):
+        pass
+
+
+def _read_limited(request: HttpRequest, limit: int) -> bytes:
+    chunks, size = [], 0
+    while chunk := request.read(CHUNK_SIZE):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise ValidationError(f"The request body is larger than {limit} bytes.", code="too_large")
+    data = b"".join(chunks)
+    if request.headers.get("Content-Encoding", "").lower() == "gzip":
+        inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        data = inflater.decompress(data, limit + 1)
+        if len(data) > limit or inflater.unconsumed_tail:
+            raise ValidationError(f"The request body inflates to more than {limit} bytes.", code="too_large")
+    return data
+
+
+@csrf_exempt
+@require_POST
+def graphql(request: HttpRequest) -> JsonResponse:
+    """One GraphQL document per POST; the SDK names no operation, so the document itself is executed."""
+    user = auth.authenticate(request)
+    if user is None:
+        return _unauthorized()
+    try:
+        body = json.loads(_read_limited(request, MAX_BODY_BYTES))
+    except (ValueError, ValidationError, zlib.error):
+        return _bad_request('The body must be JSON: {"query": ..., "variables": {...}}.')
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        return _bad_request('The body must be a JSON object with a "query" string.')
+    variables = body.get("variables") or {}
+    operation_name = body.get("operationName") or None
+    if not isinstance(variables, dict) or not isinstance(operation_name, str | None):
+        return _bad_request('"variables" must be an object and "operationName" a string.')
+    return JsonResponse(schema.execute(body["query"], variables, operation_name, Context(request, user)))
+
+
+@csrf_exempt
+@require_POST
+def file_stream(request: HttpRequest, entity: str, project: str, run_id: str) -> JsonResponse:
+    """The live run stream: the summary is kept; history, system metrics and console output are dropped."""
+    user = auth.authenticate(request)
+    if user is None:
+        return _unauthorized()
+    run = lookups.run_for_write(user, entity, project, run_id)
+    try:
+        body = json.loads(_read_limited(request, MAX_BODY_BYTES))
+        files = body.get("files") or {}
+        lines = (files.get(SUMMARY_FILE) or {}).get("content") or []
+        if lines:
+            runs.run_update(run=run, user=user, summary=runs.summary_from_wandb(lines[-1]))
+    except (ValueError, TypeError, AttributeError, ValidationError, zlib.error) as exc:
+        return _bad_request(f"Invalid file_stream body: {exc}")
+    return JsonResponse({"exitcode": None, "limits": {}})
+
+
+def _upload_artifact_file(request: HttpRequest, user: User, payload: dict[str, Any]) -> HttpResponse:
+    version = get_object_or_404(
+        ArtifactVersion.objects.select_related("artifact__project__entity"), pk=payload["version"]
+    )
+    project = version.artifact.project
+    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    if version.is_committed:
+        _drain(request)
+        return HttpResponse("The version is already committed.", status=409, content_type="text/plain")
+    # The bytes are checked against the MD5 the SDK declared; a mismatch stores nothing.
+    blob = blob_store(request, expected_md5=payload["md5"])
+    services.version_file_add(version=version, path=payload["path"], blob=blob, user=user)
+    return HttpResponse(status=200)
+
+
+def _upload_run_file(request: HttpRequest, user: User, payload: dict[str, Any]) -> HttpResponse:
+    run = get_object_or_404(Run.objects.select_related("project__entity"), pk=payload["run"])
+    permissions.require_change(user, run.project.entity, visible=permissions.can_view_project(user, run.project))
+    if payload["name"] != SUMMARY_FILE:
+        _drain(request)
+        return HttpResponse(status=200)
+    raw = _read_limited(request, runs.MAX_JSON_CHARS).decode()
+    runs.run_update(run=run, user=user, summary=runs.summary_from_wandb(raw))
+    return HttpResponse(status=200)
+
+
+def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) -> HttpResponse:
+    version = get_object_or_404(
+        ArtifactVersion.objects.select_related("artifact__project__entity"), pk=payload["manifest"]
+    )
+    permissions.require_change(user, version.artifact.project.entity, visible=True)
+    # Downloads get a manifest made from the stored files (manifest_json), so the SDK's copy is not kept.
+    _drain(request)
+    return HttpResponse(status=200)
+
+
+@csrf_exempt
+@require_http_methods(["PUT"])
+def upload(request: HttpRequest, token: str) -> HttpResponse:
+    """A signed upload URL: the token names the file and the user; the SDK sends no credentials."""
+    try:
+        payload = tokens.read_upload(token)
+    except signing.BadSignature:
+        return HttpResponse("Invalid or expired upload URL.", status=403, content_type="text/plain")
+    user = get_user_model().objects.filter(pk=payload.get("user"), is_active=True).first()
+    if user is None:
+        return HttpResponse("Invalid upload URL.", status=403, content_type="text/plain")
+    try:
+        if "version" in payload:
+            return _upload_artifact_file(request, user, payload)
+        if "run" in payload:
+            return _upload_run_file(request, user, payload)
+        if "manifest" in payload:
+            return _upload_manifest(request, user, payload)
+    except (ValueError, ValidationError) as exc:
+        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        return HttpResponse(message, status=400, content_type="text/plain")
+    except PermissionDenied as exc:
+        return HttpResponse(str(exc), status=403, content_type="text/plain")
+    return HttpResponse("Invalid upload URL.", status=403, content_type="text/plain")
+
+
+def manifest_json(version: ArtifactVersion) -> dict[str, Any]:
+    """W&B's manifest (version 1, storage layout V2) of a version, made from its stored files."""
+    birth = ids.encode("Artifact", version.pk)
+    return {
+        "version": 1,
+        "storagePolicy": "wandb-storage-policy-v1",
+        "storagePolicyConfig": {"storageLayout": "V2"},
+        "contents": {
+            f.path: {"digest": f.blob.md5, "size": f.blob.size, "birthArtifactID": birth}
+            for f in version.files.select_related("blob").order_by("path")
+        },
+    }
+
+
+def _blob_response(request: HttpRequest, blob: Blob, name: str) -> HttpResponse:
+    start, end, status = 0, None, 200
+    if match := RANGE_RE.fullmatch(request.headers.get("Range", "").strip()):
+        first, last = match.groups()
+        if first:
+            start, end = int(first), min(int(last), blob.size - 1) if last else blob.size - 1
+        elif last:
+            start, end = max(blob.size - int(last), 0), blob.size - 1
+        if not (first or last) or start > end or start >= blob.size:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{blob.size}"
+            return response
+        status = 206
+    response = StreamingHttpResponse(
+        blob_chunks(blob, start, end), status=status, content_type="application/octet-stream"
+    )
+    response["Content-Length"] = str((blob.size if end is None else end + 1) - start)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
+    return response
+
+
+@require_GET
+def download(request: HttpRequest, token: str) -> HttpResponse:
+    """A signed download URL, issued to a user who may read the version (the SDK sends no credentials)."""
+    try:
+        payload = tokens.read_download(token)
+    except signing.BadSignature:
+        return HttpResponse("Invalid or expired download URL.", status=403, content_type="text/plain")
+    if "blob" in payload:
+        return _blob_response(request, get_object_or_404(Blob, sha256=payload["blob"]), payload.get("name") or "file")
+    if "manifest" in payload:
+        version = get_object_or_404(ArtifactVersion, pk=payload["manifest"])
+        return JsonResponse(manifest_json(version))
+    return HttpResponse("Invalid download URL.", status=403, content_type="text/plain")
+
+
+@csrf_exempt
+@require_POST
+def telemetry(request: HttpRequest, kind: str) -> HttpResponse:
+    """The SDK's OpenTelemetry metrics and logs: accepted and dropped."""
+    _drain(request)
+    return HttpResponse(status=200)

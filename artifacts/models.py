@@ -83,9 +83,13 @@ class Run(models.Model):
     job_type = models.CharField(max_length=64, blank=True)
     config = models.JSONField(default=dict, blank=True)
     summary = models.JSONField(default=dict, blank=True)
+    # The console output the SDK streams (the newest MAX_OUTPUT_CHARS characters).
+    output_log = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    MAX_OUTPUT_CHARS = 1_000_000
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "run_id"], name="unique_run_id")]

@@ -10,12 +10,14 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.http import Http404
 from django.utils import timezone
 
 from artifacts import names, permissions
@@ -66,6 +68,9 @@ def project_get_or_create(*, entity: Entity, name: str, user: User, is_public: b
     if project is not None:
         permissions.require_view_project(user, project)
         return project
+    if not permissions.can_view_entity(user, entity):
+        # The same answer as for an existing private project: names of private things do not leak.
+        raise Http404("No such project.")
     permissions.require_change(user, entity)
     project, _ = Project.objects.get_or_create(entity=entity, name=name, defaults={"is_public": is_public})
     return project
@@ -89,6 +94,48 @@ def run_create(
     if run_id and Run.objects.filter(project=project, run_id=run_id).exists():
         raise ValidationError(f"A run '{run_id}' already exists in {project}.", code="duplicate")
     return Run.objects.create(project=project, created_by=user if user.is_authenticated else None, **fields)
+
+
+@transaction.atomic
+def run_update(
+    *,
+    run: Run,
+    user: User,
+    config: dict | None = None,
+    summary: dict | None = None,
+    display_name: str | None = None,
+    job_type: str | None = None,
+    output_log: str | None = None,
+) -> Run:
+    """Replace what is given on an existing run (the SDK re-sends config and summary as the run goes)."""
+    permissions.require_change_project(user, run.project)
+    changed = {}
+    if config is not None:
+        changed["config"] = config
+    if summary is not None:
+        changed["summary"] = summary
+    if display_name:
+        changed["display_name"] = display_name[: Run._meta.get_field("display_name").max_length]
+    if job_type:
+        changed["job_type"] = job_type[: Run._meta.get_field("job_type").max_length]
+    if output_log is not None:
+        changed["output_log"] = output_log[-Run.MAX_OUTPUT_CHARS :]
+    for field, value in changed.items():
+        setattr(run, field, value)
+    if changed:
+        run.save(update_fields=[*changed, "updated_at"])
+    return run
+
+
+@transaction.atomic
+def run_write_output(*, run: Run, user: User, offset: int, lines: list[str]) -> Run:
+    """Put console `lines` at line `offset` of the run's output (the SDK rewrites lines, e.g. progress bars)."""
+    if offset < 0:
+        raise ValidationError("A line offset cannot be negative.", code="invalid")
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    current = run.output_log.split("\n") if run.output_log else []
+    current[offset : offset + len(lines)] = [line.rstrip("\n") for line in lines]
+    return run_update(run=run, user=user, output_log="\n".join(current))
 
 
 FileSource = Path | IO[bytes]
@@ -400,3 +447,10 @@ def api_key_authenticate(secret: str) -> User | None:
         return None
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     return key.user
+
+
+def version_prune_pending(*, older_than: timedelta) -> int:
+    """Delete versions left pending (an upload that never committed) for longer than `older_than`."""
+    cutoff = timezone.now() - older_than
+    deleted, _ = ArtifactVersion.objects.filter(state=VersionState.PENDING, created_at__lt=cutoff).delete()
+    return deleted

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from registry.models import Link
-from tests.browser import sign_in
+from tests.browser import settled, sign_in
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -66,8 +66,11 @@ def test_link_to_registry_with_an_alias_then_linked_to_updates_in_place(page, de
     panel.get_by_role("link", name="Link to registry").click()
     drawer = page.get_by_role("dialog", name="Link to registry")
     expect(drawer).to_be_visible()
+    settled(page)
     drawer.get_by_label("Select a register model").select_option("MNIST-dev")
     drawer.get_by_role("button", name="Next step").click()
+    expect(drawer.get_by_label("Aliases")).to_be_visible()
+    settled(page)
     drawer.get_by_label("Aliases").fill("candidate")
     drawer.get_by_role("button", name="Link to registry").click()
     expect(drawer).to_be_hidden()
@@ -80,9 +83,12 @@ def test_link_to_registry_with_an_alias_then_linked_to_updates_in_place(page, de
     # The same version again: the dialog says where it is already linked.
     panel.get_by_role("link", name="Link to registry").click()
     drawer = page.get_by_role("dialog", name="Link to registry")
+    expect(drawer).to_be_visible()
+    settled(page)
     drawer.get_by_label("Select a register model").select_option("MNIST-dev")
     drawer.get_by_role("button", name="Next step").click()
     expect(drawer).to_contain_text("Already linked here as MNIST-dev:v1")
+    settled(page)
     drawer.get_by_role("button", name="Link to registry").click()
     expect(drawer).to_contain_text("already linked as MNIST-dev:v1")
     drawer.get_by_role("button", name="Close", exact=True).last.click()

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from registry.models import Link, LinkAlias, RegisteredModel
-from tests.browser import sign_in
+from tests.browser import settled, sign_in
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -30,17 +30,22 @@ def test_hover_menu_link_new_version_cascade_and_confirmation(page, demo):
     expect(dialog).to_be_visible()
 
     project, artifact, version = (dialog.get_by_label(n) for n in ("Project", "Model Artifact", "Version"))
+    settled(page)
     project.select_option("mnist")
     expect(artifact.locator("option")).to_have_count(2)
+    settled(page)
     artifact.select_option("mnist_model")
     expect(version.locator("option")).to_have_count(3)
+    settled(page)
     # Changing the project resets the later choices.
     project.select_option("review-autocompletion")
     expect(artifact.locator("option")).to_have_text(["Choose a model artifact…", "review-autocompletion-model"])
     expect(artifact).to_have_value("")
     expect(version).to_be_disabled()
+    settled(page)
     artifact.select_option("review-autocompletion-model")
     expect(version.locator("option")).to_have_text(["Choose a version…", "v3 latest", "v2", "v1", "v0"])
+    settled(page)
     version.select_option(label="v3 latest")
     dialog.get_by_role("button", name="Link version").click()
 
@@ -70,8 +75,13 @@ def test_an_error_in_the_link_dialog_shows_in_the_dialog(page, demo):
     page.goto(f"/registry/model/reviewco/{RAC}")
     page.get_by_role("link", name="Link new version").click()
     dialog = page.get_by_role("dialog", name="Link new version")
+    settled(page)
     dialog.get_by_label("Project").select_option("review-autocompletion")
+    expect(dialog.get_by_label("Model Artifact")).to_be_enabled()
+    settled(page)
     dialog.get_by_label("Model Artifact").select_option("review-autocompletion-model")
+    expect(dialog.get_by_label("Version")).to_be_enabled()
+    settled(page)
     dialog.get_by_label("Version").select_option("3")
     dialog.get_by_label("Aliases").fill("production")
     dialog.get_by_role("button", name="Link version").click()
@@ -122,9 +132,11 @@ def test_new_registered_model_with_a_field_error_then_success(page, demo):
     drawer = page.get_by_role("dialog", name="New registered model")
     expect(drawer).to_be_visible()
     expect(drawer.get_by_label("Owning Entity")).to_have_value("reviewco")
+    settled(page)
     drawer.get_by_label("Name").fill("speech model")
     drawer.get_by_role("button", name="Register model").click()
     expect(drawer.get_by_role("alert")).to_contain_text("Invalid registered model name")
+    settled(page)
     assert not RegisteredModel.objects.filter(name__startswith="speech").exists()
     drawer.get_by_label("Name").fill("Speech-v2")
     drawer.get_by_label("Description").fill("# Speech\n\nRecognises **speech**.")

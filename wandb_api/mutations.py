@@ -13,7 +13,8 @@ from django.db import transaction
 from django.http import Http404
 
 from artifacts import names, permissions, services
-from artifacts.models import Blob, Entity, Project, Run
+from artifacts import queries as artifact_queries
+from artifacts.models import Entity, Project, Run
 from artifacts.permissions import User
 from registry import services as registry_services
 from registry.models import RegisteredModel
@@ -73,7 +74,7 @@ def upsert_bucket(_: None, info: Info, input: Input) -> dict[str, Any]:
     summary = runs.summary_from_wandb(input.get("summaryMetrics"))
     if run is not None:
         lookups.run_for_write(user, run.project.entity.name, run.project.name, run.run_id)
-        run = runs.run_update(
+        run = services.run_update(
             run=run,
             user=user,
             config=config,
@@ -91,7 +92,7 @@ def upsert_bucket(_: None, info: Info, input: Input) -> dict[str, Any]:
         config=config,
     )
     if summary:
-        run = runs.run_update(run=run, user=user, summary=summary)
+        run = services.run_update(run=run, user=user, summary=summary)
     return {"bucket": run, "inserted": True}
 
 
@@ -160,11 +161,6 @@ def update_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any
     }
 
 
-def _stored_blob(entity: Entity, md5: str) -> Blob | None:
-    """Bytes with this MD5 already stored for one of the entity's versions: the SDK need not send them again."""
-    return Blob.objects.filter(md5=md5, files__version__artifact__project__entity=entity).first()
-
-
 @atomic
 def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
     """Per file, a signed upload URL, or none when the entity already stores those bytes (added at once)."""
@@ -180,7 +176,7 @@ def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
         names.validate_file_path(path)
         upload_url = None
         if not version.is_committed:
-            blob = _stored_blob(version.artifact.project.entity, spec["md5"])
+            blob = artifact_queries.stored_blob(version.artifact.project.entity, spec["md5"])
             if blob is not None:
                 services.version_file_add(version=version, path=path, blob=blob, user=user)
             else:

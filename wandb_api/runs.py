@@ -1,14 +1,9 @@
-"""A run's config and summary as the SDK sends them, and the one write the services lack: updating them."""
+"""A run's config and summary as the SDK sends and expects them."""
 
 import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-
-from artifacts import permissions
-from artifacts.models import Run
-from artifacts.permissions import User
 
 # The SDK's own bookkeeping (versions, telemetry, runtime); W&B hides it from the run page too.
 INTERNAL_KEY = "_wandb"
@@ -50,32 +45,3 @@ def summary_from_wandb(raw: str | None) -> dict[str, Any] | None:
     if summary is None:
         return None
     return {key: value for key, value in summary.items() if key != INTERNAL_KEY}
-
-
-@transaction.atomic
-def run_update(
-    *,
-    run: Run,
-    user: User,
-    config: dict[str, Any] | None = None,
-    summary: dict[str, Any] | None = None,
-    display_name: str | None = None,
-    job_type: str | None = None,
-) -> Run:
-    """Replace what is given (config, summary, display name, job type) on an existing run."""
-    project = run.project
-    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
-    changed = {}
-    if config is not None:
-        changed["config"] = config
-    if summary is not None:
-        changed["summary"] = summary
-    if display_name:
-        changed["display_name"] = display_name[: Run._meta.get_field("display_name").max_length]
-    if job_type:
-        changed["job_type"] = job_type[: Run._meta.get_field("job_type").max_length]
-    if changed:
-        for field, value in changed.items():
-            setattr(run, field, value)
-        run.save(update_fields=[*changed, "updated_at"])
-    return run

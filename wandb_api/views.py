@@ -1,30 +1,29 @@
 """The HTTP endpoints the `wandb` SDK calls: GraphQL, file_stream, signed uploads and downloads, telemetry."""
 
 import json
-import re
 import zlib
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
-from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from artifacts import permissions, services
+from artifacts.downloads import stream_blob
 from artifacts.models import ArtifactVersion, Blob, Run
 from artifacts.permissions import User
-from artifacts.storage import CHUNK_SIZE, blob_chunks, blob_store
+from artifacts.storage import CHUNK_SIZE, blob_store
 from wandb_api import auth, ids, lookups, runs, schema, tokens
 from wandb_api.resolvers import Context
 
 # Bodies carry file lists, console output and history in chunks; the SDK keeps each well under this.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 SUMMARY_FILE = "wandb-summary.json"
-RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+OUTPUT_FILE = "output.log"
 
 
 def _unauthorized() -> JsonResponse:
@@ -85,7 +84,7 @@ def graphql(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def file_stream(request: HttpRequest, entity: str, project: str, run_id: str) -> JsonResponse:
-    """The live run stream: the summary is kept; history, system metrics and console output are dropped."""
+    """The live run stream: the summary and the console output are kept; history and system metrics dropped."""
     user = auth.authenticate(request)
     if user is None:
         return _unauthorized()
@@ -95,7 +94,12 @@ def file_stream(request: HttpRequest, entity: str, project: str, run_id: str) ->
         files = body.get("files") or {}
         lines = (files.get(SUMMARY_FILE) or {}).get("content") or []
         if lines:
-            runs.run_update(run=run, user=user, summary=runs.summary_from_wandb(lines[-1]))
+            services.run_update(run=run, user=user, summary=runs.summary_from_wandb(lines[-1]))
+        output = files.get(OUTPUT_FILE) or {}
+        if output.get("content"):
+            services.run_write_output(
+                run=run, user=user, offset=int(output.get("offset") or 0), lines=list(output["content"])
+            )
     except (ValueError, TypeError, AttributeError, ValidationError, zlib.error) as exc:
         return _bad_request(f"Invalid file_stream body: {exc}")
     return JsonResponse({"exitcode": None, "limits": {}})
@@ -106,7 +110,7 @@ def _upload_artifact_file(request: HttpRequest, user: User, payload: dict[str, A
         ArtifactVersion.objects.select_related("artifact__project__entity"), pk=payload["version"]
     )
     project = version.artifact.project
-    permissions.require_change(user, project.entity, visible=permissions.can_view_project(user, project))
+    permissions.require_change_project(user, project)
     if version.is_committed:
         _drain(request)
         return HttpResponse("The version is already committed.", status=409, content_type="text/plain")
@@ -118,12 +122,15 @@ def _upload_artifact_file(request: HttpRequest, user: User, payload: dict[str, A
 
 def _upload_run_file(request: HttpRequest, user: User, payload: dict[str, Any]) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("project__entity"), pk=payload["run"])
-    permissions.require_change(user, run.project.entity, visible=permissions.can_view_project(user, run.project))
-    if payload["name"] != SUMMARY_FILE:
+    permissions.require_change_project(user, run.project)
+    if payload["name"] == SUMMARY_FILE:
+        raw = _read_limited(request, runs.MAX_JSON_CHARS).decode()
+        services.run_update(run=run, user=user, summary=runs.summary_from_wandb(raw))
+    elif payload["name"] == OUTPUT_FILE:
+        raw = _read_limited(request, MAX_BODY_BYTES).decode(errors="replace")
+        services.run_update(run=run, user=user, output_log=raw)
+    else:
         _drain(request)
-        return HttpResponse(status=200)
-    raw = _read_limited(request, runs.MAX_JSON_CHARS).decode()
-    runs.run_update(run=run, user=user, summary=runs.summary_from_wandb(raw))
     return HttpResponse(status=200)
 
 
@@ -177,30 +184,6 @@ def manifest_json(version: ArtifactVersion) -> dict[str, Any]:
     }
 
 
-def _blob_response(request: HttpRequest, blob: Blob, name: str) -> HttpResponse:
-    start, end, status = 0, None, 200
-    if match := RANGE_RE.fullmatch(request.headers.get("Range", "").strip()):
-        first, last = match.groups()
-        if first:
-            start, end = int(first), min(int(last), blob.size - 1) if last else blob.size - 1
-        elif last:
-            start, end = max(blob.size - int(last), 0), blob.size - 1
-        if not (first or last) or start > end or start >= blob.size:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{blob.size}"
-            return response
-        status = 206
-    response = StreamingHttpResponse(
-        blob_chunks(blob, start, end), status=status, content_type="application/octet-stream"
-    )
-    response["Content-Length"] = str((blob.size if end is None else end + 1) - start)
-    response["Accept-Ranges"] = "bytes"
-    response["Content-Disposition"] = content_disposition_header(True, name)
-    if status == 206:
-        response["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
-    return response
-
-
 @require_GET
 def download(request: HttpRequest, token: str) -> HttpResponse:
     """A signed download URL, issued to a user who may read the version (the SDK sends no credentials)."""
@@ -209,7 +192,8 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     except signing.BadSignature:
         return HttpResponse("Invalid or expired download URL.", status=403, content_type="text/plain")
     if "blob" in payload:
-        return _blob_response(request, get_object_or_404(Blob, sha256=payload["blob"]), payload.get("name") or "file")
+        blob = get_object_or_404(Blob, sha256=payload["blob"])
+        return stream_blob(request, blob, filename=payload.get("name") or "file")
     if "manifest" in payload:
         version = get_object_or_404(ArtifactVersion, pk=payload["manifest"])
         return JsonResponse(manifest_json(version))

@@ -1,7 +1,8 @@
 // Behaviour hooked through data-* attributes; htmx does the rest.
 (() => {
-  // Dialogs: a swapped-in dialog[data-modal] opens as a modal; closing removes it.
-  document.addEventListener("htmx:afterSwap", () => {
+  // Dialogs: a swapped-in dialog[data-modal] opens as a modal once htmx has wired its content; closing
+  // removes it.
+  document.addEventListener("htmx:afterSettle", () => {
     document.querySelectorAll("dialog[data-modal]:not([open])").forEach((d) => {
       d.showModal();
       d.addEventListener("close", () => d.remove());

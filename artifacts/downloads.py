@@ -32,7 +32,8 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
 
 def stream_blob(request: HttpRequest, blob: Blob, *, filename: str, as_attachment: bool = True) -> HttpResponse:
     """The blob's bytes in chunks: never the whole file in memory."""
-    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    # Attachments are bytes to save, whatever their extension suggests (`.pt` is not a page table).
+    content_type = "application/octet-stream" if as_attachment else mimetypes.guess_type(filename)[0] or "text/plain"
     common = {
         "Accept-Ranges": "bytes",
         "ETag": f'"{blob.sha256}"',

@@ -67,6 +67,8 @@ def validate_file_path(value: str) -> None:
         reason = f"it is longer than {MAX_PATH_LENGTH} characters"
     elif "\x00" in value:
         reason = "it contains a NUL character"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in value):
+        reason = "it contains a control character"
     elif "\\" in value:
         reason = "it contains a backslash"
     elif value.startswith("/"):

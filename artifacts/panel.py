@@ -58,7 +58,7 @@ def build_panel(user: User, panel: Panel, site_url: str) -> dict:
         "site_url": site_url,
     }
     if panel.tab == "version":
-        ctx["num_consumers"] = queries.num_consumers(v)
+        ctx["num_consumers"] = queries.num_consumers(user, v)
     elif panel.tab == "metadata":
         ctx["metadata_rows"] = metadata_rows(v.metadata)
     elif panel.tab == "usage":

@@ -115,32 +115,39 @@ def artifacts_of_type(project: Project, type: str) -> QuerySet[Artifact]:
 
 def artifact_for_user(user: User, entity: str, project: str, type: str, name: str) -> Artifact:
     artifact = get_object_or_404(
-        Artifact.objects.select_related("project__entity"),
+        Artifact.objects.select_related("project__entity").annotate(
+            num_versions=Count("versions", filter=Q(versions__state="COMMITTED"))
+        ),
         project__entity__name=entity,
         project__name=project,
         type=type,
         name=name,
     )
     permissions.require_view_project(user, artifact.project)
-    if not ArtifactVersion.committed.filter(artifact=artifact).exists():
+    if not artifact.num_versions:
         raise Http404("No committed versions.")
     return artifact
 
 
-def versions_of(artifact: Artifact) -> QuerySet[ArtifactVersion]:
+def versions_of(user: User, artifact: Artifact) -> QuerySet[ArtifactVersion]:
     """Committed versions, newest first, with what a versions table shows."""
     return (
         ArtifactVersion.committed.filter(artifact=artifact)
         .select_related("artifact__project__entity")
-        .prefetch_related("aliases", Prefetch("links", queryset=_links_qs()))
+        .prefetch_related("aliases", Prefetch("links", queryset=_links_qs(user)))
         .order_by("-index")
     )
 
 
-def _links_qs() -> QuerySet:
-    """Registry links of a version, read through the reverse relation (artifacts never imports registry)."""
+def _links_qs(user: User) -> QuerySet:
+    """Registry links of a version that the user may see (a public project's versions may be linked in a
+    registry the user may not see), read through the reverse relation: artifacts never imports registry."""
     Link = ArtifactVersion._meta.get_field("links").related_model
-    return Link.objects.select_related("registered_model__entity").order_by("registered_model__name", "index")
+    return (
+        Link.objects.filter(permissions.visible_entities_q(user, prefix="registered_model__entity__"))
+        .select_related("registered_model__entity")
+        .order_by("registered_model__name", "index")
+    )
 
 
 def version_for_user(user: User, entity: str, project: str, type: str, name: str, index: int) -> ArtifactVersion:
@@ -156,12 +163,18 @@ def version_for_user(user: User, entity: str, project: str, type: str, name: str
     return version
 
 
+def num_versions(artifact: Artifact) -> int:
+    if hasattr(artifact, "num_versions"):
+        return artifact.num_versions
+    return ArtifactVersion.committed.filter(artifact=artifact).count()
+
+
 def version_aliases(version: ArtifactVersion) -> list[ArtifactAlias]:
     return list(version.aliases.order_by("name"))
 
 
-def version_links(version: ArtifactVersion) -> list:
-    return list(_links_qs().filter(source=version))
+def version_links(user: User, version: ArtifactVersion) -> list:
+    return list(_links_qs(user).filter(source=version))
 
 
 def version_files(version: ArtifactVersion) -> QuerySet[ArtifactFile]:
@@ -178,8 +191,8 @@ def consumers_of(user: User, version: ArtifactVersion) -> QuerySet[Run]:
     )
 
 
-def num_consumers(version: ArtifactVersion) -> int:
-    return version.usages.count()
+def num_consumers(user: User, version: ArtifactVersion) -> int:
+    return consumers_of(user, version).count()
 
 
 def stored_blob(entity, md5: str) -> Blob | None:

@@ -375,9 +375,9 @@ def alias_set(*, version: ArtifactVersion, name: str, user: User) -> ArtifactAli
 
 @transaction.atomic
 def alias_remove(*, version: ArtifactVersion, name: str, user: User) -> None:
+    _require_change_version(user, version)
     if name == names.LATEST:
         raise ValidationError("The alias 'latest' is managed automatically and cannot be removed.", code="reserved")
-    _require_change_version(user, version)
     deleted, _ = ArtifactAlias.objects.filter(version=version, name=name).delete()
     if not deleted:
         raise ValidationError(f"{version} has no alias '{name}'.", code="missing")

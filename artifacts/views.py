@@ -99,12 +99,20 @@ PANEL_TEMPLATE = "artifacts/_version_panel.html"
 PANEL_PARTIALS = {"version-aliases", "linked-to", "version-description"}
 
 
-def _browser_sections(request: HtmxHttpRequest, project, open_type: str) -> list[dict]:
-    """Artifact types as sections, each paged by itself (`?type=<t>&page=N` pages that type)."""
+def _browser_sections(request: HtmxHttpRequest, project, artifact=None) -> list[dict]:
+    """Artifact types as sections, each paged by itself (`?type=<t>&page=N` pages that type); the selected
+    artifact's type opens at the page that holds it."""
+    open_type = artifact.type if artifact else "model"
     sections = []
     for row in queries.artifact_types(project):
-        number = request.GET.get("page") if request.GET.get("type") == row["type"] else 1
-        page = Paginator(queries.artifacts_of_type(project, row["type"]), queries.ARTIFACTS_PER_PAGE).get_page(number)
+        qs = queries.artifacts_of_type(project, row["type"])
+        if request.GET.get("type") == row["type"]:
+            number = request.GET.get("page")
+        elif artifact is not None and row["type"] == artifact.type:
+            number = qs.filter(name__lt=artifact.name).count() // queries.ARTIFACTS_PER_PAGE + 1
+        else:
+            number = 1
+        page = Paginator(qs, queries.ARTIFACTS_PER_PAGE).get_page(number)
         sections.append(
             {
                 "type": row["type"],
@@ -131,13 +139,15 @@ def _render_browser(request: HtmxHttpRequest, context: dict) -> HttpResponse:
 
 
 def _browser_context(request: HtmxHttpRequest, project, artifact=None, version=None) -> dict:
-    open_type = artifact.type if artifact else "model"
     return {
         "project": project,
-        "sections": _browser_sections(request, project, open_type),
+        "sections": _browser_sections(request, project, artifact),
         "selected_artifact": artifact,
-        "selected_versions": queries.versions_of(artifact)[: queries.VERSIONS_PER_PAGE] if artifact else [],
+        "selected_versions": queries.versions_of(request.user, artifact)[: queries.VERSIONS_PER_PAGE]
+        if artifact
+        else [],
         "selected_version": version,
+        "selected_count": queries.num_versions(artifact) if artifact else 0,
     }
 
 
@@ -151,9 +161,9 @@ def artifact_browse(request: HtmxHttpRequest, entity: str, project: str) -> Http
 def artifact_detail(request: HtmxHttpRequest, entity: str, project: str, type: str, name: str) -> HttpResponse:
     artifact = queries.artifact_for_user(request.user, entity, project, type, name)
     context = _browser_context(request, artifact.project, artifact)
-    context["versions_page"] = Paginator(queries.versions_of(artifact), queries.VERSIONS_PER_PAGE).get_page(
-        request.GET.get("vpage")
-    )
+    context["versions_page"] = Paginator(
+        queries.versions_of(request.user, artifact), queries.VERSIONS_PER_PAGE
+    ).get_page(request.GET.get("vpage"))
     return _render_browser(request, context)
 
 
@@ -178,7 +188,7 @@ def artifact_panel(request: HtmxHttpRequest, version, tab: str) -> Panel:
         tab_url=version.tab_url,
         aliases=aliases,
         alias_add_url=reverse("artifacts:version_alias_add", args=args) if can else None,
-        links=queries.version_links(version),
+        links=queries.version_links(request.user, version),
         link_to_registry_url=reverse("registry:link_to_registry", args=args)
         if can and version.artifact.is_model
         else None,

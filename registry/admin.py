@@ -52,7 +52,7 @@ class RegisteredModelForm(forms.ModelForm):
             self.fields["tags_text"].initial = ", ".join(self.instance.tags)
 
     def clean_type(self) -> str:
-        value = self.cleaned_data["type"]
+        value = self.cleaned_data.get("type") or self.instance.type
         names.validate_name(value, "type")
         return value
 
@@ -79,7 +79,8 @@ class RegisteredModelAdmin(UserFormMixin, admin.ModelAdmin):
     inlines = [LinkInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: RegisteredModel | None = None) -> list[str]:
-        return self.readonly_fields + (["entity", "name"] if obj else [])
+        # Name and entity are the model's address; its type is fixed once versions are linked to it.
+        return self.readonly_fields + (["entity", "name", "type"] if obj else [])
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(_links=Count("links"))

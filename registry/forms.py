@@ -4,6 +4,12 @@ from artifacts import names
 from artifacts.models import Entity
 
 
+def version_label(version) -> str:
+    """`v3 (latest, production)`: the version, then its aliases, so an alias never reads as a version."""
+    aliases = ", ".join(sorted(a.name for a in version.aliases.all()))
+    return f"{version.label} ({aliases})" if aliases else version.label
+
+
 def split_names(value: str) -> list[str]:
     return [part.strip() for part in (value or "").replace("\n", ",").split(",") if part.strip()]
 
@@ -31,6 +37,8 @@ class SelectRegisteredModelForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        if self.has_error("new_name") or self.has_error("registered_model"):
+            return data
         if not data.get("registered_model") and not data.get("new_name"):
             raise forms.ValidationError("Select a registered model, or name a new one.")
         if data.get("registered_model") and data.get("new_name"):
@@ -110,7 +118,7 @@ class LinkNewVersionForm(forms.Form):
         self.fields["project"].choices = [("", "Choose a project…")] + [(p.name, p.name) for p in projects]
         self.fields["artifact"].choices = [("", "Choose a model artifact…")] + [(a.name, a.name) for a in artifacts]
         self.fields["version"].choices = [("", "Choose a version…")] + [
-            (str(v.index), " ".join([v.label, *(a.name for a in v.aliases.all())])) for v in versions
+            (str(v.index), version_label(v)) for v in versions
         ]
 
     def clean_aliases(self) -> list[str]:

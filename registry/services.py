@@ -188,6 +188,7 @@ def link_alias_set(*, link: Link, name: str, user: User) -> LinkAlias:
 
 @transaction.atomic
 def link_alias_remove(*, link: Link, name: str, user: User) -> None:
+    permissions.require_change(user, link.registered_model.entity)
     if name == names.LATEST:
         raise ValidationError("The alias 'latest' is managed automatically and cannot be removed.", code="reserved")
     permissions.require_alias_allowed(user, link.registered_model.entity, name)

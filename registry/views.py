@@ -56,7 +56,11 @@ def link_to_registry(
     if request.method == "POST" and select.is_valid():
         target = select.cleaned_data["target"]
         rm = next((m for m in queries.linkable_models(request.user, target_entity) if m.name == target), None)
-        existing = [a.name for a in rm.aliases.exclude(name=names.LATEST).order_by("name")] if rm else []
+        existing = [
+            a.name
+            for a in (rm.aliases.exclude(name=names.LATEST).order_by("name") if rm else [])
+            if permissions.may_set_alias(request.user, target_entity, a.name)
+        ]
         already = rm.links.filter(source=version).first() if rm else None
         aliases = LinkAliasesForm(request.POST if step == "2" else None, existing=existing)
         context.update(step=2, target=target, aliases=aliases, existing_link=already, is_new=rm is None)
@@ -168,20 +172,22 @@ def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpRe
     rm = queries.registered_model_for_user(request.user, entity, name)
     permissions.require_change(request.user, rm.entity, visible=True)
     data = request.POST if request.method == "POST" else request.GET
+    # Without JavaScript, "Show choices" posts the form to fill the next select; nothing is linked.
+    linking = request.method == "POST" and "refresh" not in request.POST
     projects = queries.model_projects(request.user, rm.entity)
     project = _pick(projects, name=data.get("project"))
     artifacts = queries.model_artifacts(project)
     artifact = _pick(artifacts, name=data.get("artifact")) if project else None
     versions = list(queries.artifact_versions(artifact))
     form = LinkNewVersionForm(
-        data if request.method == "POST" else None,
+        data if linking else None,
         initial={"project": data.get("project"), "artifact": data.get("artifact"), "version": data.get("version")},
         projects=projects,
         artifacts=artifacts,
         versions=versions,
     )
     context = {"rm": rm, "form": form, "project": project, "artifact": artifact, "versions": versions}
-    if request.method == "POST" and form.is_valid():
+    if linking and form.is_valid():
         version = next(v for v in versions if str(v.index) == form.cleaned_data["version"])
         try:
             result = services.link_version(

@@ -148,6 +148,8 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Without a manifest (development, tests), whitenoise serves straight from the app and project static dirs.
+WHITENOISE_USE_FINDERS = not env_bool("MANIFEST_STATIC", True)
 # Uploads larger than this go to a temporary file, never into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

@@ -44,9 +44,9 @@ def test_hover_menu_link_new_version_cascade_and_confirmation(page, demo):
     expect(version).to_be_disabled()
     settled(page)
     artifact.select_option("review-autocompletion-model")
-    expect(version.locator("option")).to_have_text(["Choose a version…", "v3 latest", "v2", "v1", "v0"])
+    expect(version.locator("option")).to_have_text(["Choose a version…", "v3 (latest)", "v2", "v1", "v0"])
     settled(page)
-    version.select_option(label="v3 latest")
+    version.select_option(label="v3 (latest)")
     dialog.get_by_role("button", name="Link version").click()
 
     expect(dialog).to_be_hidden()

@@ -2,12 +2,26 @@
 (() => {
   // Dialogs: a swapped-in dialog[data-modal] opens as a modal once htmx has wired its content; closing
   // removes it.
-  document.addEventListener("htmx:afterSettle", () => {
+  const firstField = (root) =>
+    root.querySelector(".errorlist ~ input, .errorlist ~ select, [aria-invalid=true]") ||
+    root.querySelector("input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea");
+  document.addEventListener("htmx:afterSettle", (e) => {
     document.querySelectorAll("dialog[data-modal]:not([open])").forEach((d) => {
       d.showModal();
+      firstField(d)?.focus();
       d.addEventListener("close", () => d.remove());
     });
+    // A form re-rendered inside an open dialog (errors, next step) keeps the keyboard in the dialog.
+    const dialog = e.target.closest?.("dialog[open]");
+    if (dialog && !dialog.contains(document.activeElement)) firstField(dialog)?.focus();
+    showActiveTab();
   });
+  // On a narrow screen the tab strip scrolls sideways: keep the open tab in view (without scrolling the page).
+  const showActiveTab = () => {
+    const tab = document.querySelector(".tab.active");
+    if (tab) tab.parentElement.scrollLeft = tab.offsetLeft - tab.parentElement.offsetLeft - 16;
+  };
+  showActiveTab();
   document.body.addEventListener("closeModal", () => {
     document.querySelectorAll("dialog[open]").forEach((d) => d.close());
   });

@@ -318,3 +318,31 @@ def test_a_large_download_streams_with_flat_memory(member, demo, project):
     tracemalloc.stop()
     assert total == size
     assert peak < 8 * CHUNK_SIZE
+
+
+def test_a_selected_artifact_on_a_later_page_opens_that_page(member, demo, project):
+    run = make_run(project)
+    for i in range(55):
+        log_version(project, f"m-{i:02}", run=run, content=f"{i}".encode())
+    r = member.get("/reviewco/mnist/artifacts/model/m-54/v0")
+    model = next(s for s in r.context["sections"] if s["type"] == "model")
+    assert model["page"].number == 2
+    assertContains(r, 'aria-current="page">v0</a>')
+
+
+def test_more_than_50_versions_link_to_the_older_ones(member, demo, project):
+    bulk_versions(project, "many", 55)
+    r = member.get("/reviewco/mnist/artifacts/model/many/v54")
+    assertContains(r, "Older versions (55 in all)")
+    r = member.get("/reviewco/mnist/artifacts/model/many?vpage=2")
+    assert [v.label for v in r.context["versions_page"]] == ["v4", "v3", "v2", "v1", "v0"]
+
+
+def test_a_viewer_removing_latest_gets_403(client, demo):
+    client.force_login(demo.viewer)
+    assert client.post(f"{V0.replace('v0', 'v1')}/aliases/latest/delete").status_code == 403
+
+
+def test_downloads_are_octet_streams(member):
+    r = member.get(f"{V0}/files/model.pt")
+    assert r["Content-Type"] == "application/octet-stream"

@@ -61,3 +61,9 @@ def test_escaping_paths_are_rejected_with_the_reason(value, reason):
     with pytest.raises(ValidationError) as exc:
         names.validate_file_path(value)
     assert reason in exc.value.messages[0]
+
+
+@pytest.mark.parametrize("value", ["line\nbreak.txt", "tab\there", "bell\x07", "del\x7f"])
+def test_control_characters_in_paths_are_rejected(value):
+    with pytest.raises(ValidationError, match="control character"):
+        names.validate_file_path(value)

@@ -5,6 +5,7 @@ import json
 import pytest
 from pytest_django.asserts import assertContains, assertNotContains
 
+from registry import services
 from registry.models import Link, RegisteredModel
 from tests.factories import snapshot
 
@@ -36,11 +37,24 @@ def test_without_javascript_it_is_a_page(member):
 
 
 def test_next_step_asks_for_aliases_offering_the_models_own(member, demo):
+    services.link_alias_set(
+        link=Link.objects.get(registered_model__name="Fine-Tuned-Review-Autocompletion", index=0),
+        name="staging",
+        user=demo.member,
+    )
     r = member.post(URL, {"step": "1", "registered_model": "Fine-Tuned-Review-Autocompletion"}, headers=HX)
     assertContains(r, '<label for="link-aliases">Aliases</label>', html=True)
-    assertContains(r, 'value="production"')
+    assertContains(r, 'value="staging"')
+    # A protected alias is offered only to those who may set it.
+    assertNotContains(r, 'value="production"')
     assertContains(r, "Link to registry")
     assertNotContains(r, "<dialog")
+
+
+def test_admins_are_offered_protected_aliases(client, demo):
+    client.force_login(demo.admin)
+    r = client.post(URL, {"step": "1", "registered_model": "Fine-Tuned-Review-Autocompletion"}, headers=HX)
+    assertContains(r, 'value="production"')
 
 
 def test_linking_closes_the_dialog_and_announces_the_new_version(member):
@@ -91,6 +105,7 @@ def test_a_new_registered_model_can_be_named(member):
     [
         ({"step": "1"}, "Select a registered model, or name a new one."),
         ({"step": "1", "new_name": "bad name"}, "Invalid registered model name"),
+        ({"step": "1", "registered_model": "MNIST-dev", "new_name": "Other"}, "not both"),
         ({"step": "1", "registered_model": "Nope"}, "Select a valid choice"),
         ({"step": "2", "registered_model": "MNIST-dev", "aliases": "latest"}, "managed automatically"),
         ({"step": "2", "registered_model": "MNIST-dev", "aliases": "v7"}, "version numbers"),
@@ -127,3 +142,9 @@ def test_without_javascript_linking_redirects_to_the_version(member):
     assert r.status_code == 302
     assert r["Location"] == V1
     assert RegisteredModel.objects.get(name="MNIST-dev").links.count() == 2
+
+
+def test_an_invalid_new_name_shows_only_its_own_error(member):
+    r = member.post(URL, {"step": "1", "new_name": "bad name"}, headers=HX)
+    assertContains(r, "Invalid registered model name")
+    assertNotContains(r, "Select a registered model, or name a new one.")

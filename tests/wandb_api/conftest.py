@@ -18,7 +18,9 @@ def run_sdk(live_server, tmp_path: Path) -> Callable[..., subprocess.CompletedPr
     """Run a Python script with the real `wandb` package against the live server; returns the finished process."""
     counter = iter(range(1000))
 
-    def run(script: str, *, key: str, timeout: float = SDK_TIMEOUT) -> subprocess.CompletedProcess:
+    def run(
+        script: str, *, key: str, timeout: float = SDK_TIMEOUT, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         root = tmp_path / f"sdk{next(counter)}"
         root.mkdir()
         path = root / "script.py"
@@ -26,7 +28,7 @@ def run_sdk(live_server, tmp_path: Path) -> Callable[..., subprocess.CompletedPr
         return subprocess.run(
             [sys.executable, str(path)],
             cwd=root,
-            env=sdk_env(live_server.url, key, root),
+            env=sdk_env(live_server.url, key, root) | (env or {}),
             capture_output=True,
             text=True,
             timeout=timeout,

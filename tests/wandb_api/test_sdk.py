@@ -35,7 +35,7 @@ def _aliases() -> dict[str, int]:
     return dict(LinkAlias.objects.filter(registered_model__name=NAME).values_list("name", "link__index"))
 
 
-def test_logging_linking_using_and_downloading_models(run_sdk, team, project, tmp_path):
+def test_logging_linking_using_and_downloading_models(run_sdk, team, project, tmp_path, client):
     files = tmp_path / "files"
     (files / "model-dir" / "sub").mkdir(parents=True)
     (files / "model.pt").write_bytes(b"first weights" * 500)
@@ -133,6 +133,36 @@ def test_logging_linking_using_and_downloading_models(run_sdk, team, project, tm
     assert ArtifactUsage.objects.get(run__run_id=out["run"]).version == dir_model
     assert out["downloaded"] == {"model.pt": (files / "model.pt").read_bytes().hex()}
     assert out["artifact"] == [f"reviewco/model-registry/{NAME}:v0", "model", seed_source.digest]
+
+    # The pages show both ends of the pointer.
+    client.force_login(team.viewer)
+    page = client.get(f"/registry/model/reviewco/{NAME}/v0").content.decode()
+    assert "<dt>Source Version</dt>" in page
+    assert f'<a href="{seed_source.get_absolute_url()}">run-{run_id}-model.pt:v0</a>' in page
+    page = client.get(seed_source.get_absolute_url()).content.decode()
+    assert "<dt>Linked To</dt>" in page
+    assert f'<a href="/registry/model/reviewco/{NAME}/v0">{NAME}:v0</a>' in page
+    page = client.get(f"/reviewco/mnist/runs/{run_id}").content.decode()
+    assert "lr" in page and "0.01" in page and "loss" in page
+
+
+def test_console_output_shows_on_the_run_page(run_sdk, team, project, client):
+    process = run_sdk(
+        """
+        import wandb
+        run = wandb.init(entity="reviewco", project="mnist")
+        print("hello from training")
+        run.finish()
+        print(run.id)
+        """,
+        key=api_key(team.member),
+        env={"WANDB_CONSOLE": "wrap"},
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    run_id = process.stdout.strip().splitlines()[-1]
+    assert "hello from training" in Run.objects.get(run_id=run_id).output_log
+    client.force_login(team.viewer)
+    assert "hello from training" in client.get(f"/reviewco/mnist/runs/{run_id}").content.decode()
 
 
 def test_a_wrong_key_fails_within_seconds(run_sdk, team, project, tmp_path):

@@ -1,7 +1,6 @@
 """Reads for the registry pages, shaped so templates never query per row."""
 
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from artifacts import permissions
@@ -101,8 +100,3 @@ def artifact_versions(artifact: Artifact | None) -> QuerySet[ArtifactVersion]:
     if artifact is None:
         return ArtifactVersion.objects.none()
     return ArtifactVersion.committed.filter(artifact=artifact).prefetch_related("aliases").order_by("-index")
-
-
-def require_visible(user: User, rm: RegisteredModel) -> None:
-    if not permissions.can_view_entity(user, rm.entity):
-        raise Http404("No such registered model.")

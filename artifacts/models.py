@@ -83,8 +83,10 @@ class Run(models.Model):
     job_type = models.CharField(max_length=64, blank=True)
     config = models.JSONField(default=dict, blank=True)
     summary = models.JSONField(default=dict, blank=True)
-    # The console output the SDK streams (the newest MAX_OUTPUT_CHARS characters).
+    # The console output the SDK streams: its newest lines (at most MAX_OUTPUT_CHARS characters), and how many
+    # older lines were cut from the head, so line offsets keep their meaning.
     output_log = models.TextField(blank=True)
+    output_lines_cut = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -100,6 +102,11 @@ class Run(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("artifacts:run_detail", args=[self.project.entity.name, self.project.name, self.run_id])
+
+    @property
+    def output_line_count(self) -> int:
+        """Lines of console output so far, counting those cut from the head."""
+        return self.output_lines_cut + (self.output_log.count("\n") + 1 if self.output_log else 0)
 
 
 class Blob(models.Model):
@@ -172,6 +179,11 @@ class ArtifactVersion(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # Aliases asked for while the version is pending; applied when it is committed.
     pending_aliases = models.JSONField(default=list, blank=True, editable=False)
+    # A pending version whose content was committed meanwhile by another writer: it stays (invisible) as a
+    # pointer, so a client still holding its id finds the version its content became.
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="+", editable=False
+    )
     size = models.BigIntegerField(default=0, editable=False)
     num_files = models.PositiveIntegerField(default=0, editable=False)
     created_by_run = models.ForeignKey(

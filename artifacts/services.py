@@ -129,13 +129,27 @@ def run_update(
 
 @transaction.atomic
 def run_write_output(*, run: Run, user: User, offset: int, lines: list[str]) -> Run:
-    """Put console `lines` at line `offset` of the run's output (the SDK rewrites lines, e.g. progress bars)."""
+    """Put console `lines` at line `offset` of the run's output (the SDK rewrites lines, e.g. progress bars,
+    and a resumed run goes on from the count it was told). Only the newest MAX_OUTPUT_CHARS are kept."""
     if offset < 0:
         raise ValidationError("A line offset cannot be negative.", code="invalid")
+    permissions.require_change_project(user, run.project)
     run = Run.objects.select_for_update().get(pk=run.pk)
     current = run.output_log.split("\n") if run.output_log else []
-    current[offset : offset + len(lines)] = [line.rstrip("\n") for line in lines]
-    return run_update(run=run, user=user, output_log="\n".join(current))
+    start = offset - run.output_lines_cut
+    lines = [line.rstrip("\n") for line in lines]
+    if start < 0:
+        lines, start = lines[-start:], 0
+    current[start : start + len(lines)] = lines
+    cut = 0
+    size = sum(len(line) + 1 for line in current)
+    while size > Run.MAX_OUTPUT_CHARS and len(current) > 1:
+        size -= len(current[cut]) + 1
+        cut += 1
+    run.output_log = "\n".join(current[cut:])[-Run.MAX_OUTPUT_CHARS :]
+    run.output_lines_cut += cut
+    run.save(update_fields=["output_log", "output_lines_cut", "updated_at"])
+    return run
 
 
 FileSource = Path | IO[bytes]
@@ -299,9 +313,11 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
     permissions.require_change_project(user, project)
     with transaction.atomic():
         Artifact.objects.select_for_update().get(pk=version.artifact_id)
-        version = ArtifactVersion.objects.select_related("artifact__project__entity").get(pk=version.pk)
+        version = ArtifactVersion.objects.select_related("artifact__project__entity", "duplicate_of").get(pk=version.pk)
         if version.is_committed:
             return version
+        if version.duplicate_of is not None:
+            return version.duplicate_of
         files = list(version.files.select_related("blob"))
         if not files:
             raise ValidationError("An artifact version needs at least one file.", code="empty")
@@ -315,7 +331,10 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
         if existing is not None:
             for alias in version.pending_aliases:
                 _alias_move(version=existing, name=alias)
-            version.delete()
+            version.files.all().delete()
+            version.duplicate_of = existing
+            version.pending_aliases = []
+            version.save(update_fields=["duplicate_of", "pending_aliases"])
             return existing
         version.size = sum(f.blob.size for f in files)
         version.num_files = len(files)

@@ -142,6 +142,9 @@ def version_by_id(user: User, artifact_id: str) -> ArtifactVersion | None:
     except Http404:
         return None
     version = ArtifactVersion.objects.select_related("artifact__project__entity").filter(pk=pk).first()
+    if version is not None and version.duplicate_of_id is not None:
+        # Its content was committed by another writer first: that version is what this one became.
+        version = ArtifactVersion.objects.select_related("artifact__project__entity").get(pk=version.duplicate_of_id)
     if version is None or not permissions.can_view_project(user, version.artifact.project):
         return None
     if not version.is_committed and not permissions.can_change(user, version.artifact.project.entity):

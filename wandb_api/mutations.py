@@ -46,7 +46,11 @@ def _user_aliases(aliases: list[Input] | None, collection: str | None = None) ->
 
 def _entity_or_404(user: User, entity_name: str | None, project_name: str) -> Entity:
     """The entity, when the user may see it or the named public project in it; one answer for all the rest."""
-    entity = Entity.objects.filter(name=entity_name or "").first()
+    if not entity_name:
+        raise ValidationError(
+            "You belong to no entity yet: pass entity= to wandb.init, or ask an admin to add you to a team."
+        )
+    entity = Entity.objects.filter(name=entity_name).first()
     if entity is not None and permissions.can_view_entity(user, entity):
         return entity
     if entity is not None and Project.objects.filter(entity=entity, name=project_name, is_public=True).exists():
@@ -140,7 +144,12 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
 
 
 def create_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """The manifest's id and an upload URL; the uploaded manifest is dropped, downloads get one made from the files."""
+    """The manifest's id and an upload URL. The uploaded manifest adds the files it lists that the entity
+    already stores (a draft's carried-over files); downloads get a manifest made from the files."""
+    if input.get("type") not in (None, "FULL"):
+        raise ValidationError(
+            "Incremental artifacts are not supported yet: log the whole artifact (without incremental=True)."
+        )
     version = lookups.version_for_change(info.context.user, input["artifactID"])
     request = info.context.request
     return {

@@ -252,7 +252,7 @@ RUN: dict[str, Resolver] = {
     "updatedAt": lambda run, info: timestamp(run.updated_at),
     "project": lambda run, info: ProjectNode(run.project.entity, run.project.name, run.project),
     "historyLineCount": lambda run, info: 0,
-    "logLineCount": lambda run, info: 0,
+    "logLineCount": lambda run, info: run.output_line_count,
     "eventsLineCount": lambda run, info: 0,
     "historyTail": lambda run, info: "[]",
     "eventsTail": lambda run, info: "[]",

@@ -6,7 +6,18 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
-from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync
+from graphql import (
+    ASTValidationRule,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    ValidationContext,
+    build_schema,
+    execute_sync,
+    parse,
+    specified_rules,
+    validate,
+)
 
 from wandb_api.mutations import MUTATION
 from wandb_api.resolvers import TYPES, Context, collection_type
@@ -25,6 +36,24 @@ def _build() -> GraphQLSchema:
 
 
 SCHEMA = _build()
+# The SDK's largest document selects about a hundred fields; thousands of aliased fields are an attack.
+MAX_FIELDS = 1000
+
+
+class MaxFieldsRule(ASTValidationRule):
+    """Refuse documents that select more than MAX_FIELDS fields, before anything runs."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self.count = 0
+
+    def enter_field(self, node: FieldNode, *_args: Any) -> None:
+        self.count += 1
+        if self.count == MAX_FIELDS + 1:
+            self.report_error(GraphQLError(f"The document selects more than {MAX_FIELDS} fields."))
+
+
+RULES = (*specified_rules, MaxFieldsRule)
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
@@ -53,8 +82,15 @@ def execute(
     query: str, variables: dict[str, Any] | None, operation_name: str | None, context: Context
 ) -> dict[str, Any]:
     """Run one document; the result is the response body (`data` and/or `errors`)."""
-    result = graphql_sync(
-        SCHEMA, query, variable_values=variables, operation_name=operation_name, context_value=context
+    try:
+        document = parse(query)
+    except GraphQLError as error:
+        return {"errors": [format_error(error)]}
+    errors = validate(SCHEMA, document, RULES)
+    if errors:
+        return {"errors": [format_error(e) for e in errors]}
+    result = execute_sync(
+        SCHEMA, document, variable_values=variables, operation_name=operation_name, context_value=context
     )
     body: dict[str, Any] = {}
     if result.errors:

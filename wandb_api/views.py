@@ -1,18 +1,20 @@
 """The HTTP endpoints the `wandb` SDK calls: GraphQL, file_stream, signed uploads and downloads, telemetry."""
 
 import json
+import logging
 import zlib
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from artifacts import permissions, services
+from artifacts import queries as artifact_queries
 from artifacts.downloads import stream_blob
 from artifacts.models import ArtifactVersion, Blob, Run
 from artifacts.permissions import User
@@ -20,8 +22,12 @@ from artifacts.storage import CHUNK_SIZE, blob_store
 from wandb_api import auth, ids, lookups, runs, schema, tokens
 from wandb_api.resolvers import Context
 
+logger = logging.getLogger(__name__)
+
 # Bodies carry file lists, console output and history in chunks; the SDK keeps each well under this.
 MAX_BODY_BYTES = 32 * 1024 * 1024
+# A GraphQL request is a document and its variables (file lists included): far less.
+MAX_GRAPHQL_BYTES = 8 * 1024 * 1024
 SUMMARY_FILE = "wandb-summary.json"
 OUTPUT_FILE = "output.log"
 
@@ -69,8 +75,10 @@ def graphql(request: HttpRequest) -> JsonResponse:
     if user is None:
         return _unauthorized()
     try:
-        body = json.loads(_read_limited(request, MAX_BODY_BYTES))
-    except (ValueError, ValidationError, zlib.error):
+        body = json.loads(_read_limited(request, MAX_GRAPHQL_BYTES))
+    except ValidationError as exc:
+        return _bad_request(" ".join(exc.messages))
+    except (ValueError, zlib.error):
         return _bad_request('The body must be JSON: {"query": ..., "variables": {...}}.')
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return _bad_request('The body must be a JSON object with a "query" string.')
@@ -88,20 +96,33 @@ def file_stream(request: HttpRequest, entity: str, project: str, run_id: str) ->
     user = auth.authenticate(request)
     if user is None:
         return _unauthorized()
-    run = lookups.run_for_write(user, entity, project, run_id)
+    try:
+        run = lookups.run_for_write(user, entity, project, run_id)
+    except Http404 as exc:
+        return JsonResponse({"errors": [{"message": str(exc) or "Not found."}]}, status=404)
+    except PermissionDenied as exc:
+        return JsonResponse({"errors": [{"message": str(exc)}]}, status=403)
     try:
         body = json.loads(_read_limited(request, MAX_BODY_BYTES))
         files = body.get("files") or {}
+    except (ValueError, AttributeError, ValidationError, zlib.error) as exc:
+        return _bad_request(f"Invalid file_stream body: {exc}")
+    # One bad part (a summary too large, say) is dropped, never the whole stream: a 4xx here makes the SDK
+    # stop streaming for the rest of the run.
+    try:
         lines = (files.get(SUMMARY_FILE) or {}).get("content") or []
         if lines:
             services.run_update(run=run, user=user, summary=runs.summary_from_wandb(lines[-1]))
+    except (ValueError, TypeError, AttributeError, ValidationError) as exc:
+        logger.warning("Dropped the summary of run %s: %s", run_id, exc)
+    try:
         output = files.get(OUTPUT_FILE) or {}
         if output.get("content"):
             services.run_write_output(
-                run=run, user=user, offset=int(output.get("offset") or 0), lines=list(output["content"])
+                run=run, user=user, offset=int(output.get("offset") or 0), lines=[str(x) for x in output["content"]]
             )
-    except (ValueError, TypeError, AttributeError, ValidationError, zlib.error) as exc:
-        return _bad_request(f"Invalid file_stream body: {exc}")
+    except (ValueError, TypeError, AttributeError, ValidationError) as exc:
+        logger.warning("Dropped console output of run %s: %s", run_id, exc)
     return JsonResponse({"exitcode": None, "limits": {}})
 
 
@@ -127,8 +148,13 @@ def _upload_run_file(request: HttpRequest, user: User, payload: dict[str, Any]) 
         raw = _read_limited(request, runs.MAX_JSON_CHARS).decode()
         services.run_update(run=run, user=user, summary=runs.summary_from_wandb(raw))
     elif payload["name"] == OUTPUT_FILE:
-        raw = _read_limited(request, MAX_BODY_BYTES).decode(errors="replace")
-        services.run_update(run=run, user=user, output_log=raw)
+        # The session's whole console file, sent at the end: only needed when nothing was streamed (a
+        # resumed run's file holds only its last session). Keep its tail, never the whole file in memory.
+        tail = b""
+        while chunk := request.read(CHUNK_SIZE):
+            tail = (tail + chunk)[-Run.MAX_OUTPUT_CHARS * 4 :]
+        if not run.output_log:
+            services.run_update(run=run, user=user, output_log=tail.decode(errors="replace"))
     else:
         _drain(request)
     return HttpResponse(status=200)
@@ -139,8 +165,29 @@ def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) 
         ArtifactVersion.objects.select_related("artifact__project__entity"), pk=payload["manifest"]
     )
     permissions.require_change(user, version.artifact.project.entity, visible=True)
-    # Downloads get a manifest made from the stored files (manifest_json), so the SDK's copy is not kept.
-    _drain(request)
+    if version.is_committed:
+        _drain(request)
+        return HttpResponse(status=200)
+    # Downloads get a manifest made from the stored files (manifest_json), so the SDK's copy is not kept; but a
+    # draft made from an earlier version lists files it never uploads, because the entity already stores them.
+    try:
+        contents = json.loads(_read_limited(request, MAX_BODY_BYTES)).get("contents") or {}
+        entries = list(contents.items())
+    except (ValueError, AttributeError, zlib.error):
+        return HttpResponse("The manifest is not valid JSON.", status=400, content_type="text/plain")
+    present = set(version.files.values_list("path", flat=True))
+    entity = version.artifact.project.entity
+    for path, entry in entries:
+        if path in present:
+            continue
+        if not isinstance(entry, dict) or entry.get("ref"):
+            raise ValidationError(
+                f"'{path}' is a reference, which this server does not store: add the file itself instead."
+            )
+        blob = artifact_queries.stored_blob(entity, str(entry.get("digest", "")))
+        if blob is None:
+            raise ValidationError(f"The manifest lists '{path}', whose bytes were never uploaded.")
+        services.version_file_add(version=version, path=path, blob=blob, user=user)
     return HttpResponse(status=200)
 
 

@@ -1,3 +1,5 @@
+import json
+
 import markdown as md
 import nh3
 from django import template
@@ -22,6 +24,18 @@ def humansize(num_bytes: int | None) -> str:
 @register.filter
 def is_scalar(value: object) -> bool:
     return not isinstance(value, dict | list)
+
+
+@register.filter
+def as_json(value: object) -> str:
+    """Config and summary values as their JSON, not Python's repr (`{"a": true}`, not `{'a': True}`)."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+@register.filter
+def public_items(data: dict) -> list:
+    """Items without the SDK's bookkeeping keys (`_step`, `_runtime`, `_timestamp`, ...)."""
+    return [(k, v) for k, v in (data or {}).items() if not str(k).startswith("_")]
 
 
 @register.filter

@@ -122,3 +122,14 @@ def test_the_run_page_uses_the_same_number_of_queries_whatever_the_size(
     with django_assert_num_queries(len(small.captured_queries)):
         client.get("/reviewco/mnist/runs/bigrun01")
         client.get("/reviewco/mnist/runs/consumer")
+
+
+def test_the_run_page_shows_values_as_json_and_hides_bookkeeping(client, team, project):
+    make_run(project, "jsonrun1", config={"opt": {"name": "adam", "amsgrad": True}})
+    run = project.runs.get(run_id="jsonrun1")
+    services.run_update(run=run, user=team.member, summary={"loss": 0.1, "_step": 9, "_runtime": 3.2})
+    client.force_login(team.viewer)
+    r = client.get("/reviewco/mnist/runs/jsonrun1")
+    assertContains(r, "{&quot;amsgrad&quot;: true, &quot;name&quot;: &quot;adam&quot;}")
+    assertContains(r, "loss")
+    assertNotContains(r, "_runtime")

@@ -102,3 +102,17 @@ def test_a_public_project_does_not_reveal_a_private_registry(client, team):
     assert r.context["num_consumers"] == 1
     client.force_login(team.member)
     assert "Secret-Model:v0" in client.get(version.get_absolute_url()).content.decode()
+
+
+def test_old_output_lines_are_cut_but_offsets_keep_counting(team, project):
+    run = make_run(project)
+    line = "x" * 1000
+    services.run_write_output(run=run, user=team.member, offset=0, lines=[line] * 1500)
+    run.refresh_from_db()
+    assert len(run.output_log) <= Run.MAX_OUTPUT_CHARS
+    assert run.output_lines_cut > 0
+    assert run.output_line_count == 1500
+    services.run_write_output(run=run, user=team.member, offset=1500, lines=["last"])
+    run.refresh_from_db()
+    assert run.output_line_count == 1501
+    assert run.output_log.endswith("\nlast")

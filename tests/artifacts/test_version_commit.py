@@ -82,8 +82,12 @@ def test_a_race_to_commit_the_same_content_keeps_one_version(team, project):
     first = services.version_commit(version=a, user=team.member)
     second = services.version_commit(version=b, user=team.member)
     assert second == first
-    assert ArtifactVersion.objects.filter(artifact=first.artifact).count() == 1
+    assert list(ArtifactVersion.committed.filter(artifact=first.artifact)) == [first]
     assert first.aliases.filter(name="best").exists()
+    # The loser stays as an invisible pointer: a client holding its id is sent to the winner.
+    b.refresh_from_db()
+    assert (b.state, b.duplicate_of, b.files.count()) == ("PENDING", first, 0)
+    assert services.version_commit(version=b, user=team.member) == first
 
 
 def test_a_viewer_cannot_create_a_version(team, project):

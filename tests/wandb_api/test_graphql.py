@@ -455,3 +455,74 @@ def test_an_unexpected_failure_is_a_graphql_error_not_a_server_error(gql, team, 
     body = gql("{ viewer { username entity } }", key=api_key(team.member))
     assert body["data"] == {"viewer": {"username": "bob", "entity": None}}
     assert body["errors"][0]["message"] == "internal error"
+
+
+def _stream(client, key, run_id, files):
+    return client.post(
+        f"/files/reviewco/mnist/{run_id}/file_stream",
+        data=json.dumps({"files": files}),
+        content_type="application/json",
+        headers={"Authorization": basic_auth(key)},
+    )
+
+
+def test_one_bad_part_of_a_stream_is_dropped_not_the_whole_stream(client, team, project):
+    run = make_run(project, "streamer")
+    key = api_key(team.member)
+    huge = json.dumps({"big": "x" * 1_200_000})
+    response = _stream(
+        client,
+        key,
+        "streamer",
+        {"wandb-summary.json": {"offset": 0, "content": [huge]}, "output.log": {"offset": 0, "content": ["hi"]}},
+    )
+    assert response.status_code == 200
+    run.refresh_from_db()
+    assert (run.summary, run.output_log) == ({}, "hi")
+
+
+def test_console_lines_keep_their_offsets_across_a_resume(client, gql, team, project):
+    run = make_run(project, "resumed")
+    key = api_key(team.member)
+    _stream(client, key, "resumed", {"output.log": {"offset": 0, "content": ["one", "two"]}})
+    query = 'query { model(name: "mnist", entityName: "reviewco") { bucket(name: "resumed") { logLineCount } } }'
+    assert gql(query, key=key)["data"]["model"]["bucket"]["logLineCount"] == 2
+    _stream(client, key, "resumed", {"output.log": {"offset": 2, "content": ["three"]}})
+    # The final upload of a resumed session's file does not replace what was streamed.
+    variables = {"entity": "reviewco", "project": "mnist", "run": "resumed", "files": ["output.log"]}
+    url = gql(documents.CREATE_RUN_FILES, variables, key=key)["data"]["createRunFiles"]["files"][0]["uploadUrl"]
+    client.put(url, data=b"three\n", content_type="application/octet-stream")
+    run.refresh_from_db()
+    assert run.output_log == "one\ntwo\nthree"
+
+
+def test_file_stream_for_an_unknown_run_is_a_json_404(client, team, project):
+    response = _stream(client, api_key(team.member), "nope", {})
+    assert response.status_code == 404
+    assert "errors" in response.json()
+
+
+def test_documents_selecting_too_many_fields_are_refused(gql, team):
+    query = "query { " + " ".join(f"a{i}: viewer {{ id }}" for i in range(600)) + " }"
+    body = gql(query, key=api_key(team.member))
+    assert "more than 1000 fields" in body["errors"][0]["message"]
+    assert "data" not in body
+
+
+def test_an_oversized_graphql_body_is_a_400(client, team):
+    response = client.post(
+        "/graphql",
+        data=json.dumps({"query": "query { viewer { id } }", "variables": {"x": "y" * (9 * 1024 * 1024)}}),
+        content_type="application/json",
+        headers={"Authorization": basic_auth(api_key(team.member))},
+    )
+    assert response.status_code == 400
+
+
+def test_a_user_without_an_entity_is_told_to_name_one(gql, db):
+    from tests.factories import make_user
+
+    loner = make_user("loner")
+    query = 'mutation { upsertBucket(input: {modelName: "solo"}) { bucket { id } } }'
+    body = gql(query, key=api_key(loner))
+    assert "pass entity= to wandb.init" in body["errors"][0]["message"]

@@ -205,3 +205,29 @@ def test_a_resumed_run_keeps_its_config_and_summary(run_sdk, team, project):
     run = Run.objects.get(run_id="resumable")
     assert run.config == {"lr": 0.1}
     assert (run.summary["loss"], run.summary["_step"]) == (0.3, 1)
+
+
+def test_a_draft_of_an_earlier_version_keeps_its_files(run_sdk, team, project, tmp_path):
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text(f"contents of {name}")
+    process = run_sdk(
+        f"""
+        import json, wandb
+        run = wandb.init(entity="reviewco", project="mnist")
+        art = wandb.Artifact("ds", type="dataset")
+        art.add_file("{tmp_path}/a.txt")
+        art.add_file("{tmp_path}/b.txt")
+        run.log_artifact(art).wait()
+        run.finish()
+        run = wandb.init(entity="reviewco", project="mnist")
+        draft = run.use_artifact("ds:latest").new_draft()
+        draft.add_file("{tmp_path}/c.txt")
+        logged = run.log_artifact(draft).wait()
+        run.finish()
+        print(json.dumps([logged.version, sorted(f.name for f in logged.files())]))
+        """,
+        key=api_key(team.member),
+    )
+    assert _result(process) == ["v1", ["a.txt", "b.txt", "c.txt"]]
+    v1 = ArtifactVersion.committed.get(artifact__name="ds", index=1)
+    assert sorted(v1.files.values_list("path", flat=True)) == ["a.txt", "b.txt", "c.txt"]

@@ -231,3 +231,41 @@ def test_a_draft_of_an_earlier_version_keeps_its_files(run_sdk, team, project, t
     assert _result(process) == ["v1", ["a.txt", "b.txt", "c.txt"]]
     v1 = ArtifactVersion.committed.get(artifact__name="ds", index=1)
     assert sorted(v1.files.values_list("path", flat=True)) == ["a.txt", "b.txt", "c.txt"]
+
+
+def test_parallel_runs_logging_the_same_content_all_succeed(live_server, team, project, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.wandb_api.helpers import sdk_env
+
+    (tmp_path / "same.bin").write_bytes(b"identical weights" * 1000)
+    key = api_key(team.member)
+    script = textwrap.dedent(
+        f"""
+        import wandb
+        run = wandb.init(entity="reviewco", project="mnist")
+        run.link_model(path="{tmp_path}/same.bin", registered_model_name="Same-Model", name="shared-name")
+        run.finish()
+        """
+    )
+    processes = []
+    for i in range(4):
+        root = tmp_path / f"p{i}"
+        root.mkdir()
+        (root / "script.py").write_text(script)
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, str(root / "script.py")],
+                cwd=root,
+                env=sdk_env(live_server.url, key, root),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0, 0], outputs
+    assert ArtifactVersion.committed.filter(artifact__name="shared-name").count() == 1
+    assert Link.objects.filter(registered_model__name="Same-Model").count() == 1

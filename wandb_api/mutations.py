@@ -14,13 +14,13 @@ from django.http import Http404
 
 from artifacts import names, permissions, services
 from artifacts import queries as artifact_queries
-from artifacts.models import Entity, Project, Run
+from artifacts.models import Artifact, ArtifactVersion, Entity, Project, Run
 from artifacts.permissions import User
 from registry import services as registry_services
-from registry.models import RegisteredModel
+from registry.models import Link, RegisteredModel
 from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import REGISTRY_PROJECT, MembershipNode
-from wandb_api.resolvers import Info, manifest_node, page_info
+from wandb_api.resolvers import TTL_DISABLED, Info, manifest_node, page_info
 
 Input = dict[str, Any]
 DEFAULT_PROJECT = "uncategorized"
@@ -261,6 +261,77 @@ def use_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"artifact": version}
 
 
+# W&B's "inherit the collection's TTL" value; this server has no TTLs, so only "none" values are accepted.
+TTL_INHERIT = -1
+
+
+@atomic
+def update_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`Artifact.save()` of a committed version: only its description may change (services.version_update);
+    unchanged fields the SDK re-sends are accepted, changed ones this server cannot store are refused."""
+    user = info.context.user
+    version = lookups.committed_version_for_write(user, input["artifactID"])
+    if input.get("tagsToAdd") or input.get("tagsToDelete"):
+        raise ValidationError("This server does not store tags on versions.", code="unsupported")
+    if input.get("ttlDurationSeconds") not in (None, TTL_INHERIT, TTL_DISABLED):
+        raise ValidationError("This server does not expire versions: a TTL cannot be set.", code="unsupported")
+    if input.get("aliases") is not None:
+        raise ValidationError("Set aliases with addAliases and deleteAliases.", code="unsupported")
+    metadata = runs.parse_json_object(input.get("metadata"), "metadata")
+    if metadata is not None and metadata != (version.metadata or {}):
+        raise ValidationError(
+            "The metadata of a committed version cannot change: log a new version instead.", code="immutable"
+        )
+    description = input.get("description")
+    if description is not None and description != version.description:
+        version = services.version_update(version=version, user=user, description=description)
+    return {"artifact": version}
+
+
+def _alias_target(user: User, version: ArtifactVersion, alias: Input) -> ArtifactVersion | Link:
+    """What an alias of `version` in the named collection is set on: the version itself in its own
+    artifact, or its link in a registered model (`<entity>/model-registry/<name>`)."""
+    path = f"{alias['entityName']}/{alias['projectName']}/{alias['artifactCollectionName']}"
+    node = lookups.project_node(user, alias["entityName"], alias["projectName"])
+    collection = lookups.collection_in(node, alias["artifactCollectionName"]) if node else None
+    if isinstance(collection, RegisteredModel):
+        link = Link.objects.filter(registered_model=collection, source=version).select_related(
+            "registered_model__entity"
+        )
+        if found := link.first():
+            return found
+    elif isinstance(collection, Artifact) and collection.pk == version.artifact_id:
+        return version
+    raise Http404(f"{version} is not a version of {path}.")
+
+
+@atomic
+def add_aliases(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """Set aliases (all or none): an artifact's through services.alias_set, a registry's through link_alias_set."""
+    user = info.context.user
+    version = lookups.committed_version_for_write(user, input["artifactID"])
+    for alias in input["aliases"]:
+        target = _alias_target(user, version, alias)
+        if isinstance(target, Link):
+            registry_services.link_alias_set(link=target, name=alias["alias"], user=user)
+        else:
+            services.alias_set(version=target, name=alias["alias"], user=user)
+    return {"success": True}
+
+
+@atomic
+def delete_aliases(_: None, info: Info, input: Input) -> dict[str, Any]:
+    user = info.context.user
+    version = lookups.committed_version_for_write(user, input["artifactID"])
+    for alias in input["aliases"]:
+        target = _alias_target(user, version, alias)
+        if isinstance(target, Link):
+            registry_services.link_alias_remove(link=target, name=alias["alias"], user=user)
+        else:
+            services.alias_remove(version=target, name=alias["alias"], user=user)
+    return {"success": True}
+
+
 MUTATION: dict[str, Callable[..., Any]] = {
     "upsertBucket": upsert_bucket,
     "createRunFiles": create_run_files,
@@ -272,4 +343,7 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "commitArtifact": commit_artifact,
     "linkArtifact": link_artifact,
     "useArtifact": use_artifact,
+    "updateArtifact": update_artifact,
+    "addAliases": add_aliases,
+    "deleteAliases": delete_aliases,
 }

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from graphql import GraphQLResolveInfo
 
 from artifacts import permissions
-from artifacts.models import Artifact, ArtifactAlias, ArtifactFile, ArtifactVersion, Entity, Run
+from artifacts.models import Artifact, ArtifactAlias, ArtifactFile, ArtifactUsage, ArtifactVersion, Entity, Run
 from artifacts.permissions import User
 from registry.models import LinkAlias, RegisteredModel
 from wandb_api import ids, lookups, runs, tokens
@@ -248,8 +248,14 @@ RUN: dict[str, Resolver] = {
     "jobType": lambda run, info: run.job_type or None,
     "host": nothing,
     "tags": lambda run, info: [],
+    "commit": nothing,
+    "readOnly": lambda run, info: not permissions.can_change(_user(info), run.project.entity),
+    "projectId": lambda run, info: run.project_id,
+    # Who started a run is not shown through the API: User answers with the viewer's own details.
+    "user": nothing,
     "createdAt": lambda run, info: timestamp(run.created_at),
     "updatedAt": lambda run, info: timestamp(run.updated_at),
+    "heartbeatAt": lambda run, info: timestamp(run.updated_at),
     "project": lambda run, info: ProjectNode(run.project.entity, run.project.name, run.project),
     "historyLineCount": lambda run, info: 0,
     "logLineCount": lambda run, info: run.output_line_count,
@@ -350,6 +356,39 @@ def _version_aliases(version: ArtifactVersion, info: Info) -> list[ArtifactAlias
     return aliases
 
 
+def _created_by(version: ArtifactVersion, info: Info) -> Run | None:
+    """The run that logged the version, only when the user may see its project (else null, like a missing one)."""
+    run = version.created_by_run
+    if run is None or not permissions.can_view_project(_user(info), run.project):
+        return None
+    return run
+
+
+def _used_by(version: ArtifactVersion, info: Info, after: str | None = None, first: int | None = None) -> dict:
+    """The runs that used the version, newest use first, in projects the user may see; the cursor is an offset."""
+    usages = (
+        ArtifactUsage.objects.filter(version=version)
+        .filter(permissions.visible_projects_q(_user(info), "run__project__"))
+        .select_related("run__project__entity")
+        .order_by("-created_at", "-pk")
+    )
+    start = int(after) if after and after.isdigit() else 0
+    limit = max(1, min(first or MAX_PAGE, MAX_PAGE))
+    rows = list(usages[start : start + limit + 1])
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    edges = [{"node": u.run, "cursor": str(start + i + 1)} for i, u in enumerate(rows)]
+    return {
+        "totalCount": usages.count(),
+        "pageInfo": page_info(edges[-1]["cursor"] if edges else after, has_next),
+        "edges": edges,
+    }
+
+
+def creator_type(creator: Any, info: Info, _: Any) -> str:
+    return "Run" if isinstance(creator, Run) else "User"
+
+
 ARTIFACT: dict[str, Resolver] = {
     "id": lambda version, info: ids.encode("Artifact", version.pk),
     "artifactSequence": lambda version, info: version.artifact,
@@ -373,6 +412,8 @@ ARTIFACT: dict[str, Resolver] = {
     "aliases": _version_aliases,
     "currentManifest": lambda version, info: manifest_node(_request(info), version),
     "files": lambda version, info, names=None, after=None, first=None: files_page(info, version, names, after, first),
+    "createdBy": _created_by,
+    "usedBy": _used_by,
 }
 
 FILE: dict[str, Resolver] = {

@@ -20,7 +20,7 @@ from graphql import (
 )
 
 from wandb_api.mutations import MUTATION
-from wandb_api.resolvers import TYPES, Context, collection_type
+from wandb_api.resolvers import TYPES, Context, collection_type, creator_type
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def _build() -> GraphQLSchema:
         for field_name, resolver in resolvers.items():
             fields[field_name].resolve = resolver
     schema.type_map["ArtifactCollection"].resolve_type = collection_type
+    schema.type_map["ArtifactCreator"].resolve_type = creator_type
     return schema
 
 

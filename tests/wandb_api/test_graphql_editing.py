@@ -1,0 +1,149 @@
+"""updateArtifact, addAliases, deleteAliases, Artifact.createdBy and Artifact.usedBy, as the SDK sends them."""
+
+import json
+
+import pytest
+from graphql import parse, validate
+from wandb.apis._generated import IS_PROJECT_READ_ONLY_GQL
+from wandb.apis.public.runs import LIGHTWEIGHT_RUN_FRAGMENT
+from wandb.sdk.artifacts._generated import (
+    ADD_ALIASES_GQL,
+    ARTIFACT_CREATED_BY_GQL,
+    ARTIFACT_USED_BY_GQL,
+    DELETE_ALIASES_GQL,
+    UPDATE_ARTIFACT_GQL,
+)
+
+from artifacts import services
+from artifacts.models import ArtifactAlias
+from registry.models import LinkAlias
+from tests.factories import link, log_version, make_project, make_run, snapshot
+from tests.wandb_api.helpers import api_key
+from wandb_api import ids
+from wandb_api.schema import SCHEMA
+
+pytestmark = pytest.mark.django_db
+
+RUN_QUERY = (
+    "query Run($project: String!, $entity: String!, $name: String!) {"
+    " project(name: $project, entityName: $entity) { run(name: $name) { projectId ...LightweightRunFragment } } }\n"
+    + LIGHTWEIGHT_RUN_FRAGMENT
+)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        UPDATE_ARTIFACT_GQL,
+        ADD_ALIASES_GQL,
+        DELETE_ALIASES_GQL,
+        ARTIFACT_CREATED_BY_GQL,
+        ARTIFACT_USED_BY_GQL,
+        IS_PROJECT_READ_ONLY_GQL,
+        RUN_QUERY,
+    ],
+)
+def test_the_documents_of_save_logged_by_and_used_by_validate(document):
+    assert validate(SCHEMA, parse(document)) == []
+
+
+def _aliases(version, *names, project="mnist", collection="mnist_model") -> dict:
+    return {
+        "input": {
+            "artifactID": ids.encode("Artifact", version.pk),
+            "aliases": [
+                {"entityName": "reviewco", "projectName": project, "artifactCollectionName": collection, "alias": n}
+                for n in names
+            ],
+        }
+    }
+
+
+def _names(version) -> set[str]:
+    return set(ArtifactAlias.objects.filter(version=version).values_list("name", flat=True))
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["good", "latest"], "The alias 'latest' is managed automatically and cannot be set."),
+        (["good", "v3"], "Invalid alias 'v3': names like v3 are version numbers, not aliases."),
+    ],
+)
+def test_reserved_aliases_are_refused_and_nothing_is_written(gql, team, project, names, message):
+    version = log_version(project)
+    key = api_key(team.member)
+    before = snapshot()
+    body = gql(ADD_ALIASES_GQL, _aliases(version, *names), key=key)
+    assert body["errors"][0]["message"] == message
+    assert snapshot() == before
+    assert _names(version) == {"latest"}
+
+
+def test_aliases_of_another_collection_are_not_found(gql, team, project):
+    version = log_version(project)
+    log_version(project, "other")
+    body = gql(ADD_ALIASES_GQL, _aliases(version, "good", collection="other"), key=api_key(team.member))
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    body = gql(ADD_ALIASES_GQL, _aliases(version, "good"), key=api_key(team.outsider))
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert _names(version) == {"latest"}
+
+
+def test_registry_aliases_go_through_the_registry_services(gql, team, project):
+    version = log_version(project)
+    link(version)
+    variables = _aliases(version, "production", project="model-registry", collection="MNIST-dev")
+    body = gql(ADD_ALIASES_GQL, variables, key=api_key(team.member))
+    assert body["errors"][0]["extensions"]["code"] == "PERMISSION_ERROR"
+    assert gql(ADD_ALIASES_GQL, variables, key=api_key(team.admin)) == {"data": {"result": {"success": True}}}
+    assert set(LinkAlias.objects.values_list("name", flat=True)) == {"latest", "production"}
+    body = gql(DELETE_ALIASES_GQL, variables, key=api_key(team.member))
+    assert body["errors"][0]["extensions"]["code"] == "PERMISSION_ERROR"
+    assert gql(DELETE_ALIASES_GQL, variables, key=api_key(team.admin)) == {"data": {"result": {"success": True}}}
+    assert set(LinkAlias.objects.values_list("name", flat=True)) == {"latest"}
+    assert _names(version) == {"latest"}
+
+
+def test_update_artifact_changes_the_description_and_refuses_what_it_cannot_store(gql, team, project):
+    version = log_version(project, metadata={"acc": 0.9})
+    key = api_key(team.member)
+    artifact_id = ids.encode("Artifact", version.pk)
+    same = json.dumps({"acc": 0.9})
+    body = gql(
+        UPDATE_ARTIFACT_GQL, {"input": {"artifactID": artifact_id, "description": "d", "metadata": same}}, key=key
+    )
+    assert body["data"]["result"]["artifact"]["description"] == "d"
+    version.refresh_from_db()
+    assert version.description == "d"
+    for change, message in [
+        ({"metadata": json.dumps({"acc": 1})}, "The metadata of a committed version cannot change"),
+        ({"tagsToAdd": [{"tagName": "x"}]}, "does not store tags"),
+        ({"ttlDurationSeconds": 3600}, "a TTL cannot be set"),
+    ]:
+        variables = {"input": {"artifactID": artifact_id, "description": "changed", **change}}
+        assert message in gql(UPDATE_ARTIFACT_GQL, variables, key=key)["errors"][0]["message"]
+    version.refresh_from_db()
+    assert version.description == "d"
+    body = gql(
+        UPDATE_ARTIFACT_GQL, {"input": {"artifactID": artifact_id, "description": "v"}}, key=api_key(team.viewer)
+    )
+    assert body["errors"][0]["extensions"]["code"] == "PERMISSION_ERROR"
+
+
+def test_used_by_answers_only_runs_the_user_may_see(gql, team):
+    public = make_project(team.entity, "open", public=True)
+    version = log_version(public, run=make_run(public, "trainer"))
+    services.version_use(run=make_run(public, "here"), version=version, user=team.member)
+    hidden = make_project(team.outsider.memberships.get().entity, "private")
+    services.version_use(run=make_run(hidden, "there"), version=version, user=team.outsider)
+    variables = {"id": ids.encode("Artifact", version.pk)}
+
+    def used_by(user) -> list[str]:
+        edges = gql(ARTIFACT_USED_BY_GQL, variables, key=api_key(user))["data"]["artifact"]["usedBy"]["edges"]
+        return sorted(f"{e['node']['project']['entity']['name']}/{e['node']['name']}" for e in edges)
+
+    assert used_by(team.member) == ["reviewco/here"]
+    assert used_by(team.outsider) == ["otherco/there", "reviewco/here"]
+    creator = gql(ARTIFACT_CREATED_BY_GQL, variables, key=api_key(team.outsider))["data"]["artifact"]["createdBy"]
+    assert (creator["__typename"], creator["name"], creator["project"]["name"]) == ("Run", "trainer", "open")

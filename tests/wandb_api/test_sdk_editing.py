@@ -1,0 +1,156 @@
+"""Editing fetched versions with the real SDK: `Artifact.save()` (aliases, description), `logged_by`, `used_by`."""
+
+import json
+
+import pytest
+
+from artifacts import services
+from artifacts.models import ArtifactAlias, ArtifactVersion
+from registry.models import LinkAlias
+from tests.factories import link, log_version, make_run, snapshot
+from tests.wandb_api.helpers import api_key
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Every SDK call gets a hard limit well under the fixture's.
+TIMEOUT = 90
+
+
+def _result(process) -> dict:
+    assert process.returncode == 0, process.stdout + process.stderr
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def logged(team, project):
+    """mnist_model:v0 logged by run `trainer`, used by run `evaluator`, linked as MNIST-dev:v0."""
+    version = log_version(project, run=make_run(project, "trainer"))
+    services.version_use(run=make_run(project, "evaluator"), version=version, user=team.admin)
+    link(version)
+    return version
+
+
+def _artifact_aliases(version: ArtifactVersion) -> set[str]:
+    return set(ArtifactAlias.objects.filter(version=version).values_list("name", flat=True))
+
+
+def _registry_aliases() -> set[str]:
+    return set(LinkAlias.objects.filter(registered_model__name="MNIST-dev").values_list("name", flat=True))
+
+
+def test_a_member_promotes_and_demotes_a_fetched_version_with_save(run_sdk, team, logged):
+    process = run_sdk(
+        """
+        import json, wandb
+        out = {}
+        api = wandb.Api()
+        art = api.artifact("reviewco/mnist/mnist_model:v0")
+        art.aliases.append("production")
+        art.description = "promoted"
+        art.save()
+        out["saved"] = [sorted(art.aliases), art.description]
+        out["refetched"] = sorted(wandb.Api().artifact("reviewco/mnist/mnist_model:v0").aliases)
+        art.aliases.remove("production")
+        art.save()
+        out["removed"] = sorted(wandb.Api().artifact("reviewco/mnist/mnist_model:v0").aliases)
+        # `latest` is already listed, so the SDK can only send its removal; `v7` is an addition.
+        for change, undo in ((art.aliases.remove, art.aliases.append), (art.aliases.append, art.aliases.remove)):
+            alias = "latest" if change == art.aliases.remove else "v7"
+            change(alias)
+            try:
+                art.save()
+                out[alias] = "saved"
+            except Exception as exc:
+                out[alias] = repr(exc) + repr(exc.__cause__)
+            undo(alias)
+
+        reg = api.artifact("reviewco/model-registry/MNIST-dev:v0")
+        reg.aliases.append("staging")
+        reg.save()
+        out["registry"] = sorted(wandb.Api().artifact("reviewco/model-registry/MNIST-dev:v0").aliases)
+        reg.aliases.append("production")
+        try:
+            reg.save()
+            out["protected"] = "saved"
+        except Exception as exc:
+            out["protected"] = repr(exc) + repr(exc.__cause__)
+        reg.aliases.remove("production")
+        reg.aliases.remove("staging")
+        reg.save()
+        out["registry_removed"] = sorted(wandb.Api().artifact("reviewco/model-registry/MNIST-dev:v0").aliases)
+        print(json.dumps(out))
+        """,
+        key=api_key(team.member),
+        timeout=TIMEOUT,
+    )
+    out = _result(process)
+    assert out["saved"] == [["latest", "production"], "promoted"]
+    assert out["refetched"] == ["latest", "production"]
+    assert out["removed"] == ["latest"]
+    assert "The alias 'latest' is managed automatically and cannot be removed." in out["latest"]
+    assert "names like v3 are version numbers, not aliases" in out["v7"]
+    assert out["registry"] == ["latest", "staging"]
+    assert "The alias 'production' is protected: only admins of 'reviewco' may set or remove it." in out["protected"]
+    assert out["registry_removed"] == ["latest"]
+    logged.refresh_from_db()
+    assert logged.description == "promoted"
+    assert _artifact_aliases(logged) == {"latest"}
+    assert _registry_aliases() == {"latest"}
+
+
+def test_an_admin_sets_a_protected_registry_alias_with_save(run_sdk, team, logged):
+    process = run_sdk(
+        """
+        import json, wandb
+        reg = wandb.Api().artifact("reviewco/model-registry/MNIST-dev:v0")
+        reg.aliases.append("production")
+        reg.save()
+        print(json.dumps(sorted(wandb.Api().artifact("reviewco/model-registry/MNIST-dev:v0").aliases)))
+        """,
+        key=api_key(team.admin),
+        timeout=TIMEOUT,
+    )
+    assert _result(process) == ["latest", "production"]
+    assert _registry_aliases() == {"latest", "production"}
+    # The source version's own aliases are another collection's: untouched.
+    assert _artifact_aliases(logged) == {"latest"}
+
+
+def test_a_viewers_save_fails_and_writes_nothing(run_sdk, team, logged):
+    key = api_key(team.viewer)
+    before = snapshot()
+    process = run_sdk(
+        """
+        import wandb
+        art = wandb.Api().artifact("reviewco/mnist/mnist_model:v0")
+        art.aliases.append("candidate")
+        art.save()
+        """,
+        key=key,
+        timeout=TIMEOUT,
+    )
+    assert process.returncode != 0
+    assert "You need the member or admin role in 'reviewco' to do this." in process.stderr
+    assert snapshot() == before
+    assert _artifact_aliases(logged) == {"latest"}
+
+
+def test_logged_by_and_used_by_name_the_runs(run_sdk, team, logged):
+    process = run_sdk(
+        """
+        import json, wandb
+        out = {}
+        for path in ("reviewco/mnist/mnist_model:v0", "reviewco/model-registry/MNIST-dev:v0"):
+            art = wandb.Api().artifact(path)
+            creator = art.logged_by()
+            out[path] = [creator.entity, creator.project, creator.id, sorted(r.id for r in art.used_by())]
+        print(json.dumps(out))
+        """,
+        key=api_key(team.viewer),
+        timeout=TIMEOUT,
+    )
+    expected = ["reviewco", "mnist", "trainer", ["evaluator"]]
+    assert _result(process) == {
+        "reviewco/mnist/mnist_model:v0": expected,
+        "reviewco/model-registry/MNIST-dev:v0": expected,
+    }

@@ -54,7 +54,7 @@ class LinkAliasesForm(forms.Form):
     aliases = forms.CharField(
         label="Aliases",
         required=False,
-        help_text="Comma-separated, e.g. staging, candidate. `latest` moves by itself.",
+        help_text="Comma-separated, e.g. staging, candidate. The alias latest moves by itself.",
     )
 
     def __init__(self, *args: object, existing: list[str], **kwargs: object) -> None:

@@ -51,3 +51,21 @@ def test_loading_twice_changes_nothing(db):
     before = snapshot()
     load()
     assert snapshot() == before
+
+
+def test_loading_again_keeps_what_people_changed(db):
+    from django.contrib.auth import get_user_model
+
+    from registry import services
+    from registry.models import Link, RegisteredModel
+
+    load()
+    demo = get_user_model().objects.get(username="demo")
+    v2 = Link.objects.get(registered_model__name="Fine-Tuned-Review-Autocompletion", index=2)
+    services.link_alias_set(link=v2, name="production", user=demo)
+    services.registered_model_delete(registered_model=RegisteredModel.objects.get(name="MNIST-dev"), user=demo)
+    assert "already loaded" in load()
+    assert (
+        LinkAlias.objects.get(registered_model__name="Fine-Tuned-Review-Autocompletion", name="production").link == v2
+    )
+    assert not RegisteredModel.objects.filter(name="MNIST-dev").exists()

@@ -133,3 +133,11 @@ def test_the_run_page_shows_values_as_json_and_hides_bookkeeping(client, team, p
     assertContains(r, "{&quot;amsgrad&quot;: true, &quot;name&quot;: &quot;adam&quot;}")
     assertContains(r, "loss")
     assertNotContains(r, "_runtime")
+
+
+def test_a_run_without_a_name_shows_its_id_once_and_says_when_there_is_no_summary(client, team, project):
+    make_run(project, "noname01")
+    client.force_login(team.viewer)
+    r = client.get("/reviewco/mnist/runs/noname01")
+    assert r.content.decode().count("noname01</") == 1
+    assertContains(r, "No summary.")

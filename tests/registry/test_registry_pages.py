@@ -386,3 +386,10 @@ def test_a_registered_models_type_is_read_only_in_the_admin(client, demo):
     rm = RegisteredModel.objects.get(name="MNIST-dev")
     r = client.get(f"/admin/registry/registeredmodel/{rm.pk}/change/")
     assertNotContains(r, 'name="type"')
+
+
+def test_deleting_shows_a_confirmation_on_the_next_page(client, demo):
+    client.force_login(demo.admin)
+    r = client.post(f"{MNIST}/delete", headers=HX)
+    r = client.get(r["HX-Redirect"])
+    assertContains(r, "Deleted the registered model MNIST-dev.")

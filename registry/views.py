@@ -35,9 +35,6 @@ def _done(request: HtmxHttpRequest, message: str, redirect_to: str, *events: str
     return response
 
 
-# Link to registry (from an artifact version) ---------------------------------------------------------------
-
-
 @require_http_methods(["GET", "POST"])
 def link_to_registry(
     request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int
@@ -55,7 +52,7 @@ def link_to_registry(
 
     if request.method == "POST" and select.is_valid():
         target = select.cleaned_data["target"]
-        rm = next((m for m in queries.linkable_models(request.user, target_entity) if m.name == target), None)
+        rm = queries.linkable_models(request.user, target_entity).filter(name=target).first()
         existing = [
             a.name
             for a in (rm.aliases.exclude(name=names.LATEST).order_by("name") if rm else [])
@@ -96,9 +93,6 @@ def _render_modal(request: HtmxHttpRequest, template: str, context: dict, prefix
     if wants_fragment(request):
         template += f"#{prefix}-dialog" if request.method == "GET" else f"#{prefix}-form"
     return render(request, template, context)
-
-
-# Registered models list -----------------------------------------------------------------------------------
 
 
 @require_GET
@@ -154,9 +148,6 @@ def model_create(request: HtmxHttpRequest) -> HttpResponse:
     return _render_modal(request, "registry/new_model_modal.html", {"form": form}, "new-model")
 
 
-# Link new version (from the registry) -------------------------------------------------------------------
-
-
 def _pick(qs, **lookup):
     """The object named by `lookup`, or None when no value was sent; 404 for a name that is not offered."""
     value = next(iter(lookup.values()))
@@ -208,9 +199,6 @@ def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpRe
     if wants_fragment(request) and request.method == "GET" and request.htmx.target == "link-form":
         return render(request, "registry/link_new_version_modal.html#link-form", context)
     return _render_modal(request, "registry/link_new_version_modal.html", context, "link")
-
-
-# Registered model detail and its version panel --------------------------------------------------------
 
 
 def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:

@@ -305,30 +305,28 @@ def _alias_target(user: User, version: ArtifactVersion, alias: Input) -> Artifac
     raise Http404(f"{version} is not a version of {path}.")
 
 
-@atomic
-def add_aliases(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """Set aliases (all or none): an artifact's through services.alias_set, a registry's through link_alias_set."""
+def _change_aliases(info: Info, input: Input, *, on_link: Callable[..., Any], on_version: Callable[..., Any]) -> None:
+    """Each alias goes to its collection: an artifact's through the artifact service, a registered model's
+    (`<entity>/model-registry/<name>`) through the registry service. All or none (callers are atomic)."""
     user = info.context.user
     version = lookups.committed_version_for_write(user, input["artifactID"])
     for alias in input["aliases"]:
         target = _alias_target(user, version, alias)
         if isinstance(target, Link):
-            registry_services.link_alias_set(link=target, name=alias["alias"], user=user)
+            on_link(link=target, name=alias["alias"], user=user)
         else:
-            services.alias_set(version=target, name=alias["alias"], user=user)
+            on_version(version=target, name=alias["alias"], user=user)
+
+
+@atomic
+def add_aliases(_: None, info: Info, input: Input) -> dict[str, Any]:
+    _change_aliases(info, input, on_link=registry_services.link_alias_set, on_version=services.alias_set)
     return {"success": True}
 
 
 @atomic
 def delete_aliases(_: None, info: Info, input: Input) -> dict[str, Any]:
-    user = info.context.user
-    version = lookups.committed_version_for_write(user, input["artifactID"])
-    for alias in input["aliases"]:
-        target = _alias_target(user, version, alias)
-        if isinstance(target, Link):
-            registry_services.link_alias_remove(link=target, name=alias["alias"], user=user)
-        else:
-            services.alias_remove(version=target, name=alias["alias"], user=user)
+    _change_aliases(info, input, on_link=registry_services.link_alias_remove, on_version=services.alias_remove)
     return {"success": True}
 
 

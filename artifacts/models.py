@@ -9,7 +9,7 @@ from artifacts import names
 
 
 def _validate_project_name(value: str) -> None:
-    names.validate_name(value, "project name")
+    names.validate_project_name(value)
 
 
 def _validate_artifact_name(value: str) -> None:

@@ -45,6 +45,27 @@ def validate_name(value: str, what: str = "name") -> None:
         )
 
 
+# W&B's registries live at these project names of every entity: `<entity>/model-registry/<model>` is the team's
+# Model Registry and `wandb-registry-<name>` the organization's Registry. No real project may take them, so a
+# registry is never reached through a project (and its visibility) by mistake.
+REGISTRY_PROJECT = "model-registry"
+REGISTRY_PROJECT_PREFIX = "wandb-registry-"
+
+
+def is_registry_project_name(value: str | None) -> bool:
+    return value == REGISTRY_PROJECT or (value or "").startswith(REGISTRY_PROJECT_PREFIX)
+
+
+def validate_project_name(value: str) -> None:
+    validate_name(value, "project name")
+    if is_registry_project_name(value):
+        raise ValidationError(
+            "The project name %(value)r is reserved for registries: choose another name.",
+            code="reserved",
+            params={"value": value},
+        )
+
+
 def validate_alias(value: str) -> None:
     """A user-set alias: `latest` belongs to the system and `vN` is the version itself."""
     validate_name(value, "alias")

@@ -1,6 +1,9 @@
 """May this user see / change this object? The one answer every view, command and API uses.
 
-Seeing: an entity's members (any role) see its projects and registered models; anyone sees a public project.
+Seeing: an entity's members (any role) see its projects and its Model Registry (registered models, links);
+anyone sees a public project. Whether a registry is visible depends on the entity and the user only, never on
+a project: a public project does not open its entity's registry (and no project may take a registry's name,
+see names.validate_project_name).
 Changing (logging, linking, editing, aliases): admins and members. Protected registry aliases: admins only.
 Superusers act as admins of every entity. A user who may not see an object gets 404, never 403, so private
 names do not leak; a user who may see but not change it gets 403.
@@ -47,6 +50,11 @@ def can_view_project(user: User, project: Project) -> bool:
     return project.is_public or can_view_entity(user, project.entity)
 
 
+def can_view_registry(user: User, entity: Entity) -> bool:
+    """The entity's Model Registry: its registered models, their links and aliases."""
+    return can_view_entity(user, entity)
+
+
 def can_change(user: User, entity: Entity) -> bool:
     """Log, link, edit descriptions, tags and unprotected aliases in this entity."""
     return role_in(user, entity) in WRITE_ROLES
@@ -65,6 +73,11 @@ def may_set_alias(user: User, entity: Entity, alias: str) -> bool:
 def require_view_entity(user: User, entity: Entity) -> None:
     if not can_view_entity(user, entity):
         raise Http404("No such entity.")
+
+
+def require_view_registry(user: User, entity: Entity) -> None:
+    if not can_view_registry(user, entity):
+        raise Http404("No such registered model.")
 
 
 def require_view_project(user: User, project: Project) -> None:
@@ -110,3 +123,8 @@ def visible_entities_q(user: User, prefix: str = "") -> Q:
     if user.is_authenticated and user.is_superuser:
         return Q()
     return Q(**{f"{prefix}id__in": list(_roles(user))})
+
+
+def visible_registries_q(user: User, prefix: str = "") -> Q:
+    """A filter for registry rows (registered models, links: `prefix` leads to their entity) this user may see."""
+    return visible_entities_q(user, prefix)

@@ -144,7 +144,7 @@ def _links_qs(user: User) -> QuerySet:
     registry the user may not see), read through the reverse relation: artifacts never imports registry."""
     Link = ArtifactVersion._meta.get_field("links").related_model
     return (
-        Link.objects.filter(permissions.visible_entities_q(user, prefix="registered_model__entity__"))
+        Link.objects.filter(permissions.visible_registries_q(user, prefix="registered_model__entity__"))
         .select_related("registered_model__entity")
         .order_by("registered_model__name", "index")
     )

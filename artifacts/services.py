@@ -63,13 +63,14 @@ def membership_set(*, entity: Entity, user: User, role: str) -> Membership:
 @transaction.atomic
 def project_get_or_create(*, entity: Entity, name: str, user: User, is_public: bool = False) -> Project:
     """The named project; members create it on first use, as W&B does on `wandb.init`."""
-    names.validate_name(name, "project name")
+    names.validate_project_name(name)
     project = Project.objects.filter(entity=entity, name=name).first()
+    # A private project answers as one that does not exist: names of private things do not leak.
     if project is not None:
-        permissions.require_view_project(user, project)
+        if not permissions.can_view_project(user, project):
+            raise Http404("No such project.")
         return project
     if not permissions.can_view_entity(user, entity):
-        # The same answer as for an existing private project: names of private things do not leak.
         raise Http404("No such project.")
     permissions.require_change(user, entity)
     project, _ = Project.objects.get_or_create(entity=entity, name=name, defaults={"is_public": is_public})

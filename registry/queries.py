@@ -15,7 +15,7 @@ def registered_models(user: User, search: str = "") -> QuerySet[RegisteredModel]
     """Registered models the user may see, with their version count and latest link."""
     latest = LinkAlias.objects.filter(name="latest").select_related("link")
     qs = (
-        RegisteredModel.objects.filter(permissions.visible_entities_q(user, prefix="entity__"))
+        RegisteredModel.objects.filter(permissions.visible_registries_q(user, prefix="entity__"))
         .select_related("entity")
         .annotate(num_versions=Count("links"), last_linked=Max("links__created_at"))
         .prefetch_related(Prefetch("aliases", queryset=latest, to_attr="latest_aliases"))
@@ -28,7 +28,7 @@ def registered_models(user: User, search: str = "") -> QuerySet[RegisteredModel]
 
 def registered_model_for_user(user: User, entity: str, name: str) -> RegisteredModel:
     rm = get_object_or_404(RegisteredModel.objects.select_related("entity"), entity__name=entity, name=name)
-    permissions.require_view_entity(user, rm.entity)
+    permissions.require_view_registry(user, rm.entity)
     return rm
 
 
@@ -54,7 +54,7 @@ def link_for_user(user: User, entity: str, name: str, index: int) -> Link:
         registered_model__name=name,
         index=index,
     )
-    permissions.require_view_entity(user, link.registered_model.entity)
+    permissions.require_view_registry(user, link.registered_model.entity)
     return link
 
 

@@ -217,7 +217,7 @@ def link_delete(*, link: Link, user: User) -> None:
 def registered_model_delete(*, registered_model: RegisteredModel, user: User) -> None:
     """Delete a registered model and its links (the source versions stay). Admins only."""
     if not permissions.is_admin(user, registered_model.entity):
-        permissions.require_view_entity(user, registered_model.entity)
+        permissions.require_view_registry(user, registered_model.entity)
         raise PermissionDenied("Only admins of the entity may delete a registered model.")
     registered_model.delete()
 

@@ -15,13 +15,13 @@ from artifacts.permissions import User
 from registry.models import Link, RegisteredModel
 from wandb_api import ids
 
-# W&B's legacy Model Registry lives in this pseudo-project of every entity.
-REGISTRY_PROJECT = "model-registry"
+# W&B's legacy Model Registry lives in this pseudo-project of every entity (no real project may take the name).
+REGISTRY_PROJECT = names.REGISTRY_PROJECT
 
 
 @dataclass(frozen=True)
 class ProjectNode:
-    """A project as the SDK sees it; `project` is None for an entity's model registry without a real project."""
+    """A project as the SDK sees it: a real project, or (`project` None) an entity's Model Registry."""
 
     entity: Entity
     name: str
@@ -29,7 +29,7 @@ class ProjectNode:
 
     @property
     def is_registry(self) -> bool:
-        return self.name == REGISTRY_PROJECT
+        return self.project is None and self.name == REGISTRY_PROJECT
 
 
 @dataclass(frozen=True)
@@ -60,19 +60,24 @@ def default_entity(user: User) -> Entity | None:
 
 
 def project_node(user: User, entity_name: str | None, project_name: str | None) -> ProjectNode | None:
+    """`<entity>/<project>`: the entity's Model Registry for the registry's reserved name, when the user may see
+    that registry; otherwise the real project, when the user may see it."""
     entity = Entity.objects.filter(name=entity_name or "").first()
     if entity is None or not project_name:
         return None
+    if names.is_registry_project_name(project_name):
+        if project_name == REGISTRY_PROJECT and permissions.can_view_registry(user, entity):
+            return registry_node(entity)
+        return None
     project = Project.objects.filter(entity=entity, name=project_name).select_related("entity").first()
-    if project is not None and not permissions.can_view_project(user, project):
-        project = None
-    if project_name == REGISTRY_PROJECT and permissions.can_view_entity(user, entity):
-        return ProjectNode(entity, project_name, project)
-    return ProjectNode(entity, project_name, project) if project is not None else None
+    if project is None or not permissions.can_view_project(user, project):
+        return None
+    return ProjectNode(entity, project_name, project)
 
 
 def registry_node(entity: Entity) -> ProjectNode:
-    return ProjectNode(entity, REGISTRY_PROJECT, Project.objects.filter(entity=entity, name=REGISTRY_PROJECT).first())
+    """The Model Registry of an entity whose registry the caller has already been allowed to see."""
+    return ProjectNode(entity, REGISTRY_PROJECT, None)
 
 
 def split_name(name: str) -> tuple[str, str]:

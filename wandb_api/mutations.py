@@ -14,7 +14,7 @@ from django.http import Http404
 
 from artifacts import names, permissions, services
 from artifacts import queries as artifact_queries
-from artifacts.models import Artifact, ArtifactVersion, Entity, Project, Run
+from artifacts.models import Artifact, ArtifactVersion, Entity, Run
 from artifacts.permissions import User
 from registry import services as registry_services
 from registry.models import Link, RegisteredModel
@@ -44,18 +44,17 @@ def _user_aliases(aliases: list[Input] | None, collection: str | None = None) ->
     ]
 
 
-def _entity_or_404(user: User, entity_name: str | None, project_name: str) -> Entity:
-    """The entity, when the user may see it or the named public project in it; one answer for all the rest."""
+def _entity_or_404(entity_name: str | None) -> Entity:
+    """The named entity; the services decide what the user may do in it (with the same 404 for what they may
+    not see as for what does not exist)."""
     if not entity_name:
         raise ValidationError(
             "You belong to no entity yet: pass entity= to wandb.init, or ask an admin to add you to a team."
         )
     entity = Entity.objects.filter(name=entity_name).first()
-    if entity is not None and permissions.can_view_entity(user, entity):
-        return entity
-    if entity is not None and Project.objects.filter(entity=entity, name=project_name, is_public=True).exists():
-        return entity
-    raise Http404(f"No project {entity_name}/{project_name}.")
+    if entity is None:
+        raise Http404("No such project.")
+    return entity
 
 
 @atomic
@@ -70,7 +69,7 @@ def upsert_bucket(_: None, info: Info, input: Input) -> dict[str, Any]:
     else:
         entity_name = input.get("entityName") or getattr(lookups.default_entity(user), "name", None)
         project_name = input.get("modelName") or DEFAULT_PROJECT
-        entity = _entity_or_404(user, entity_name, project_name)
+        entity = _entity_or_404(entity_name)
         project = services.project_get_or_create(entity=entity, name=project_name, user=user)
         if input.get("name"):
             run = Run.objects.select_related("project__entity").filter(project=project, run_id=input["name"]).first()
@@ -241,7 +240,7 @@ def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
                 code="unsupported",
             )
         entity_name = input.get("entityName") or version.artifact.project.entity.name
-        entity = _entity_or_404(user, entity_name, REGISTRY_PROJECT)
+        entity = _entity_or_404(entity_name)
         result = registry_services.link_version(
             version=version,
             user=user,

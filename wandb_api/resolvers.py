@@ -351,7 +351,7 @@ def _version_aliases(version: ArtifactVersion, info: Info) -> list[ArtifactAlias
     """Its aliases in every collection: its artifact's, and those of the registry links the user may see."""
     aliases: list[ArtifactAlias | LinkAlias] = list(version.aliases.select_related("artifact__project__entity"))
     entity = version.artifact.project.entity
-    if permissions.can_view_entity(_user(info), entity):
+    if permissions.can_view_registry(_user(info), entity):
         aliases += LinkAlias.objects.filter(link__source=version).select_related("registered_model__entity")
     return aliases
 

@@ -102,7 +102,8 @@ class RunAdmin(admin.ModelAdmin):
     list_filter = ["job_type", "project__entity"]
     search_fields = ["run_id", "display_name", "project__name"]
     list_select_related = ["project__entity", "created_by"]
-    readonly_fields = ["project", "run_id", "created_by", "created_at", "updated_at"]
+    # Config and summary are the SDK's: shown, never edited here (services.run_update checks what it stores).
+    readonly_fields = ["project", "run_id", "config", "summary", "created_by", "created_at", "updated_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

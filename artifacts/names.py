@@ -1,6 +1,8 @@
 """The naming rules of SPEC §1, in one place: model fields, forms, services and the API all call these."""
 
 import re
+import unicodedata
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
@@ -100,6 +102,34 @@ def validate_file_path(value: str) -> None:
         raise ValidationError(
             "Invalid file path %(value)r: %(reason)s.", code="invalid_path", params={"value": value, "reason": reason}
         )
+
+
+def normalize_file_path(value: str) -> str:
+    """A valid file path in Unicode NFC, so `café` typed on any system is one file (macOS writes NFD)."""
+    if not isinstance(value, str):
+        raise ValidationError("Invalid file path %(value)r.", code="invalid_path", params={"value": value})
+    value = unicodedata.normalize("NFC", value)
+    validate_file_path(value)
+    return value
+
+
+def parent_dirs(path: str) -> list[str]:
+    """`a/b/c.txt` -> ["a", "a/b"]."""
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def validate_file_tree(paths: Iterable[str]) -> None:
+    """No path may be both a file and a directory (`m` and `m/x`): no client could write such a version to disk."""
+    files = set(paths)
+    for path in sorted(files):
+        for parent in parent_dirs(path):
+            if parent in files:
+                raise ValidationError(
+                    "'%(file)s' cannot be a file and also a directory holding '%(path)s'.",
+                    code="path_clash",
+                    params={"file": parent, "path": path},
+                )
 
 
 def parse_version(value: str) -> int | None:

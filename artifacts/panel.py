@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.http import Http404
 
-from artifacts import queries
+from artifacts import jsonvalues, queries
 from artifacts.models import ArtifactVersion
 from artifacts.permissions import User
 
@@ -71,17 +71,25 @@ def build_panel(user: User, panel: Panel, site_url: str) -> dict:
     return ctx
 
 
-def metadata_rows(data: object) -> list[dict]:
-    """Key/value rows; nested dicts and lists carry their own rows, to fold."""
+# Folded rows nest this deep at most; deeper values are shown as their JSON text, so no stored value can make
+# the template engine recurse without bound.
+METADATA_FOLD_DEPTH = 6
+
+
+def metadata_rows(data: object, depth: int = 0) -> list[dict]:
+    """Key/value rows; nested dicts and lists carry their own rows, to fold (up to METADATA_FOLD_DEPTH)."""
     items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else []
     rows = []
     for key, value in items:
         nested = isinstance(value, dict | list)
+        if nested and depth + 1 >= METADATA_FOLD_DEPTH:
+            rows.append({"key": key, "value": jsonvalues.as_text(value), "children": None, "summary": ""})
+            continue
         rows.append(
             {
                 "key": key,
                 "value": value,
-                "children": metadata_rows(value) if nested else None,
+                "children": metadata_rows(value, depth + 1) if nested else None,
                 "summary": f"{len(value)} {'keys' if isinstance(value, dict) else 'items'}" if nested else "",
             }
         )

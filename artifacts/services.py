@@ -16,11 +16,11 @@ from typing import IO
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 
-from artifacts import names, permissions
+from artifacts import jsonvalues, names, permissions
 from artifacts.models import (
     ApiKey,
     Artifact,
@@ -87,6 +87,7 @@ def run_create(
     job_type: str = "",
     config: dict | None = None,
 ) -> Run:
+    jsonvalues.check_depth(config, "config")
     permissions.require_change_project(user, project)
     fields = {"display_name": display_name, "job_type": job_type, "config": config or {}}
     if run_id is not None:
@@ -109,6 +110,8 @@ def run_update(
     output_log: str | None = None,
 ) -> Run:
     """Replace what is given on an existing run (the SDK re-sends config and summary as the run goes)."""
+    jsonvalues.check_depth(config, "config")
+    jsonvalues.check_depth(summary, "summary")
     permissions.require_change_project(user, run.project)
     changed = {}
     if config is not None:
@@ -169,13 +172,30 @@ def _validate_aliases(aliases: Iterable[str]) -> list[str]:
     return aliases
 
 
-def _validate_files(files: dict[str, FileSource]) -> None:
+def _normalized_paths(paths: Iterable[str]) -> dict[str, str]:
+    """Each path -> its NFC form, all validated; two paths that are one file after normalizing are refused."""
+    normalized: dict[str, str] = {}
+    for path in paths:
+        nfc = names.normalize_file_path(path)
+        if nfc in normalized.values():
+            raise ValidationError(
+                f"'{path}' names the same file as another path (they differ only in Unicode normalization).",
+                code="duplicate_path",
+            )
+        normalized[path] = nfc
+    names.validate_file_tree(normalized.values())
+    return normalized
+
+
+def _validate_files(files: dict[str, FileSource]) -> dict[str, FileSource]:
+    """The files keyed by their normalized paths, once every path and source is valid."""
     if not files:
         raise ValidationError("An artifact version needs at least one file.", code="empty")
-    for path, source in files.items():
-        names.validate_file_path(path)
+    normalized = _normalized_paths(files)
+    for source in files.values():
         if isinstance(source, Path) and not source.is_file():
             raise ValidationError(f"No such file: {source}", code="missing")
+    return {normalized[path]: source for path, source in files.items()}
 
 
 def files_from_path(path: Path) -> dict[str, Path]:
@@ -210,7 +230,8 @@ def version_log(
     names.validate_name(name, "artifact name")
     names.validate_name(type, "artifact type")
     aliases = _validate_aliases(aliases)
-    _validate_files(files)
+    files = _validate_files(files)
+    jsonvalues.check_depth(metadata, "metadata")
     project = run.project
     permissions.require_change_project(user, project)
 
@@ -267,6 +288,9 @@ def version_create(
     aliases = _validate_aliases(aliases)
     if not DIGEST_RE.fullmatch(digest or ""):
         raise ValidationError(f"Invalid digest {digest!r}: expected 32 hex characters.", code="invalid_digest")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ValidationError("The metadata must be a JSON object.", code="invalid_json")
+    jsonvalues.check_depth(metadata, "metadata")
     project = run.project
     permissions.require_change_project(user, project)
     with transaction.atomic():
@@ -296,12 +320,60 @@ def _require_pending(user: User, version: ArtifactVersion) -> None:
 
 
 @transaction.atomic
+def version_files_add(
+    *, version: ArtifactVersion, files: dict[str, Blob | None], user: User
+) -> dict[str, ArtifactFile | None]:
+    """Put stored bytes at each path of a pending version (replacing what was there), all or none.
+
+    Every path is validated and normalized (NFC) and checked against the others and the version's files
+    before anything is written; a path mapped to None (bytes still to be uploaded) is checked, not written.
+    Returns each given path's file row (None for those not written).
+    """
+    normalized = _normalized_paths(files)
+    _require_pending(user, version)
+    _check_tree_against(version, set(normalized.values()))
+    result: dict[str, ArtifactFile | None] = {}
+    for path, blob in files.items():
+        result[path] = None
+        if blob is not None:
+            result[path], _ = ArtifactFile.objects.update_or_create(
+                version=version, path=normalized[path], defaults={"blob": blob}
+            )
+    return result
+
+
 def version_file_add(*, version: ArtifactVersion, path: str, blob: Blob, user: User) -> ArtifactFile:
     """Put stored bytes at `path` in a pending version (replacing what was there)."""
-    names.validate_file_path(path)
+    return version_files_add(version=version, files={path: blob}, user=user)[path]
+
+
+@transaction.atomic
+def version_digest_from_manifest(*, version: ArtifactVersion, md5_by_path: dict[str, str], user: User) -> None:
+    """Paths are stored in NFC, but a client computes the version's digest over the paths as it wrote them
+    (macOS writes NFD). When `md5_by_path` is the manifest the version was created with (its digest matches)
+    and normalizing changes the digest, the version takes the digest of the normalized paths, so committing
+    checks the same files."""
     _require_pending(user, version)
-    file, _ = ArtifactFile.objects.update_or_create(version=version, path=path, defaults={"blob": blob})
-    return file
+    if manifest_digest(md5_by_path) != version.digest:
+        return
+    normalized = manifest_digest({names.normalize_file_path(path): md5 for path, md5 in md5_by_path.items()})
+    if normalized != version.digest:
+        ArtifactVersion.objects.filter(pk=version.pk).update(digest=normalized)
+        version.digest = normalized
+
+
+def _check_tree_against(version: ArtifactVersion, paths: set[str]) -> None:
+    """Refuse paths that would be a file and a directory at once beside the version's files."""
+    paths = sorted(paths)
+    for start in range(0, len(paths), 100):
+        chunk = paths[start : start + 100]
+        parents = {parent for path in chunk for parent in names.parent_dirs(path)}
+        clash = Q(path__in=parents)
+        for path in chunk:
+            clash |= Q(path__startswith=path + "/")
+        existing = list(version.files.filter(clash).values_list("path", flat=True)[:1])
+        if existing:
+            names.validate_file_tree([*chunk, *existing])
 
 
 def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
@@ -322,6 +394,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
         files = list(version.files.select_related("blob"))
         if not files:
             raise ValidationError("An artifact version needs at least one file.", code="empty")
+        names.validate_file_tree(f.path for f in files)
         digest = manifest_digest({f.path: f.blob.md5 for f in files})
         if digest != version.digest:
             raise ValidationError(

@@ -175,20 +175,25 @@ def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
     user = info.context.user
     request = info.context.request
     versions: dict[str, Any] = {}
-    edges = []
+    # Per version, each path -> the bytes the entity already stores (added at once), or None (to upload). All
+    # paths of a version are checked together, so a bad one adds none.
+    adds: dict[str, dict[str, Any]] = {}
     for spec in input["artifactFiles"]:
         if spec["artifactID"] not in versions:
             versions[spec["artifactID"]] = lookups.version_for_change(user, spec["artifactID"])
         version = versions[spec["artifactID"]]
-        path = spec["name"]
-        names.validate_file_path(path)
-        upload_url = None
         if not version.is_committed:
             blob = artifact_queries.stored_blob(version.artifact.project.entity, spec["md5"])
-            if blob is not None:
-                services.version_file_add(version=version, path=path, blob=blob, user=user)
-            else:
-                upload_url = tokens.upload_url(request, version=version.pk, path=path, md5=spec["md5"], user=user.pk)
+            adds.setdefault(spec["artifactID"], {})[spec["name"]] = blob
+    for artifact_id, files in adds.items():
+        services.version_files_add(version=versions[artifact_id], files=files, user=user)
+    edges = []
+    for spec in input["artifactFiles"]:
+        version = versions[spec["artifactID"]]
+        path = spec["name"]
+        upload_url = None
+        if not version.is_committed and adds[spec["artifactID"]][path] is None:
+            upload_url = tokens.upload_url(request, version=version.pk, path=path, md5=spec["md5"], user=user.pk)
         node = {
             "id": ids.encode("File", f"{version.pk}-{path}"),
             "name": path,

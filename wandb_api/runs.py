@@ -5,6 +5,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from artifacts import jsonvalues
+
 # The SDK's own bookkeeping (versions, telemetry, runtime); W&B hides it from the run page too.
 INTERNAL_KEY = "_wandb"
 MAX_JSON_CHARS = 1_000_000
@@ -15,10 +17,7 @@ def parse_json_object(raw: str | None, what: str) -> dict[str, Any] | None:
         return None
     if len(raw) > MAX_JSON_CHARS:
         raise ValidationError(f"The {what} is larger than {MAX_JSON_CHARS} characters.", code="too_large")
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise ValidationError(f"The {what} is not valid JSON.", code="invalid_json") from None
+    value = jsonvalues.loads(raw, what)
     if not isinstance(value, dict):
         raise ValidationError(f"The {what} must be a JSON object.", code="invalid_json")
     return value

@@ -11,6 +11,9 @@ from graphql import (
     FieldNode,
     GraphQLError,
     GraphQLSchema,
+    Lexer,
+    Source,
+    TokenKind,
     ValidationContext,
     build_schema,
     execute_sync,
@@ -19,6 +22,7 @@ from graphql import (
     validate,
 )
 
+from artifacts import jsonvalues
 from wandb_api.mutations import MUTATION
 from wandb_api.resolvers import TYPES, Context, collection_type, creator_type
 
@@ -55,6 +59,27 @@ class MaxFieldsRule(ASTValidationRule):
 
 
 RULES = (*specified_rules, MaxFieldsRule)
+# The parser and validator recurse once per level of braces, brackets and parentheses: bound both the tokens
+# and the nesting (the SDK's documents nest about ten levels and hold a few thousand tokens).
+MAX_TOKENS = 50_000
+MAX_NESTING = jsonvalues.MAX_DEPTH
+OPENING = {TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L}
+CLOSING = {TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R}
+
+
+def check_nesting(query: str) -> None:
+    """Raise a GraphQLError when the document nests deeper than MAX_NESTING, reading tokens without recursion."""
+    lexer, level, count = Lexer(Source(query)), 0, 0
+    while (token := lexer.advance()).kind != TokenKind.EOF:
+        count += 1
+        if count > MAX_TOKENS:
+            raise GraphQLError(f"The document has more than {MAX_TOKENS} tokens.")
+        if token.kind in OPENING:
+            level += 1
+            if level > MAX_NESTING:
+                raise GraphQLError(f"The document nests more than {MAX_NESTING} levels deep.")
+        elif token.kind in CLOSING:
+            level -= 1
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
@@ -84,7 +109,8 @@ def execute(
 ) -> dict[str, Any]:
     """Run one document; the result is the response body (`data` and/or `errors`)."""
     try:
-        document = parse(query)
+        check_nesting(query)
+        document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError as error:
         return {"errors": [format_error(error)]}
     errors = validate(SCHEMA, document, RULES)

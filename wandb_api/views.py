@@ -1,6 +1,5 @@
 """The HTTP endpoints the `wandb` SDK calls: GraphQL, file_stream, signed uploads and downloads, telemetry."""
 
-import json
 import logging
 import zlib
 from typing import Any
@@ -8,12 +7,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from artifacts import permissions, services
+from artifacts import jsonvalues, names, permissions, services
 from artifacts import queries as artifact_queries
 from artifacts.downloads import stream_blob
 from artifacts.models import ArtifactVersion, Blob, Run
@@ -61,7 +61,10 @@ def _read_limited(request: HttpRequest, limit: int) -> bytes:
     data = b"".join(chunks)
     if request.headers.get("Content-Encoding", "").lower() == "gzip":
         inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-        data = inflater.decompress(data, limit + 1)
+        try:
+            data = inflater.decompress(data, limit + 1)
+        except zlib.error:
+            raise ValidationError("The request body is not valid gzip.", code="invalid_gzip") from None
         if len(data) > limit or inflater.unconsumed_tail:
             raise ValidationError(f"The request body inflates to more than {limit} bytes.", code="too_large")
     return data
@@ -75,11 +78,11 @@ def graphql(request: HttpRequest) -> JsonResponse:
     if user is None:
         return _unauthorized()
     try:
-        body = json.loads(_read_limited(request, MAX_GRAPHQL_BYTES))
+        body = jsonvalues.loads(_read_limited(request, MAX_GRAPHQL_BYTES), "request body")
     except ValidationError as exc:
+        if exc.code == "invalid_json":
+            return _bad_request('The body must be JSON: {"query": ..., "variables": {...}}.')
         return _bad_request(" ".join(exc.messages))
-    except (ValueError, zlib.error):
-        return _bad_request('The body must be JSON: {"query": ..., "variables": {...}}.')
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return _bad_request('The body must be a JSON object with a "query" string.')
     variables = body.get("variables") or {}
@@ -103,27 +106,49 @@ def file_stream(request: HttpRequest, entity: str, project: str, run_id: str) ->
     except PermissionDenied as exc:
         return JsonResponse({"errors": [{"message": str(exc)}]}, status=403)
     try:
-        body = json.loads(_read_limited(request, MAX_BODY_BYTES))
-        files = body.get("files") or {}
-    except (ValueError, AttributeError, ValidationError, zlib.error) as exc:
-        return _bad_request(f"Invalid file_stream body: {exc}")
-    # One bad part (a summary too large, say) is dropped, never the whole stream: a 4xx here makes the SDK
-    # stop streaming for the rest of the run.
-    try:
-        lines = (files.get(SUMMARY_FILE) or {}).get("content") or []
-        if lines:
-            services.run_update(run=run, user=user, summary=runs.summary_from_wandb(lines[-1]))
-    except (ValueError, TypeError, AttributeError, ValidationError) as exc:
-        logger.warning("Dropped the summary of run %s: %s", run_id, exc)
-    try:
-        output = files.get(OUTPUT_FILE) or {}
+        files = _stream_files(jsonvalues.loads(_read_limited(request, MAX_BODY_BYTES), "file_stream body"))
+        summary = None
+        if files.get(SUMMARY_FILE, {}).get("content"):
+            summary = _stream_summary(run, files[SUMMARY_FILE]["content"][-1])
+    except ValidationError as exc:
+        return _bad_request(f"Invalid file_stream body: {' '.join(exc.messages)}")
+    output = files.get(OUTPUT_FILE, {})
+    with transaction.atomic():
+        if summary is not None:
+            services.run_update(run=run, user=user, summary=summary)
         if output.get("content"):
-            services.run_write_output(
-                run=run, user=user, offset=int(output.get("offset") or 0), lines=[str(x) for x in output["content"]]
-            )
-    except (ValueError, TypeError, AttributeError, ValidationError) as exc:
-        logger.warning("Dropped console output of run %s: %s", run_id, exc)
+            services.run_write_output(run=run, user=user, offset=output["offset"], lines=output["content"])
     return JsonResponse({"exitcode": None, "limits": {}})
+
+
+def _stream_files(body: Any) -> dict[str, dict[str, Any]]:
+    """The `files` of a file_stream body, each `{"offset": int >= 0, "content": [str, ...]}`, or ValidationError."""
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object.")
+    files = body.get("files") or {}
+    if not isinstance(files, dict):
+        raise ValidationError('"files" must be an object of file name -> {"offset", "content"}.')
+    for name, part in files.items():
+        if not isinstance(part, dict):
+            raise ValidationError(f'"{name}" must be an object with "offset" and "content".')
+        offset, content = part.setdefault("offset", 0), part.setdefault("content", [])
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise ValidationError(f'The "offset" of "{name}" must be a non-negative integer.')
+        if not isinstance(content, list) or not all(isinstance(line, str) for line in content):
+            raise ValidationError(f'The "content" of "{name}" must be a list of strings.')
+    return files
+
+
+def _stream_summary(run: Run, line: str) -> dict[str, Any] | None:
+    """The summary in the stream's last summary line. One too large to keep is dropped, with a warning, rather
+    than refused: a 4xx makes the SDK stop streaming for the rest of the run."""
+    try:
+        return runs.summary_from_wandb(line)
+    except ValidationError as exc:
+        if exc.code != "too_large":
+            raise
+        logger.warning("Dropped the summary of run %s: %s", run.run_id, " ".join(exc.messages))
+        return None
 
 
 def _upload_artifact_file(request: HttpRequest, user: User, payload: dict[str, Any]) -> HttpResponse:
@@ -170,24 +195,32 @@ def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) 
         return HttpResponse(status=200)
     # Downloads get a manifest made from the stored files (manifest_json), so the SDK's copy is not kept; but a
     # draft made from an earlier version lists files it never uploads, because the entity already stores them.
-    try:
-        contents = json.loads(_read_limited(request, MAX_BODY_BYTES)).get("contents") or {}
-        entries = list(contents.items())
-    except (ValueError, AttributeError, zlib.error):
-        return HttpResponse("The manifest is not valid JSON.", status=400, content_type="text/plain")
+    # The whole manifest is checked before any file is added, and added in one transaction.
+    manifest = jsonvalues.loads(_read_limited(request, MAX_BODY_BYTES), "manifest")
+    contents = manifest.get("contents") if isinstance(manifest, dict) else None
+    if not isinstance(contents, dict):
+        raise ValidationError('The manifest must be a JSON object with "contents": {path: entry}.')
     present = set(version.files.values_list("path", flat=True))
     entity = version.artifact.project.entity
-    for path, entry in entries:
-        if path in present:
-            continue
-        if not isinstance(entry, dict) or entry.get("ref"):
+    missing: dict[str, Blob] = {}
+    for path, entry in contents.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
+            raise ValidationError(f"The manifest entry for '{path}' must be an object with a digest.")
+        if entry.get("ref"):
             raise ValidationError(
                 f"'{path}' is a reference, which this server does not store: add the file itself instead."
             )
-        blob = artifact_queries.stored_blob(entity, str(entry.get("digest", "")))
+        if names.normalize_file_path(path) in present:
+            continue
+        blob = artifact_queries.stored_blob(entity, entry["digest"])
         if blob is None:
             raise ValidationError(f"The manifest lists '{path}', whose bytes were never uploaded.")
-        services.version_file_add(version=version, path=path, blob=blob, user=user)
+        missing[path] = blob
+    with transaction.atomic():
+        services.version_files_add(version=version, files=missing, user=user)
+        services.version_digest_from_manifest(
+            version=version, md5_by_path={path: entry["digest"] for path, entry in contents.items()}, user=user
+        )
     return HttpResponse(status=200)
 
 

@@ -1,9 +1,9 @@
-import json
-
 import markdown as md
 import nh3
 from django import template
 from django.utils.safestring import mark_safe
+
+from artifacts import jsonvalues
 
 register = template.Library()
 
@@ -29,7 +29,7 @@ def is_scalar(value: object) -> bool:
 @register.filter
 def as_json(value: object) -> str:
     """Config and summary values as their JSON, not Python's repr (`{"a": true}`, not `{'a': True}`)."""
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return value if isinstance(value, str) else jsonvalues.as_text(value)
 
 
 @register.filter

@@ -155,7 +155,7 @@ class Artifact(models.Model):
 
     @property
     def is_model(self) -> bool:
-        return "model" in self.type.lower()
+        return names.is_model_type(self.type)
 
 
 class VersionState(models.TextChoices):

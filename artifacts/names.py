@@ -68,6 +68,11 @@ def validate_project_name(value: str) -> None:
         )
 
 
+def is_model_type(type: str) -> bool:
+    """The Model Registry accepts artifact types that contain `model` (`model`, `sklearn-model`, ...)."""
+    return "model" in type.lower()
+
+
 def validate_alias(value: str) -> None:
     """A user-set alias: `latest` belongs to the system and `vN` is the version itself."""
     validate_name(value, "alias")

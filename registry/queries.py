@@ -69,28 +69,30 @@ def linkable_entities(user: User) -> QuerySet[Entity]:
     return Entity.objects.filter(memberships__user=user, memberships__role__in=permissions.WRITE_ROLES).order_by("name")
 
 
-def linkable_models(user: User, entity: Entity) -> QuerySet[RegisteredModel]:
+def linkable_models(user: User, entity: Entity, type: str) -> QuerySet[RegisteredModel]:
+    """Registered models of the entity that the user may link to and that accept artifacts of `type`."""
     if not permissions.can_change(user, entity):
         return RegisteredModel.objects.none()
-    return RegisteredModel.objects.filter(entity=entity).order_by("name")
+    return RegisteredModel.objects.filter(entity=entity, type=type).order_by("name")
 
 
-def model_projects(user: User, entity: Entity) -> QuerySet[Project]:
-    """Projects of the entity holding committed model-type artifacts the user may read."""
+def model_projects(user: User, rm: RegisteredModel) -> QuerySet[Project]:
+    """Projects of the registered model's entity holding committed artifacts of its type the user may read."""
     return (
-        Project.objects.filter(entity=entity)
+        Project.objects.filter(entity=rm.entity)
         .filter(permissions.visible_projects_q(user))
-        .filter(artifacts__type__icontains="model", artifacts__versions__state="COMMITTED")
+        .filter(artifacts__type=rm.type, artifacts__versions__state="COMMITTED")
         .distinct()
         .order_by("name")
     )
 
 
-def model_artifacts(project: Project | None) -> QuerySet[Artifact]:
+def model_artifacts(project: Project | None, rm: RegisteredModel) -> QuerySet[Artifact]:
+    """Artifacts of the project that the registered model accepts, with a committed version."""
     if project is None:
         return Artifact.objects.none()
     return (
-        Artifact.objects.filter(project=project, type__icontains="model", versions__state="COMMITTED")
+        Artifact.objects.filter(project=project, type=rm.type, versions__state="COMMITTED")
         .distinct()
         .order_by("name")
     )

@@ -16,6 +16,16 @@ from artifacts.permissions import User
 from registry.models import Link, LinkAlias, RegisteredModel
 
 
+def check_accepts(registered_model: RegisteredModel, version: ArtifactVersion) -> None:
+    """A registered model accepts one artifact type, fixed when it is created."""
+    if version.artifact.type != registered_model.type:
+        raise ValidationError(
+            f"'{registered_model.name}' accepts versions of type '{registered_model.type}': "
+            f"'{version.artifact.name}' has type '{version.artifact.type}'.",
+            code="type_mismatch",
+        )
+
+
 def _clean_tags(tags: Iterable[str]) -> list[str]:
     cleaned = []
     for tag in tags:
@@ -40,6 +50,11 @@ def registered_model_create(
 ) -> RegisteredModel:
     names.validate_name(name, "registered model name")
     names.validate_name(type, "type")
+    if not names.is_model_type(type):
+        raise ValidationError(
+            f"The Model Registry holds models: a registered model's type must contain 'model', not '{type}'.",
+            code="not_a_model",
+        )
     tags = _clean_tags(tags)
     permissions.require_change(user, entity)
     if RegisteredModel.objects.filter(entity=entity, name=name).exists():
@@ -100,7 +115,7 @@ def link_check(
         permissions.require_alias_allowed(user, entity, alias)
     if not version.is_committed:
         raise ValidationError("Only committed versions can be linked.", code="pending")
-    if not version.artifact.is_model:
+    if not names.is_model_type(version.artifact.type):
         raise ValidationError(
             f"'{version.artifact.name}' has type '{version.artifact.type}': only artifacts whose type "
             "contains 'model' can be linked to the Model Registry.",
@@ -112,7 +127,10 @@ def link_check(
             "links only versions of its own entity's projects.",
             code="other_entity",
         )
-
+    if registered_model is None:
+        registered_model = RegisteredModel.objects.filter(entity=entity, name=registered_model_name).first()
+    if registered_model is not None:
+        check_accepts(registered_model, version)
     return entity, aliases
 
 
@@ -141,7 +159,11 @@ def link_version(
     )
     with transaction.atomic():
         if registered_model is None:
-            registered_model = _registered_model_get_or_create(entity=entity, name=registered_model_name, user=user)
+            registered_model = _registered_model_get_or_create(
+                entity=entity, name=registered_model_name, user=user, type=version.artifact.type
+            )
+            # Created by a concurrent caller meanwhile: the type rule is checked again on the row itself.
+            check_accepts(registered_model, version)
         # Lock the registered model until commit: concurrent links queue here (SQLite queues on BEGIN IMMEDIATE).
         RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
         link = Link.objects.filter(registered_model=registered_model, source=version).first()
@@ -161,11 +183,14 @@ def link_version(
     return LinkResult(link, created)
 
 
-def _registered_model_get_or_create(*, entity: Entity, name: str, user: User) -> RegisteredModel:
+def _registered_model_get_or_create(*, entity: Entity, name: str, user: User, type: str) -> RegisteredModel:
+    """The named registered model; a new one accepts `type` (its first version's type) from now on."""
     try:
         with transaction.atomic():
             rm, _ = RegisteredModel.objects.get_or_create(
-                entity=entity, name=name, defaults={"created_by": user if user.is_authenticated else None}
+                entity=entity,
+                name=name,
+                defaults={"type": type, "created_by": user if user.is_authenticated else None},
             )
     except IntegrityError:
         rm = RegisteredModel.objects.get(entity=entity, name=name)

@@ -45,14 +45,15 @@ def link_to_registry(
     permissions.require_change(request.user, target_entity, visible=True)
     if not version.artifact.is_model:
         raise Http404("Only model artifacts can be linked.")
-    models = list(queries.linkable_models(request.user, target_entity).values_list("name", flat=True))
+    linkable = queries.linkable_models(request.user, target_entity, version.artifact.type)
+    models = list(linkable.values_list("name", flat=True))
     step = request.POST.get("step", "1") if request.method == "POST" else "1"
     select = SelectRegisteredModelForm(request.POST if request.method == "POST" else None, models=models)
     context = {"version": version, "select": select, "step": 1, "existing_link": None}
 
     if request.method == "POST" and select.is_valid():
         target = select.cleaned_data["target"]
-        rm = queries.linkable_models(request.user, target_entity).filter(name=target).first()
+        rm = linkable.filter(name=target).first()
         existing = [
             a.name
             for a in (rm.aliases.exclude(name=names.LATEST).order_by("name") if rm else [])
@@ -165,9 +166,9 @@ def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpRe
     data = request.POST if request.method == "POST" else request.GET
     # Without JavaScript, "Show choices" posts the form to fill the next select; nothing is linked.
     linking = request.method == "POST" and "refresh" not in request.POST
-    projects = queries.model_projects(request.user, rm.entity)
+    projects = queries.model_projects(request.user, rm)
     project = _pick(projects, name=data.get("project"))
-    artifacts = queries.model_artifacts(project)
+    artifacts = queries.model_artifacts(project, rm)
     artifact = _pick(artifacts, name=data.get("artifact")) if project else None
     versions = list(queries.artifact_versions(artifact))
     form = LinkNewVersionForm(

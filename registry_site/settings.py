@@ -204,7 +204,6 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "registry_site.security.client_ip"
 AXES_LOCKOUT_CALLABLE = "registry_site.security.lockout_response"
-AXES_USERNAME_FORM_FIELD = "username"
 
 # Wrong API keys (the SDK's): after API_KEY_FAILURE_LIMIT from one address within API_KEY_COOLOFF_SECONDS,
 # further wrong keys from it are answered 429 with Retry-After until that window ends. Right keys always pass.

@@ -45,6 +45,7 @@ test: install-test chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	@# Includes tests/security/test_headers.py: `manage.py check --deploy` must be clean under a production environment.
 	$(BIN)/pytest
 	@# The domain and its race tests again on a throwaway PostgreSQL, when its server binaries are installed.
 	@scripts/with-postgres $(BIN)/pytest -q -m "not browser" tests/artifacts tests/registry tests/wandb_api tests/test_admin.py tests/test_demo.py; rc=$$?; \

@@ -2,9 +2,11 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
     "artifacts",
     "registry",
     "wandb_api",
@@ -63,7 +66,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "registry_site.urls"
@@ -153,6 +159,12 @@ WHITENOISE_USE_FINDERS = not env_bool("MANIFEST_STATIC", True)
 # Uploads larger than this go to a temporary file, never into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+AUTHENTICATION_BACKENDS = [
+    # First: refuses every sign-in of a locked-out account or address, even with the right password.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -162,6 +174,41 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+# Behind a TLS-terminating proxy: the header it sets to "https" (e.g. HTTP_X_FORWARDED_PROTO).
+if _proxy_ssl_header := os.getenv("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https")
+# Reverse proxies in front of the server that append the client's address to X-Forwarded-For.
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+
+# Strict: no inline script or style, no eval; htmx runs with allowEval off (see base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+
+# Sign-in lockout (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username, or from one
+# address, that username or address is refused for LOGIN_COOLOFF_MINUTES (a further try starts it again).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "registry_site.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "registry_site.security.lockout_response"
+
+# Wrong API keys (the SDK's): after API_KEY_FAILURE_LIMIT from one address within API_KEY_COOLOFF_SECONDS,
+# further wrong keys from it are answered 429 with Retry-After until that window ends. Right keys always pass.
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20)
+API_KEY_COOLOFF_SECONDS = env_int("API_KEY_COOLOFF_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

@@ -11,4 +11,7 @@ def sign_in(page, username: str, password: str) -> None:
 
 def settled(page) -> None:
     """Wait until htmx has finished its requests, swaps and settling (new content is wired only then)."""
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
+    # A function, not an expression: Playwright evals a bare expression in the page, which the CSP refuses.
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )

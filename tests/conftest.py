@@ -77,13 +77,30 @@ def browser() -> Iterator:
         b.close()
 
 
+# Every page a browser test opens reports what its Content-Security-Policy refused.
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (e) => window.reportCspViolation(
+  `${e.effectiveDirective} refused ${e.blockedURI || "inline code"} on ${e.documentURI}:${e.lineNumber} ${e.sample}`
+), true);
+"""
+
+
 @pytest.fixture
-def page(browser, live_server) -> Iterator:
+def csp_violations() -> list[str]:
+    """What the CSP refused during the test; the `page` fixture fails the test unless it stays empty."""
+    return []
+
+
+@pytest.fixture
+def page(browser, live_server, csp_violations: list[str]) -> Iterator:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
+    context.expose_binding("reportCspViolation", lambda source, message: csp_violations.append(message))
+    context.add_init_script(CSP_WATCH)
     pg = context.new_page()
     yield pg
     context.close()
+    assert not csp_violations, "The Content-Security-Policy refused:\n" + "\n".join(csp_violations)
 
 
 @pytest.fixture

@@ -25,6 +25,10 @@ def test_hover_menu_link_new_version_cascade_and_confirmation(page, demo):
     expect(more).to_have_css("opacity", "1")
     assert row.bounding_box() == box_before  # no layout jump when the button appears
     more.click()
+    # The menu opens right under its own row's button (anchor positioning, no inline style).
+    menu, button = page.get_by_role("menu").bounding_box(), more.bounding_box()
+    assert abs(menu["y"] - (button["y"] + button["height"])) < 12
+    assert menu["x"] <= button["x"] + button["width"] <= menu["x"] + menu["width"] + 1
     page.get_by_role("menuitem", name="Link new version").click()
     dialog = page.get_by_role("dialog", name="Link new version")
     expect(dialog).to_be_visible()

@@ -19,7 +19,8 @@ from artifacts.downloads import stream_blob
 from artifacts.models import ArtifactVersion, Blob, Run
 from artifacts.permissions import User
 from artifacts.storage import CHUNK_SIZE, blob_store
-from wandb_api import auth, ids, lookups, runs, schema, tokens
+from registry_site.security import client_ip
+from wandb_api import auth, ids, lookups, runs, schema, throttle, tokens
 from wandb_api.resolvers import Context
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,14 @@ SUMMARY_FILE = "wandb-summary.json"
 OUTPUT_FILE = "output.log"
 
 
-def _unauthorized() -> JsonResponse:
+def _unauthorized(request: HttpRequest) -> JsonResponse:
+    """401 for a missing or wrong key; 429 with Retry-After (which the SDK waits out) once an address has sent
+    too many wrong ones."""
+    if auth.api_key(request) is not None and (wait := throttle.wrong_key_record(address=client_ip(request))):
+        message = f"Too many wrong API keys from your address: try again in {wait} seconds."
+        response = JsonResponse({"errors": [{"message": message}]}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     response = JsonResponse(
         {"errors": [{"message": "Invalid or missing API key: use a key from your profile page as WANDB_API_KEY."}]},
         status=401,
@@ -76,7 +84,7 @@ def graphql(request: HttpRequest) -> JsonResponse:
     """One GraphQL document per POST; the SDK names no operation, so the document itself is executed."""
     user = auth.authenticate(request)
     if user is None:
-        return _unauthorized()
+        return _unauthorized(request)
     try:
         body = jsonvalues.loads(_read_limited(request, MAX_GRAPHQL_BYTES), "request body")
     except ValidationError as exc:
@@ -98,7 +106,7 @@ def file_stream(request: HttpRequest, entity: str, project: str, run_id: str) ->
     """The live run stream: the summary and the console output are kept; history and system metrics dropped."""
     user = auth.authenticate(request)
     if user is None:
-        return _unauthorized()
+        return _unauthorized(request)
     try:
         run = lookups.run_for_write(user, entity, project, run_id)
     except Http404 as exc:

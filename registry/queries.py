@@ -92,9 +92,7 @@ def model_artifacts(project: Project | None, rm: RegisteredModel) -> QuerySet[Ar
     if project is None:
         return Artifact.objects.none()
     return (
-        Artifact.objects.filter(project=project, type=rm.type, versions__state="COMMITTED")
-        .distinct()
-        .order_by("name")
+        Artifact.objects.filter(project=project, type=rm.type, versions__state="COMMITTED").distinct().order_by("name")
     )
 
 

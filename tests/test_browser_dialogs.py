@@ -1,0 +1,113 @@
+"""Every dialog opens, closes and opens again, any number of times, after any success or error."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import settled, sign_in
+from tests.factories import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+RAC = "Fine-Tuned-Review-Autocompletion"
+
+
+def _close(page, dialog, how: str) -> None:
+    if how == "cancel":
+        dialog.get_by_role("button", name="Cancel").click()
+    elif how == "x":
+        dialog.get_by_role("button", name="Close").click()
+    else:
+        page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+
+def _open_link_new_version_from_menu(page):
+    page.get_by_role("row", name=re.compile(RAC)).hover()
+    page.get_by_role("button", name=f"More actions for {RAC}").click()
+    page.get_by_role("menuitem", name="Link new version").click()
+    dialog = page.get_by_role("dialog", name="Link new version")
+    expect(dialog).to_be_visible()
+    settled(page)
+    return dialog
+
+
+def _open_new_model(page):
+    page.get_by_role("link", name="New registered model").click()
+    dialog = page.get_by_role("dialog", name="New registered model")
+    expect(dialog).to_be_visible()
+    settled(page)
+    return dialog
+
+
+def test_registry_list_dialogs_reopen_after_every_way_of_closing(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/registry/model")
+    for _ in range(2):
+        for how in ("cancel", "x", "escape"):
+            _close(page, _open_link_new_version_from_menu(page), how)
+            _close(page, _open_new_model(page), how)
+    # After an error inside the dialog, and after a success.
+    dialog = _open_new_model(page)
+    dialog.get_by_role("button", name="Register model").click()
+    settled(page)
+    expect(dialog.get_by_role("alert").first).to_be_visible()
+    _close(page, dialog, "escape")
+    dialog = _open_new_model(page)
+    dialog.get_by_label("Name").fill("Brand-New")
+    dialog.get_by_role("button", name="Register model").click()
+    expect(page).to_have_url(re.compile(r"/registry/model/reviewco/Brand-New$"))
+    page.goto("/registry/model")
+    dialog = _open_link_new_version_from_menu(page)
+    dialog.get_by_label("Project").select_option("review-autocompletion")
+    settled(page)
+    dialog.get_by_label("Model Artifact").select_option("review-autocompletion-model")
+    settled(page)
+    dialog.get_by_label("Version").select_option(label="v3 (latest)")
+    dialog.get_by_role("button", name="Link version").click()
+    expect(dialog).to_be_hidden()
+    settled(page)
+    for how in ("cancel", "x", "escape"):
+        _close(page, _open_link_new_version_from_menu(page), how)
+        _close(page, _open_new_model(page), how)
+
+
+def test_model_card_and_artifact_browser_dialogs_reopen(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto(f"/registry/model/reviewco/{RAC}")
+    for how in ("cancel", "x", "escape", "cancel"):
+        page.get_by_role("link", name="Link new version").click()
+        dialog = page.get_by_role("dialog", name="Link new version")
+        expect(dialog).to_be_visible()
+        settled(page)
+        _close(page, dialog, how)
+
+    page.goto("/reviewco/mnist/artifacts/model/mnist_model/v1")
+    for how in ("cancel", "x", "escape"):
+        page.get_by_role("link", name="Link to registry").click()
+        dialog = page.get_by_role("dialog", name="Link to registry")
+        expect(dialog).to_be_visible()
+        settled(page)
+        _close(page, dialog, how)
+    # An error in step 1, then closing, then a success, then opening again.
+    page.get_by_role("link", name="Link to registry").click()
+    dialog = page.get_by_role("dialog", name="Link to registry")
+    settled(page)
+    dialog.get_by_role("button", name="Next step").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("Select a registered model")
+    _close(page, dialog, "escape")
+    page.get_by_role("link", name="Link to registry").click()
+    dialog = page.get_by_role("dialog", name="Link to registry")
+    settled(page)
+    dialog.get_by_label("Select a register model").select_option("MNIST-dev")
+    dialog.get_by_role("button", name="Next step").click()
+    settled(page)
+    dialog.get_by_role("button", name="Link to registry").click()
+    expect(dialog).to_be_hidden()
+    settled(page)
+    for how in ("cancel", "x"):
+        page.get_by_role("link", name="Link to registry").click()
+        dialog = page.get_by_role("dialog", name="Link to registry")
+        expect(dialog).to_be_visible()
+        settled(page)
+        _close(page, dialog, how)

@@ -111,3 +111,45 @@ def test_model_card_and_artifact_browser_dialogs_reopen(page, demo):
         expect(dialog).to_be_visible()
         settled(page)
         _close(page, dialog, how)
+
+
+def test_a_failed_request_says_why_in_the_dialog_and_keeps_what_was_typed(page, demo):
+    from artifacts import services
+    from artifacts.models import Role
+
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/registry/model")
+    dialog = _open_new_model(page)
+    dialog.get_by_label("Name").fill("Typed-Name")
+    # The role changes while the dialog is open: the server refuses with its reason.
+    services.membership_set(entity=demo.entity, user=demo.member, role=Role.VIEWER)
+    dialog.get_by_role("button", name="Register model").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("You need the member or admin role")
+    expect(dialog.get_by_label("Name")).to_have_value("Typed-Name")
+    expect(dialog).to_be_visible()
+
+    # The server cannot be reached at all.
+    services.membership_set(entity=demo.entity, user=demo.member, role=Role.MEMBER)
+    page.route("**/registry/model/new", lambda route: route.abort())
+    dialog.get_by_role("button", name="Register model").click()
+    expect(dialog.get_by_role("alert")).to_have_text(
+        "The server could not be reached. Check your connection and try again."
+    )
+    expect(dialog.get_by_label("Name")).to_have_value("Typed-Name")
+    page.unroute("**/registry/model/new")
+    dialog.get_by_role("button", name="Register model").click()
+    expect(page).to_have_url(re.compile(r"/registry/model/reviewco/Typed-Name$"))
+
+
+def test_a_failed_request_outside_a_dialog_is_an_error_toast(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/registry/model")
+    settled(page)
+    page.route(
+        "**/registry/model?q=*",
+        lambda route: route.fulfill(
+            status=500, content_type="text/html", body="<p data-error-message>The search broke.</p>"
+        ),
+    )
+    page.get_by_label("Search registered models").fill("mnist")
+    expect(page.get_by_role("alert").filter(has_text="The search broke.")).to_be_visible()

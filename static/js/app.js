@@ -42,12 +42,53 @@
   });
 
   // Short confirmations from the server (HX-Trigger: showMessage).
-  document.body.addEventListener("showMessage", (e) => {
+  const toast = (message, error = false) => {
     const box = document.getElementById("toasts");
-    const toast = document.createElement("div");
-    toast.className = "toast";
-    toast.textContent = e.detail.message;
-    box.appendChild(toast);
-    setTimeout(() => toast.remove(), 6000);
+    const item = document.createElement("div");
+    item.className = error ? "toast error" : "toast";
+    // The box is the polite live region; an error interrupts.
+    if (error) item.setAttribute("role", "alert");
+    item.textContent = message;
+    box.appendChild(item);
+    setTimeout(() => item.remove(), error ? 10000 : 6000);
+  };
+  document.body.addEventListener("showMessage", (e) => toast(e.detail.message));
+
+  // A failed request says why, where the user looks: inside the open dialog (what they typed stays, since
+  // htmx swaps nothing on an error), or as a toast. The reason is the error page's [data-error-message], a
+  // JSON {"errors": [{"message"}]}, or a plain-text body.
+  const reason = (xhr) => {
+    const type = xhr.getResponseHeader("Content-Type") || "";
+    const body = xhr.responseText || "";
+    try {
+      if (type.includes("json")) return JSON.parse(body).errors[0].message;
+      if (type.includes("html")) {
+        const found = new DOMParser().parseFromString(body, "text/html").querySelector("[data-error-message]");
+        if (found) return found.textContent.trim();
+      } else if (body.trim()) return body.trim().slice(0, 300);
+    } catch (_) {
+      /* fall through to the status line */
+    }
+    return `The server answered ${xhr.status} ${xhr.statusText}.`;
+  };
+  const showError = (elt, message) => {
+    const dialog = elt?.closest?.("dialog[open]") || document.querySelector("dialog[open]");
+    if (!dialog) return toast(message, true);
+    let box = dialog.querySelector(".request-error");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "errorlist request-error";
+      box.setAttribute("role", "alert");
+      dialog.querySelector(".drawer-header")?.after(box) || dialog.prepend(box);
+    }
+    box.textContent = message;
+  };
+  document.body.addEventListener("htmx:responseError", (e) => showError(e.detail.elt, reason(e.detail.xhr)));
+  document.body.addEventListener("htmx:sendError", (e) =>
+    showError(e.detail.elt, "The server could not be reached. Check your connection and try again."),
+  );
+  // A request that succeeds clears the previous failure's message.
+  document.body.addEventListener("htmx:afterRequest", (e) => {
+    if (e.detail.successful) e.detail.elt?.closest?.("dialog")?.querySelector(".request-error")?.remove();
   });
 })();

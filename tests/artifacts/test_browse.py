@@ -175,7 +175,9 @@ def test_downloads_are_permission_checked(client, demo):
     client.force_login(demo.outsider)
     assert _download(client, "README.md").status_code == 404
     client.logout()
-    assert _download(client, "README.md").status_code == 404
+    r = _download(client, "README.md")
+    assert r.status_code == 302
+    assert r["Location"].startswith("/accounts/login/?next=")
 
 
 def test_a_member_adds_and_removes_an_alias(member):

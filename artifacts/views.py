@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from artifacts import names, permissions, queries, services
 from artifacts.downloads import stream_blob
@@ -227,7 +228,10 @@ def _panel_region(request: HtmxHttpRequest, version, region: str, error: str | N
     panel = artifact_panel(request, version, "version")
     context = build_panel(request.user, panel, site_url(request))
     context[f"{region.replace('-', '_')}_error"] = error
-    return render(request, f"{PANEL_TEMPLATE}#{region}", context)
+    response = render(request, f"{PANEL_TEMPLATE}#{region}", context)
+    if region == "version-aliases" and not error:
+        trigger_client_event(response, "aliasesChanged")
+    return response
 
 
 def _error_text(exc: ValidationError) -> str:

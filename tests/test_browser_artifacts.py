@@ -114,8 +114,12 @@ def test_adding_an_alias_on_an_artifact_version(page, demo):
     page.get_by_label("New alias").fill("best")
     page.get_by_role("button", name="Add", exact=True).click()
     expect(page.locator("#version-aliases")).to_contain_text("best")
+    # The tree on the left shows the new chip at once, and loses it when the alias moves or goes.
+    tree = page.get_by_role("list", name="Versions of mnist_model")
+    expect(tree.get_by_role("listitem").filter(has_text="v0")).to_contain_text("best")
     page.get_by_role("button", name="Remove alias best").click()
     expect(page.locator("#version-aliases")).not_to_contain_text("best")
+    expect(tree.get_by_role("listitem").filter(has_text="v0")).not_to_contain_text("best")
 
 
 def test_reading_works_without_javascript(browser, live_server, demo):

@@ -252,7 +252,7 @@ def test_the_details_page_has_the_model_card_and_versions(member):
     r = member.get(RAC)
     assertContains(r, "Model card")
     assertContains(r, "<h1>Fine-Tuned Review Autocompletion</h1>", html=True)
-    for column in ["Version", "Aliases", "Source Version", "Created At", "Created By"]:
+    for column in ["Version", "Aliases", "Source Version", "Linked At", "Linked By"]:
         assertContains(r, f">{column}</th>")
     assertContains(r, "review-autocompletion-model:v2")
     assertContains(r, f'href="{RAC}/v2"')

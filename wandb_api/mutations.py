@@ -13,7 +13,6 @@ from django.db import transaction
 from django.http import Http404
 
 from artifacts import names, permissions, services
-from artifacts import queries as artifact_queries
 from artifacts.models import Artifact, ArtifactVersion, Entity, Project, Run
 from artifacts.permissions import User
 from registry import services as registry_services
@@ -172,7 +171,8 @@ def update_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any
 
 @atomic
 def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """Per file, a signed upload URL, or none when the entity already stores those bytes (added at once)."""
+    """Per file, a signed upload URL, or none when the entity already stores those bytes intact (added at once);
+    bytes missing from the store or marked bad are asked for again, and their upload repairs them."""
     user = info.context.user
     request = info.context.request
     versions: dict[str, Any] = {}
@@ -185,7 +185,7 @@ def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
         names.validate_file_path(path)
         upload_url = None
         if not version.is_committed:
-            blob = artifact_queries.stored_blob(version.artifact.project.entity, spec["md5"])
+            blob = services.blob_for_dedupe(entity=version.artifact.project.entity, md5=spec["md5"])
             if blob is not None:
                 services.version_file_add(version=version, path=path, blob=blob, user=user)
             else:

@@ -14,7 +14,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from artifacts import permissions, services
-from artifacts import queries as artifact_queries
 from artifacts.downloads import stream_blob
 from artifacts.models import ArtifactVersion, Blob, Run
 from artifacts.permissions import User
@@ -184,9 +183,12 @@ def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) 
             raise ValidationError(
                 f"'{path}' is a reference, which this server does not store: add the file itself instead."
             )
-        blob = artifact_queries.stored_blob(entity, str(entry.get("digest", "")))
+        blob = services.blob_for_dedupe(entity=entity, md5=str(entry.get("digest", "")))
         if blob is None:
-            raise ValidationError(f"The manifest lists '{path}', whose bytes were never uploaded.")
+            raise ValidationError(
+                f"The manifest lists '{path}', whose bytes were never uploaded or are missing or corrupt on the "
+                "server: add the file itself again."
+            )
         services.version_file_add(version=version, path=path, blob=blob, user=user)
     return HttpResponse(status=200)
 

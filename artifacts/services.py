@@ -275,10 +275,13 @@ def version_create(
         raise ValidationError(f"Invalid digest {digest!r}: expected 32 hex characters.", code="invalid_digest")
     project = run.project
     permissions.require_change_project(user, project)
+    # Bytes of the existing version that are missing or corrupt are asked for again: the client gets a pending
+    # version, uploads them (repairing the blobs) and its commit resolves to the existing version.
+    intact = _version_with_intact_bytes(project=project, name=name, digest=digest)
     with transaction.atomic():
         artifact = _artifact_for_update(project=project, name=name, type=type)
         existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
-        if existing is not None:
+        if existing is not None and existing.pk == intact:
             for alias in aliases:
                 _alias_move(version=existing, name=alias)
             return LogResult(existing, False)
@@ -292,6 +295,14 @@ def version_create(
             created_by=user if user.is_authenticated else None,
         )
     return LogResult(version, True)
+
+
+def _version_with_intact_bytes(*, project: Project, name: str, digest: str) -> int | None:
+    """The id of the committed version with this content whose stored bytes are all present and not bad."""
+    existing = ArtifactVersion.committed.filter(artifact__project=project, artifact__name=name, digest=digest).first()
+    if existing is None or not all(storage.blob_present(f.blob) for f in existing.files.select_related("blob")):
+        return None
+    return existing.pk
 
 
 def _require_pending(user: User, version: ArtifactVersion) -> None:

@@ -2,7 +2,11 @@
 
 import errno
 import hashlib
+import http.client
 import io
+import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -226,3 +230,37 @@ def test_a_check_that_began_before_a_repair_does_not_undo_it(project, file_stora
     assert not storage.blob_record(stale, BlobStatus.BAD, seen=stale.verified_at)
     blob.refresh_from_db()
     assert blob.status == BlobStatus.OK
+
+
+@pytest.mark.django_db(transaction=True)
+def test_over_http_a_corrupt_download_ends_as_an_incomplete_response(live_server, project, file_storage):
+    blob = log_version(project, content=CONTENT).files.get().blob
+    flip_a_byte(file_storage, blob)
+    url = live_server.url + download_url(blob).split("testserver", 1)[1]
+    with urllib.request.urlopen(url) as response:
+        assert response.status == 200
+        assert response.headers["Content-Length"] == str(len(CONTENT))
+        with pytest.raises(http.client.IncompleteRead) as exc:
+            response.read()
+    assert len(exc.value.partial) < len(CONTENT)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url)
+    assert refused.value.code == 410
+    assert "corrupt" in json.loads(refused.value.read())["errors"][0]["message"]
+
+
+def test_the_same_content_under_the_same_name_is_asked_for_again_when_its_bytes_are_lost(team, project, file_storage):
+    first = log_version(project, "cnn", content=CONTENT)
+    blob = first.files.get().blob
+    (file_storage / blob.storage_key).unlink()
+    result = services.version_create(
+        run=make_run(project), user=team.member, name="cnn", type="model", digest=first.digest
+    )
+    # A pending version, so the client uploads the bytes instead of being told they are stored.
+    assert result.created and not result.version.is_committed
+    services.version_file_add(
+        version=result.version, path="model.pt", blob=blob_store(io.BytesIO(CONTENT)), user=team.member
+    )
+    assert services.version_commit(version=result.version, user=team.member) == first
+    assert (file_storage / blob.storage_key).read_bytes() == CONTENT
+    assert list(first.artifact.versions.filter(state="COMMITTED")) == [first]

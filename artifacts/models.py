@@ -128,7 +128,8 @@ class Blob(models.Model):
     md5 = models.CharField(max_length=24, db_index=True)
     size = models.BigIntegerField()
     status = models.CharField(max_length=8, choices=BlobStatus.choices, default=BlobStatus.OK, db_index=True)
-    # When the stored bytes were last hashed whole: stored, downloaded in full or scrubbed by verify_blobs.
+    # When the stored bytes were last hashed whole: when stored, by verify_blobs, or by a download that found
+    # them corrupt (a good download writes nothing).
     verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

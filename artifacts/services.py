@@ -511,9 +511,10 @@ def api_key_touch(*, key: ApiKey) -> None:
     if key.last_used_at is not None and now - key.last_used_at < API_KEY_TOUCH_INTERVAL:
         return
     try:
-        ApiKey.objects.filter(pk=key.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_TOUCH_INTERVAL)
-        ).update(last_used_at=now)
+        with transaction.atomic():
+            ApiKey.objects.filter(pk=key.pk).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_TOUCH_INTERVAL)
+            ).update(last_used_at=now)
     except DatabaseError as exc:
         logger.warning("Could not record the use of API key %s: %s", key.prefix, exc)
 

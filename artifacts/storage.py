@@ -29,6 +29,7 @@ from artifacts.models import Blob, BlobStatus, blob_key
 
 CHUNK_SIZE = 1024 * 1024
 STAGING_DIR = "staging"
+SPOOL_PREFIX = "upload-"
 
 
 class BlobUnavailable(Exception):
@@ -117,7 +118,7 @@ def blob_store(stream: IO[bytes], *, expected_md5: str | None = None, expected_s
     `expected_md5`/`expected_size` raises ValueError and stores nothing.
     """
     sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
-    fd, tmp_path = tempfile.mkstemp(dir=_tmp_dir(), prefix="upload-")
+    fd, tmp_path = tempfile.mkstemp(dir=_tmp_dir(), prefix=SPOOL_PREFIX)
     try:
         with os.fdopen(fd, "wb") as tmp:
             while chunk := stream.read(CHUNK_SIZE):
@@ -299,7 +300,7 @@ def tmp_leftovers(*, older_than: datetime) -> Iterator[str]:
     with os.scandir(_tmp_dir()) as entries:
         for entry in entries:
             try:
-                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                if entry.name.startswith(SPOOL_PREFIX) and entry.is_file() and entry.stat().st_mtime < cutoff:
                     yield entry.path
             except FileNotFoundError:
                 continue

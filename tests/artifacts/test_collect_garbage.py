@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.files.storage import FileSystemStorage
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -140,3 +141,34 @@ def test_a_killed_uploads_temp_file_is_collected_after_the_grace_period(db, sett
     ]
     assert not left.exists()
     assert not Blob.objects.exists()
+
+
+class CollectsWhileStoring(FileSystemStorage):
+    """Local files, where collect_garbage runs at the worst moment of an upload: its bytes are in place, its
+    row is not written yet (the staged name is removed in between)."""
+
+    reports: list = []
+
+    def delete(self, name: str) -> None:
+        super().delete(name)
+        if name.startswith(storage.STAGING_DIR) and not self.reports:
+            self.reports.append(services.garbage_collect(older_than=timedelta(hours=1)))
+
+
+def test_an_upload_racing_the_collection_of_its_blob_keeps_its_bytes(settings, team, project, file_storage):
+    old = log_version(project, "cnn", content=b"weights")
+    log_version(project, "cnn", content=b"other")
+    blob = old.files.get().blob
+    services.version_delete(version=old, user=team.member)
+    (file_storage / blob.storage_key).unlink()
+    Blob.objects.filter(pk=blob.pk).update(created_at=OLD)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": f"{__name__}.CollectsWhileStoring", "OPTIONS": {"location": file_storage}},
+    }
+    CollectsWhileStoring.reports = []
+    stored = storage.blob_store(io.BytesIO(b"weights"))
+    (report,) = CollectsWhileStoring.reports
+    assert [b.sha256 for b in report.blobs] == [blob.sha256]
+    assert Blob.objects.get(pk=blob.pk).status == "ok"
+    assert (file_storage / stored.storage_key).read_bytes() == b"weights"

@@ -211,12 +211,21 @@ def test_a_busy_database_answers_503_to_the_api_and_the_pages(client, team, proj
     with write_lock():
         response = graphql(client, documents.UPSERT_BUCKET, {"entity": "reviewco", "project": "mnist"}, key)
         page = client.post(reverse("artifacts:version_alias_add", args=version._args()), {"alias": "best"})
+        swap = client.post(
+            reverse("artifacts:version_alias_add", args=version._args()),
+            {"alias": "best"},
+            headers={"HX-Request": "true", "HX-Target": "version-aliases"},
+        )
     assert response.status_code == 503
     assert message(response) == "The database is busy with another write; try again shortly."
     assert response["Retry-After"] == "10"
     assert page.status_code == 503
     assert "The database is busy with another write" in page.content.decode()
     assert 'class="topbar"' in page.content.decode()
+    assert (swap.status_code, json.loads(swap["HX-Trigger"])) == (
+        503,
+        {"showMessage": {"message": "The database is busy with another write; try again shortly."}},
+    )
     assert snapshot() == before
     assert not ArtifactAlias.objects.filter(name="best").exists()
 

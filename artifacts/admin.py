@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
-from artifacts import names, permissions, services
+from artifacts import names, permissions, services, storage
 from artifacts.models import (
     ApiKey,
     Artifact,
@@ -15,6 +15,7 @@ from artifacts.models import (
     ArtifactUsage,
     ArtifactVersion,
     Blob,
+    BlobStatus,
     Entity,
     Membership,
     Project,
@@ -280,9 +281,20 @@ class ArtifactUsageAdmin(admin.ModelAdmin):
 
 @admin.register(Blob)
 class BlobAdmin(admin.ModelAdmin):
-    list_display = ["sha256", "md5", "size_display", "created_at"]
+    """Blob health: a bad or missing blob is refused to downloads until the same content is uploaded again."""
+
+    list_display = ["sha256", "status", "verified_at", "md5", "size_display", "created_at"]
+    list_filter = ["status"]
     search_fields = ["sha256", "md5"]
-    readonly_fields = ["sha256", "md5", "size", "created_at"]
+    readonly_fields = ["sha256", "md5", "size", "status", "verified_at", "created_at"]
+    actions = ["verify"]
+
+    @admin.action(description="Verify selected blobs (hash the stored bytes)")
+    def verify(self, request: HttpRequest, queryset: QuerySet) -> None:
+        results = [storage.blob_verify(blob) for blob in queryset]
+        failed = len(results) - results.count(BlobStatus.OK)
+        level = messages.WARNING if failed else messages.SUCCESS
+        self.message_user(request, f"Verified {len(results)} blob(s): {failed} bad or missing.", level)
 
     @admin.display(ordering="size", description="Size")
     def size_display(self, obj: Blob) -> str:

@@ -31,7 +31,12 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
 
 
 def stream_blob(request: HttpRequest, blob: Blob, *, filename: str, as_attachment: bool = True) -> HttpResponse:
-    """The blob's bytes in chunks: never the whole file in memory."""
+    """The blob's bytes in chunks: never the whole file in memory.
+
+    Missing or corrupt stored bytes raise BlobUnavailable before any header is sent (answered 410 by
+    registry_site.faults); corruption found while a whole file streams ends the response short (see
+    storage.blob_chunks). Ranges are not hashed: they come only from blobs not known to be bad.
+    """
     # Attachments are bytes to save, whatever their extension suggests (`.pt` is not a page table).
     content_type = "application/octet-stream" if as_attachment else mimetypes.guess_type(filename)[0] or "text/plain"
     common = {

@@ -109,17 +109,36 @@ class Run(models.Model):
         return self.output_lines_cut + (self.output_log.count("\n") + 1 if self.output_log else 0)
 
 
+class BlobStatus(models.TextChoices):
+    OK = "ok", "OK"
+    # The stored bytes do not hash to the blob's SHA-256 (or have another size).
+    BAD = "bad", "Corrupt"
+    MISSING = "missing", "Missing"
+
+
 class Blob(models.Model):
-    """Bytes stored once, keyed by SHA-256; shared by every file that holds the same content."""
+    """Bytes stored once, keyed by SHA-256; shared by every file that holds the same content.
+
+    Only a blob whose status is OK is served or reused; a bad or missing one is repaired by the next upload of
+    the same content (storage.blob_store).
+    """
 
     sha256 = models.CharField(max_length=64, primary_key=True)
     # Base64 MD5, the per-file digest of the W&B protocol.
     md5 = models.CharField(max_length=24, db_index=True)
     size = models.BigIntegerField()
+    status = models.CharField(max_length=8, choices=BlobStatus.choices, default=BlobStatus.OK, db_index=True)
+    # When the stored bytes were last hashed whole: when stored, by verify_blobs, or by a download that found
+    # them corrupt (a good download writes nothing).
+    verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return self.sha256
+
+    @property
+    def is_ok(self) -> bool:
+        return self.status == BlobStatus.OK
 
     @property
     def storage_key(self) -> str:

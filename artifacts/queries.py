@@ -13,6 +13,7 @@ from artifacts.models import (
     ArtifactUsage,
     ArtifactVersion,
     Blob,
+    BlobStatus,
     Project,
     Run,
 )
@@ -196,6 +197,6 @@ def num_consumers(user: User, version: ArtifactVersion) -> int:
 
 
 def stored_blob(entity, md5: str) -> Blob | None:
-    """Bytes with this base64 MD5 already held by a file of the entity (lets a client skip the upload).
-    Scoped to the entity so that nobody learns what another team stores."""
-    return Blob.objects.filter(md5=md5, files__version__artifact__project__entity=entity).first()
+    """Bytes with this base64 MD5 already held by a file of the entity and not known to be missing or corrupt
+    (lets a client skip the upload). Scoped to the entity so that nobody learns what another team stores."""
+    return Blob.objects.filter(md5=md5, status=BlobStatus.OK, files__version__artifact__project__entity=entity).first()

@@ -5,7 +5,11 @@ Bad input raises ValidationError before anything is written; a missing right rai
 PermissionDenied (see permissions.py).
 """
 
+import dataclasses
 import hashlib
+import logging
+import os
+import random
 import re
 import secrets
 from collections.abc import Iterable
@@ -15,12 +19,12 @@ from pathlib import Path
 from typing import IO
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 
-from artifacts import jsonvalues, names, permissions
+from artifacts import jsonvalues, names, permissions, queries, storage
 from artifacts.models import (
     ApiKey,
     Artifact,
@@ -29,6 +33,7 @@ from artifacts.models import (
     ArtifactUsage,
     ArtifactVersion,
     Blob,
+    BlobStatus,
     Entity,
     Membership,
     Project,
@@ -38,6 +43,8 @@ from artifacts.models import (
 )
 from artifacts.permissions import User
 from artifacts.storage import blob_store, manifest_digest
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -293,10 +300,13 @@ def version_create(
     jsonvalues.check_depth(metadata, "metadata")
     project = run.project
     permissions.require_change_project(user, project)
+    # Bytes of the existing version that are missing or corrupt are asked for again: the client gets a pending
+    # version, uploads them (repairing the blobs) and its commit resolves to the existing version.
+    intact = _version_with_intact_bytes(project=project, name=name, digest=digest)
     with transaction.atomic():
         artifact = _artifact_for_update(project=project, name=name, type=type)
         existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
-        if existing is not None:
+        if existing is not None and existing.pk == intact:
             for alias in aliases:
                 _alias_move(version=existing, name=alias)
             return LogResult(existing, False)
@@ -310,6 +320,14 @@ def version_create(
             created_by=user if user.is_authenticated else None,
         )
     return LogResult(version, True)
+
+
+def _version_with_intact_bytes(*, project: Project, name: str, digest: str) -> int | None:
+    """The id of the committed version with this content whose stored bytes are all present and not bad."""
+    existing = ArtifactVersion.committed.filter(artifact__project=project, artifact__name=name, digest=digest).first()
+    if existing is None or not all(storage.blob_present(f.blob) for f in existing.files.select_related("blob")):
+        return None
+    return existing.pk
 
 
 def _require_pending(user: User, version: ArtifactVersion) -> None:
@@ -395,6 +413,12 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
         if not files:
             raise ValidationError("An artifact version needs at least one file.", code="empty")
         names.validate_file_tree(f.path for f in files)
+        unusable = [f.path for f in files if not f.blob.is_ok]
+        if unusable:
+            raise ValidationError(
+                f"The server's copy of {', '.join(unusable)} is missing or corrupt: upload the file again.",
+                code="blob_unavailable",
+            )
         digest = manifest_digest({f.path: f.blob.md5 for f in files})
         if digest != version.digest:
             raise ValidationError(
@@ -530,20 +554,132 @@ def api_key_revoke(*, key: ApiKey, user: User) -> None:
         key.save(update_fields=["revoked_at"])
 
 
-def api_key_authenticate(secret: str) -> User | None:
-    """The active user holding this key, or None."""
+def api_key_lookup(secret: str) -> ApiKey | None:
+    """The active key with this secret, held by an active user, or None. Reads only (see api_key_touch)."""
     if not secret or len(secret) > 256:
         return None
     key_hash = hashlib.sha256(secret.encode()).hexdigest()
     key = ApiKey.objects.select_related("user").filter(key_hash=key_hash, revoked_at__isnull=True).first()
     if key is None or not key.user.is_active:
         return None
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
-    return key.user
+    return key
 
 
-def version_prune_pending(*, older_than: timedelta) -> int:
+def api_key_authenticate(secret: str) -> User | None:
+    """The active user holding this key, or None."""
+    key = api_key_lookup(secret)
+    return key.user if key is not None else None
+
+
+# `last_used_at` is written at most this often per key, so nearly no request writes it.
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def api_key_touch(*, key: ApiKey) -> None:
+    """Record that `key` was used, at most once per API_KEY_TOUCH_INTERVAL, in its own transaction.
+
+    Called once a request is answered: bookkeeping never makes a request wait for the database's write
+    lock, and a failure (the database is busy) is logged and dropped.
+    """
+    now = timezone.now()
+    if key.last_used_at is not None and now - key.last_used_at < API_KEY_TOUCH_INTERVAL:
+        return
+    try:
+        with transaction.atomic():
+            ApiKey.objects.filter(pk=key.pk).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_TOUCH_INTERVAL)
+            ).update(last_used_at=now)
+    except DatabaseError as exc:
+        logger.warning("Could not record the use of API key %s: %s", key.prefix, exc)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    versions: int
+    files: int
+
+
+def version_prune_pending(*, older_than: timedelta) -> PruneResult:
     """Delete versions left pending (an upload that never committed) for longer than `older_than`."""
     cutoff = timezone.now() - older_than
-    deleted, _ = ArtifactVersion.objects.filter(state=VersionState.PENDING, created_at__lt=cutoff).delete()
-    return deleted
+    _, deleted = ArtifactVersion.objects.filter(state=VersionState.PENDING, created_at__lt=cutoff).delete()
+    return PruneResult(
+        versions=deleted.get(ArtifactVersion._meta.label, 0), files=deleted.get(ArtifactFile._meta.label, 0)
+    )
+
+
+def blob_for_dedupe(*, entity: Entity, md5: str) -> Blob | None:
+    """Stored bytes the entity may reuse instead of uploading them: held by one of its files, marked OK, and
+    present in the store with their size (checked now; a missing copy is recorded and not trusted)."""
+    blob = queries.stored_blob(entity, md5)
+    return blob if blob is not None and storage.blob_present(blob) else None
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    bad: list[Blob] = dataclasses.field(default_factory=list)
+    missing: list[Blob] = dataclasses.field(default_factory=list)
+
+
+def blobs_verify(*, sample: int | None = None) -> VerifyReport:
+    """Hash every stored blob (or `sample` random ones) against its SHA-256 and size, and record each status.
+
+    Reads stream; rows are updated one by one and never over a concurrent upload's repair, so it is safe to run
+    while serving. A bad or missing blob is refused to downloads and re-uploaded by the next client that logs
+    the same content.
+    """
+    keys = list(Blob.objects.order_by("pk").values_list("pk", flat=True))
+    if sample is not None and sample < len(keys):
+        keys = random.sample(keys, sample)
+    report = VerifyReport()
+    for pk in keys:
+        blob = Blob.objects.filter(pk=pk).first()
+        if blob is None:
+            continue
+        status = storage.blob_verify(blob)
+        report.checked += 1
+        if status == BlobStatus.BAD:
+            report.bad.append(blob)
+        elif status == BlobStatus.MISSING:
+            report.missing.append(blob)
+    return report
+
+
+@dataclass
+class GarbageReport:
+    pending: PruneResult
+    blobs: list[Blob] = dataclasses.field(default_factory=list)
+    temp_files: list[str] = dataclasses.field(default_factory=list)
+    staged: list[str] = dataclasses.field(default_factory=list)
+
+
+def garbage_collect(*, older_than: timedelta) -> GarbageReport:
+    """Remove what nothing needs and is older than `older_than`: pending versions, blobs no file refers to
+    (row and bytes), spool files of uploads whose worker died, and staged objects of writes that died.
+
+    Safe against concurrent uploads: a blob is deleted only while its row is locked and after no file is
+    found referring to it; an upload that reuses it either adds its file first (the blob stays) or finds the
+    row gone and stores the bytes again (storage.blob_store looks for them under the same lock).
+    """
+    cutoff = timezone.now() - older_than
+    report = GarbageReport(pending=version_prune_pending(older_than=older_than))
+    candidates = Blob.objects.filter(files__isnull=True, created_at__lt=cutoff).values_list("pk", flat=True)
+    for pk in list(candidates):
+        with transaction.atomic():
+            blob = Blob.objects.select_for_update().filter(pk=pk, created_at__lt=cutoff).first()
+            if blob is None or ArtifactFile.objects.filter(blob=blob).exists():
+                continue
+            storage.blob_delete_bytes(blob)
+            Blob.objects.filter(pk=blob.pk).delete()
+        report.blobs.append(blob)
+    for path in storage.tmp_leftovers(older_than=cutoff):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        report.temp_files.append(path)
+    for key in storage.staged_leftovers(older_than=cutoff):
+        storage.staged_delete(key)
+        report.staged.append(key)
+    return report

@@ -1,26 +1,47 @@
-"""Content-addressed bytes through Django's storage API (`STORAGES["default"]`)."""
+"""Content-addressed bytes through Django's storage API (`STORAGES["default"]`), checked on the way in and out.
+
+Local files (FileSystemStorage) and S3 (django-storages) alike: bytes are written under a staging name and
+moved to their content-addressed key only when complete, full reads are hashed while they stream, and a blob
+whose bytes are missing or corrupt is marked so (Blob.status) and never served or reused until an upload of
+the same content repairs it.
+"""
 
 import base64
+import contextlib
+import errno
 import hashlib
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
-from typing import IO
+from datetime import datetime
+from typing import IO, Any
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from storages.backends.s3 import S3Storage
 
-from artifacts.models import Blob, blob_key
+from artifacts.models import Blob, BlobStatus, blob_key
 
 CHUNK_SIZE = 1024 * 1024
+STAGING_DIR = "staging"
+SPOOL_PREFIX = "upload-"
 
 
-class _SpooledFile(File):
-    """A finished temporary file; FileSystemStorage moves it into place instead of copying it."""
+class BlobUnavailable(Exception):
+    """The stored bytes of a blob are missing or corrupt: nothing of them is served until they are repaired."""
 
-    def temporary_file_path(self) -> str:
-        return self.name
+    def __init__(self, blob: Blob) -> None:
+        self.blob = blob
+        state = "missing" if blob.status == BlobStatus.MISSING else "corrupt"
+        super().__init__(
+            f"The server's copy of this file is {state} (SHA-256 {blob.sha256[:12]}…); "
+            "it is not served until the same content is uploaded again."
+        )
 
 
 def _tmp_dir() -> str:
@@ -41,15 +62,63 @@ def b64_md5(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
+def _is_s3() -> bool:
+    return isinstance(default_storage, S3Storage)
+
+
+def _s3_object(key: str) -> Any:
+    # The storage's own name mapping, so S3_PREFIX (`location`) applies as for every other call.
+    return default_storage.bucket.Object(default_storage._normalize_name(key))
+
+
+def _stored_size(key: str) -> int | None:
+    """The size of the object at `key`, or None when there is none."""
+    try:
+        return default_storage.size(key)
+    except FileNotFoundError:
+        return None
+
+
+def _publish(source_path: str, key: str) -> None:
+    """Put the complete file at `source_path` under `key`, so that `key` never holds part of it.
+
+    The bytes go to a unique staging name first; only once all of them are stored are they renamed (local
+    files: an atomic rename on the same filesystem) or copied (S3: a server-side copy of the staged object,
+    whose size is checked first) to `key`. A failure leaves `key` as it was; a staged leftover is removed here
+    or, if the process dies, by `collect_garbage`.
+    """
+    size = os.path.getsize(source_path)
+    staged, stored = f"{STAGING_DIR}/{uuid.uuid4().hex}", False
+    try:
+        with open(source_path, "rb") as f:
+            staged = default_storage.save(staged, File(f))
+        stored = True
+        if _stored_size(staged) != size:
+            raise OSError(errno.EIO, f"The store kept {_stored_size(staged)} of {size} bytes of {key}.")
+        if _is_s3():
+            _s3_object(key).copy({"Bucket": default_storage.bucket_name, "Key": _s3_object(staged).key})
+        else:
+            final = default_storage.path(key)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(default_storage.path(staged), final)
+    finally:
+        # Nothing stays staged: a failed local save may leave a partial file, and the staged S3 object was the
+        # copy's source (a failed S3 upload leaves none). Should this fail too, collect_garbage removes it.
+        with contextlib.suppress(Exception):
+            if stored or not _is_s3():
+                default_storage.delete(staged)
+
+
 def blob_store(stream: IO[bytes], *, expected_md5: str | None = None, expected_size: int | None = None) -> Blob:
     """Hash (SHA-256 and MD5, from the same buffer) and spool `stream` in one pass, then store it once.
 
-    Nothing is held in memory beyond one chunk. The Blob row is written only after the bytes are in
-    storage, so no row ever points at missing bytes. A mismatch with `expected_md5`/`expected_size`
-    raises ValueError and stores nothing.
+    Nothing is held in memory beyond one chunk. The Blob row is written only after the bytes are in storage,
+    so no row ever points at missing bytes. Known content is not stored again, unless its stored copy is
+    missing, has another size or is marked bad: then these bytes repair it. A mismatch with
+    `expected_md5`/`expected_size` raises ValueError and stores nothing.
     """
     sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
-    fd, tmp_path = tempfile.mkstemp(dir=_tmp_dir(), prefix="upload-")
+    fd, tmp_path = tempfile.mkstemp(dir=_tmp_dir(), prefix=SPOOL_PREFIX)
     try:
         with os.fdopen(fd, "wb") as tmp:
             while chunk := stream.read(CHUNK_SIZE):
@@ -63,27 +132,83 @@ def blob_store(stream: IO[bytes], *, expected_md5: str | None = None, expected_s
         if expected_size is not None and expected_size != size:
             raise ValueError(f"Uploaded {size} bytes, expected {expected_size}.")
         sha256 = sha.hexdigest()
+        key = blob_key(sha256)
         blob = Blob.objects.filter(sha256=sha256).first()
-        if blob is None:
-            with open(tmp_path, "rb") as f:
-                default_storage.save(blob_key(sha256), _SpooledFile(f, name=tmp_path))
-            blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"md5": md5_b64, "size": size})
+        if blob is not None and blob.is_ok and _stored_size(key) == size:
+            return blob
+        # Written outside any transaction: a large upload must not hold the database's write lock.
+        _publish(tmp_path, key)
+        with transaction.atomic():
+            Blob.objects.select_for_update().filter(sha256=sha256).first()
+            # collect_garbage deletes an unused blob's bytes while it holds this row's lock: look again.
+            if _stored_size(key) != size:
+                _publish(tmp_path, key)
+            blob, _ = Blob.objects.update_or_create(
+                sha256=sha256,
+                defaults={"md5": md5_b64, "size": size, "status": BlobStatus.OK, "verified_at": timezone.now()},
+            )
         return blob
     finally:
         if os.path.exists(tmp_path):
             os.unlink(tmp_path)
 
 
-def blob_open(blob: Blob) -> IO[bytes]:
-    return default_storage.open(blob.storage_key, "rb")
+def blob_record(blob: Blob, status: str, *, seen: datetime | None) -> bool:
+    """Record what a check found, unless the blob was stored or checked since the check began (`seen` is the
+    `verified_at` it read then), so a scrub or download racing an upload's repair never undoes it."""
+    updated = Blob.objects.filter(pk=blob.pk, verified_at=seen).update(status=status, verified_at=timezone.now())
+    if updated:
+        blob.status = status
+    return bool(updated)
+
+
+def _open(key: str, start: int = 0, end: int | None = None) -> IO[bytes]:
+    """A stream of the object's bytes from `start` to `end` inclusive; FileNotFoundError when there is none.
+
+    On S3 the body streams from one GET (S3File would first download the whole object to a temporary file).
+    """
+    if _is_s3():
+        ranged = {"Range": f"bytes={start}-{'' if end is None else end}"} if start or end is not None else {}
+        try:
+            return _s3_object(key).get(**ranged)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(key) from exc
+            raise
+    f = default_storage.open(key, "rb")
+    if start:
+        f.seek(start)
+    return f
+
+
+def _open_blob(blob: Blob, start: int = 0, end: int | None = None) -> IO[bytes]:
+    if not blob.is_ok:
+        raise BlobUnavailable(blob)
+    try:
+        return _open(blob.storage_key, start, end)
+    except FileNotFoundError:
+        blob_record(blob, BlobStatus.MISSING, seen=blob.verified_at)
+        blob.status = BlobStatus.MISSING
+        raise BlobUnavailable(blob) from None
 
 
 def blob_chunks(blob: Blob, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-    """The blob's bytes in chunks, from `start` to `end` inclusive (for HTTP range requests)."""
-    with blob_open(blob) as f:
-        if start:
-            f.seek(start)
-        remaining = None if end is None else end - start + 1
+    """The blob's bytes in chunks, from `start` to `end` inclusive (for HTTP range requests).
+
+    The object is opened now, so a blob marked bad or missing, or whose bytes are gone, raises BlobUnavailable
+    before any byte is sent. A whole read is hashed as it streams and its last chunk is held back until the
+    hash and size match: on a mismatch the blob is marked bad and BlobUnavailable is raised instead, so no
+    reader ever ends with a complete-looking corrupt copy. A range cannot be checked against the hash; it is
+    served only from a blob not marked bad.
+    """
+    f = _open_blob(blob, start, end)
+    if start == 0 and end is None:
+        return _verified_chunks(blob, f)
+    return _range_chunks(f, None if end is None else end - start + 1)
+
+
+def _range_chunks(f: IO[bytes], remaining: int | None) -> Iterator[bytes]:
+    with f:
         while remaining is None or remaining > 0:
             chunk = f.read(CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining))
             if not chunk:
@@ -91,3 +216,91 @@ def blob_chunks(blob: Blob, start: int = 0, end: int | None = None) -> Iterator[
             if remaining is not None:
                 remaining -= len(chunk)
             yield chunk
+
+
+def _verified_chunks(blob: Blob, f: IO[bytes]) -> Iterator[bytes]:
+    seen = blob.verified_at
+    sha, size, held = hashlib.sha256(), 0, None
+    with f:
+        while chunk := f.read(CHUNK_SIZE):
+            sha.update(chunk)
+            size += len(chunk)
+            if size > blob.size:
+                break
+            if held is not None:
+                yield held
+            held = chunk
+    if size != blob.size or sha.hexdigest() != blob.sha256:
+        blob_record(blob, BlobStatus.BAD, seen=seen)
+        blob.status = BlobStatus.BAD
+        raise BlobUnavailable(blob)
+    if held is not None:
+        yield held
+
+
+def blob_present(blob: Blob) -> bool:
+    """Whether the blob may stand in for an upload of its content: marked OK and its object is there with the
+    right size. A missing object is recorded, so the blob is re-uploaded rather than trusted."""
+    if not blob.is_ok:
+        return False
+    size = _stored_size(blob.storage_key)
+    if size is None:
+        blob_record(blob, BlobStatus.MISSING, seen=blob.verified_at)
+        return False
+    if size != blob.size:
+        blob_record(blob, BlobStatus.BAD, seen=blob.verified_at)
+        return False
+    return True
+
+
+def blob_verify(blob: Blob) -> str:
+    """Hash the stored bytes whole, streaming, and record the blob's status (ok, bad or missing)."""
+    seen = blob.verified_at
+    try:
+        f = _open(blob.storage_key)
+    except FileNotFoundError:
+        status = BlobStatus.MISSING
+    else:
+        sha, size = hashlib.sha256(), 0
+        with f:
+            while chunk := f.read(CHUNK_SIZE):
+                sha.update(chunk)
+                size += len(chunk)
+        status = BlobStatus.OK if (size, sha.hexdigest()) == (blob.size, blob.sha256) else BlobStatus.BAD
+    blob_record(blob, status, seen=seen)
+    return status
+
+
+def blob_delete_bytes(blob: Blob) -> None:
+    default_storage.delete(blob.storage_key)
+
+
+def staged_delete(key: str) -> None:
+    default_storage.delete(key)
+
+
+def staged_leftovers(*, older_than: datetime) -> Iterator[str]:
+    """Staging names (see _publish) last written before `older_than`: writes that died half-way."""
+    try:
+        _, names = default_storage.listdir(STAGING_DIR)
+    except FileNotFoundError:
+        return
+    for name in names:
+        key = f"{STAGING_DIR}/{name}"
+        try:
+            if default_storage.get_modified_time(key) < older_than:
+                yield key
+        except FileNotFoundError:
+            continue
+
+
+def tmp_leftovers(*, older_than: datetime) -> Iterator[str]:
+    """Spool files in DATA_DIR/tmp last written before `older_than`: uploads whose worker died."""
+    cutoff = older_than.timestamp()
+    with os.scandir(_tmp_dir()) as entries:
+        for entry in entries:
+            try:
+                if entry.name.startswith(SPOOL_PREFIX) and entry.is_file() and entry.stat().st_mtime < cutoff:
+                    yield entry.path
+            except FileNotFoundError:
+                continue

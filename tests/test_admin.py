@@ -156,3 +156,23 @@ def test_digest_size_and_index_are_read_only(client, root, project):
     assert r.status_code == 302, r.content
     version.refresh_from_db()
     assert (version.description, version.digest, version.index) == ("new words", digest, 0)
+
+
+def test_the_blob_list_shows_health_and_verifies_selected_blobs(client, root, project, file_storage):
+    from artifacts.models import Blob, BlobStatus
+
+    good = log_version(project, "cnn", content=b"good").files.get().blob
+    bad = log_version(project, "other", content=b"bytes").files.get().blob
+    (file_storage / bad.storage_key).write_bytes(b"bytez")
+    client.force_login(root)
+    r = client.post(
+        reverse("admin:artifacts_blob_changelist"),
+        {"action": "verify", "_selected_action": [good.pk, bad.pk]},
+        follow=True,
+    )
+    assertContains(r, "Verified 2 blob(s): 1 bad or missing.")
+    assert Blob.objects.get(pk=bad.pk).status == BlobStatus.BAD
+    r = client.get(reverse("admin:artifacts_blob_changelist"), {"status__exact": "bad"})
+    assertContains(r, bad.sha256)
+    assertContains(r, "Corrupt")
+    assert good.sha256 not in r.content.decode()

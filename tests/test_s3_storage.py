@@ -1,19 +1,28 @@
 """Bytes on a real S3-compatible server (moto's, over HTTP on 127.0.0.1)."""
 
 import hashlib
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
+from datetime import timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
+from django.test import RequestFactory
 
-from artifacts.storage import blob_chunks
+from artifacts import services
+from artifacts.models import BlobStatus
+from artifacts.storage import BlobUnavailable, blob_chunks
 from tests.factories import log_version, make_run, snapshot
+from tests.wandb_api import documents
+from tests.wandb_api.helpers import api_key, basic_auth
+from wandb_api import ids, tokens
 
 BUCKET = "registry-test"
 
@@ -99,3 +108,75 @@ def test_s3_bucket_in_the_environment_selects_s3_storage():
         [sys.executable, "-c", code], env=env, cwd=django_settings.BASE_DIR, capture_output=True, text=True
     )
     assert out.stdout.split() == ["storages.backends.s3.S3Storage", "models"]
+
+
+def _key(data: bytes) -> str:
+    sha = hashlib.sha256(data).hexdigest()
+    return f"blobs/{sha[:2]}/{sha[2:4]}/{sha}"
+
+
+def _read_all(response) -> tuple[bytes, bool]:
+    received = b""
+    try:
+        for chunk in response.streaming_content:
+            received += chunk
+    except BlobUnavailable:
+        return received, True
+    return received, False
+
+
+BIG = bytes(range(256)) * 8192  # two chunks
+
+
+def test_a_corrupt_object_is_cut_short_marked_bad_and_repaired_by_the_next_upload(s3, client, project):
+    blob = log_version(project, "cnn", content=BIG).files.get().blob
+    s3.put_object(Bucket=BUCKET, Key=_key(BIG), Body=b"X" + BIG[1:])
+    url = tokens.download_url(RequestFactory().get("/"), blob=blob.sha256, name="model.pt")
+    received, cut = _read_all(client.get(url))
+    assert cut and len(received) < len(BIG)
+    blob.refresh_from_db()
+    assert blob.status == BlobStatus.BAD
+    assert client.get(url).status_code == 410
+    log_version(project, "other", content=BIG)
+    assert s3.get_object(Bucket=BUCKET, Key=_key(BIG))["Body"].read() == BIG
+    assert _read_all(client.get(url)) == (BIG, False)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == [_key(BIG)]
+
+
+def test_an_emptied_bucket_answers_410_and_the_next_upload_restores_the_bytes(s3, client, team, project):
+    version = log_version(project, "cnn", content=BIG)
+    blob = version.files.get().blob
+    s3.delete_object(Bucket=BUCKET, Key=_key(BIG))
+    url = tokens.download_url(RequestFactory().get("/"), blob=blob.sha256, name="model.pt")
+    response = client.get(url)
+    assert response.status_code == 410
+    assert "missing" in response.json()["errors"][0]["message"]
+    pending = services.version_create(
+        run=make_run(project), user=team.member, name="cnn2", type="model", digest=version.digest
+    ).version
+    spec = {"artifactID": ids.encode("Artifact", pending.pk), "name": "model.pt", "md5": blob.md5}
+    body = client.post(
+        "/graphql",
+        data=json.dumps({"query": documents.CREATE_ARTIFACT_FILES, "variables": {"input": {"artifactFiles": [spec]}}}),
+        content_type="application/json",
+        headers={"Authorization": basic_auth(api_key(team.member))},
+    ).json()
+    upload = body["data"]["createArtifactFiles"]["files"]["edges"][0]["node"]["uploadUrl"]
+    assert upload is not None
+    assert client.put(upload, data=BIG, content_type="application/octet-stream").status_code == 200
+    assert services.version_commit(version=pending, user=team.member).is_committed
+    assert _read_all(client.get(url)) == (BIG, False)
+
+
+def test_verify_and_collect_garbage_work_on_the_bucket(s3, team, project):
+    kept = log_version(project, "cnn", content=b"kept")
+    old = log_version(project, "cnn", content=b"old")
+    s3.put_object(Bucket=BUCKET, Key=_key(b"kept"), Body=b"kepT")
+    assert services.blobs_verify().bad == [kept.files.get().blob]
+    services.version_delete(version=old, user=team.member)
+    s3.put_object(Bucket=BUCKET, Key="staging/dead", Body=b"half")
+    time.sleep(1.1)  # S3 keeps modification times in whole seconds
+    report = services.garbage_collect(older_than=timedelta(0))
+    assert [b.sha256 for b in report.blobs] == [hashlib.sha256(b"old").hexdigest()]
+    assert report.staged == ["staging/dead"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == [_key(b"kept")]

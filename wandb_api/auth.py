@@ -2,11 +2,18 @@
 
 import base64
 import binascii
+import threading
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest
 
 from artifacts import services
+from artifacts.models import ApiKey
 from artifacts.permissions import User
+
+# The key a request authenticated with, recorded once its response is sent (see _record_key_use).
+_used = threading.local()
 
 
 def api_key(request: HttpRequest) -> str | None:
@@ -24,4 +31,17 @@ def api_key(request: HttpRequest) -> str | None:
 
 def authenticate(request: HttpRequest) -> User | None:
     secret = api_key(request)
-    return services.api_key_authenticate(secret) if secret else None
+    key: ApiKey | None = services.api_key_lookup(secret) if secret else None
+    if key is None:
+        return None
+    _used.key = key
+    return key.user
+
+
+@receiver(request_finished)
+def _record_key_use(**kwargs: object) -> None:
+    """After the response: a read never waits for the database's write lock to note that a key was used."""
+    key = getattr(_used, "key", None)
+    if key is not None:
+        _used.key = None
+        services.api_key_touch(key=key)

@@ -13,7 +13,6 @@ from django.db import transaction
 from django.http import Http404
 
 from artifacts import names, permissions, services
-from artifacts import queries as artifact_queries
 from artifacts.models import Artifact, ArtifactVersion, Entity, Run
 from artifacts.permissions import User
 from registry import services as registry_services
@@ -171,7 +170,8 @@ def update_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any
 
 @atomic
 def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """Per file, a signed upload URL, or none when the entity already stores those bytes (added at once)."""
+    """Per file, a signed upload URL, or none when the entity already stores those bytes intact (added at once);
+    bytes missing from the store or marked bad are asked for again, and their upload repairs them."""
     user = info.context.user
     request = info.context.request
     versions: dict[str, Any] = {}
@@ -183,7 +183,7 @@ def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
             versions[spec["artifactID"]] = lookups.version_for_change(user, spec["artifactID"])
         version = versions[spec["artifactID"]]
         if not version.is_committed:
-            blob = artifact_queries.stored_blob(version.artifact.project.entity, spec["md5"])
+            blob = services.blob_for_dedupe(entity=version.artifact.project.entity, md5=spec["md5"])
             adds.setdefault(spec["artifactID"], {})[spec["name"]] = blob
     for artifact_id, files in adds.items():
         services.version_files_add(version=versions[artifact_id], files=files, user=user)

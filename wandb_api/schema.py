@@ -23,6 +23,7 @@ from graphql import (
 )
 
 from artifacts import jsonvalues
+from registry_site import faults
 from wandb_api.mutations import MUTATION
 from wandb_api.resolvers import TYPES, Context, collection_type, creator_type
 
@@ -119,6 +120,11 @@ def execute(
     result = execute_sync(
         SCHEMA, document, variable_values=variables, operation_name=operation_name, context_value=context
     )
+    for error in result.errors or ():
+        # A fault of the store or the database is the request's answer (503 with a reason, see
+        # registry_site/faults.py), not a GraphQL error the SDK would take as final or retry blindly.
+        if error.original_error is not None and faults.classify(error.original_error):
+            raise error.original_error
     body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [format_error(e) for e in result.errors]

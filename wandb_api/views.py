@@ -14,7 +14,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from artifacts import jsonvalues, names, permissions, services
-from artifacts import queries as artifact_queries
 from artifacts.downloads import stream_blob
 from artifacts.models import ArtifactVersion, Blob, Run
 from artifacts.permissions import User
@@ -220,9 +219,12 @@ def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) 
             )
         if names.normalize_file_path(path) in present:
             continue
-        blob = artifact_queries.stored_blob(entity, entry["digest"])
+        blob = services.blob_for_dedupe(entity=entity, md5=entry["digest"])
         if blob is None:
-            raise ValidationError(f"The manifest lists '{path}', whose bytes were never uploaded.")
+            raise ValidationError(
+                f"The manifest lists '{path}', whose bytes were never uploaded or are missing or corrupt on the "
+                "server: add the file itself again."
+            )
         missing[path] = blob
     with transaction.atomic():
         services.version_files_add(version=version, files=missing, user=user)

@@ -72,11 +72,15 @@ def test_missing_and_private_projects_give_one_answer_to_outsiders(team, project
 def test_pending_versions_older_than_the_cutoff_are_pruned(team, project):
     committed = log_version(project, "cnn", content=b"a")
     old = ArtifactVersion.objects.create(artifact=committed.artifact, digest="1" * 32)
+    blob = committed.files.get().blob
+    for path in ["a.pt", "b.pt"]:
+        services.version_file_add(version=old, path=path, blob=blob, user=team.member)
     ArtifactVersion.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=30))
     fresh = ArtifactVersion.objects.create(artifact=committed.artifact, digest="2" * 32)
     out = StringIO()
     call_command("prune_pending_versions", "--hours=24", stdout=out)
-    assert out.getvalue().strip() == "Deleted 1 pending version(s) and their file entries."
+    # The two file rows deleted with the version are counted as files, not as versions.
+    assert out.getvalue().strip() == "Deleted 1 pending version(s) and 2 file entries."
     assert set(ArtifactVersion.objects.values_list("pk", flat=True)) == {committed.pk, fresh.pk}
 
 

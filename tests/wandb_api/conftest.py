@@ -1,11 +1,15 @@
 import json
+import os
+import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 
 from tests.wandb_api.helpers import basic_auth, sdk_env
 
@@ -52,3 +56,43 @@ def gql(client) -> Callable[..., dict]:
         return response.json()
 
     return post
+
+
+@pytest.fixture
+def gunicorn_url(transactional_db, settings) -> Iterator[str]:
+    """This project served as `make run` serves it (gunicorn), on the test database and the test's DATA_DIR.
+
+    Django's test server keeps a connection open after a response fails half-way; gunicorn closes it, as a
+    client that must see a cut-short download needs."""
+    from django.db import connection
+
+    from tests.test_s3_storage import free_port
+
+    if connection.vendor != "sqlite":
+        pytest.skip("serves the SQLite test database")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATA_DIR": str(settings.DATA_DIR),
+        "MANIFEST_STATIC": "false",
+    }
+    server = subprocess.Popen(
+        [Path(sys.executable).with_name("gunicorn"), "registry_site.wsgi", "--bind", f"127.0.0.1:{port}"]
+        + ["--workers", "1", "--threads", "4", "--timeout", "120"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=30)

@@ -2,8 +2,10 @@
 
 import json
 import time
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from artifacts.models import Artifact, ArtifactUsage, ArtifactVersion, Blob, Run
 from registry.models import Link, LinkAlias, RegisteredModel
@@ -269,3 +271,58 @@ def test_parallel_runs_logging_the_same_content_all_succeed(live_server, team, p
     assert [p.returncode for p in processes] == [0, 0, 0, 0], outputs
     assert ArtifactVersion.committed.filter(artifact__name="shared-name").count() == 1
     assert Link.objects.filter(registered_model__name="Same-Model").count() == 1
+
+
+def test_the_sdk_never_gets_a_corrupt_file_and_logging_it_again_repairs_it(
+    run_sdk, gunicorn_url, team, project, tmp_path
+):
+    from artifacts.storage import CHUNK_SIZE
+    from tests.factories import log_version
+
+    content = bytes(range(256)) * (CHUNK_SIZE // 128)
+    blob = log_version(project, "cnn", content=content).files.get().blob
+    stored = Path(settings.STORAGES["default"]["OPTIONS"]["location"]) / blob.storage_key
+    stored.write_bytes(b"X" + content[1:])
+    (tmp_path / "model.pt").write_bytes(content)
+    key = api_key(team.member)
+    server = {"WANDB_BASE_URL": gunicorn_url}
+    download = """
+        import json, os, wandb
+        try:
+            root = wandb.Api().artifact("reviewco/mnist/cnn:latest").download(root="downloaded")
+            print(json.dumps({"sizes": {n: os.path.getsize(os.path.join(root, n)) for n in os.listdir(root)}}))
+        except Exception as exc:
+            got = os.listdir("downloaded") if os.path.isdir("downloaded") else []
+            print(json.dumps({"error": str(exc), "files": got}))
+        """
+    start = time.monotonic()
+    out = _result(run_sdk(download, key=key, env=server))
+    assert time.monotonic() - start < 60
+    # The first reader finds the corruption while streaming: the response ends before its last chunk.
+    assert "IncompleteRead" in out["error"] and out["files"] == []
+    # Later readers are refused at once with a 410, which the SDK does not retry (it then tries its unsigned
+    # `artifactsV2` path, which this server does not serve, and reports that 404).
+    start = time.monotonic()
+    out = _result(run_sdk(download, key=key, env=server))
+    assert time.monotonic() - start < 60
+    assert "Client Error" in out["error"] and out["files"] == []
+    blob.refresh_from_db()
+    assert blob.status == "bad"
+
+    logged = run_sdk(
+        f"""
+        import wandb
+        run = wandb.init(entity="reviewco", project="mnist")
+        artifact = wandb.Artifact("cnn", type="model")
+        artifact.add_file("{tmp_path / "model.pt"}")
+        run.log_artifact(artifact).wait()
+        run.finish()
+        print("{{}}")
+        """,
+        key=key,
+        env=server,
+    )
+    _result(logged)
+    blob.refresh_from_db()
+    assert blob.status == "ok" and stored.read_bytes() == content
+    assert _result(run_sdk(download, key=key, env=server)) == {"sizes": {"model.pt": len(content)}}

@@ -1,8 +1,10 @@
+import json
+
 from django.core import signing
 from django.test import RequestFactory
 
-from artifacts import services
-from artifacts.models import Blob
+from artifacts import services, storage
+from artifacts.models import Blob, BlobStatus
 from artifacts.storage import manifest_digest
 from tests.factories import log_version, make_run, snapshot
 from tests.wandb_api import documents
@@ -81,3 +83,61 @@ def test_download_urls_stream_the_bytes_and_honour_ranges(client, team, project)
     assert b"".join(partial.streaming_content) == CONTENT[13:26]
     assert client.get(url, headers={"Range": f"bytes={len(CONTENT)}-"}).status_code == 416
     assert client.get(url[:-3] + "abc").status_code == 403
+
+
+def _flip_a_byte(root, blob: Blob) -> None:
+    path = root / blob.storage_key
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_stored_intact_bytes_are_not_asked_for_again(gql, team, project):
+    log_version(project, "cnn", content=CONTENT)
+    url, version = _upload_url(gql, team, project)
+    assert url is None
+    assert version.files.get().blob.sha256 == Blob.objects.get().sha256
+
+
+def test_lost_bytes_are_asked_for_again_and_the_upload_restores_them(client, gql, team, project, file_storage):
+    blob = log_version(project, "cnn", content=CONTENT).files.get().blob
+    (file_storage / blob.storage_key).unlink()
+    url, version = _upload_url(gql, team, project)
+    assert url is not None
+    assert not version.files.exists()
+    blob.refresh_from_db()
+    assert blob.status == BlobStatus.MISSING
+    assert _put(client, url, CONTENT).status_code == 200
+    services.version_commit(version=version, user=team.member)
+    blob.refresh_from_db()
+    assert blob.status == BlobStatus.OK
+    assert (file_storage / blob.storage_key).read_bytes() == CONTENT
+
+
+def test_corrupt_bytes_are_asked_for_again_and_the_upload_repairs_them(client, gql, team, project, file_storage):
+    blob = log_version(project, "cnn", content=CONTENT).files.get().blob
+    _flip_a_byte(file_storage, blob)
+    assert storage.blob_verify(blob) == BlobStatus.BAD
+    url, version = _upload_url(gql, team, project)
+    assert url is not None
+    assert _put(client, url, CONTENT).status_code == 200
+    blob.refresh_from_db()
+    assert blob.status == BlobStatus.OK
+    assert (file_storage / blob.storage_key).read_bytes() == CONTENT
+    download = tokens.download_url(RequestFactory().get("/"), blob=blob.sha256, name="model.pt")
+    assert b"".join(client.get(download).streaming_content) == CONTENT
+
+
+def test_a_manifest_listing_lost_bytes_is_refused_and_adds_nothing(client, team, project, file_storage):
+    blob = log_version(project, "cnn", content=CONTENT).files.get().blob
+    (file_storage / blob.storage_key).unlink()
+    version = services.version_create(
+        run=make_run(project), user=team.member, name="draft", type="model", digest="0" * 32
+    ).version
+    url = tokens.upload_url(RequestFactory().get("/"), manifest=version.pk, user=team.member.pk)
+    manifest = {"contents": {"model.pt": {"digest": blob.md5, "size": blob.size}}}
+    before = snapshot()
+    response = client.put(url, data=json.dumps(manifest), content_type="application/json")
+    assert response.status_code == 400
+    assert "missing or corrupt" in response.content.decode()
+    assert snapshot() == before

@@ -14,5 +14,5 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         if options["hours"] < 0:
             raise CommandError("--hours cannot be negative.")
-        deleted = version_prune_pending(older_than=timedelta(hours=options["hours"]))
-        self.stdout.write(f"Deleted {deleted} pending version(s) and their file entries.")
+        pruned = version_prune_pending(older_than=timedelta(hours=options["hours"]))
+        self.stdout.write(f"Deleted {pruned.versions} pending version(s) and {pruned.files} file entries.")

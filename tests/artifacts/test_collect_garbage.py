@@ -1,0 +1,174 @@
+"""`manage.py collect_garbage`: unused blobs, dead uploads' leftovers and old pending versions, after a grace period."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.files.storage import FileSystemStorage
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from artifacts import services, storage
+from artifacts.models import ArtifactVersion, Blob
+from tests.factories import log_version, snapshot
+
+OLD = timezone.now() - timedelta(hours=30)
+
+
+def collect(*args: str) -> list[str]:
+    out = StringIO()
+    call_command("collect_garbage", *args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def age(path: Path) -> None:
+    os.utime(path, (OLD.timestamp(), OLD.timestamp()))
+
+
+def test_a_blob_no_file_refers_to_is_removed_with_its_bytes_after_the_grace_period(team, project, file_storage):
+    old = log_version(project, "cnn", content=b"old weights")
+    kept = log_version(project, "cnn", content=b"new weights")
+    unused = old.files.get().blob
+    services.version_delete(version=old, user=team.member)
+    fresh = storage.blob_store(io.BytesIO(b"uploaded a moment ago"))
+    Blob.objects.exclude(pk=fresh.pk).update(created_at=OLD)
+    lines = collect()
+    assert lines == [
+        f"blob {unused.sha256} (11\xa0bytes)",
+        "Removed 0 pending version(s) (0 file entries), 1 unused blob(s) (11\xa0bytes), 0 temp file(s) "
+        "and 0 staged leftover(s).",
+    ]
+    assert set(Blob.objects.values_list("pk", flat=True)) == {kept.files.get().blob_id, fresh.pk}
+    assert not (file_storage / unused.storage_key).exists()
+    assert (file_storage / fresh.storage_key).exists()
+
+
+def test_old_pending_versions_go_first_and_their_unused_blobs_with_them(team, project, file_storage):
+    committed = log_version(project, "cnn", content=b"committed")
+    pending = services.version_create(
+        run=committed.created_by_run, user=team.member, name="cnn", type="model", digest="1" * 32
+    ).version
+    blob = storage.blob_store(io.BytesIO(b"never committed"))
+    services.version_file_add(version=pending, path="model.pt", blob=blob, user=team.member)
+    ArtifactVersion.objects.filter(pk=pending.pk).update(created_at=OLD)
+    Blob.objects.update(created_at=OLD)
+    summary = collect()[-1]
+    assert summary.startswith("Removed 1 pending version(s) (1 file entries), 1 unused blob(s)")
+    assert list(ArtifactVersion.objects.all()) == [committed]
+    assert not (file_storage / blob.storage_key).exists()
+
+
+def test_content_collected_meanwhile_is_stored_again_by_the_next_upload(team, project, file_storage):
+    old = log_version(project, "cnn", content=b"weights")
+    log_version(project, "cnn", content=b"other")
+    services.version_delete(version=old, user=team.member)
+    Blob.objects.update(created_at=OLD)
+    collect()
+    again = log_version(project, "cnn", content=b"weights").files.get().blob
+    assert (file_storage / again.storage_key).read_bytes() == b"weights"
+
+
+def test_staged_leftovers_are_removed_after_the_grace_period(project, file_storage):
+    staging = file_storage / storage.STAGING_DIR
+    staging.mkdir(parents=True)
+    (staging / "dead").write_bytes(b"half a file")
+    (staging / "writing").write_bytes(b"a file being written")
+    age(staging / "dead")
+    lines = collect()
+    assert lines[0] == f"leftover {storage.STAGING_DIR}/dead"
+    assert lines[-1].endswith("0 temp file(s) and 1 staged leftover(s).")
+    assert [p.name for p in staging.iterdir()] == ["writing"]
+
+
+def test_nothing_in_use_or_recent_is_touched(project, file_storage):
+    log_version(project, "cnn", content=b"in use")
+    storage.blob_store(io.BytesIO(b"recent"))
+    before = snapshot()
+    files = sorted(p for p in file_storage.rglob("*") if p.is_file())
+    assert collect()[-1] == (
+        "Removed 0 pending version(s) (0 file entries), 0 unused blob(s) (0\xa0bytes), 0 temp file(s) "
+        "and 0 staged leftover(s)."
+    )
+    assert snapshot() == before
+    assert sorted(p for p in file_storage.rglob("*") if p.is_file()) == files
+
+
+def test_a_negative_grace_period_is_refused(db):
+    with pytest.raises(CommandError, match="negative"):
+        call_command("collect_garbage", "--hours=-1")
+
+
+UPLOADER = """
+import os, sys, django
+os.environ["DJANGO_SETTINGS_MODULE"] = "registry_site.settings"
+django.setup()
+from artifacts.storage import blob_store
+blob_store(sys.stdin.buffer)
+"""
+
+
+def test_a_killed_uploads_temp_file_is_collected_after_the_grace_period(db, settings):
+    env = {**os.environ, "DATA_DIR": str(settings.DATA_DIR)}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", UPLOADER], stdin=subprocess.PIPE, env=env, cwd=django_settings.BASE_DIR
+    )
+    worker.stdin.write(b"x" * storage.CHUNK_SIZE)
+    worker.stdin.flush()
+    tmp = settings.DATA_DIR / "tmp"
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in tmp.glob("upload-*")):
+        assert time.monotonic() < deadline and worker.poll() is None
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    (left,) = tmp.glob("upload-*")
+    assert collect()[-1].endswith("0 temp file(s) and 0 staged leftover(s).")
+    assert left.exists()
+    age(left)
+    lines = collect()
+    assert lines == [
+        f"leftover {left}",
+        "Removed 0 pending version(s) (0 file entries), 0 unused blob(s) (0\xa0bytes), 1 temp file(s) "
+        "and 0 staged leftover(s).",
+    ]
+    assert not left.exists()
+    assert not Blob.objects.exists()
+
+
+class CollectsWhileStoring(FileSystemStorage):
+    """Local files, where collect_garbage runs at the worst moment of an upload: its bytes are in place, its
+    row is not written yet (the staged name is removed in between)."""
+
+    reports: list = []
+
+    def delete(self, name: str) -> None:
+        super().delete(name)
+        if name.startswith(storage.STAGING_DIR) and not self.reports:
+            self.reports.append(services.garbage_collect(older_than=timedelta(hours=1)))
+
+
+def test_an_upload_racing_the_collection_of_its_blob_keeps_its_bytes(settings, team, project, file_storage):
+    old = log_version(project, "cnn", content=b"weights")
+    log_version(project, "cnn", content=b"other")
+    blob = old.files.get().blob
+    services.version_delete(version=old, user=team.member)
+    (file_storage / blob.storage_key).unlink()
+    Blob.objects.filter(pk=blob.pk).update(created_at=OLD)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": f"{__name__}.CollectsWhileStoring", "OPTIONS": {"location": file_storage}},
+    }
+    CollectsWhileStoring.reports = []
+    stored = storage.blob_store(io.BytesIO(b"weights"))
+    (report,) = CollectsWhileStoring.reports
+    assert [b.sha256 for b in report.blobs] == [blob.sha256]
+    assert Blob.objects.get(pk=blob.pk).status == "ok"
+    assert (file_storage / stored.storage_key).read_bytes() == b"weights"

@@ -8,6 +8,7 @@ from artifacts import views as artifact_views
 from tests.factories import log_version, make_project
 
 pytestmark = pytest.mark.django_db
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
 @pytest.mark.parametrize(
@@ -24,9 +25,15 @@ pytestmark = pytest.mark.django_db
 )
 def test_a_signed_out_request_for_a_hidden_page_goes_to_sign_in_alike(client, project, path):
     log_version(project)
-    r = client.get(path, {"tab": "x"})
+    r = client.get(path, {"tab": "x"}, headers=BROWSER)
     assert r.status_code == 302
     assert r["Location"] == "/accounts/login/?next=" + path.replace("/", "%2F") + "%3Ftab%3Dx"
+
+
+@pytest.mark.parametrize("path", ["/reviewco/mnist", "/artifactsV2/default/reviewco/x/y/z/file.bin", "/nope"])
+def test_programs_get_the_404_itself_not_a_sign_in_page(client, project, path):
+    """The SDK saves what a download URL answers: a sign-in page must never be that."""
+    assert client.get(path, headers={"Accept": "*/*"}).status_code == 404
 
 
 def test_htmx_requests_are_redirected_by_htmx(client, project):
@@ -38,7 +45,7 @@ def test_htmx_requests_are_redirected_by_htmx(client, project):
 def test_public_pages_stay_readable_signed_out(client, team):
     public = make_project(team.entity, "open", public=True)
     log_version(public)
-    assert client.get("/reviewco/open").status_code == 200
+    assert client.get("/reviewco/open", headers=BROWSER).status_code == 200
 
 
 def test_the_api_and_files_answer_for_themselves(client, team):

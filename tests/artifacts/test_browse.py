@@ -175,7 +175,7 @@ def test_downloads_are_permission_checked(client, demo):
     client.force_login(demo.outsider)
     assert _download(client, "README.md").status_code == 404
     client.logout()
-    r = _download(client, "README.md")
+    r = _download(client, "README.md", Accept="text/html")
     assert r.status_code == 302
     assert r["Location"].startswith("/accounts/login/?next=")
 

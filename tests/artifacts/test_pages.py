@@ -73,7 +73,7 @@ def test_the_run_page_shows_config_logged_and_used_versions(client, team, traine
 
 @pytest.mark.parametrize("url", ["/reviewco/mnist", "/reviewco/mnist/runs/8adpd2kp", "/reviewco/nope", "/nope/x"])
 def test_private_pages_are_404_for_outsiders_and_send_anonymous_users_to_sign_in(client, team, trained, url):
-    r = client.get(url)
+    r = client.get(url, headers={"Accept": "text/html"})
     assert (r.status_code, r["Location"]) == (302, "/accounts/login/?next=" + url.replace("/", "%2F"))
     client.force_login(team.outsider)
     assert client.get(url).status_code == 404

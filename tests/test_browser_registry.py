@@ -158,7 +158,7 @@ def test_tags_and_model_card_edit_in_place(page, demo):
     page.get_by_label("New tag").fill("cnn")
     page.get_by_role("button", name="Add", exact=True).click()
     expect(page.locator("#model-tags")).to_contain_text("cnn")
-    page.get_by_text("Edit description").click()
+    page.get_by_text("Edit model card").click()
     page.get_by_label("Description (Markdown)").fill("## Better\n\nNow with *notes*.")
     page.get_by_role("button", name="Save description").click()
     expect(page.locator("#model-card h2")).to_have_text("Better")

@@ -40,6 +40,13 @@ def test_members_get_a_named_three_dot_button_with_link_new_version(member):
     assertNotContains(r, ">Delete<")
 
 
+def test_members_may_edit_the_model_card_and_are_offered_it_in_both_places(member):
+    """The same rule everywhere: whoever may change the card (members and admins) sees the same action."""
+    assertContains(member.get(LIST), "Edit model card")
+    assertContains(member.get(MNIST), "Edit model card")
+    assert member.post(f"{MNIST}/card", {"description": "Edited by a member"}).status_code in (200, 302)
+
+
 def test_admins_also_get_edit_and_delete(client, demo):
     client.force_login(demo.admin)
     r = client.get(LIST)
@@ -276,7 +283,7 @@ def test_a_viewer_cannot_edit_the_card_or_tags(client, demo):
     assert client.post(f"{MNIST}/card", {"description": "x"}).status_code == 403
     assert client.post(f"{MNIST}/tags", {"tag": "x"}).status_code == 403
     r = client.get(MNIST)
-    assertNotContains(r, "Edit description")
+    assertNotContains(r, "Edit model card")
     assertNotContains(r, "Link new version")
 
 

@@ -171,3 +171,15 @@ def test_a_phone_width_is_readable(page, demo):
     page.goto("/registry/model/reviewco/MNIST-dev/v0")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
+
+
+def test_the_open_versions_row_is_highlighted(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto(f"/registry/model/reviewco/{RAC}")
+    rows = page.locator("#versions-table tbody tr")
+    for label in ("v1", "v2", "v0"):
+        page.get_by_role("link", name=f"View {RAC}:{label}").click()
+        expect(page.locator("#detail-panel")).to_contain_text(f"{RAC}:{label}")
+        expect(page.locator("#versions-table tr.selected")).to_have_count(1)
+        expect(page.locator("#versions-table tr.selected")).to_contain_text(label)
+    assert rows.count() == 3

@@ -87,6 +87,13 @@
   document.body.addEventListener("htmx:sendError", (e) =>
     showError(e.detail.elt, "The server could not be reached. Check your connection and try again."),
   );
+  // Opening a row's panel highlights that row (the table itself is not swapped).
+  document.body.addEventListener("htmx:afterRequest", (e) => {
+    const row = e.detail.successful && e.detail.elt?.closest?.("tr[data-selectable]");
+    if (!row) return;
+    row.parentElement.querySelectorAll("tr.selected").forEach((r) => r.classList.remove("selected"));
+    row.classList.add("selected");
+  });
   // A request that succeeds clears the previous failure's message.
   document.body.addEventListener("htmx:afterRequest", (e) => {
     if (e.detail.successful) e.detail.elt?.closest?.("dialog")?.querySelector(".request-error")?.remove();

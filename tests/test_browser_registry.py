@@ -72,6 +72,37 @@ def test_the_menu_is_reachable_by_keyboard(page, demo):
     expect(focused).to_have_css("opacity", "1")
     page.keyboard.press("Enter")
     expect(page.get_by_role("menuitem", name="Link new version")).to_be_visible()
+    # The ARIA menu pattern: the first item has focus; arrows, Home and End move; Escape gives focus back.
+    expect(page.locator(":focus")).to_have_text("Link new version")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(":focus")).to_have_text("Edit model card")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(":focus")).to_have_text("Link new version")
+    page.keyboard.press("End")
+    expect(page.locator(":focus")).to_have_text("Edit model card")
+    page.keyboard.press("Home")
+    expect(page.locator(":focus")).to_have_text("Link new version")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator(":focus")).to_have_text("Edit model card")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("menu")).to_be_hidden()
+    expect(page.locator(":focus")).to_have_attribute("aria-label", re.compile("More actions for"))
+    # Enter on an item opens its dialog.
+    page.keyboard.press("Enter")
+    expect(page.locator(":focus")).to_have_text("Link new version")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog", name="Link new version")).to_be_visible()
+
+
+def test_the_user_menu_follows_the_menu_pattern(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.get_by_label("User menu for bob").click()
+    expect(page.locator(":focus")).to_have_text("Profile & API keys")
+    page.keyboard.press("End")
+    expect(page.locator(":focus")).to_have_text("Sign out")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("menuitem", name="Sign out")).to_be_hidden()
+    expect(page.locator(":focus")).to_have_attribute("aria-label", "User menu for bob")
 
 
 def test_an_error_in_the_link_dialog_shows_in_the_dialog(page, demo):

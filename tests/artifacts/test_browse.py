@@ -19,7 +19,10 @@ def member(client, demo):
 def test_the_project_page_has_an_artifacts_icon_with_a_label(member):
     r = member.get("/reviewco/mnist")
     assertContains(r, 'href="/reviewco/mnist/artifacts"')
-    assertContains(r, '<span class="sr-only">Artifacts</span>', html=True)
+    assertContains(r, "<span>Artifacts</span>", html=True)
+    for label in ("Projects", "Model Registry", "Overview", "Runs"):
+        assertContains(r, f"<span>{label}</span>", html=True)
+    assertContains(r, 'aria-current="page"')
 
 
 def test_the_browser_lists_types_with_model_open(member):

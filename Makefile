@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test install install-test chromium lint format migrate serve clean
+.PHONY: run test install install-test chromium lint format migrate serve clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ test: install-test chromium
 	@scripts/with-postgres $(BIN)/pytest -q -m "not browser" tests/artifacts tests/registry tests/wandb_api tests/test_admin.py tests/test_demo.py; rc=$$?; \
 	  if [ $$rc = 77 ]; then echo "Skipped the PostgreSQL run: no PostgreSQL server binaries."; \
 	  elif [ $$rc != 0 ]; then exit $$rc; fi
+
+# README's screenshots, from a throwaway copy of the demo data.
+screenshots: install-test chromium
+	$(BIN)/python scripts/screenshots.py
 
 lint: install-test
 	$(BIN)/ruff check .

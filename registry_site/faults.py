@@ -1,11 +1,11 @@
 """Faults of the machinery (file store, S3, database) answered with a status, a one-line reason and Retry-After.
 
 A generic 500 makes the SDK retry without end and tells nobody what is wrong; these answers say what failed.
-API paths get W&B's JSON error shape, pages the reason in the app's layout (and, for htmx, in a toast).
+API paths get W&B's JSON error shape, pages the reason in the app's layout; for an htmx request, app.js shows
+that page's [data-error-message] in the open dialog or as an error toast, as for every failed request.
 """
 
 import errno
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,9 +56,6 @@ def respond(request: HttpRequest, fault: Fault) -> HttpResponse:
         except Exception:
             # The layout needs the database too (the signed-in user); the reason alone still gets out.
             response = HttpResponse(fault.reason, status=fault.status, content_type="text/plain; charset=utf-8")
-    if getattr(request, "htmx", False):
-        # htmx swaps no error response: the reason shows as a toast in the page the user is on.
-        response["HX-Trigger"] = json.dumps({"showMessage": {"message": fault.reason}})
     if fault.retry_after:
         response["Retry-After"] = str(fault.retry_after)
     return response

@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from artifacts import names, permissions, queries, services
+from artifacts import lineage, names, permissions, queries, services
 from artifacts.downloads import stream_blob
 from artifacts.forms import ApiKeyForm
 from artifacts.models import ApiKey
@@ -195,6 +195,7 @@ def artifact_panel(request: HtmxHttpRequest, version, tab: str) -> Panel:
         else None,
         description_url=reverse("artifacts:version_description", args=args) if can else None,
         can_change=can,
+        depth=lineage.parse_depth(request.GET.get("depth")),
     )
 
 

@@ -8,7 +8,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from artifacts import names, permissions
+from artifacts import lineage, names, permissions
 from artifacts import queries as artifact_queries
 from artifacts.panel import AliasChip, Panel, build_panel
 from artifacts.views import PANEL_PARTIALS, PANEL_TEMPLATE, site_url
@@ -226,6 +226,7 @@ def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:
         usage_name=link.full_name,
         registry_link=link,
         can_change=can,
+        depth=lineage.parse_depth(request.GET.get("depth")),
     )
 
 

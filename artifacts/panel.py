@@ -19,6 +19,13 @@ TABS = [
     ("lineage", "Lineage"),
 ]
 TAB_NAMES = [t for t, _ in TABS]
+# W&B's names for tabs we call otherwise: its URLs end in `/overview` where ours end in `/version`.
+WANDB_TAB_NAMES = {"overview": "version"}
+
+
+def wandb_tab(tab: str) -> str | None:
+    """Our name for a tab named the W&B way, when the two differ."""
+    return WANDB_TAB_NAMES.get(tab)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from artifacts.models import (
     ArtifactVersion,
     Blob,
     BlobStatus,
+    Entity,
     Project,
     Run,
 )
@@ -29,6 +30,18 @@ def visible_projects(user: User) -> QuerySet[Project]:
     )
 
 
+def entity_for_user(user: User, entity: str) -> Entity:
+    """The entity, or 404 when it does not exist or its page is not for this user."""
+    obj = get_object_or_404(Entity, name=entity)
+    permissions.require_view_entity_page(user, obj)
+    return obj
+
+
+def projects_of(user: User, entity: Entity) -> QuerySet[Project]:
+    """The entity's projects this user may see, with their counts."""
+    return visible_projects(user).filter(entity=entity).order_by("name")
+
+
 def project_for_user(user: User, entity: str, project: str) -> Project:
     """The project, or 404 when it does not exist or the user may not see it."""
     obj = get_object_or_404(Project.objects.select_related("entity"), entity__name=entity, name=project)
@@ -37,9 +50,14 @@ def project_for_user(user: User, entity: str, project: str) -> Project:
 
 
 def runs_of(project: Project) -> QuerySet[Run]:
-    return project.runs.select_related("created_by").annotate(
-        num_logged=Count("logged_versions", filter=Q(logged_versions__state="COMMITTED"), distinct=True),
-        num_used=Count("usages", distinct=True),
+    """Newest first (an aggregate drops the model's default ordering)."""
+    return (
+        project.runs.select_related("created_by")
+        .annotate(
+            num_logged=Count("logged_versions", filter=Q(logged_versions__state="COMMITTED"), distinct=True),
+            num_used=Count("usages", distinct=True),
+        )
+        .order_by("-created_at", "-id")
     )
 
 
@@ -90,6 +108,8 @@ def api_keys_of(user: User) -> QuerySet[ApiKey]:
 
 
 ARTIFACTS_PER_PAGE = 50
+RUNS_PER_PAGE = 50
+PROJECTS_PER_PAGE = 50
 VERSIONS_PER_PAGE = 50
 
 
@@ -149,6 +169,18 @@ def _links_qs(user: User) -> QuerySet:
         .select_related("registered_model__entity")
         .order_by("registered_model__name", "index")
     )
+
+
+def version_by_alias_for_user(
+    user: User, entity: str, project: str, type: str, name: str, alias: str
+) -> ArtifactVersion:
+    """The committed version an alias (`latest`, `production`) points at; 404 for an unknown alias."""
+    artifact = artifact_for_user(user, entity, project, type, name)
+    found = get_object_or_404(
+        ArtifactAlias.objects.select_related("version"), artifact=artifact, name=alias, version__state="COMMITTED"
+    )
+    found.version.artifact = artifact
+    return found.version
 
 
 def version_for_user(user: User, entity: str, project: str, type: str, name: str, index: int) -> ArtifactVersion:

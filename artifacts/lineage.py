@@ -15,7 +15,7 @@ from artifacts.permissions import User
 DEFAULT_DEPTH = 2
 MAX_DEPTH = 5
 DEPTHS = range(1, MAX_DEPTH + 1)
-NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 200, 44, 70, 18, 18
+NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 180, 44, 56, 18, 18
 
 
 def parse_depth(value: str | None) -> int:
@@ -183,6 +183,7 @@ def _layout(columns: dict[int, list[Node]], edges: list[tuple[tuple, tuple]]) ->
         "height": height,
         "node_w": NODE_W,
         "node_h": NODE_H,
-        # Wider than three columns: scroll sideways rather than shrink the text.
+        # Wider than three columns: scroll sideways rather than shrink the text, opening at the center version.
         "wide": count > 3,
+        "center_x": columns[0][0].x + NODE_W // 2,
     }

@@ -153,9 +153,13 @@ def test_each_team_sees_its_own_part_of_the_graph(client, team, shared):
 
 
 def test_the_registry_panel_draws_the_same_graph_with_its_own_depth_links(member):
-    r = member.get("/registry/model/reviewco/MNIST-dev/v0/lineage?depth=3")
+    url = "/registry/model/reviewco/MNIST-dev/v0/lineage"
+    r = member.get(f"{url}?depth=3")
     assert columns(r)[0] == ["prepare-mnist"]
-    assertContains(r, 'href="/registry/model/reviewco/MNIST-dev/v0/lineage?depth=1"')
+    assertContains(r, f'href="{url}?depth=1" hx-get="{url}?depth=1" hx-target="#detail-panel"')
+    fragment = member.get(f"{url}?depth=3", headers={**HX, "HX-Target": "detail-panel"})
+    assertNotContains(fragment, "<html")
+    assertContains(fragment, "prepare-mnist")
 
 
 def _grow(project, user, train, center, n: int, tag: str) -> None:

@@ -82,6 +82,12 @@ def test_outsiders_see_only_the_public_projects_of_an_entity(client, demo):
     assertNotContains(r, "mnist")
 
 
+def test_signed_out_visitors_see_only_the_public_projects(client, demo):
+    make_project(demo.entity, "open-data", public=True)
+    r = client.get("/reviewco")
+    assert [p.name for p in r.context["page"]] == ["open-data"]
+
+
 def test_an_entity_without_public_projects_is_404_for_outsiders(client, demo):
     client.force_login(demo.outsider)
     assert client.get("/reviewco").status_code == 404

@@ -1,5 +1,12 @@
+from artifacts.names import RESERVED_ENTITY_NAMES
+
+# An entity name, but never a reserved one (`admin`, `profile`, ...): `/admin` is then no entity page, and
+# CommonMiddleware still sends it on to `/admin/`.
+_RESERVED = "|".join(sorted(RESERVED_ENTITY_NAMES))
+
+
 class EntityNameConverter:
-    regex = "[a-z0-9_-]{1,64}"
+    regex = f"(?!(?:{_RESERVED})(?![a-z0-9_-]))[a-z0-9_-]{{1,64}}"
 
     def to_python(self, value: str) -> str:
         return value

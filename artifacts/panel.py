@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.http import Http404
 
-from artifacts import jsonvalues, queries
+from artifacts import jsonvalues, lineage, queries
 from artifacts.models import ArtifactVersion
 from artifacts.permissions import User
 
@@ -19,7 +19,13 @@ TABS = [
     ("lineage", "Lineage"),
 ]
 TAB_NAMES = [t for t, _ in TABS]
-MAX_LINEAGE_CONSUMERS = 12
+# W&B's names for tabs we call otherwise: its URLs end in `/overview` where ours end in `/version`.
+WANDB_TAB_NAMES = {"overview": "version"}
+
+
+def wandb_tab(tab: str) -> str | None:
+    """Our name for a tab named the W&B way, when the two differ."""
+    return WANDB_TAB_NAMES.get(tab)
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Panel:
     link_to_registry_url: str | None = None
     description_url: str | None = None
     can_change: bool = False
+    depth: int = lineage.DEFAULT_DEPTH  # the Lineage tab's hops each way
 
 
 def build_panel(user: User, panel: Panel, site_url: str) -> dict:
@@ -133,74 +140,10 @@ def file_tree(files: list) -> list[dict]:
     return render(root)
 
 
-NODE_W, NODE_H, COL_GAP, ROW_GAP = 200, 44, 70, 18
-
-
 def lineage_graph(user: User, panel: Panel) -> dict:
-    """Producing run -> this version -> consuming runs and registry links, laid out in three columns."""
-    v = panel.version
-    consumers = list(queries.consumers_of(user, v)[: MAX_LINEAGE_CONSUMERS + 1])
-    more = max(0, len(consumers) - MAX_LINEAGE_CONSUMERS)
-    consumers = consumers[:MAX_LINEAGE_CONSUMERS]
     links = [panel.registry_link] if panel.registry_link is not None else panel.links
-
-    left = []
-    producer = v.created_by_run
-    if producer is not None:
-        left.append(
-            {
-                "kind": "run",
-                "label": producer.display_name or producer.run_id,
-                "sub": f"run {producer.run_id}",
-                "url": producer.get_absolute_url(),
-            }
-        )
-    middle = [
-        {
-            "kind": "artifact",
-            "label": f"{v.artifact.name}:{v.label}",
-            "sub": v.artifact.type,
-            "url": v.get_absolute_url(),
-            "current": True,
-        }
-    ]
-    right = [
-        {"kind": "run", "label": r.display_name or r.run_id, "sub": f"run {r.run_id}", "url": r.get_absolute_url()}
-        for r in consumers
-    ]
-    if more:
-        right.append({"kind": "more", "label": f"and {more} more runs", "sub": "", "url": panel.tab_url("usage")})
-    right += [
-        {
-            "kind": "registry",
-            "label": f"{lk.registered_model.name}:{lk.label}",
-            "sub": "model registry",
-            "url": lk.get_absolute_url(),
-        }
-        for lk in links
-    ]
-
-    columns = [left, middle, right]
-    height = max(len(c) for c in columns) * (NODE_H + ROW_GAP) + ROW_GAP
-    nodes = []
-    for col, items in enumerate(columns):
-        top = (height - len(items) * (NODE_H + ROW_GAP) + ROW_GAP) / 2
-        for row, item in enumerate(items):
-            item.update(x=ROW_GAP + col * (NODE_W + COL_GAP), y=top + row * (NODE_H + ROW_GAP))
-            nodes.append(item)
-    center = middle[0]
-    edges = [(n, center) for n in left] + [(center, n) for n in right]
-    paths = []
-    for a, b in edges:
-        x1, y1 = a["x"] + NODE_W, a["y"] + NODE_H / 2
-        x2, y2 = b["x"], b["y"] + NODE_H / 2
-        mid = (x1 + x2) / 2
-        paths.append(f"M{x1:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} {x2:.0f},{y2:.0f}")
-    return {
-        "nodes": nodes,
-        "paths": paths,
-        "width": ROW_GAP * 2 + 3 * NODE_W + 2 * COL_GAP,
-        "height": height,
-        "node_w": NODE_W,
-        "node_h": NODE_H,
-    }
+    graph = lineage.build(user, panel.version, links, panel.depth)
+    graph["depth"] = panel.depth
+    base = panel.tab_url("lineage")
+    graph["depths"] = [(d, base if d == lineage.DEFAULT_DEPTH else f"{base}?depth={d}") for d in lineage.DEPTHS]
+    return graph

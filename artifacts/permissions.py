@@ -50,6 +50,12 @@ def can_view_project(user: User, project: Project) -> bool:
     return project.is_public or can_view_entity(user, project.entity)
 
 
+def can_view_entity_page(user: User, entity: Entity) -> bool:
+    """An entity's page, the list of its projects: for its members, and for anyone once it has a public project
+    (who then sees the public projects only)."""
+    return can_view_entity(user, entity) or Project.objects.filter(entity=entity, is_public=True).exists()
+
+
 def can_view_registry(user: User, entity: Entity) -> bool:
     """The entity's Model Registry: its registered models, their links and aliases."""
     return can_view_entity(user, entity)
@@ -72,6 +78,11 @@ def may_set_alias(user: User, entity: Entity, alias: str) -> bool:
 
 def require_view_entity(user: User, entity: Entity) -> None:
     if not can_view_entity(user, entity):
+        raise Http404("No such entity.")
+
+
+def require_view_entity_page(user: User, entity: Entity) -> None:
+    if not can_view_entity_page(user, entity):
         raise Http404("No such entity.")
 
 

@@ -1,6 +1,6 @@
 """Reads that span relations, shaped so templates never query per row."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Window
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -14,6 +14,7 @@ from artifacts.models import (
     ArtifactVersion,
     Blob,
     BlobStatus,
+    Entity,
     Project,
     Run,
 )
@@ -29,6 +30,18 @@ def visible_projects(user: User) -> QuerySet[Project]:
     )
 
 
+def entity_for_user(user: User, entity: str) -> Entity:
+    """The entity, or 404 when it does not exist or its page is not for this user."""
+    obj = get_object_or_404(Entity, name=entity)
+    permissions.require_view_entity_page(user, obj)
+    return obj
+
+
+def projects_of(user: User, entity: Entity) -> QuerySet[Project]:
+    """The entity's projects this user may see, with their counts."""
+    return visible_projects(user).filter(entity=entity).order_by("name")
+
+
 def project_for_user(user: User, entity: str, project: str) -> Project:
     """The project, or 404 when it does not exist or the user may not see it."""
     obj = get_object_or_404(Project.objects.select_related("entity"), entity__name=entity, name=project)
@@ -37,9 +50,14 @@ def project_for_user(user: User, entity: str, project: str) -> Project:
 
 
 def runs_of(project: Project) -> QuerySet[Run]:
-    return project.runs.select_related("created_by").annotate(
-        num_logged=Count("logged_versions", filter=Q(logged_versions__state="COMMITTED"), distinct=True),
-        num_used=Count("usages", distinct=True),
+    """Newest first (an aggregate drops the model's default ordering)."""
+    return (
+        project.runs.select_related("created_by")
+        .annotate(
+            num_logged=Count("logged_versions", filter=Q(logged_versions__state="COMMITTED"), distinct=True),
+            num_used=Count("usages", distinct=True),
+        )
+        .order_by("-created_at", "-id")
     )
 
 
@@ -90,6 +108,8 @@ def api_keys_of(user: User) -> QuerySet[ApiKey]:
 
 
 ARTIFACTS_PER_PAGE = 50
+RUNS_PER_PAGE = 50
+PROJECTS_PER_PAGE = 50
 VERSIONS_PER_PAGE = 50
 
 
@@ -151,6 +171,18 @@ def _links_qs(user: User) -> QuerySet:
     )
 
 
+def version_by_alias_for_user(
+    user: User, entity: str, project: str, type: str, name: str, alias: str
+) -> ArtifactVersion:
+    """The committed version an alias (`latest`, `production`) points at; 404 for an unknown alias."""
+    artifact = artifact_for_user(user, entity, project, type, name)
+    found = get_object_or_404(
+        ArtifactAlias.objects.select_related("version"), artifact=artifact, name=alias, version__state="COMMITTED"
+    )
+    found.version.artifact = artifact
+    return found.version
+
+
 def version_for_user(user: User, entity: str, project: str, type: str, name: str, index: int) -> ArtifactVersion:
     version = get_object_or_404(
         ArtifactVersion.committed.select_related("artifact__project__entity", "created_by_run", "created_by"),
@@ -200,3 +232,60 @@ def stored_blob(entity, md5: str) -> Blob | None:
     """Bytes with this base64 MD5 already held by a file of the entity and not known to be missing or corrupt
     (lets a client skip the upload). Scoped to the entity so that nobody learns what another team stores."""
     return Blob.objects.filter(md5=md5, status=BlobStatus.OK, files__version__artifact__project__entity=entity).first()
+
+
+# Lineage: each hop is one or two queries for a whole layer, never one per node. A layer shows at most
+# LINEAGE_LAYER_CAP nodes; `total` (a window count over the same rows) says how many there are in all.
+LINEAGE_LAYER_CAP = 20
+
+
+def _visible_versions(user: User) -> QuerySet[ArtifactVersion]:
+    return ArtifactVersion.committed.filter(
+        permissions.visible_projects_q(user, prefix="artifact__project__")
+    ).select_related("artifact__project__entity")
+
+
+def _visible_runs(user: User) -> QuerySet[Run]:
+    return Run.objects.filter(permissions.visible_projects_q(user, prefix="project__")).select_related(
+        "project__entity"
+    )
+
+
+def _layer(qs: QuerySet) -> tuple[list, int]:
+    rows = list(qs.annotate(layer_total=Window(Count("pk")))[:LINEAGE_LAYER_CAP])
+    return rows, (rows[0].layer_total if rows else 0)
+
+
+def lineage_producers(user: User, versions: list[ArtifactVersion], exclude: set[int]) -> list[Run]:
+    """The runs that logged `versions` (one each at most, so never more than the versions)."""
+    ids = {v.created_by_run_id for v in versions if v.created_by_run_id} - exclude
+    return list(_visible_runs(user).filter(pk__in=ids))
+
+
+def lineage_inputs(
+    user: User, runs: list[Run], exclude: set[int]
+) -> tuple[list[ArtifactVersion], int, list[tuple[int, int]]]:
+    """Versions the runs used: the first of them, how many in all, and the (version id, run id) edges."""
+    used = ArtifactUsage.objects.filter(run__in=[r.pk for r in runs])
+    qs = _visible_versions(user).filter(pk__in=used.values("version_id")).exclude(pk__in=exclude)
+    versions, total = _layer(qs.order_by("artifact__name", "-index"))
+    edges = list(used.filter(version__in=[v.pk for v in versions]).values_list("version_id", "run_id"))
+    return versions, total, edges
+
+
+def lineage_consumers(
+    user: User, versions: list[ArtifactVersion], exclude: set[int]
+) -> tuple[list[Run], int, list[tuple[int, int]]]:
+    """Runs that used the versions, newest first: the first of them, how many in all, and the
+    (version id, run id) edges."""
+    used = ArtifactUsage.objects.filter(version__in=[v.pk for v in versions])
+    qs = _visible_runs(user).filter(pk__in=used.values("run_id")).exclude(pk__in=exclude)
+    runs, total = _layer(qs.order_by("-created_at", "-id"))
+    edges = list(used.filter(run__in=[r.pk for r in runs]).values_list("version_id", "run_id"))
+    return runs, total, edges
+
+
+def lineage_outputs(user: User, runs: list[Run], exclude: set[int]) -> tuple[list[ArtifactVersion], int]:
+    """Versions the runs logged: the first of them and how many in all (each names its run)."""
+    qs = _visible_versions(user).filter(created_by_run__in=[r.pk for r in runs]).exclude(pk__in=exclude)
+    return _layer(qs.order_by("artifact__name", "-index"))

@@ -12,7 +12,9 @@ ARTIFACT = f"{PROJECT}/artifacts/<name:type>/<name:name>"
 VERSION = f"{ARTIFACT}/v<int:index>"
 
 urlpatterns = [
+    path("<entity:entity>", views.entity_detail, name="entity_detail"),
     path(PROJECT, views.project_detail, name="project_detail"),
+    path(f"{PROJECT}/runs", views.run_list, name="run_list"),
     path(f"{PROJECT}/runs/<name:run_id>", views.run_detail, name="run_detail"),
     path(f"{PROJECT}/artifacts", views.artifact_browse, name="artifact_browse"),
     path(ARTIFACT, views.artifact_detail, name="artifact_detail"),
@@ -22,4 +24,7 @@ urlpatterns = [
     path(f"{VERSION}/description", views.version_description, name="version_description"),
     path(f"{VERSION}/files/<path:path>", views.version_file_download, name="version_file_download"),
     path(f"{VERSION}/<slug:tab>", views.version_detail, name="version_tab"),
+    # After every `v<N>` route: an alias is never `v<N>`-shaped (names.validate_alias).
+    path(f"{ARTIFACT}/<name:alias>", views.version_by_alias, name="version_by_alias"),
+    path(f"{ARTIFACT}/<name:alias>/<slug:tab>", views.version_by_alias, name="version_by_alias_tab"),
 ]

@@ -3,19 +3,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
-from artifacts import names, permissions, queries, services
+from artifacts import lineage, names, permissions, queries, services
 from artifacts.downloads import stream_blob
 from artifacts.forms import ApiKeyForm
 from artifacts.models import ApiKey
-from artifacts.panel import AliasChip, Panel, build_panel
+from artifacts.panel import TAB_NAMES, AliasChip, Panel, build_panel, wandb_tab
 from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
 
@@ -28,6 +29,27 @@ def site_url(request: HtmxHttpRequest) -> str:
 def home(request: HtmxHttpRequest) -> HttpResponse:
     projects = queries.visible_projects(request.user)
     return render(request, "artifacts/home.html", {"projects": projects})
+
+
+@require_GET
+def entity_detail(request: HtmxHttpRequest, entity: str) -> HttpResponse:
+    entity = queries.entity_for_user(request.user, entity)
+    page = Paginator(queries.projects_of(request.user, entity), queries.PROJECTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "artifacts/entity_detail.html", {"entity": entity, "page": page})
+
+
+@require_GET
+@vary_on_headers("HX-Request", "HX-Target")
+def run_list(request: HtmxHttpRequest, entity: str, project: str) -> HttpResponse:
+    """The project's runs, newest first, 50 a page; the pager swaps only the table."""
+    project = queries.project_for_user(request.user, entity, project)
+    page = Paginator(queries.runs_of(project), queries.RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    template = "artifacts/run_list.html"
+    if wants_fragment(request) and request.htmx.target == "run-table":
+        template += "#run-table"
+    return render(request, template, {"project": project, "page": page})
 
 
 @require_GET
@@ -195,6 +217,7 @@ def artifact_panel(request: HtmxHttpRequest, version, tab: str) -> Panel:
         else None,
         description_url=reverse("artifacts:version_description", args=args) if can else None,
         can_change=can,
+        depth=lineage.parse_depth(request.GET.get("depth")),
     )
 
 
@@ -203,10 +226,30 @@ def version_detail(
     request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int, tab: str = "version"
 ) -> HttpResponse:
     version = queries.version_for_user(request.user, entity, project, type, name, index)
+    if ours := wandb_tab(tab):
+        return _redirect_keeping_query(request, version.tab_url(ours))
     panel = artifact_panel(request, version, tab)
     context = _browser_context(request, version.artifact.project, version.artifact, version)
     context.update(build_panel(request.user, panel, site_url(request)))
     return _render_browser(request, context)
+
+
+def _redirect_keeping_query(request: HtmxHttpRequest, url: str) -> HttpResponse:
+    query = request.GET.urlencode()
+    return redirect(f"{url}?{query}" if query else url)
+
+
+@require_GET
+def version_by_alias(
+    request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, alias: str, tab: str = "version"
+) -> HttpResponse:
+    """W&B's `.../<name>/<alias>[/<tab>]` (`latest`, `production`): a redirect to the version's own `vN` URL,
+    which stays put when the alias moves on."""
+    version = queries.version_by_alias_for_user(request.user, entity, project, type, name, alias)
+    tab = wandb_tab(tab) or tab
+    if tab not in TAB_NAMES:
+        raise Http404("No such tab.")
+    return _redirect_keeping_query(request, version.get_absolute_url() if tab == "version" else version.tab_url(tab))
 
 
 @require_GET

@@ -71,6 +71,12 @@ def link_for_user(user: User, entity: str, name: str, index: int) -> Link:
     return link
 
 
+def link_by_alias_for_user(user: User, entity: str, name: str, alias: str) -> Link:
+    rm = registered_model_for_user(user, entity, name)
+    found = get_object_or_404(LinkAlias.objects.select_related("link"), registered_model=rm, name=alias)
+    return found.link
+
+
 def link_aliases(link: Link) -> list[LinkAlias]:
     return list(link.aliases.order_by("name"))
 

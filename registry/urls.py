@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from artifacts.urls import VERSION
 from registry import views
@@ -8,7 +9,14 @@ app_name = "registry"
 MODEL = "registry/model/<entity:entity>/<name:name>"
 LINK = f"{MODEL}/v<int:index>"
 
+# W&B's `/registry` is its Registry app; here that is the Model Registry.
+to_model_list = RedirectView.as_view(pattern_name="registry:model_list", query_string=True)
+
 urlpatterns = [
+    path("registry", to_model_list, name="registry_root"),
+    path("registry/", to_model_list),
+    # W&B's team-scoped form of the legacy deep links: `/<entity>/registry/model?selectionPath=...`.
+    path("<entity:entity>/registry/model", views.wandb_model_list, name="wandb_model_list"),
     path("registry/model", views.model_list, name="model_list"),
     path("registry/model/new", views.model_create, name="model_create"),
     path(MODEL, views.model_detail, name="model_detail"),

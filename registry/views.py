@@ -8,9 +8,9 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from artifacts import names, permissions
+from artifacts import lineage, names, permissions
 from artifacts import queries as artifact_queries
-from artifacts.panel import AliasChip, Panel, build_panel
+from artifacts.panel import AliasChip, Panel, build_panel, wandb_tab
 from artifacts.views import PANEL_PARTIALS, PANEL_TEMPLATE, site_url
 from registry import queries, services
 from registry.forms import LinkAliasesForm, LinkNewVersionForm, RegisteredModelForm, SelectRegisteredModelForm
@@ -96,8 +96,37 @@ def _render_modal(request: HtmxHttpRequest, template: str, context: dict, prefix
     return render(request, template, context)
 
 
+def _wandb_selection(request: HtmxHttpRequest, selection: str) -> str:
+    """Where W&B's legacy deep link `?selectionPath=<entity>/model-registry/<Name>&view=all-models|versions`
+    (the model) or `...&view=membership&version=v<N>|<alias>` (one of its versions) is here."""
+    parts = selection.split("/")
+    if (
+        len(parts) != 3
+        or parts[1] != names.REGISTRY_PROJECT
+        or not names.ENTITY_NAME_RE.fullmatch(parts[0])
+        or not names.NAME_RE.fullmatch(parts[2])
+    ):
+        raise Http404("No such registered model.")
+    entity, _, name = parts
+    version = request.GET.get("version", "")
+    if not version:
+        return reverse("registry:model_detail", args=[entity, name])
+    index = names.parse_version(version)
+    if index is not None:
+        return reverse("registry:link_detail", args=[entity, name, index])
+    return queries.link_by_alias_for_user(request.user, entity, name, version).get_absolute_url()
+
+
+@require_GET
+def wandb_model_list(request: HtmxHttpRequest, entity: str) -> HttpResponse:
+    query = request.GET.urlencode()
+    return redirect(reverse("registry:model_list") + (f"?{query}" if query else ""))
+
+
 @require_GET
 def model_list(request: HtmxHttpRequest) -> HttpResponse:
+    if selection := request.GET.get("selectionPath"):
+        return redirect(_wandb_selection(request, selection))
     search = request.GET.get("q", "").strip()
     sort = request.GET.get("sort") if request.GET.get("sort") in queries.SORTS else "updated"
     page = Paginator(queries.registered_models(request.user, search, sort), queries.MODELS_PER_PAGE).get_page(
@@ -241,6 +270,7 @@ def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:
         usage_name=link.full_name,
         registry_link=link,
         can_change=can,
+        depth=lineage.parse_depth(request.GET.get("depth")),
     )
 
 
@@ -286,6 +316,9 @@ def model_detail(request: HtmxHttpRequest, entity: str, name: str) -> HttpRespon
 @require_GET
 def link_detail(request: HtmxHttpRequest, entity: str, name: str, index: int, tab: str = "version") -> HttpResponse:
     link = queries.link_for_user(request.user, entity, name, index)
+    if ours := wandb_tab(tab):
+        query = request.GET.urlencode()
+        return redirect(link.tab_url(ours) + (f"?{query}" if query else ""))
     context = _detail_context(request, link.registered_model, selected=link)
     context["selected_link"] = link
     context.update(build_panel(request.user, _registry_panel(request, link, tab), site_url(request)))

@@ -22,6 +22,13 @@
     if (tab) tab.parentElement.scrollLeft = tab.offsetLeft - tab.parentElement.offsetLeft - 16;
   };
   showActiveTab();
+  // A lineage graph wider than its panel scrolls sideways: open it at its center version, upstream to the left.
+  const centerLineage = () =>
+    document.querySelectorAll("[data-lineage-center]").forEach((box) => {
+      box.scrollLeft = Number(box.dataset.lineageCenter) - box.clientWidth / 2;
+    });
+  centerLineage();
+  document.addEventListener("htmx:afterSettle", centerLineage);
   document.body.addEventListener("closeModal", () => {
     document.querySelectorAll("dialog[open]").forEach((d) => d.close());
   });

@@ -101,6 +101,15 @@ def require_change_project(user: User, project: Project) -> None:
     require_change(user, project.entity, visible=can_view_project(user, project))
 
 
+def require_admin(user: User, entity: Entity) -> None:
+    """Manage the entity's members and protected aliases: 404 when it is invisible to the user, 403 for
+    members and viewers."""
+    if is_admin(user, entity):
+        return
+    require_view_entity(user, entity)
+    raise PermissionDenied(f"Only admins of '{entity.name}' may change its members and protected aliases.")
+
+
 def require_alias_allowed(user: User, entity: Entity, alias: str) -> None:
     require_change(user, entity)
     if not may_set_alias(user, entity, alias):

@@ -14,6 +14,8 @@ from artifacts.models import (
     ArtifactVersion,
     Blob,
     BlobStatus,
+    Entity,
+    Membership,
     Project,
     Run,
 )
@@ -200,3 +202,23 @@ def stored_blob(entity, md5: str) -> Blob | None:
     """Bytes with this base64 MD5 already held by a file of the entity and not known to be missing or corrupt
     (lets a client skip the upload). Scoped to the entity so that nobody learns what another team stores."""
     return Blob.objects.filter(md5=md5, status=BlobStatus.OK, files__version__artifact__project__entity=entity).first()
+
+
+def entity_for_user(user: User, name: str) -> Entity:
+    """The entity, or 404 when it does not exist or the user is not in it."""
+    entity = get_object_or_404(Entity, name=name)
+    permissions.require_view_entity(user, entity)
+    return entity
+
+
+def members_of(entity: Entity) -> QuerySet[Membership]:
+    return Membership.objects.filter(entity=entity).select_related("user").order_by("user__username")
+
+
+def teams_of(user: User) -> list[tuple[Entity, str]]:
+    """The entities the user may see, with their role in each (superusers: every entity, as admin)."""
+    if not user.is_authenticated:
+        return []
+    if user.is_superuser:
+        return [(e, "admin") for e in Entity.objects.order_by("name")]
+    return [(m.entity, m.role) for m in Membership.objects.filter(user=user).select_related("entity")]

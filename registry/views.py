@@ -464,6 +464,8 @@ def team_detail(request: HtmxHttpRequest, entity: str) -> HttpResponse:
 
 def _team_changed(request: HtmxHttpRequest, entity, region: str, message: str = "", **errors: object) -> HttpResponse:
     """After a change: the changed region for htmx (with the error, if any), else back to the page."""
+    # The change may have been to the user's own role.
+    permissions.forget_roles(request.user)
     if not permissions.can_view_entity(request.user, entity):
         # The user took themselves out of the team.
         messages.success(request, message)

@@ -33,7 +33,11 @@ def _roles(user: User) -> dict[int, str]:
 
 def forget_roles(user: User) -> None:
     """Drop the cached roles after memberships change."""
-    user.__dict__.pop("_entity_roles", None)
+    # Not `user.__dict__`: request.user is a lazy proxy, whose own __dict__ is not the user's.
+    try:
+        del user._entity_roles
+    except AttributeError:
+        pass
 
 
 def role_in(user: User, entity: Entity) -> str | None:

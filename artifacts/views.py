@@ -317,7 +317,7 @@ def version_delete(
             f"{label} cannot be deleted: it is linked to the Model Registry. Unlink it there first "
             "(Unlink version in the version's ⋯ menu), then delete it here."
         ]
-        confirm["items"] = [
+        confirm["links"] = [
             {"label": f"{lk.registered_model.name}:{lk.label}", "url": lk.get_absolute_url()} for lk in links
         ]
     elif aliases:

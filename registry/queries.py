@@ -3,7 +3,7 @@
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from artifacts import permissions
+from artifacts import names, permissions
 from artifacts.models import Artifact, ArtifactVersion, Entity, Project
 from artifacts.permissions import User
 from registry.models import Link, LinkAlias, RegisteredModel
@@ -11,15 +11,19 @@ from registry.models import Link, LinkAlias, RegisteredModel
 MODELS_PER_PAGE = 50
 
 
-def registered_models(user: User, search: str = "") -> QuerySet[RegisteredModel]:
-    """Registered models the user may see, with their version count and latest link."""
+SORTS = {"updated": ("-updated_at", "name"), "name": ("name", "entity__name")}
+
+
+def registered_models(user: User, search: str = "", sort: str = "updated") -> QuerySet[RegisteredModel]:
+    """Registered models the user may see, with their version count and latest link, sorted by `sort`
+    (a key of SORTS: last updated first, or by name)."""
     latest = LinkAlias.objects.filter(name="latest").select_related("link")
     qs = (
         RegisteredModel.objects.filter(permissions.visible_registries_q(user, prefix="entity__"))
         .select_related("entity")
         .annotate(num_versions=Count("links"), last_linked=Max("links__created_at"))
         .prefetch_related(Prefetch("aliases", queryset=latest, to_attr="latest_aliases"))
-        .order_by("-updated_at", "name")
+        .order_by(*SORTS.get(sort, SORTS["updated"]))
     )
     for term in search.split():
         qs = qs.filter(Q(name__icontains=term) | Q(tags__icontains=term) | Q(description__icontains=term))
@@ -30,6 +34,14 @@ def registered_model_for_user(user: User, entity: str, name: str) -> RegisteredM
     rm = get_object_or_404(RegisteredModel.objects.select_related("entity"), entity__name=entity, name=name)
     permissions.require_view_registry(user, rm.entity)
     return rm
+
+
+LINKS_PER_PAGE = 50
+
+
+def link_position(link: Link) -> int:
+    """Where `link` stands in its model's Versions table (newest first), counting from 0."""
+    return Link.objects.filter(registered_model_id=link.registered_model_id, index__gt=link.index).count()
 
 
 def links_of(rm: RegisteredModel) -> QuerySet[Link]:
@@ -96,7 +108,19 @@ def model_artifacts(project: Project | None, rm: RegisteredModel) -> QuerySet[Ar
     )
 
 
-def artifact_versions(artifact: Artifact | None) -> QuerySet[ArtifactVersion]:
+# The Version select of Link new version lists this many at most; more are found by searching.
+VERSION_CHOICES = 100
+SEARCHABLE_FROM = 20
+
+
+def artifact_versions(artifact: Artifact | None, search: str = "") -> QuerySet[ArtifactVersion]:
+    """Committed versions, newest first; `search` matches a version (`12`, `v12`) or part of an alias."""
     if artifact is None:
         return ArtifactVersion.objects.none()
-    return ArtifactVersion.committed.filter(artifact=artifact).prefetch_related("aliases").order_by("-index")
+    qs = ArtifactVersion.committed.filter(artifact=artifact)
+    if search:
+        match = Q(aliases__name__icontains=search)
+        if (index := names.parse_version(search if search.startswith("v") else f"v{search}")) is not None:
+            match |= Q(index=index)
+        qs = qs.filter(match).distinct()
+    return qs.prefetch_related("aliases").order_by("-index")

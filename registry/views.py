@@ -16,7 +16,7 @@ from artifacts.panel import AliasChip, Panel, build_panel
 from artifacts.views import PANEL_PARTIALS, PANEL_TEMPLATE, render_modal, site_url
 from registry import queries, services
 from registry.forms import LinkAliasesForm, LinkNewVersionForm, RegisteredModelForm, SelectRegisteredModelForm
-from registry.models import RegisteredModel
+from registry.models import Link, RegisteredModel
 from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
 
@@ -94,12 +94,14 @@ def link_to_registry(
 @require_GET
 def model_list(request: HtmxHttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
-    page = Paginator(queries.registered_models(request.user, search), queries.MODELS_PER_PAGE).get_page(
+    sort = request.GET.get("sort") if request.GET.get("sort") in queries.SORTS else "updated"
+    page = Paginator(queries.registered_models(request.user, search, sort), queries.MODELS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     context = {
         "page": page,
         "q": search,
+        "sort": sort,
         "can_create": request.user.is_authenticated and queries.linkable_entities(request.user).exists(),
         "site_url": site_url(request),
     }
@@ -165,7 +167,12 @@ def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpRe
     project = _pick(projects, name=data.get("project"))
     artifacts = queries.model_artifacts(project, rm)
     artifact = _pick(artifacts, name=data.get("artifact")) if project else None
-    versions = list(queries.artifact_versions(artifact))
+    search = data.get("version_q", "").strip()[:128]
+    versions = list(queries.artifact_versions(artifact, search)[: queries.VERSION_CHOICES])
+    chosen = data.get("version", "")
+    if linking and chosen.isdigit() and all(str(v.index) != chosen for v in versions):
+        versions += list(queries.artifact_versions(artifact).filter(index=int(chosen)))
+    searchable = bool(search) or len(versions) > queries.SEARCHABLE_FROM
     form = LinkNewVersionForm(
         data if linking else None,
         initial={"project": data.get("project"), "artifact": data.get("artifact"), "version": data.get("version")},
@@ -173,7 +180,15 @@ def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpRe
         artifacts=artifacts,
         versions=versions,
     )
-    context = {"rm": rm, "form": form, "project": project, "artifact": artifact, "versions": versions}
+    context = {
+        "rm": rm,
+        "form": form,
+        "project": project,
+        "artifact": artifact,
+        "versions": versions,
+        "searchable": searchable,
+        "version_q": search,
+    }
     if linking and form.is_valid():
         version = next(v for v in versions if str(v.index) == form.cleaned_data["version"])
         try:
@@ -227,11 +242,17 @@ def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:
     )
 
 
-def _detail_context(request: HtmxHttpRequest, rm: RegisteredModel) -> dict:
+def _detail_context(request: HtmxHttpRequest, rm: RegisteredModel, selected: Link | None = None) -> dict:
+    """The model card; its Versions table pages by LINKS_PER_PAGE, opening at the page of the selected version
+    unless a page is asked for."""
     role = permissions.role_in(request.user, rm.entity)
+    number = request.GET.get("page")
+    if number is None and selected is not None:
+        number = queries.link_position(selected) // queries.LINKS_PER_PAGE + 1
+    links_page = Paginator(queries.links_of(rm), queries.LINKS_PER_PAGE).get_page(number)
     return {
         "rm": rm,
-        "links": queries.links_of(rm),
+        "links": links_page,
         "can_change": permissions.can_change(request.user, rm.entity),
         "is_admin": role == "admin",
         "protected": set(rm.entity.protected_aliases or []),
@@ -268,7 +289,7 @@ def model_detail(request: HtmxHttpRequest, entity: str, name: str) -> HttpRespon
 @require_GET
 def link_detail(request: HtmxHttpRequest, entity: str, name: str, index: int, tab: str = "version") -> HttpResponse:
     link = queries.link_for_user(request.user, entity, name, index)
-    context = _detail_context(request, link.registered_model)
+    context = _detail_context(request, link.registered_model, selected=link)
     context["selected_link"] = link
     context["selected_index"] = link.index
     context.update(build_panel(request.user, _registry_panel(request, link, tab), site_url(request)))

@@ -72,6 +72,37 @@ def test_the_menu_is_reachable_by_keyboard(page, demo):
     expect(focused).to_have_css("opacity", "1")
     page.keyboard.press("Enter")
     expect(page.get_by_role("menuitem", name="Link new version")).to_be_visible()
+    # The ARIA menu pattern: the first item has focus; arrows, Home and End move; Escape gives focus back.
+    expect(page.locator(":focus")).to_have_text("Link new version")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(":focus")).to_have_text("Edit model card")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(":focus")).to_have_text("Link new version")
+    page.keyboard.press("End")
+    expect(page.locator(":focus")).to_have_text("Edit model card")
+    page.keyboard.press("Home")
+    expect(page.locator(":focus")).to_have_text("Link new version")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator(":focus")).to_have_text("Edit model card")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("menu")).to_be_hidden()
+    expect(page.locator(":focus")).to_have_attribute("aria-label", re.compile("More actions for"))
+    # Enter on an item opens its dialog.
+    page.keyboard.press("Enter")
+    expect(page.locator(":focus")).to_have_text("Link new version")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog", name="Link new version")).to_be_visible()
+
+
+def test_the_user_menu_follows_the_menu_pattern(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.get_by_label("User menu for bob").click()
+    expect(page.locator(":focus")).to_have_text("Profile & API keys")
+    page.keyboard.press("End")
+    expect(page.locator(":focus")).to_have_text("Sign out")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("menuitem", name="Sign out")).to_be_hidden()
+    expect(page.locator(":focus")).to_have_attribute("aria-label", "User menu for bob")
 
 
 def test_an_error_in_the_link_dialog_shows_in_the_dialog(page, demo):
@@ -158,7 +189,7 @@ def test_tags_and_model_card_edit_in_place(page, demo):
     page.get_by_label("New tag").fill("cnn")
     page.get_by_role("button", name="Add", exact=True).click()
     expect(page.locator("#model-tags")).to_contain_text("cnn")
-    page.get_by_text("Edit description").click()
+    page.get_by_text("Edit model card").click()
     page.get_by_label("Description (Markdown)").fill("## Better\n\nNow with *notes*.")
     page.get_by_role("button", name="Save description").click()
     expect(page.locator("#model-card h2")).to_have_text("Better")
@@ -171,3 +202,15 @@ def test_a_phone_width_is_readable(page, demo):
     page.goto("/registry/model/reviewco/MNIST-dev/v0")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
+
+
+def test_the_open_versions_row_is_highlighted(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto(f"/registry/model/reviewco/{RAC}")
+    rows = page.locator("#versions-table tbody tr")
+    for label in ("v1", "v2", "v0"):
+        page.get_by_role("link", name=f"View {RAC}:{label}").click()
+        expect(page.locator("#detail-panel")).to_contain_text(f"{RAC}:{label}")
+        expect(page.locator("#versions-table tr.selected")).to_have_count(1)
+        expect(page.locator("#versions-table tr.selected")).to_contain_text(label)
+    assert rows.count() == 3

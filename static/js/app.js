@@ -41,6 +41,44 @@
     }
   });
 
+  // Menus follow the ARIA menu pattern: opening focuses the first item; arrow keys, Home and End move between
+  // items; Escape closes the menu and gives focus back to the button that opened it. Two kinds open them: a
+  // popover (the row ⋯ menus) and a <details> (the user menu).
+  const items = (menu) => [...menu.querySelectorAll("[role=menuitem]")].filter((i) => !i.disabled);
+  const opener = (menu) =>
+    menu.id ? document.querySelector(`[popovertarget="${menu.id}"]`) : menu.closest("details")?.querySelector("summary");
+  const closeMenu = (menu) => {
+    if (menu.matches("[popover]")) menu.hidePopover?.();
+    else menu.closest("details")?.removeAttribute("open");
+    opener(menu)?.focus();
+  };
+  document.addEventListener(
+    "toggle",
+    (e) => {
+      const menu = e.target.matches?.("[role=menu][popover]")
+        ? e.target
+        : e.target.matches?.("details") && e.target.querySelector(":scope > [role=menu]");
+      if (menu && (e.newState === "open" || e.target.open)) items(menu)[0]?.focus();
+    },
+    true,
+  );
+  document.addEventListener("keydown", (e) => {
+    const menu = e.target.closest?.("[role=menu]");
+    if (!menu) return;
+    const list = items(menu);
+    const at = list.indexOf(e.target.closest("[role=menuitem]"));
+    const go = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: list.length - 1 }[e.key];
+    if (go !== undefined) {
+      e.preventDefault();
+      list[(go + list.length) % list.length]?.focus();
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      closeMenu(menu);
+    } else if (e.key === "Tab") {
+      menu.matches("[popover]") ? menu.hidePopover?.() : menu.closest("details")?.removeAttribute("open");
+    }
+  });
+
   // Short confirmations from the server (HX-Trigger: showMessage).
   const toast = (message, error = false) => {
     const box = document.getElementById("toasts");
@@ -87,6 +125,13 @@
   document.body.addEventListener("htmx:sendError", (e) =>
     showError(e.detail.elt, "The server could not be reached. Check your connection and try again."),
   );
+  // Opening a row's panel highlights that row (the table itself is not swapped).
+  document.body.addEventListener("htmx:afterRequest", (e) => {
+    const row = e.detail.successful && e.detail.elt?.closest?.("tr[data-selectable]");
+    if (!row) return;
+    row.parentElement.querySelectorAll("tr.selected").forEach((r) => r.classList.remove("selected"));
+    row.classList.add("selected");
+  });
   // A request that succeeds clears the previous failure's message.
   document.body.addEventListener("htmx:afterRequest", (e) => {
     if (e.detail.successful) e.detail.elt?.closest?.("dialog")?.querySelector(".request-error")?.remove();

@@ -25,8 +25,10 @@ def member(client, demo):
 
 def test_the_list_shows_name_tags_versions_latest_and_updated(member):
     r = member.get(LIST)
-    for column in ["Name", "Tags", "Versions", "Latest version", "Last updated"]:
+    for column in ["Tags", "Versions", "Latest version"]:
         assertContains(r, f">{column}</th>")
+    for sortable in ["Name", "Last updated"]:
+        assertContains(r, f">{sortable}</a></th>")
     rows = {rm.name: rm for rm in r.context["page"]}
     assert rows["Fine-Tuned-Review-Autocompletion"].num_versions == 3
     assert [a.link.index for a in rows["Fine-Tuned-Review-Autocompletion"].latest_aliases] == [2]
@@ -38,6 +40,13 @@ def test_members_get_a_named_three_dot_button_with_link_new_version(member):
     assertContains(r, 'aria-label="More actions for MNIST-dev"')
     assertContains(r, "Link new version")
     assertNotContains(r, ">Delete<")
+
+
+def test_members_may_edit_the_model_card_and_are_offered_it_in_both_places(member):
+    """The same rule everywhere: whoever may change the card (members and admins) sees the same action."""
+    assertContains(member.get(LIST), "Edit model card")
+    assertContains(member.get(MNIST), "Edit model card")
+    assert member.post(f"{MNIST}/card", {"description": "Edited by a member"}).status_code in (200, 302)
 
 
 def test_admins_also_get_edit_and_delete(client, demo):
@@ -276,7 +285,7 @@ def test_a_viewer_cannot_edit_the_card_or_tags(client, demo):
     assert client.post(f"{MNIST}/card", {"description": "x"}).status_code == 403
     assert client.post(f"{MNIST}/tags", {"tag": "x"}).status_code == 403
     r = client.get(MNIST)
-    assertNotContains(r, "Edit description")
+    assertNotContains(r, "Edit model card")
     assertNotContains(r, "Link new version")
 
 
@@ -393,3 +402,79 @@ def test_deleting_shows_a_confirmation_on_the_next_page(client, demo):
     r = client.post(f"{MNIST}/delete", headers=HX)
     r = client.get(r["HX-Redirect"])
     assertContains(r, "Deleted the registered model MNIST-dev.")
+
+
+def test_the_list_sorts_by_name_or_last_updated(member, demo):
+    for name in ("zeta", "alpha", "Mid"):
+        services.registered_model_create(entity=demo.entity, name=name, user=demo.member)
+    by_updated = [rm.name for rm in member.get(LIST).context["page"]]
+    assert by_updated[:3] == ["Mid", "alpha", "zeta"]
+    r = member.get(LIST, {"sort": "name"})
+    assert [rm.name for rm in r.context["page"]] == sorted(by_updated)
+    assertContains(r, 'aria-sort="ascending"')
+    assert [rm.name for rm in member.get(LIST, {"sort": "bogus"}).context["page"]] == by_updated
+    # Search and paging keep the order.
+    r = member.get(LIST, {"sort": "name", "q": "a"})
+    assertContains(r, 'name="sort" value="name"')
+
+
+def _many_links(demo, n: int, start: int = 0):
+    from artifacts.models import Project
+
+    bulk_versions(Project.objects.get(entity=demo.entity, name="mnist"), "many", n, link_to="MNIST-dev", start=start)
+    return RegisteredModel.objects.get(name="MNIST-dev"), None
+
+
+def test_the_model_cards_versions_table_pages_by_50_and_opens_at_the_selected_version(member, demo):
+    rm, _ = _many_links(demo, 60)
+    total = rm.links.count()
+    r = member.get(MNIST)
+    page = r.context["links"]
+    assert len(page.object_list) == 50
+    assert page.object_list[0].index == total - 1
+    assertContains(r, f"1 - 50 of {total}")
+    r = member.get(MNIST, {"page": 2})
+    assert len(r.context["links"].object_list) == total - 50
+    # A version on the second page opens with its page, its row highlighted.
+    r = member.get(f"{MNIST}/v0")
+    assert r.context["links"].number == 2
+    assertContains(r, '<tr data-selectable class="selected">')
+
+
+def test_the_model_card_uses_the_same_number_of_queries_at_3_and_at_120_versions(
+    member, demo, django_assert_num_queries
+):
+    _many_links(demo, 3)
+    member.get(MNIST)
+    with CaptureQueriesContext(connection) as small:
+        member.get(MNIST)
+    _many_links(demo, 117, start=3)
+    with django_assert_num_queries(len(small.captured_queries)):
+        member.get(MNIST)
+
+
+def test_link_new_version_finds_a_version_among_many(member, demo):
+    from artifacts.models import Project
+
+    project = Project.objects.get(entity=demo.entity, name="mnist")
+    bulk_versions(project, "big_model", 130)
+    url = f"{MNIST}/link"
+    r = member.get(url, {"project": "mnist", "artifact": "big_model"}, headers={**HX, "HX-Target": "link-form"})
+    assertContains(r, 'name="version_q"')
+    listed = options(r, "version")
+    assert len(listed) == 100 and listed[0] == "v129 (b129)"
+    assert "v3 (b3)" not in listed
+    for query in ("b3", "v3", "3"):
+        r = member.get(url, {"project": "mnist", "artifact": "big_model", "version_q": query}, headers=HX)
+        assert "v3 (b3)" in options(r, "version"), query
+    r = member.get(url, {"project": "mnist", "artifact": "big_model", "version_q": "v3"}, headers=HX)
+    assert options(r, "version") == ["v3 (b3)"]
+    # A version found by searching can be linked, although it is not among the newest 100.
+    r = member.post(url, {"project": "mnist", "artifact": "big_model", "version": "3"}, headers=HX)
+    assert r.status_code == 204
+    assert RegisteredModel.objects.get(name="MNIST-dev").links.filter(source__index=3).exists()
+
+
+def test_a_short_version_list_has_no_search(member):
+    r = member.get(f"{MNIST}/link", {"project": "mnist", "artifact": "mnist_model"}, headers=HX)
+    assertNotContains(r, 'name="version_q"')

@@ -66,9 +66,9 @@ def test_unlinking_closes_the_panel_moves_latest_and_keeps_the_source(member):
 
 def test_the_versions_table_refreshes_from_the_model_and_keeps_the_open_row(member):
     r = member.get(f"{RAC}/v2")
-    assertContains(r, f'hx-get="{RAC}?v=2" hx-trigger="registryChanged from:body"')
+    assertContains(r, f'hx-get="{RAC}?v=2&amp;page=1" hx-trigger="registryChanged from:body"')
     r = member.get(RAC, {"v": "2"}, headers={**HX, "HX-Target": "versions-table"})
-    assertContains(r, '<tr class="selected">')
+    assertContains(r, '<tr data-selectable class="selected">')
     assertNotContains(r, "<html")
 
 

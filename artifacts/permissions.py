@@ -9,6 +9,8 @@ Superusers act as admins of every entity. A user who may not see an object gets 
 names do not leak; a user who may see but not change it gets 403.
 """
 
+import contextlib
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -34,10 +36,8 @@ def _roles(user: User) -> dict[int, str]:
 def forget_roles(user: User) -> None:
     """Drop the cached roles after memberships change."""
     # Not `user.__dict__`: request.user is a lazy proxy, whose own __dict__ is not the user's.
-    try:
+    with contextlib.suppress(AttributeError):
         del user._entity_roles
-    except AttributeError:
-        pass
 
 
 def role_in(user: User, entity: Entity) -> str | None:

@@ -597,10 +597,10 @@ def version_delete(*, version: ArtifactVersion, user: User, delete_aliases: bool
     removes blobs no version refers to.
     """
     _require_change_version(user, version)
-    version_delete_check(version=version, delete_aliases=delete_aliases)
     artifact = version.artifact
-    # Locks the artifact row: `latest` moves under the same lock that numbering takes.
+    # Lock the artifact row (as numbering does) before checking: aliases and `latest` cannot move meanwhile.
     Artifact.objects.filter(pk=artifact.pk).update(updated_at=timezone.now())
+    version_delete_check(version=version, delete_aliases=delete_aliases)
     try:
         with transaction.atomic():
             version.delete()

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from artifacts import names, permissions, services, storage
 from artifacts.models import (
@@ -21,8 +21,28 @@ from artifacts.models import (
     Project,
     Role,
     Run,
+    VersionState,
 )
 from artifacts.templatetags.artifact_tags import humansize
+
+# Each search word adds a condition per search field: a thousand words make a query too deep for the database.
+MAX_SEARCH_WORDS = 10
+
+
+class ModelAdmin(admin.ModelAdmin):
+    """The admin of every concept here: searches use at most MAX_SEARCH_WORDS words."""
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        search_term = " ".join(search_term.split()[:MAX_SEARCH_WORDS])
+        return super().get_search_results(request, queryset, search_term)
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """An action on selected ids that are not ids (`_selected_action=abc`) is a message, not a 500."""
+        try:
+            return super().response_action(request, queryset)
+        except (ValueError, ValidationError):
+            self.message_user(request, "The selection is not valid: choose the rows again.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -55,7 +75,8 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     formset = MembershipFormSet
     extra = 1
-    autocomplete_fields = ["user"]
+    # Raw ids, not autocomplete: Django's autocomplete widget fails (500) on a posted id that is not a number.
+    raw_id_fields = ["user"]
 
 
 class EntityForm(forms.ModelForm):
@@ -63,17 +84,17 @@ class EntityForm(forms.ModelForm):
         model = Entity
         fields = ["name", "description", "protected_aliases"]
 
-    def clean_protected_aliases(self) -> list:
-        value = self.cleaned_data["protected_aliases"] or []
-        if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-            raise ValidationError('A list of alias names, e.g. ["production"].')
+    def clean_protected_aliases(self) -> list[str]:
+        value = self.cleaned_data.get("protected_aliases")
+        if not isinstance(value, list) or not all(isinstance(alias, str) for alias in value):
+            raise ValidationError('Protected aliases are a JSON list of alias names, e.g. ["production"].')
         for alias in value:
             names.validate_alias(alias)
         return list(dict.fromkeys(value))
 
 
 @admin.register(Entity)
-class EntityAdmin(admin.ModelAdmin):
+class EntityAdmin(ModelAdmin):
     """Members and protected aliases change through the same services as the team settings page."""
 
     form = EntityForm
@@ -140,11 +161,11 @@ class EntityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ModelAdmin):
     list_display = ["user", "entity", "role"]
     list_filter = ["role", "entity"]
     search_fields = ["user__username", "entity__name"]
-    autocomplete_fields = ["user", "entity"]
+    raw_id_fields = ["user", "entity"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None) -> list[str]:
         return ["entity", "user"] if obj else []
@@ -168,7 +189,7 @@ class RunInline(ReadOnlyInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ModelAdmin):
     list_display = ["name", "entity", "is_public", "created_at"]
     list_filter = ["is_public", "entity"]
     search_fields = ["name", "entity__name", "description"]
@@ -181,7 +202,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(ModelAdmin):
     list_display = ["run_id", "display_name", "project", "job_type", "created_by", "created_at"]
     list_filter = ["job_type", "project__entity"]
     search_fields = ["run_id", "display_name", "project__name"]
@@ -205,7 +226,7 @@ class VersionInline(ReadOnlyInline):
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(admin.ModelAdmin):
+class ArtifactAdmin(ModelAdmin):
     list_display = ["name", "type", "project", "num_versions", "updated_at"]
     list_filter = ["type", "project__entity"]
     search_fields = ["name", "type", "project__name", "description"]
@@ -249,7 +270,7 @@ class AliasInline(ReadOnlyInline):
 
 
 @admin.register(ArtifactVersion)
-class ArtifactVersionAdmin(admin.ModelAdmin):
+class ArtifactVersionAdmin(ModelAdmin):
     list_display = ["__str__", "artifact", "state", "digest", "size_display", "num_files", "created_at"]
     list_filter = ["state", "artifact__type", "artifact__project__entity"]
     search_fields = ["artifact__name", "digest", "artifact__project__name"]
@@ -277,6 +298,14 @@ class ArtifactVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    # A pending version is an upload in progress: shown, never edited or deleted here (`collect_garbage` and
+    # `prune_pending_versions` remove abandoned ones).
+    def has_change_permission(self, request: HttpRequest, obj: ArtifactVersion | None = None) -> bool:
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_committed)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ArtifactVersion | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and (obj is None or obj.is_committed)
+
     def save_model(self, request: HttpRequest, obj: ArtifactVersion, form: forms.ModelForm, change: bool) -> None:
         services.version_update(version=obj, user=request.user, description=obj.description)
 
@@ -284,8 +313,11 @@ class ArtifactVersionAdmin(admin.ModelAdmin):
         services.version_delete(version=obj, user=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for version in queryset:
-            services.version_delete(version=version, user=request.user)
+        for version in queryset.filter(state=VersionState.COMMITTED):
+            try:
+                services.version_delete(version=version, user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{version}: {' '.join(exc.messages)}", messages.ERROR)
 
 
 class ArtifactAliasForm(forms.ModelForm):
@@ -317,7 +349,7 @@ class ArtifactAliasForm(forms.ModelForm):
 
 
 @admin.register(ArtifactAlias)
-class ArtifactAliasAdmin(admin.ModelAdmin):
+class ArtifactAliasAdmin(ModelAdmin):
     """Add an alias to move it onto a version (it leaves any other version of the artifact)."""
 
     form = ArtifactAliasForm
@@ -352,7 +384,7 @@ class ArtifactAliasAdmin(admin.ModelAdmin):
 
 
 @admin.register(ArtifactUsage)
-class ArtifactUsageAdmin(admin.ModelAdmin):
+class ArtifactUsageAdmin(ModelAdmin):
     list_display = ["run", "version", "created_at"]
     search_fields = ["run__run_id", "version__artifact__name"]
     list_select_related = ["run", "version__artifact"]
@@ -363,7 +395,7 @@ class ArtifactUsageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Blob)
-class BlobAdmin(admin.ModelAdmin):
+class BlobAdmin(ModelAdmin):
     """Blob health: a bad or missing blob is refused to downloads until the same content is uploaded again."""
 
     list_display = ["sha256", "status", "verified_at", "md5", "size_display", "created_at"]
@@ -391,7 +423,7 @@ class BlobAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ModelAdmin):
     """Keys are created on the profile page or with `manage.py create_api_key`: the secret is shown once."""
 
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]

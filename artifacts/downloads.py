@@ -9,7 +9,8 @@ from django.utils.http import content_disposition_header
 from artifacts.models import Blob
 from artifacts.storage import blob_chunks
 
-RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+# At most 18 digits: a byte offset fits in 64 bits, and int() refuses strings of over 4300 digits.
+RANGE_RE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})")
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:

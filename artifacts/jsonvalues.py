@@ -7,47 +7,66 @@ recurse, and refused with a ValidationError that names the limit.
 """
 
 import json
+import math
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from artifacts import names
+
 # W&B configs, summaries and metadata nest a few levels; this leaves ample room and is far below the recursion
 # limit of every reader (json, the ORM, templates).
 MAX_DEPTH = 64
+# JSON's text has no NaN or Infinity and neither do the databases' JSON columns; W&B logs them (a loss of NaN is
+# common), so they are kept as these strings.
+NON_FINITE = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity"}
 
 
-def depth(value: Any) -> int:
-    """How deeply containers nest in `value` (a scalar is 0, `{}` and `[]` are 1), without recursion."""
-    deepest, stack = 0, [(value, 1)]
+def check(value: Any, what: str = "value", max_depth: int = MAX_DEPTH) -> None:
+    """Refuse a value nested more than `max_depth` levels deep, or holding NaN/Infinity, unpaired surrogates or
+    NUL characters, which no database JSON column or page can store (walked without recursion)."""
+    stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
+        if isinstance(item, str):
+            if names.is_unstorable_text(item):
+                raise ValidationError(
+                    f"The {what} holds text that is not valid Unicode (an unpaired surrogate or a NUL character).",
+                    code="invalid_text",
+                )
+            continue
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValidationError(f"The {what} holds {item}, which JSON cannot store.", code="not_finite")
         if isinstance(item, dict):
-            children = item.values()
+            children = [*item.keys(), *item.values()]
         elif isinstance(item, list | tuple):
-            children = item
+            children = list(item)
         else:
             continue
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list | tuple))
-    return deepest
+        if level > max_depth:
+            raise ValidationError(f"The {what} is nested more than {max_depth} levels deep.", code="too_deep")
+        stack.extend((child, level + 1) for child in children)
 
 
 def check_depth(value: Any, what: str = "value", max_depth: int = MAX_DEPTH) -> None:
-    if depth(value) > max_depth:
-        raise ValidationError(
-            f"The {what} is nested more than {max_depth} levels deep.", code="too_deep", params={"what": what}
-        )
+    """Kept for callers that only store: the full check (depth, text, numbers)."""
+    check(value, what, max_depth)
+
+
+def _number(text: str) -> float | str:
+    number = float(text)
+    return number if math.isfinite(number) else ("Infinity" if number > 0 else "-Infinity")
 
 
 def loads(raw: str | bytes | bytearray, what: str = "body", max_depth: int = MAX_DEPTH) -> Any:
-    """Parse JSON text, refusing invalid JSON and values nested more than `max_depth` levels."""
+    """Parse JSON text, refusing invalid JSON and values `check` refuses; NaN and ±Infinity become strings."""
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=NON_FINITE.__getitem__, parse_float=_number)
     except RecursionError:
         raise ValidationError(f"The {what} is nested more than {max_depth} levels deep.", code="too_deep") from None
     except ValueError:
         raise ValidationError(f"The {what} is not valid JSON.", code="invalid_json") from None
-    check_depth(value, what, max_depth)
+    check(value, what, max_depth)
     return value
 
 

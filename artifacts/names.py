@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 
 ENTITY_NAME_RE = re.compile(r"[a-z0-9_-]{1,64}")
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-VERSION_RE = re.compile(r"v(\d+)")
+# ASCII digits only (`"²".isdigit()` is true) and few enough for a 64-bit column.
+VERSION_RE = re.compile(r"v([0-9]{1,18})")
 LATEST = "latest"
 MAX_PATH_LENGTH = 1024
 # Entity names share the URL root with the site's own pages.
@@ -68,6 +69,40 @@ def validate_project_name(value: str) -> None:
         )
 
 
+MAX_DESCRIPTION = 20_000
+
+
+def is_unstorable_text(value: str) -> bool:
+    """A NUL character or an unpaired surrogate (JSON's `"\\ud800"`): no database, file system or page can
+    hold either."""
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def validate_text(value: str, what: str = "description", max_length: int = MAX_DESCRIPTION) -> None:
+    """Free text (descriptions, model cards, display names): bounded, and storable by every database (no NUL
+    character, no unpaired surrogate)."""
+    if not isinstance(value, str):
+        raise ValidationError("The %(what)s must be text.", code="invalid_text", params={"what": what})
+    if len(value) > max_length:
+        raise ValidationError(
+            "The %(what)s has %(length)s characters; at most %(max)s are allowed.",
+            code="too_long",
+            params={"what": what, "length": f"{len(value):,}", "max": f"{max_length:,}"},
+        )
+    if is_unstorable_text(value):
+        raise ValidationError(
+            "The %(what)s holds characters that are not valid text (a NUL or an unpaired surrogate).",
+            code="invalid_text",
+            params={"what": what},
+        )
+
+
 def is_model_type(type: str) -> bool:
     """The Model Registry accepts artifact types that contain `model` (`model`, `sklearn-model`, ...)."""
     return "model" in type.lower()
@@ -78,7 +113,7 @@ def validate_alias(value: str) -> None:
     validate_name(value, "alias")
     if value == LATEST:
         raise ValidationError("The alias 'latest' is managed automatically and cannot be set.", code="reserved")
-    if VERSION_RE.fullmatch(value):
+    if re.fullmatch(r"v[0-9]+", value):
         raise ValidationError(
             "Invalid alias %(value)r: names like v3 are version numbers, not aliases.",
             code="reserved",
@@ -95,6 +130,8 @@ def validate_file_path(value: str) -> None:
         reason = f"it is longer than {MAX_PATH_LENGTH} characters"
     elif "\x00" in value:
         reason = "it contains a NUL character"
+    elif not value.isascii() and is_unstorable_text(value):
+        reason = "it is not valid Unicode"
     elif any(ord(c) < 32 or ord(c) == 127 for c in value):
         reason = "it contains a control character"
     elif "\\" in value:

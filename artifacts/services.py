@@ -162,6 +162,13 @@ def project_get_or_create(*, entity: Entity, name: str, user: User, is_public: b
     return project
 
 
+def _run_label(value: str, field: str) -> str:
+    """A display name or job type as the SDK sends it: valid text, cut to the column's length (W&B does not
+    refuse a run for a long name)."""
+    names.validate_text(value, field.replace("_", " "))
+    return value[: Run._meta.get_field(field).max_length]
+
+
 @transaction.atomic
 def run_create(
     *,
@@ -174,7 +181,11 @@ def run_create(
 ) -> Run:
     jsonvalues.check_depth(config, "config")
     permissions.require_change_project(user, project)
-    fields = {"display_name": display_name, "job_type": job_type, "config": config or {}}
+    fields = {
+        "display_name": _run_label(display_name, "display_name"),
+        "job_type": _run_label(job_type, "job_type"),
+        "config": config or {},
+    }
     if run_id is not None:
         names.validate_name(run_id, "run id")
         fields["run_id"] = run_id
@@ -204,9 +215,9 @@ def run_update(
     if summary is not None:
         changed["summary"] = summary
     if display_name:
-        changed["display_name"] = display_name[: Run._meta.get_field("display_name").max_length]
+        changed["display_name"] = _run_label(display_name, "display_name")
     if job_type:
-        changed["job_type"] = job_type[: Run._meta.get_field("job_type").max_length]
+        changed["job_type"] = _run_label(job_type, "job_type")
     if output_log is not None:
         changed["output_log"] = output_log[-Run.MAX_OUTPUT_CHARS :]
     for field, value in changed.items():
@@ -370,6 +381,7 @@ def version_create(
     """
     names.validate_name(name, "artifact name")
     names.validate_name(type, "artifact type")
+    names.validate_text(description)
     aliases = _validate_aliases(aliases)
     if not DIGEST_RE.fullmatch(digest or ""):
         raise ValidationError(f"Invalid digest {digest!r}: expected 32 hex characters.", code="invalid_digest")
@@ -581,6 +593,7 @@ def alias_remove(*, version: ArtifactVersion, name: str, user: User) -> None:
 @transaction.atomic
 def version_update(*, version: ArtifactVersion, user: User, description: str) -> ArtifactVersion:
     """Only the description of a committed version may change; files, digest and index never do."""
+    names.validate_text(description)
     _require_change_version(user, version)
     version.description = description
     version.save(update_fields=["description"])

@@ -269,10 +269,10 @@ def version_description(
     request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int
 ) -> HttpResponse:
     version = queries.version_for_user(request.user, entity, project, type, name, index)
-    text = request.POST.get("description", "")
-    if len(text) > 10_000:
-        return _panel_region(request, version, "version-description", "A description has at most 10,000 characters.")
-    services.version_update(version=version, user=request.user, description=text)
+    try:
+        services.version_update(version=version, user=request.user, description=request.POST.get("description", ""))
+    except ValidationError as exc:
+        return _panel_region(request, version, "version-description", _error_text(exc))
     return _panel_region(request, version, "version-description")
 
 

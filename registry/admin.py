@@ -7,6 +7,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from artifacts import names, permissions
+from artifacts.admin import ModelAdmin
 from artifacts.models import ArtifactVersion
 from registry import services
 from registry.models import Link, LinkAlias, RegisteredModel
@@ -69,7 +70,7 @@ class RegisteredModelForm(forms.ModelForm):
 
 
 @admin.register(RegisteredModel)
-class RegisteredModelAdmin(UserFormMixin, admin.ModelAdmin):
+class RegisteredModelAdmin(UserFormMixin, ModelAdmin):
     form = RegisteredModelForm
     list_display = ["name", "entity", "type", "num_versions", "tags", "updated_at"]
     list_filter = ["entity", "type"]
@@ -148,7 +149,7 @@ class LinkForm(forms.ModelForm):
 
 
 @admin.register(Link)
-class LinkAdmin(UserFormMixin, admin.ModelAdmin):
+class LinkAdmin(UserFormMixin, ModelAdmin):
     """Adding a link here is the same as Link new version on the registry page."""
 
     form = LinkForm
@@ -210,7 +211,7 @@ class LinkAliasForm(forms.ModelForm):
 
 
 @admin.register(LinkAlias)
-class LinkAliasAdmin(UserFormMixin, admin.ModelAdmin):
+class LinkAliasAdmin(UserFormMixin, ModelAdmin):
     """Add an alias to move it onto a registry version; protected aliases need an entity admin."""
 
     form = LinkAliasForm

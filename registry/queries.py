@@ -25,7 +25,8 @@ def registered_models(user: User, search: str = "", sort: str = "updated") -> Qu
         .prefetch_related(Prefetch("aliases", queryset=latest, to_attr="latest_aliases"))
         .order_by(*SORTS.get(sort, SORTS["updated"]))
     )
-    for term in search.split():
+    # A search uses its first ten words: each adds conditions, and a thousand make too deep a query.
+    for term in search.split()[:10]:
         qs = qs.filter(Q(name__icontains=term) | Q(tags__icontains=term) | Q(description__icontains=term))
     return qs
 

@@ -50,6 +50,7 @@ def registered_model_create(
 ) -> RegisteredModel:
     names.validate_name(name, "registered model name")
     names.validate_name(type, "type")
+    names.validate_text(description, "model card")
     if not names.is_model_type(type):
         raise ValidationError(
             f"The Model Registry holds models: a registered model's type must contain 'model', not '{type}'.",
@@ -73,6 +74,8 @@ def registered_model_create(
 def registered_model_update(
     *, registered_model: RegisteredModel, user: User, description: str | None = None, tags: Iterable[str] | None = None
 ) -> RegisteredModel:
+    if description is not None:
+        names.validate_text(description, "model card")
     permissions.require_change(user, registered_model.entity)
     if description is not None:
         registered_model.description = description

@@ -169,9 +169,9 @@ def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpRe
     artifact = _pick(artifacts, name=data.get("artifact")) if project else None
     search = data.get("version_q", "").strip()[:128]
     versions = list(queries.artifact_versions(artifact, search)[: queries.VERSION_CHOICES])
-    chosen = data.get("version", "")
-    if linking and chosen.isdigit() and all(str(v.index) != chosen for v in versions):
-        versions += list(queries.artifact_versions(artifact).filter(index=int(chosen)))
+    chosen = names.parse_version(f"v{data.get('version', '')}")
+    if linking and chosen is not None and all(v.index != chosen for v in versions):
+        versions += list(queries.artifact_versions(artifact).filter(index=chosen))
     searchable = bool(search) or len(versions) > queries.SEARCHABLE_FROM
     form = LinkNewVersionForm(
         data if linking else None,
@@ -318,10 +318,12 @@ def _after_change(request: HtmxHttpRequest, rm: RegisteredModel, region: str, er
 @require_POST
 def model_card_update(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
     rm = queries.registered_model_for_user(request.user, entity, name)
-    text = request.POST.get("description", "")
-    if len(text) > 20_000:
-        return _after_change(request, rm, "model-card", "A description has at most 20,000 characters.")
-    services.registered_model_update(registered_model=rm, user=request.user, description=text)
+    try:
+        services.registered_model_update(
+            registered_model=rm, user=request.user, description=request.POST.get("description", "")
+        )
+    except ValidationError as exc:
+        return _after_change(request, rm, "model-card", " ".join(exc.messages))
     return _after_change(request, rm, "model-card")
 
 

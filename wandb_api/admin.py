@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from artifacts.admin import ModelAdmin
 from wandb_api.models import WrongKeys
 
 
 @admin.register(WrongKeys)
-class WrongKeysAdmin(admin.ModelAdmin):
+class WrongKeysAdmin(ModelAdmin):
     """Deleting a row lifts the API-key throttle for that address at once."""
 
     list_display = ["address", "count", "window_start"]

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import re
 
 from django.http import Http404
 
@@ -21,8 +22,17 @@ def decode(value: str | None, type_name: str) -> str:
     return key
 
 
+# Row ids are ASCII digits that fit a 64-bit column (`"²".isdigit()` is true, and 30 digits overflow it).
+INT_KEY_RE = re.compile(r"[0-9]{1,18}")
+
+
+def parse_int_key(key: str | None) -> int | None:
+    """A row id or a numeric cursor from outside, or None when it cannot be one."""
+    return int(key) if key and INT_KEY_RE.fullmatch(key) else None
+
+
 def decode_int(value: str | None, type_name: str) -> int:
-    key = decode(value, type_name)
-    if not key.isdigit():
+    number = parse_int_key(decode(value, type_name))
+    if number is None:
         raise Http404(f"No {type_name} with id {value!r}.")
-    return int(key)
+    return number

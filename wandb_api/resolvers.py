@@ -372,7 +372,7 @@ def _used_by(version: ArtifactVersion, info: Info, after: str | None = None, fir
         .select_related("run__project__entity")
         .order_by("-created_at", "-pk")
     )
-    start = int(after) if after and after.isdigit() else 0
+    start = ids.parse_int_key(after) or 0
     limit = max(1, min(first or MAX_PAGE, MAX_PAGE))
     rows = list(usages[start : start + limit + 1])
     has_next = len(rows) > limit

@@ -15,6 +15,8 @@ MAX_JSON_CHARS = 1_000_000
 def parse_json_object(raw: str | None, what: str) -> dict[str, Any] | None:
     if raw is None or raw == "":
         return None
+    if not isinstance(raw, str):
+        raise ValidationError(f"The {what} must be a string holding JSON (W&B's JSONString).", code="invalid_json")
     if len(raw) > MAX_JSON_CHARS:
         raise ValidationError(f"The {what} is larger than {MAX_JSON_CHARS} characters.", code="too_large")
     value = jsonvalues.loads(raw, what)

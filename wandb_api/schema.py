@@ -13,6 +13,7 @@ from graphql import (
     GraphQLSchema,
     Lexer,
     Source,
+    StringValueNode,
     TokenKind,
     ValidationContext,
     build_schema,
@@ -59,7 +60,17 @@ class MaxFieldsRule(ASTValidationRule):
             self.report_error(GraphQLError(f"The document selects more than {MAX_FIELDS} fields."))
 
 
-RULES = (*specified_rules, MaxFieldsRule)
+class ValidTextRule(ASTValidationRule):
+    """Refuse string literals no database can store (unpaired surrogates, NUL), as jsonvalues does for variables."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+        try:
+            jsonvalues.check(node.value, "document")
+        except ValidationError as exc:
+            self.report_error(GraphQLError(" ".join(exc.messages), node))
+
+
+RULES = (*specified_rules, MaxFieldsRule, ValidTextRule)
 # The parser and validator recurse once per level of braces, brackets and parentheses: bound both the tokens
 # and the nesting (the SDK's documents nest about ten levels and hold a few thousand tokens).
 MAX_TOKENS = 50_000

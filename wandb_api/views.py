@@ -167,7 +167,9 @@ def _upload_artifact_file(request: HttpRequest, user: User, payload: dict[str, A
     if version.is_committed:
         _drain(request)
         return HttpResponse("The version is already committed.", status=409, content_type="text/plain")
-    # The bytes are checked against the MD5 the SDK declared; a mismatch stores nothing.
+    # The path is checked before any byte is stored (a refused upload keeps nothing), and the bytes against the
+    # MD5 the SDK declared (a mismatch stores nothing).
+    services.version_files_add(version=version, files={payload["path"]: None}, user=user)
     blob = blob_store(request, expected_md5=payload["md5"])
     services.version_file_add(version=version, path=payload["path"], blob=blob, user=user)
     return HttpResponse(status=200)

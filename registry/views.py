@@ -409,8 +409,9 @@ def link_unlink(request: HtmxHttpRequest, entity: str, name: str, index: int) ->
         f"This removes {rm.name}:{link.label} from the registered model. The source version "
         f"{link.source.full_name} stays; {rm.name}:{link.label} is never reused for another version.",
     ]
-    if aliases:
-        body.append(f"Its aliases go with it: {', '.join(aliases)}.")
+    others = [a for a in aliases if a != names.LATEST]
+    if others:
+        body.append(f"Its aliases go with it: {', '.join(others)}.")
     if names.LATEST in aliases:
         body.append("latest moves to the newest version left.")
     if locked and not permissions.is_admin(request.user, rm.entity):

@@ -129,3 +129,10 @@ def test_deleting_a_registered_model_asks_in_the_apps_own_dialog(client, demo):
 
 def test_members_are_not_shown_the_delete_confirmation(member):
     assert member.get(f"{MNIST}/delete", headers=HX).status_code == 403
+
+
+def test_the_unlink_confirmation_names_the_aliases_that_go_with_it(client, demo):
+    client.force_login(demo.admin)
+    r = client.get(f"{RAC}/v1/unlink", headers=HX)
+    assertContains(r, "Its aliases go with it: production.")
+    assertNotContains(r, "latest moves")

@@ -19,6 +19,7 @@ from artifacts.models import (
     Entity,
     Membership,
     Project,
+    Role,
     Run,
     VersionState,
 )
@@ -56,8 +57,23 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+class MembershipFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors) or self.instance.pk is None:
+            return
+        kept = [
+            f.cleaned_data
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("role") == Role.ADMIN
+        ]
+        if Membership.objects.filter(entity=self.instance, role=Role.ADMIN).exists() and not kept:
+            raise ValidationError(f"'{self.instance}' must keep at least one admin.")
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipFormSet
     extra = 1
     # Raw ids, not autocomplete: Django's autocomplete widget fails (500) on a posted id that is not a number.
     raw_id_fields = ["user"]
@@ -79,6 +95,8 @@ class EntityForm(forms.ModelForm):
 
 @admin.register(Entity)
 class EntityAdmin(ModelAdmin):
+    """Members and protected aliases change through the same services as the team settings page."""
+
     form = EntityForm
     list_display = ["name", "num_members", "num_projects", "created_at"]
     search_fields = ["name", "description"]
@@ -99,11 +117,47 @@ class EntityAdmin(ModelAdmin):
     def num_projects(self, obj: Entity) -> int:
         return obj._projects
 
-    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        for formset in formsets:
-            for m in formset.queryset:
-                permissions.forget_roles(m.user)
+    def save_model(self, request: HttpRequest, obj: Entity, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            obj.save()
+            return
+        wanted = obj.protected_aliases
+        obj.protected_aliases = Entity.objects.values_list("protected_aliases", flat=True).get(pk=obj.pk)
+        obj.save()
+        for alias in [a for a in obj.protected_aliases if a not in wanted]:
+            services.entity_protected_alias_remove(entity=obj, name=alias, actor=request.user)
+        for alias in [a for a in wanted if a not in obj.protected_aliases]:
+            services.entity_protected_alias_add(entity=obj, name=alias, actor=request.user)
+
+    def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: object, change: bool) -> None:
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        entity = form.instance
+        # A new entity has no admin yet: whoever may add entities in the admin sets its first members.
+        actor = request.user if change else None
+        removed = []
+        # What the admin's change message lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        # Admins are granted first, so handing the admin role over in one save never leaves the entity without one.
+        for f in sorted(formset.forms, key=lambda f: (f.cleaned_data or {}).get("role") != Role.ADMIN):
+            data = f.cleaned_data
+            if not data or (f.instance.pk is None and not f.has_changed()):
+                continue
+            if data.get("DELETE"):
+                if f.instance.pk is not None:
+                    removed.append(f.instance.user)
+                continue
+            if f.instance.pk is not None and f.instance.user_id != data["user"].pk:
+                removed.append(Membership.objects.get(pk=f.instance.pk).user)
+            if f.has_changed():
+                saved = services.membership_set(entity=entity, user=data["user"], role=data["role"], actor=actor)
+                if f.instance.pk is None:
+                    formset.new_objects.append(saved)
+                else:
+                    formset.changed_objects.append((saved, f.changed_data))
+        for user in removed:
+            services.membership_remove(entity=entity, user=user, actor=request.user)
+            formset.deleted_objects.append(user)
 
 
 @admin.register(Membership)
@@ -112,6 +166,20 @@ class MembershipAdmin(ModelAdmin):
     list_filter = ["role", "entity"]
     search_fields = ["user__username", "entity__name"]
     raw_id_fields = ["user", "entity"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None) -> list[str]:
+        return ["entity", "user"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: forms.ModelForm, change: bool) -> None:
+        saved = services.membership_set(entity=obj.entity, user=obj.user, role=obj.role, actor=request.user)
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        services.membership_remove(entity=obj.entity, user=obj.user, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset.select_related("entity", "user"):
+            self.delete_model(request, obj)
 
 
 class RunInline(ReadOnlyInline):

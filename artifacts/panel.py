@@ -49,6 +49,8 @@ class Panel:
     registry_link: object | None = None  # set in the registry: its Source Version row replaces Linked To
     links: list = field(default_factory=list)  # set in the artifact browser: the Linked To rows
     link_to_registry_url: str | None = None
+    delete_url: str | None = None  # the artifact browser's Delete (in the ⋯ menu)
+    unlink_url: str | None = None  # the registry's Unlink version (in the ⋯ menu)
     description_url: str | None = None
     can_change: bool = False
     depth: int = lineage.DEFAULT_DEPTH  # the Lineage tab's hops each way

@@ -9,6 +9,8 @@ Superusers act as admins of every entity. A user who may not see an object gets 
 names do not leak; a user who may see but not change it gets 403.
 """
 
+import contextlib
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -33,7 +35,9 @@ def _roles(user: User) -> dict[int, str]:
 
 def forget_roles(user: User) -> None:
     """Drop the cached roles after memberships change."""
-    user.__dict__.pop("_entity_roles", None)
+    # Not `user.__dict__`: request.user is a lazy proxy, whose own __dict__ is not the user's.
+    with contextlib.suppress(AttributeError):
+        del user._entity_roles
 
 
 def role_in(user: User, entity: Entity) -> str | None:
@@ -110,6 +114,15 @@ def require_change(user: User, entity: Entity, *, visible: bool | None = None) -
 def require_change_project(user: User, project: Project) -> None:
     """Write into a project: 404 when it is invisible to the user, 403 when it is only readable."""
     require_change(user, project.entity, visible=can_view_project(user, project))
+
+
+def require_admin(user: User, entity: Entity) -> None:
+    """Manage the entity's members and protected aliases: 404 when it is invisible to the user, 403 for
+    members and viewers."""
+    if is_admin(user, entity):
+        return
+    require_view_entity(user, entity)
+    raise PermissionDenied(f"Only admins of '{entity.name}' may change its members and protected aliases.")
 
 
 def require_alias_allowed(user: User, entity: Entity, alias: str) -> None:

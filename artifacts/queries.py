@@ -15,6 +15,7 @@ from artifacts.models import (
     Blob,
     BlobStatus,
     Entity,
+    Membership,
     Project,
     Run,
 )
@@ -289,3 +290,23 @@ def lineage_outputs(user: User, runs: list[Run], exclude: set[int]) -> tuple[lis
     """Versions the runs logged: the first of them and how many in all (each names its run)."""
     qs = _visible_versions(user).filter(created_by_run__in=[r.pk for r in runs]).exclude(pk__in=exclude)
     return _layer(qs.order_by("artifact__name", "-index"))
+
+
+def team_for_user(user: User, name: str) -> Entity:
+    """The entity as a team (its settings), or 404 when it does not exist or the user is not in it."""
+    entity = get_object_or_404(Entity, name=name)
+    permissions.require_view_entity(user, entity)
+    return entity
+
+
+def members_of(entity: Entity) -> QuerySet[Membership]:
+    return Membership.objects.filter(entity=entity).select_related("user").order_by("user__username")
+
+
+def teams_of(user: User) -> list[tuple[Entity, str]]:
+    """The entities the user may see, with their role in each (superusers: every entity, as admin)."""
+    if not user.is_authenticated:
+        return []
+    if user.is_superuser:
+        return [(e, "admin") for e in Entity.objects.order_by("name")]
+    return [(m.entity, m.role) for m in Membership.objects.filter(user=user).select_related("entity")]

@@ -20,7 +20,7 @@ from typing import IO
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, ProtectedError, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -58,13 +58,91 @@ def entity_create(*, name: str, owner: User | None = None, description: str = ""
     return entity
 
 
+def _lock_entity(entity: Entity) -> Entity:
+    """The entity row, locked until the transaction ends: changes to its members and settings queue here."""
+    return Entity.objects.select_for_update().get(pk=entity.pk)
+
+
+def _require_another_admin(entity: Entity, user: User, what: str) -> None:
+    """An entity that has admins keeps at least one: its last admin cannot be removed or demoted."""
+    admins = Membership.objects.filter(entity=entity, role=Role.ADMIN)
+    if admins.filter(user=user).exists() and not admins.exclude(user=user).exists():
+        raise ValidationError(
+            f"{user.get_username()} is the last admin of '{entity.name}': make someone else an admin before {what}.",
+            code="last_admin",
+        )
+
+
 @transaction.atomic
-def membership_set(*, entity: Entity, user: User, role: str) -> Membership:
+def membership_set(*, entity: Entity, user: User, role: str, actor: User | None = None) -> Membership:
+    """Give `user` this role in the entity (adding them if needed). `actor`, when given, must be an admin of
+    the entity (pages and the admin site pass it; setup commands act as the system)."""
     if role not in Role.values:
         raise ValidationError(f"Unknown role '{role}': use one of {', '.join(Role.values)}.", code="invalid")
+    if actor is not None:
+        permissions.require_admin(actor, entity)
+    _lock_entity(entity)
+    if role != Role.ADMIN:
+        _require_another_admin(entity, user, "changing their role")
     membership, _ = Membership.objects.update_or_create(entity=entity, user=user, defaults={"role": role})
     permissions.forget_roles(user)
     return membership
+
+
+@transaction.atomic
+def membership_add(*, entity: Entity, username: str, role: str, actor: User) -> Membership:
+    """Add an existing user, named by username, to the entity; someone already in it keeps their role."""
+    from django.contrib.auth import get_user_model
+
+    permissions.require_admin(actor, entity)
+    username = (username or "").strip()
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise ValidationError(f"There is no user named '{username}'.", code="unknown_user")
+    if Membership.objects.filter(entity=entity, user=user).exists():
+        raise ValidationError(
+            f"{username} is already in '{entity.name}': change their role in the list instead.", code="duplicate"
+        )
+    return membership_set(entity=entity, user=user, role=role, actor=actor)
+
+
+@transaction.atomic
+def membership_remove(*, entity: Entity, user: User, actor: User) -> None:
+    """Take `user` out of the entity; its last admin stays."""
+    permissions.require_admin(actor, entity)
+    _lock_entity(entity)
+    if not Membership.objects.filter(entity=entity, user=user).exists():
+        raise ValidationError(f"{user.get_username()} is not in '{entity.name}'.", code="missing")
+    _require_another_admin(entity, user, "removing them")
+    Membership.objects.filter(entity=entity, user=user).delete()
+    permissions.forget_roles(user)
+
+
+@transaction.atomic
+def entity_protected_alias_add(*, entity: Entity, name: str, actor: User) -> list[str]:
+    """Protect registry alias `name` in the entity: from now on only its admins may set or remove it."""
+    names.validate_alias(name)
+    permissions.require_admin(actor, entity)
+    locked = _lock_entity(entity)
+    current = list(locked.protected_aliases or [])
+    if name in current:
+        raise ValidationError(f"The alias '{name}' is already protected.", code="duplicate")
+    entity.protected_aliases = [*current, name]
+    Entity.objects.filter(pk=entity.pk).update(protected_aliases=entity.protected_aliases)
+    return entity.protected_aliases
+
+
+@transaction.atomic
+def entity_protected_alias_remove(*, entity: Entity, name: str, actor: User) -> list[str]:
+    """Stop protecting `name`: members may then set and remove it (the aliases themselves stay)."""
+    permissions.require_admin(actor, entity)
+    locked = _lock_entity(entity)
+    current = list(locked.protected_aliases or [])
+    if name not in current:
+        raise ValidationError(f"The alias '{name}' is not protected.", code="missing")
+    entity.protected_aliases = [a for a in current if a != name]
+    Entity.objects.filter(pk=entity.pk).update(protected_aliases=entity.protected_aliases)
+    return entity.protected_aliases
 
 
 @transaction.atomic
@@ -523,16 +601,50 @@ def version_update(*, version: ArtifactVersion, user: User, description: str) ->
 
 
 @transaction.atomic
-def version_delete(*, version: ArtifactVersion, user: User) -> None:
-    """Delete a version; its index is never reused and `latest` moves to the newest remaining version."""
+def version_delete(*, version: ArtifactVersion, user: User, delete_aliases: bool = False) -> None:
+    """Delete a committed version, as W&B's `Artifact.delete(delete_aliases=...)`.
+
+    Refused while the version is linked to a registered model (unlink it there first, where protected aliases
+    are checked), and while it holds aliases other than `latest` unless `delete_aliases`. `latest` moves to
+    the newest remaining version; the index is never reused. The files' bytes stay until `collect_garbage`
+    removes blobs no version refers to.
+    """
     _require_change_version(user, version)
-    if version.links.exists():
-        raise ValidationError(f"{version} is linked to the registry; unlink it first.", code="linked")
     artifact = version.artifact
-    version.delete()
+    # Lock the artifact row (as numbering does) before checking: aliases and `latest` cannot move meanwhile.
+    Artifact.objects.filter(pk=artifact.pk).update(updated_at=timezone.now())
+    version_delete_check(version=version, delete_aliases=delete_aliases)
+    try:
+        with transaction.atomic():
+            version.delete()
+    except ProtectedError:
+        # Linked meanwhile by someone else.
+        raise ValidationError(f"{version} is linked to the registry; unlink it first.", code="linked") from None
     newest = ArtifactVersion.committed.filter(artifact=artifact).order_by("-index").first()
     if newest is not None:
         _alias_move(version=newest, name=names.LATEST)
+
+
+def version_delete_check(*, version: ArtifactVersion, delete_aliases: bool = False) -> None:
+    """Why `version` cannot be deleted (a ValidationError), checked without writing."""
+    links = [str(lk) for lk in version.links.select_related("registered_model").order_by("pk")]
+    if links:
+        raise ValidationError(
+            f"{version} is linked to the Model Registry as {', '.join(links)}: unlink it there first.",
+            code="linked",
+        )
+    aliases = version_aliases_to_delete(version)
+    if aliases and not delete_aliases:
+        raise ValidationError(
+            f"{version} holds the alias{'es' if len(aliases) > 1 else ''} {', '.join(aliases)}: "
+            "confirm removing them to delete it.",
+            code="has_aliases",
+        )
+
+
+def version_aliases_to_delete(version: ArtifactVersion) -> list[str]:
+    """The aliases deleting `version` takes away (`latest` is not one: it moves to the newest version left)."""
+    return sorted(a.name for a in version.aliases.all() if a.name != names.LATEST)
 
 
 @transaction.atomic

@@ -23,6 +23,7 @@ urlpatterns = [
     path(f"{VERSION}/aliases/<name:alias>/delete", views.version_alias_remove, name="version_alias_remove"),
     path(f"{VERSION}/description", views.version_description, name="version_description"),
     path(f"{VERSION}/files/<path:path>", views.version_file_download, name="version_file_download"),
+    path(f"{VERSION}/delete", views.version_delete, name="version_delete"),
     path(f"{VERSION}/<slug:tab>", views.version_detail, name="version_tab"),
     # After every `v<N>` route: an alias is never `v<N>`-shaped (names.validate_alias).
     path(f"{ARTIFACT}/<name:alias>", views.version_by_alias, name="version_by_alias"),

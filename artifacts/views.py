@@ -10,13 +10,14 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import trigger_client_event
+from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from artifacts import lineage, names, permissions, queries, services
 from artifacts.downloads import stream_blob
 from artifacts.forms import ApiKeyForm
 from artifacts.models import ApiKey
 from artifacts.panel import TAB_NAMES, AliasChip, Panel, build_panel, wandb_tab
+from artifacts.templatetags.artifact_tags import humansize
 from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
 
@@ -216,6 +217,7 @@ def artifact_panel(request: HtmxHttpRequest, version, tab: str) -> Panel:
         if can and version.artifact.is_model
         else None,
         description_url=reverse("artifacts:version_description", args=args) if can else None,
+        delete_url=reverse("artifacts:version_delete", args=args) if can else None,
         can_change=can,
         depth=lineage.parse_depth(request.GET.get("depth")),
     )
@@ -315,3 +317,87 @@ def version_description(
     except ValidationError as exc:
         return _panel_region(request, version, "version-description", _error_text(exc))
     return _panel_region(request, version, "version-description")
+
+
+@require_http_methods(["GET", "POST"])
+def version_delete(
+    request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int
+) -> HttpResponse:
+    """GET: the confirmation, saying why not when the version is linked or what goes with it (its aliases);
+    POST: delete (with `delete_aliases` ticked when it holds aliases)."""
+    version = queries.version_for_user(request.user, entity, project, type, name, index)
+    artifact = version.artifact
+    permissions.require_change_project(request.user, artifact.project)
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            services.version_delete(
+                version=version, user=request.user, delete_aliases=bool(request.POST.get("delete_aliases"))
+            )
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            return _version_deleted(request, version)
+    links = queries.version_links(request.user, version)
+    aliases = services.version_aliases_to_delete(version)
+    label = f"{artifact.name}:{version.label}"
+    confirm = {
+        "title": f"Delete {label}?",
+        "action": reverse("artifacts:version_delete", args=version._args()),
+        "cancel_url": version.get_absolute_url(),
+        "button": "Delete version",
+        "body": [
+            f"This deletes {version.full_name} ({version.num_files} file{'' if version.num_files == 1 else 's'}, "
+            f"{humansize(version.size)}). Its number is never reused: the next version logged is "
+            f"v{artifact.next_index}.",
+            "Bytes no other version holds are removed from storage by the next garbage collection "
+            "(manage.py collect_garbage).",
+        ],
+    }
+    if links:
+        confirm["button"] = None
+        confirm["body"] = [
+            f"{label} cannot be deleted: it is linked to the Model Registry. Unlink it there first "
+            "(Unlink version in the version's ⋯ menu), then delete it here."
+        ]
+        confirm["links"] = [
+            {"label": f"{lk.registered_model.name}:{lk.label}", "url": lk.get_absolute_url()} for lk in links
+        ]
+    elif aliases:
+        confirm["body"].insert(1, f"{label} holds the alias{'es' if len(aliases) > 1 else ''} {', '.join(aliases)}.")
+        confirm["checkbox"] = {"name": "delete_aliases", "label": f"Also remove {', '.join(aliases)}"}
+    return render_modal(request, "confirm_modal.html", {"confirm": confirm, "errors": errors}, "confirm")
+
+
+def render_modal(request: HtmxHttpRequest, template: str, context: dict, prefix: str) -> HttpResponse:
+    """A GET from htmx gets the dialog, a POST from htmx the form inside it, anything else the whole page."""
+    if wants_fragment(request):
+        template += f"#{prefix}-dialog" if request.method == "GET" else f"#{prefix}-form"
+    return render(request, template, context)
+
+
+def _version_deleted(request: HtmxHttpRequest, version) -> HttpResponse:
+    """After a delete: the artifact's versions (or the project's artifacts when none is left), in place for
+    htmx, with the confirmation as a message."""
+    artifact = version.artifact
+    message = f"Deleted {artifact.name}:{version.label}."
+    remaining = queries.versions_of(request.user, artifact).exists()
+    url = (
+        artifact.get_absolute_url()
+        if remaining
+        else reverse("artifacts:artifact_browse", args=[artifact.project.entity.name, artifact.project.name])
+    )
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(url)
+    context = _browser_context(request, artifact.project, artifact if remaining else None)
+    if remaining:
+        context["versions_page"] = Paginator(
+            queries.versions_of(request.user, artifact), queries.VERSIONS_PER_PAGE
+        ).get_page(1)
+    response = render(request, "artifacts/artifact_browse.html#artifact-browser", context)
+    retarget(response, "#artifact-browser")
+    reswap(response, "outerHTML")
+    push_url(response, url)
+    trigger_client_event(response, "showMessage", {"message": message})
+    return trigger_client_event(response, "closeModal", after="settle")

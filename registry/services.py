@@ -227,7 +227,8 @@ def link_alias_remove(*, link: Link, name: str, user: User) -> None:
 
 @transaction.atomic
 def link_delete(*, link: Link, user: User) -> None:
-    """Unlink a registry version; its index is never reused and `latest` moves to the newest remaining link."""
+    """Unlink a registry version (W&B's `Artifact.unlink()`): the source version stays, the index is never
+    reused and `latest` moves to the newest remaining link. A version with a protected alias: admins only."""
     registered_model = link.registered_model
     permissions.require_change(user, registered_model.entity)
     protected = set(registered_model.entity.protected_aliases or [])
@@ -235,6 +236,8 @@ def link_delete(*, link: Link, user: User) -> None:
         user, registered_model.entity
     ):
         raise PermissionDenied("This version carries a protected alias: only admins may unlink it.")
+    # Locks the registered model as linking does, so `latest` and a concurrent link agree.
+    RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
     link.delete()
     newest = Link.objects.filter(registered_model=registered_model).order_by("-index").first()
     if newest is not None:

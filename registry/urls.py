@@ -9,6 +9,8 @@ app_name = "registry"
 MODEL = "registry/model/<entity:entity>/<name:name>"
 LINK = f"{MODEL}/v<int:index>"
 
+TEAM = "registry/settings/<entity:entity>"
+
 # W&B's `/registry` is its Registry app; here that is the Model Registry.
 to_model_list = RedirectView.as_view(pattern_name="registry:model_list", query_string=True)
 
@@ -17,6 +19,19 @@ urlpatterns = [
     path("registry/", to_model_list),
     # W&B's team-scoped form of the legacy deep links: `/<entity>/registry/model?selectionPath=...`.
     path("<entity:entity>/registry/model", views.wandb_model_list, name="wandb_model_list"),
+    # The registry's gear: team settings (members, roles, protected aliases). Not under registry/model/, where
+    # two segments name a registered model.
+    path("registry/settings", views.team_list, name="team_list"),
+    path(TEAM, views.team_detail, name="team_detail"),
+    path(f"{TEAM}/members", views.team_member_add, name="team_member_add"),
+    path(f"{TEAM}/members/<str:username>/role", views.team_member_role, name="team_member_role"),
+    path(f"{TEAM}/members/<str:username>/remove", views.team_member_remove, name="team_member_remove"),
+    path(f"{TEAM}/protected-aliases", views.team_protected_alias_add, name="team_protected_alias_add"),
+    path(
+        f"{TEAM}/protected-aliases/<name:alias>/delete",
+        views.team_protected_alias_remove,
+        name="team_protected_alias_remove",
+    ),
     path("registry/model", views.model_list, name="model_list"),
     path("registry/model/new", views.model_create, name="model_create"),
     path(MODEL, views.model_detail, name="model_detail"),
@@ -28,6 +43,7 @@ urlpatterns = [
     path(LINK, views.link_detail, name="link_detail"),
     path(f"{LINK}/aliases", views.link_alias_add, name="link_alias_add"),
     path(f"{LINK}/aliases/<name:alias>/delete", views.link_alias_remove, name="link_alias_remove"),
+    path(f"{LINK}/unlink", views.link_unlink, name="link_unlink"),
     path(f"{LINK}/<slug:tab>", views.link_detail, name="link_tab"),
     # From the Artifact browser: a version's Link to registry dialog.
     path(f"{VERSION}/link", views.link_to_registry, name="link_to_registry"),

@@ -6,12 +6,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget, trigger_client_event
 
 from artifacts import lineage, names, permissions
 from artifacts import queries as artifact_queries
+from artifacts import services as artifact_services
+from artifacts.models import Role
 from artifacts.panel import AliasChip, Panel, build_panel, wandb_tab
-from artifacts.views import PANEL_PARTIALS, PANEL_TEMPLATE, site_url
+from artifacts.views import PANEL_PARTIALS, PANEL_TEMPLATE, render_modal, site_url
 from registry import queries, services
 from registry.forms import LinkAliasesForm, LinkNewVersionForm, RegisteredModelForm, SelectRegisteredModelForm
 from registry.models import Link, RegisteredModel
@@ -78,7 +80,7 @@ def link_to_registry(
                 link = result.link
                 if not result.created:
                     context.update(step=3, existing_link=link)
-                    response = _render_modal(request, "registry/link_to_registry_modal.html", context, "link")
+                    response = render_modal(request, "registry/link_to_registry_modal.html", context, "link")
                     return trigger_client_event(response, "linksChanged") if request.htmx else response
                 return _done(
                     request,
@@ -86,14 +88,7 @@ def link_to_registry(
                     version.get_absolute_url(),
                     "linksChanged",
                 )
-    return _render_modal(request, "registry/link_to_registry_modal.html", context, "link")
-
-
-def _render_modal(request: HtmxHttpRequest, template: str, context: dict, prefix: str) -> HttpResponse:
-    """A GET from htmx gets the dialog, a POST from htmx the form inside it, anything else the whole page."""
-    if wants_fragment(request):
-        template += f"#{prefix}-dialog" if request.method == "GET" else f"#{prefix}-form"
-    return render(request, template, context)
+    return render_modal(request, "registry/link_to_registry_modal.html", context, "link")
 
 
 def _wandb_selection(request: HtmxHttpRequest, selection: str) -> str:
@@ -177,7 +172,7 @@ def model_create(request: HtmxHttpRequest) -> HttpResponse:
             if request.htmx:
                 return HttpResponseClientRedirect(rm.get_absolute_url())
             return redirect(rm.get_absolute_url())
-    return _render_modal(request, "registry/new_model_modal.html", {"form": form}, "new-model")
+    return render_modal(request, "registry/new_model_modal.html", {"form": form}, "new-model")
 
 
 def _pick(qs, **lookup):
@@ -243,7 +238,7 @@ def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpRe
             return _done(request, message, rm.get_absolute_url(), "registryChanged")
     if wants_fragment(request) and request.method == "GET" and request.htmx.target == "link-form":
         return render(request, "registry/link_new_version_modal.html#link-form", context)
-    return _render_modal(request, "registry/link_new_version_modal.html", context, "link")
+    return render_modal(request, "registry/link_new_version_modal.html", context, "link")
 
 
 def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:
@@ -269,6 +264,9 @@ def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:
         alias_add_url=reverse("registry:link_alias_add", args=[rm.entity.name, rm.name, link.index]) if can else None,
         usage_name=link.full_name,
         registry_link=link,
+        unlink_url=reverse("registry:link_unlink", args=[rm.entity.name, rm.name, link.index])
+        if may_unlink(request.user, link, aliases)
+        else None,
         can_change=can,
         depth=lineage.parse_depth(request.GET.get("depth")),
     )
@@ -288,6 +286,7 @@ def _detail_context(request: HtmxHttpRequest, rm: RegisteredModel, selected: Lin
         "can_change": permissions.can_change(request.user, rm.entity),
         "is_admin": role == "admin",
         "protected": set(rm.entity.protected_aliases or []),
+        "selected_index": None,
     }
 
 
@@ -310,7 +309,11 @@ def _render_detail(request: HtmxHttpRequest, context: dict) -> HttpResponse:
 @require_GET
 def model_detail(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
     rm = queries.registered_model_for_user(request.user, entity, name)
-    return _render_detail(request, _detail_context(request, rm))
+    context = _detail_context(request, rm)
+    # The Versions table refreshes from here and keeps the open version's row marked (`?v=<index>`).
+    v = request.GET.get("v", "")
+    context["selected_index"] = int(v) if v.isdigit() else None
+    return _render_detail(request, context)
 
 
 @require_GET
@@ -321,6 +324,7 @@ def link_detail(request: HtmxHttpRequest, entity: str, name: str, index: int, ta
         return redirect(link.tab_url(ours) + (f"?{query}" if query else ""))
     context = _detail_context(request, link.registered_model, selected=link)
     context["selected_link"] = link
+    context["selected_index"] = link.index
     context.update(build_panel(request.user, _registry_panel(request, link, tab), site_url(request)))
     return _render_detail(request, context)
 
@@ -334,6 +338,7 @@ def _after_change(request: HtmxHttpRequest, rm: RegisteredModel, region: str, er
     context = _detail_context(request, rm)
     if link is not None:
         context["selected_link"] = link
+        context["selected_index"] = link.index
         context.update(build_panel(request.user, _registry_panel(request, link, "version"), site_url(request)))
         template = f"{PANEL_TEMPLATE}#{region}"
     else:
@@ -373,16 +378,87 @@ def model_tag_remove(request: HtmxHttpRequest, entity: str, name: str, tag: str)
     return _after_change(request, rm, "model-tags")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def model_delete(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
+    """GET: the confirmation (a dialog for htmx, a page otherwise); POST: delete, admins only."""
     rm = queries.registered_model_for_user(request.user, entity, name)
-    services.registered_model_delete(registered_model=rm, user=request.user)
-    message = f"Deleted the registered model {rm.name}."
-    if request.htmx:
+    if request.method == "POST":
+        services.registered_model_delete(registered_model=rm, user=request.user)
+        message = f"Deleted the registered model {rm.name}."
         messages.success(request, message)
-        return HttpResponseClientRedirect(reverse("registry:model_list"))
-    messages.success(request, message)
-    return redirect("registry:model_list")
+        if request.htmx:
+            return HttpResponseClientRedirect(reverse("registry:model_list"))
+        return redirect("registry:model_list")
+    if not permissions.is_admin(request.user, rm.entity):
+        raise PermissionDenied("Only admins of the entity may delete a registered model.")
+    count = rm.links.count()
+    confirm = {
+        "title": f"Delete {rm.name}?",
+        "body": [
+            f"This deletes the registered model {rm.entity.name}/model-registry/{rm.name} and its "
+            f"{count} version link{'' if count == 1 else 's'}, with their aliases. The source artifact versions "
+            "stay in their projects."
+        ],
+        "action": reverse("registry:model_delete", args=[rm.entity.name, rm.name]),
+        "button": "Delete registered model",
+        "cancel_url": rm.get_absolute_url(),
+    }
+    return render_modal(request, "confirm_modal.html", {"confirm": confirm}, "confirm")
+
+
+def may_unlink(user, link, aliases: list[AliasChip]) -> bool:
+    """The rule of services.link_delete, for showing the action: members, or admins for a protected version."""
+    entity = link.registered_model.entity
+    if any(a.protected for a in aliases):
+        return permissions.is_admin(user, entity)
+    return permissions.can_change(user, entity)
+
+
+@require_http_methods(["GET", "POST"])
+def link_unlink(request: HtmxHttpRequest, entity: str, name: str, index: int) -> HttpResponse:
+    """Unlink a registry version (the source version stays). GET: the confirmation; POST: unlink."""
+    link = queries.link_for_user(request.user, entity, name, index)
+    rm = link.registered_model
+    permissions.require_change(request.user, rm.entity, visible=True)
+    if request.method == "POST":
+        services.link_delete(link=link, user=request.user)
+        message = f"Unlinked {rm.name}:{link.label} ({link.source_name} stays in its project)."
+        if not request.htmx:
+            messages.success(request, message)
+            return redirect(rm.get_absolute_url())
+        # The panel of the unlinked version closes; the Versions table and the list refresh themselves.
+        context = {**_detail_context(request, rm), "selected_link": None}
+        response = render(request, "registry/model_detail.html#detail-panel", context)
+        retarget(response, "#detail-panel")
+        reswap(response, "outerHTML")
+        push_url(response, rm.get_absolute_url())
+        trigger_client_event(response, "showMessage", {"message": message})
+        trigger_client_event(response, "closeModal", after="settle")
+        return trigger_client_event(response, "registryChanged", after="settle")
+    protected = set(rm.entity.protected_aliases or [])
+    aliases = [a.name for a in queries.link_aliases(link)]
+    locked = sorted(protected & set(aliases))
+    body = [
+        f"This removes {rm.name}:{link.label} from the registered model. The source version "
+        f"{link.source.full_name} stays; {rm.name}:{link.label} is never reused for another version.",
+    ]
+    others = [a for a in aliases if a != names.LATEST]
+    if others:
+        body.append(f"Its aliases go with it: {', '.join(others)}.")
+    if names.LATEST in aliases:
+        body.append("latest moves to the newest version left.")
+    if locked and not permissions.is_admin(request.user, rm.entity):
+        body.append(
+            f"It carries the protected alias {', '.join(locked)}: only admins of {rm.entity.name} may unlink it."
+        )
+    confirm = {
+        "title": f"Unlink {rm.name}:{link.label}?",
+        "body": body,
+        "action": reverse("registry:link_unlink", args=[rm.entity.name, rm.name, link.index]),
+        "button": "Unlink version" if not locked or permissions.is_admin(request.user, rm.entity) else None,
+        "cancel_url": link.get_absolute_url(),
+    }
+    return render_modal(request, "confirm_modal.html", {"confirm": confirm}, "confirm")
 
 
 @require_POST
@@ -405,3 +481,128 @@ def link_alias_remove(request: HtmxHttpRequest, entity: str, name: str, index: i
     except (ValidationError, PermissionDenied) as exc:
         return _after_change(request, link.registered_model, "version-aliases", " ".join(_errors(exc)), link)
     return _after_change(request, link.registered_model, "version-aliases", link=link)
+
+
+@require_GET
+def team_list(request: HtmxHttpRequest) -> HttpResponse:
+    """The gear of the Model Registry: the registry spans the user's entities, so it leads to their teams (one
+    team: straight to its settings)."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    teams = artifact_queries.teams_of(request.user)
+    if len(teams) == 1:
+        return redirect("registry:team_detail", teams[0][0].name)
+    return render(request, "registry/team_list.html", {"teams": teams})
+
+
+TEAM_PARTIALS = {"team-members", "protected-aliases"}
+
+
+def _team_context(request: HtmxHttpRequest, entity) -> dict:
+    return {
+        "entity": entity,
+        "members": artifact_queries.members_of(entity),
+        "is_admin": permissions.is_admin(request.user, entity),
+        "roles": Role.choices,
+    }
+
+
+@require_GET
+def team_detail(request: HtmxHttpRequest, entity: str) -> HttpResponse:
+    """Members and roles, and the protected aliases: admins change them, members and viewers read them."""
+    entity = artifact_queries.team_for_user(request.user, entity)
+    template = "registry/team_settings.html"
+    if wants_fragment(request) and request.htmx.target in TEAM_PARTIALS:
+        template += f"#{request.htmx.target}"
+    response = render(request, template, _team_context(request, entity))
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+def _team_changed(request: HtmxHttpRequest, entity, region: str, message: str = "", **errors: object) -> HttpResponse:
+    """After a change: the changed region for htmx (with the error, if any), else back to the page."""
+    # The change may have been to the user's own role.
+    permissions.forget_roles(request.user)
+    if not permissions.can_view_entity(request.user, entity):
+        # The user took themselves out of the team.
+        messages.success(request, message)
+        url = reverse("registry:team_list")
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    if not request.htmx:
+        for error in errors.values():
+            if error:
+                messages.error(request, error)
+        if message and not any(errors.values()):
+            messages.success(request, message)
+        return redirect("registry:team_detail", entity.name)
+    response = render(request, f"registry/team_settings.html#{region}", {**_team_context(request, entity), **errors})
+    if message and not any(errors.values()):
+        trigger_client_event(response, "showMessage", {"message": message})
+    return response
+
+
+def _team_member(entity, username: str):
+    membership = get_object_or_404(artifact_queries.members_of(entity), user__username=username)
+    return membership.user
+
+
+@require_POST
+def team_member_add(request: HtmxHttpRequest, entity: str) -> HttpResponse:
+    entity = artifact_queries.team_for_user(request.user, entity)
+    username = request.POST.get("username", "").strip()
+    role = request.POST.get("role", Role.MEMBER)
+    try:
+        artifact_services.membership_add(entity=entity, username=username, role=role, actor=request.user)
+    except ValidationError as exc:
+        return _team_changed(
+            request, entity, "team-members", member_error=" ".join(exc.messages), typed_username=username
+        )
+    return _team_changed(request, entity, "team-members", f"Added {username} to {entity.name} as {role}.")
+
+
+@require_POST
+def team_member_role(request: HtmxHttpRequest, entity: str, username: str) -> HttpResponse:
+    entity = artifact_queries.team_for_user(request.user, entity)
+    permissions.require_admin(request.user, entity)
+    user = _team_member(entity, username)
+    role = request.POST.get("role", "")
+    try:
+        artifact_services.membership_set(entity=entity, user=user, role=role, actor=request.user)
+    except ValidationError as exc:
+        return _team_changed(request, entity, "team-members", member_error=" ".join(exc.messages))
+    return _team_changed(request, entity, "team-members", f"{username} is now {role} in {entity.name}.")
+
+
+@require_POST
+def team_member_remove(request: HtmxHttpRequest, entity: str, username: str) -> HttpResponse:
+    entity = artifact_queries.team_for_user(request.user, entity)
+    permissions.require_admin(request.user, entity)
+    user = _team_member(entity, username)
+    try:
+        artifact_services.membership_remove(entity=entity, user=user, actor=request.user)
+    except ValidationError as exc:
+        return _team_changed(request, entity, "team-members", member_error=" ".join(exc.messages))
+    return _team_changed(request, entity, "team-members", f"Removed {username} from {entity.name}.")
+
+
+@require_POST
+def team_protected_alias_add(request: HtmxHttpRequest, entity: str) -> HttpResponse:
+    entity = artifact_queries.team_for_user(request.user, entity)
+    alias = request.POST.get("alias", "").strip()
+    try:
+        artifact_services.entity_protected_alias_add(entity=entity, name=alias, actor=request.user)
+    except ValidationError as exc:
+        return _team_changed(
+            request, entity, "protected-aliases", alias_error=" ".join(exc.messages), typed_alias=alias
+        )
+    return _team_changed(request, entity, "protected-aliases", f"Protected the alias {alias}.")
+
+
+@require_POST
+def team_protected_alias_remove(request: HtmxHttpRequest, entity: str, alias: str) -> HttpResponse:
+    entity = artifact_queries.team_for_user(request.user, entity)
+    try:
+        artifact_services.entity_protected_alias_remove(entity=entity, name=alias, actor=request.user)
+    except ValidationError as exc:
+        return _team_changed(request, entity, "protected-aliases", alias_error=" ".join(exc.messages))
+    return _team_changed(request, entity, "protected-aliases", f"The alias {alias} is no longer protected.")

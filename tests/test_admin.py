@@ -176,3 +176,62 @@ def test_the_blob_list_shows_health_and_verifies_selected_blobs(client, root, pr
     assertContains(r, bad.sha256)
     assertContains(r, "Corrupt")
     assert good.sha256 not in r.content.decode()
+
+
+def _entity_form(entity, *, protected: str, roles: dict, delete: tuple = ()) -> dict:
+    """The entity's change form as the admin posts it: its memberships inline, with `roles` by username."""
+    rows = list(Membership.objects.filter(entity=entity).select_related("user").order_by("pk"))
+    data = {
+        "name": entity.name,
+        "description": entity.description,
+        "protected_aliases": protected,
+        "memberships-TOTAL_FORMS": str(len(rows)),
+        "memberships-INITIAL_FORMS": str(len(rows)),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    for i, m in enumerate(rows):
+        data.update(
+            {
+                f"memberships-{i}-id": str(m.pk),
+                f"memberships-{i}-entity": str(entity.pk),
+                f"memberships-{i}-user": str(m.user_id),
+                f"memberships-{i}-role": roles.get(m.user.username, m.role),
+            }
+        )
+        if m.user.username in delete:
+            data[f"memberships-{i}-DELETE"] = "on"
+    return data
+
+
+def test_the_entity_admin_changes_protected_aliases_and_roles_through_the_services(client, root, team):
+    from artifacts.models import Entity
+
+    client.force_login(root)
+    url = reverse("admin:artifacts_entity_change", args=[team.entity.pk])
+    r = client.post(url, _entity_form(team.entity, protected='["staging"]', roles={"bob": "viewer"}))
+    assert r.status_code == 302
+    assert Entity.objects.get(pk=team.entity.pk).protected_aliases == ["staging"]
+    assert Membership.objects.get(entity=team.entity, user=team.member).role == "viewer"
+
+    before = snapshot()
+    r = client.post(url, _entity_form(team.entity, protected='["latest"]', roles={}))
+    assertContains(r, "managed automatically")
+    r = client.post(url, _entity_form(team.entity, protected="[]", roles={"alice": "member", "root": "member"}))
+    assertContains(r, "must keep at least one admin")
+    r = client.post(url, _entity_form(team.entity, protected="[]", roles={}, delete=("alice", "root")))
+    assertContains(r, "must keep at least one admin")
+    assert snapshot() == before
+    assert Entity.objects.get(pk=team.entity.pk).protected_aliases == ["staging"]
+
+
+def test_a_staff_member_who_is_no_entity_admin_cannot_change_roles_in_the_admin(client, staff_member, team):
+    client.force_login(staff_member)
+    m = Membership.objects.get(entity=team.entity, user=team.viewer)
+    before = snapshot()
+    r = client.post(reverse("admin:artifacts_membership_change", args=[m.pk]), {"role": "admin"})
+    assert r.status_code == 403
+    r = client.post(reverse("admin:artifacts_membership_delete", args=[m.pk]), {"post": "yes"})
+    assert r.status_code == 403
+    assert snapshot() == before
+    assert Membership.objects.get(pk=m.pk).role == "viewer"

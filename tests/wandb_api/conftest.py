@@ -7,6 +7,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
@@ -68,12 +69,16 @@ def gunicorn_url(transactional_db, settings) -> Iterator[str]:
 
     from tests.test_s3_storage import free_port
 
-    if connection.vendor != "sqlite":
-        pytest.skip("serves the SQLite test database")
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
+        database_url = f"postgres://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url,
         "DATA_DIR": str(settings.DATA_DIR),
         "MANIFEST_STATIC": "false",
     }

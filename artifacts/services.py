@@ -559,7 +559,14 @@ def _commit(*, version: ArtifactVersion, aliases: list[str]) -> None:
         _alias_move(version=version, name=alias)
 
 
+def _lock_artifact(artifact_id: int) -> None:
+    """Hold the artifact's row until the transaction ends: alias changes, commits and deletes of its versions
+    queue here, so a delete never misses an alias set meanwhile."""
+    Artifact.objects.select_for_update().filter(pk=artifact_id).values_list("pk", flat=True).get()
+
+
 def _alias_move(*, version: ArtifactVersion, name: str) -> ArtifactAlias:
+    _lock_artifact(version.artifact_id)
     ArtifactAlias.objects.filter(artifact_id=version.artifact_id, name=name).exclude(version=version).delete()
     alias, _ = ArtifactAlias.objects.get_or_create(artifact_id=version.artifact_id, name=name, version=version)
     return alias
@@ -585,6 +592,7 @@ def alias_remove(*, version: ArtifactVersion, name: str, user: User) -> None:
     _require_change_version(user, version)
     if name == names.LATEST:
         raise ValidationError("The alias 'latest' is managed automatically and cannot be removed.", code="reserved")
+    _lock_artifact(version.artifact_id)
     deleted, _ = ArtifactAlias.objects.filter(version=version, name=name).delete()
     if not deleted:
         raise ValidationError(f"{version} has no alias '{name}'.", code="missing")

@@ -113,6 +113,7 @@ def link_check(
 
     source_project = version.artifact.project
     permissions.require_view_project(user, source_project)
+    permissions.require_view_registry(user, entity)
     permissions.require_change(user, entity)
     for alias in aliases:
         permissions.require_alias_allowed(user, entity, alias)
@@ -200,7 +201,14 @@ def _registered_model_get_or_create(*, entity: Entity, name: str, user: User, ty
     return rm
 
 
+def _lock_model(registered_model_id: int) -> None:
+    """Hold the registered model's row until the transaction ends (numbering, aliases and unlinking queue here,
+    so an unlink never misses a protected alias set meanwhile)."""
+    RegisteredModel.objects.select_for_update().filter(pk=registered_model_id).values_list("pk", flat=True).get()
+
+
 def _alias_move(*, link: Link, name: str) -> LinkAlias:
+    _lock_model(link.registered_model_id)
     LinkAlias.objects.filter(registered_model_id=link.registered_model_id, name=name).exclude(link=link).delete()
     alias, _ = LinkAlias.objects.get_or_create(registered_model_id=link.registered_model_id, name=name, link=link)
     return alias
@@ -220,6 +228,7 @@ def link_alias_remove(*, link: Link, name: str, user: User) -> None:
     if name == names.LATEST:
         raise ValidationError("The alias 'latest' is managed automatically and cannot be removed.", code="reserved")
     permissions.require_alias_allowed(user, link.registered_model.entity, name)
+    _lock_model(link.registered_model_id)
     deleted, _ = LinkAlias.objects.filter(link=link, name=name).delete()
     if not deleted:
         raise ValidationError(f"{link} has no alias '{name}'.", code="missing")
@@ -231,13 +240,14 @@ def link_delete(*, link: Link, user: User) -> None:
     reused and `latest` moves to the newest remaining link. A version with a protected alias: admins only."""
     registered_model = link.registered_model
     permissions.require_change(user, registered_model.entity)
+    # Locked first (as linking and alias changes do), so the aliases read below are the ones being deleted.
+    _lock_model(registered_model.pk)
+    RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
     protected = set(registered_model.entity.protected_aliases or [])
     if protected & set(link.aliases.values_list("name", flat=True)) and not permissions.is_admin(
         user, registered_model.entity
     ):
         raise PermissionDenied("This version carries a protected alias: only admins may unlink it.")
-    # Locks the registered model as linking does, so `latest` and a concurrent link agree.
-    RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
     link.delete()
     newest = Link.objects.filter(registered_model=registered_model).order_by("-index").first()
     if newest is not None:

@@ -312,7 +312,7 @@ def model_detail(request: HtmxHttpRequest, entity: str, name: str) -> HttpRespon
     context = _detail_context(request, rm)
     # The Versions table refreshes from here and keeps the open version's row marked (`?v=<index>`).
     v = request.GET.get("v", "")
-    context["selected_index"] = int(v) if v.isdigit() else None
+    context["selected_index"] = names.parse_version(f"v{v}")
     return _render_detail(request, context)
 
 

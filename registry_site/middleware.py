@@ -3,10 +3,12 @@
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
+
+from artifacts import names
 
 # The W&B API, files, static assets and the admin (which has its own sign-in) answer for themselves.
 NOT_PAGES = ("/graphql", "/files/", "/sdk/", "/static/", "/admin/")
@@ -36,3 +38,22 @@ class SignInToSeeMiddleware:
             login = f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}"
             return HttpResponseClientRedirect(login) if getattr(request, "htmx", False) else redirect(login)
         return response
+
+
+class RefuseUnstorableTextMiddleware:
+    """A query or form value holding a NUL character or an unpaired surrogate is refused with a 400 before any
+    view runs: no database can store or even compare it (PostgreSQL raises on NUL), wherever it would go. JSON
+    bodies are checked where they are parsed (artifacts.jsonvalues)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        forms = ("application/x-www-form-urlencoded", "multipart/form-data")
+        values = [*request.GET.lists(), *(request.POST.lists() if request.content_type in forms else [])]
+        if any(names.is_unstorable_text(key) or any(map(names.is_unstorable_text, vs)) for key, vs in values):
+            return HttpResponseBadRequest(
+                "The request holds characters that are not valid text (a NUL or an unpaired surrogate).",
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "registry_site.middleware.RefuseUnstorableTextMiddleware",
     "registry_site.middleware.SignInToSeeMiddleware",
     "registry_site.faults.FaultMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.

@@ -125,6 +125,8 @@ def test_a_failed_request_says_why_in_the_dialog_and_keeps_what_was_typed(page, 
     services.membership_set(entity=demo.entity, user=demo.member, role=Role.VIEWER)
     dialog.get_by_role("button", name="Register model").click()
     expect(dialog.get_by_role("alert")).to_contain_text("You need the member or admin role")
+    # The reason sits right under the dialog's header, above the form.
+    expect(dialog.locator(".drawer-header + .request-error")).to_be_visible()
     expect(dialog.get_by_label("Name")).to_have_value("Typed-Name")
     expect(dialog).to_be_visible()
 

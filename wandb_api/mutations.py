@@ -233,7 +233,8 @@ def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         pk = ids.decode_int(input["artifactPortfolioID"], "ArtifactPortfolio")
         registered_model = RegisteredModel.objects.select_related("entity").filter(pk=pk).first()
         if registered_model is None:
-            raise Http404(f"No registered model with id {input['artifactPortfolioID']!r}.")
+            # The same answer as for one the user may not see (registry_services.link_check).
+            raise Http404("No such registered model.")
         result = registry_services.link_version(
             version=version, user=user, registered_model=registered_model, aliases=aliases
         )
@@ -245,7 +246,10 @@ def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
                 code="unsupported",
             )
         entity_name = input.get("entityName") or version.artifact.project.entity.name
-        entity = _entity_or_404(entity_name)
+        entity = Entity.objects.filter(name=entity_name).first()
+        if entity is None:
+            # The same answer as for an entity whose registry the user may not see (registry_services.link_check).
+            raise Http404("No such registered model.")
         result = registry_services.link_version(
             version=version,
             user=user,

@@ -124,7 +124,9 @@
       box = document.createElement("div");
       box.className = "errorlist request-error";
       box.setAttribute("role", "alert");
-      dialog.querySelector(".drawer-header")?.after(box) || dialog.prepend(box);
+      const header = dialog.querySelector(".drawer-header");
+      if (header) header.after(box);
+      else dialog.prepend(box);
     }
     box.textContent = message;
   };

@@ -55,16 +55,22 @@ def run_list(request: HtmxHttpRequest, entity: str, project: str) -> HttpRespons
 
 @require_GET
 def project_detail(request: HtmxHttpRequest, entity: str, project: str) -> HttpResponse:
+    """The overview: the newest runs and artifacts; the runs page and the Artifact browser page through all."""
     project = queries.project_for_user(request.user, entity, project)
     return render(
         request,
         "artifacts/project_detail.html",
         {
             "project": project,
-            "runs": queries.runs_of(project),
-            "artifacts": queries.artifacts_of(project),
+            "runs": queries.runs_of(project)[:OVERVIEW_ROWS],
+            "num_runs": project.runs.count(),
+            "artifacts": queries.artifacts_of(project)[:OVERVIEW_ROWS],
+            "num_artifacts": project.artifacts.count(),
         },
     )
+
+
+OVERVIEW_ROWS = 10
 
 
 @require_GET

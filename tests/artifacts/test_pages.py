@@ -142,3 +142,12 @@ def test_a_run_without_a_name_shows_its_id_once_and_says_when_there_is_no_summar
     r = client.get("/reviewco/mnist/runs/noname01")
     assert r.content.decode().count("noname01</") == 1
     assertContains(r, "No summary.")
+
+
+def test_the_overview_shows_the_newest_ten_runs_and_artifacts_and_links_to_all(client, team, project):
+    client.force_login(team.member)
+    _grow(project, 12)
+    r = client.get("/reviewco/mnist")
+    assert len(r.context["runs"]) == 10 and len(r.context["artifacts"]) == 10
+    assertContains(r, 'href="/reviewco/mnist/runs">All 12 runs</a>')
+    assertContains(r, "All 12 artifacts in the Artifact browser")

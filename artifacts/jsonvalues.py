@@ -48,11 +48,6 @@ def check(value: Any, what: str = "value", max_depth: int = MAX_DEPTH) -> None:
         stack.extend((child, level + 1) for child in children)
 
 
-def check_depth(value: Any, what: str = "value", max_depth: int = MAX_DEPTH) -> None:
-    """Kept for callers that only store: the full check (depth, text, numbers)."""
-    check(value, what, max_depth)
-
-
 def _number(text: str) -> float | str:
     number = float(text)
     return number if math.isfinite(number) else ("Infinity" if number > 0 else "-Infinity")

@@ -179,7 +179,7 @@ def run_create(
     job_type: str = "",
     config: dict | None = None,
 ) -> Run:
-    jsonvalues.check_depth(config, "config")
+    jsonvalues.check(config, "config")
     permissions.require_change_project(user, project)
     fields = {
         "display_name": _run_label(display_name, "display_name"),
@@ -206,8 +206,8 @@ def run_update(
     output_log: str | None = None,
 ) -> Run:
     """Replace what is given on an existing run (the SDK re-sends config and summary as the run goes)."""
-    jsonvalues.check_depth(config, "config")
-    jsonvalues.check_depth(summary, "summary")
+    jsonvalues.check(config, "config")
+    jsonvalues.check(summary, "summary")
     permissions.require_change_project(user, run.project)
     changed = {}
     if config is not None:
@@ -327,7 +327,7 @@ def version_log(
     names.validate_name(type, "artifact type")
     aliases = _validate_aliases(aliases)
     files = _validate_files(files)
-    jsonvalues.check_depth(metadata, "metadata")
+    jsonvalues.check(metadata, "metadata")
     project = run.project
     permissions.require_change_project(user, project)
 
@@ -387,7 +387,7 @@ def version_create(
         raise ValidationError(f"Invalid digest {digest!r}: expected 32 hex characters.", code="invalid_digest")
     if metadata is not None and not isinstance(metadata, dict):
         raise ValidationError("The metadata must be a JSON object.", code="invalid_json")
-    jsonvalues.check_depth(metadata, "metadata")
+    jsonvalues.check(metadata, "metadata")
     project = run.project
     permissions.require_change_project(user, project)
     # Bytes of the existing version that are missing or corrupt are asked for again: the client gets a pending

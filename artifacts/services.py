@@ -493,7 +493,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
     project = version.artifact.project
     permissions.require_change_project(user, project)
     with transaction.atomic():
-        Artifact.objects.select_for_update().get(pk=version.artifact_id)
+        _lock_artifact(version.artifact_id)
         version = ArtifactVersion.objects.select_related("artifact__project__entity", "duplicate_of").get(pk=version.pk)
         if version.is_committed:
             return version

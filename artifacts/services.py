@@ -20,7 +20,7 @@ from typing import IO
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, ProtectedError, Q
+from django.db.models import ProtectedError, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -397,8 +397,7 @@ def version_create(
         artifact = _artifact_for_update(project=project, name=name, type=type)
         existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
         if existing is not None and existing.pk == intact:
-            for alias in aliases:
-                _alias_move(version=existing, name=alias)
+            _aliases_merge(version=existing, aliases=aliases)
             return LogResult(existing, False)
         version = ArtifactVersion.objects.create(
             artifact=artifact,
@@ -517,8 +516,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             )
         existing = ArtifactVersion.committed.filter(artifact_id=version.artifact_id, digest=digest).first()
         if existing is not None:
-            for alias in version.pending_aliases:
-                _alias_move(version=existing, name=alias)
+            _aliases_merge(version=existing, aliases=version.pending_aliases)
             version.files.all().delete()
             version.duplicate_of = existing
             version.pending_aliases = []
@@ -548,28 +546,53 @@ def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:
 
 def _commit(*, version: ArtifactVersion, aliases: list[str]) -> None:
     """Give a pending version the next index, make it visible and move `latest` onto it."""
-    Artifact.objects.filter(pk=version.artifact_id).update(next_index=F("next_index") + 1, updated_at=timezone.now())
-    index = Artifact.objects.values_list("next_index", flat=True).get(pk=version.artifact_id) - 1
+    index = _lock_artifact(version.artifact_id)
+    Artifact.objects.filter(pk=version.artifact_id).update(next_index=index + 1, updated_at=timezone.now())
     version.index = index
     version.state = VersionState.COMMITTED
     version.committed_at = timezone.now()
     version.save(update_fields=["index", "state", "committed_at"])
-    _alias_move(version=version, name=names.LATEST)
-    for alias in aliases:
-        _alias_move(version=version, name=alias)
+    move_aliases(
+        ArtifactAlias,
+        scope={"artifact_id": version.artifact_id},
+        holder={"version": version},
+        names_=[names.LATEST, *aliases],
+        fresh=True,
+    )
 
 
-def _lock_artifact(artifact_id: int) -> None:
+def _lock_artifact(artifact_id: int) -> int:
     """Hold the artifact's row until the transaction ends: alias changes, commits and deletes of its versions
-    queue here, so a delete never misses an alias set meanwhile."""
-    Artifact.objects.select_for_update().filter(pk=artifact_id).values_list("pk", flat=True).get()
+    queue here, so a delete never misses an alias set meanwhile. Returns its next version index."""
+    return Artifact.objects.select_for_update().filter(pk=artifact_id).values_list("next_index", flat=True).get()
+
+
+def move_aliases(model: type, *, scope: dict, holder: dict, names_: Iterable[str], fresh: bool = False) -> None:
+    """Point each alias in `names_` at `holder` (a version, or a registry link), taking it off any other holder
+    in `scope` (its artifact, or its registered model): the one rule for artifact and registry aliases.
+
+    The caller holds the scope's row lock. `fresh` says the holder was just created, so it has no aliases yet.
+    """
+    names_ = list(dict.fromkeys(names_))
+    if not names_:
+        return
+    model.objects.filter(**scope, name__in=names_).exclude(**holder).delete()
+    if not fresh:
+        held = set(model.objects.filter(**scope, **holder, name__in=names_).values_list("name", flat=True))
+        names_ = [name for name in names_ if name not in held]
+    model.objects.bulk_create(model(**scope, **holder, name=name) for name in names_)
 
 
 def _alias_move(*, version: ArtifactVersion, name: str) -> ArtifactAlias:
     _lock_artifact(version.artifact_id)
-    ArtifactAlias.objects.filter(artifact_id=version.artifact_id, name=name).exclude(version=version).delete()
-    alias, _ = ArtifactAlias.objects.get_or_create(artifact_id=version.artifact_id, name=name, version=version)
-    return alias
+    move_aliases(ArtifactAlias, scope={"artifact_id": version.artifact_id}, holder={"version": version}, names_=[name])
+    return ArtifactAlias.objects.get(version=version, name=name)
+
+
+def _aliases_merge(*, version: ArtifactVersion, aliases: Iterable[str]) -> None:
+    """Add `aliases` to an existing committed version (logging the same content again)."""
+    _lock_artifact(version.artifact_id)
+    move_aliases(ArtifactAlias, scope={"artifact_id": version.artifact_id}, holder={"version": version}, names_=aliases)
 
 
 def _require_change_version(user: User, version: ArtifactVersion) -> None:

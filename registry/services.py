@@ -6,7 +6,6 @@ from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from artifacts import names, permissions
@@ -101,6 +100,27 @@ def link_check(
     aliases: Iterable[str] = (),
 ) -> tuple[Entity, list[str]]:
     """Every rule a link must pass, checked without writing; returns the target entity and clean aliases."""
+    entity, aliases, _ = _link_rules(
+        version=version,
+        user=user,
+        registered_model=registered_model,
+        entity=entity,
+        registered_model_name=registered_model_name,
+        aliases=aliases,
+    )
+    return entity, aliases
+
+
+def _link_rules(
+    *,
+    version: ArtifactVersion,
+    user: User,
+    registered_model: RegisteredModel | None,
+    entity: Entity | None,
+    registered_model_name: str | None,
+    aliases: Iterable[str],
+) -> tuple[Entity, list[str], RegisteredModel | None]:
+    """link_check's rules; also returns the target registered model when it exists."""
     if registered_model is not None:
         entity = registered_model.entity
     elif entity is None or registered_model_name is None:
@@ -135,7 +155,7 @@ def link_check(
         registered_model = RegisteredModel.objects.filter(entity=entity, name=registered_model_name).first()
     if registered_model is not None:
         check_accepts(registered_model, version)
-    return entity, aliases
+    return entity, aliases, registered_model
 
 
 def link_version(
@@ -153,7 +173,7 @@ def link_version(
     missing). Linking a source that is already linked there returns the existing link with aliases merged.
     Concurrent callers get consecutive indexes: the registered model's row is locked while numbering.
     """
-    entity, aliases = link_check(
+    entity, aliases, registered_model = _link_rules(
         version=version,
         user=user,
         registered_model=registered_model,
@@ -169,21 +189,23 @@ def link_version(
             # Created by a concurrent caller meanwhile: the type rule is checked again on the row itself.
             check_accepts(registered_model, version)
         # Lock the registered model until commit: concurrent links queue here (SQLite queues on BEGIN IMMEDIATE).
-        RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
+        next_index = _lock_model(registered_model.pk)
         link = Link.objects.filter(registered_model=registered_model, source=version).first()
         created = link is None
         if created:
-            RegisteredModel.objects.filter(pk=registered_model.pk).update(next_index=F("next_index") + 1)
-            index = RegisteredModel.objects.values_list("next_index", flat=True).get(pk=registered_model.pk) - 1
             link = Link.objects.create(
                 registered_model=registered_model,
-                index=index,
+                index=next_index,
                 source=version,
                 created_by=user if user.is_authenticated else None,
             )
-            _alias_move(link=link, name=names.LATEST)
-        for alias in aliases:
-            _alias_move(link=link, name=alias)
+            RegisteredModel.objects.filter(pk=registered_model.pk).update(
+                next_index=next_index + 1, updated_at=timezone.now()
+            )
+            _aliases_move(link=link, names_=[names.LATEST, *aliases], fresh=True)
+        else:
+            RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
+            _aliases_move(link=link, names_=aliases)
     return LinkResult(link, created)
 
 
@@ -201,17 +223,32 @@ def _registered_model_get_or_create(*, entity: Entity, name: str, user: User, ty
     return rm
 
 
-def _lock_model(registered_model_id: int) -> None:
+def _lock_model(registered_model_id: int) -> int:
     """Hold the registered model's row until the transaction ends (numbering, aliases and unlinking queue here,
-    so an unlink never misses a protected alias set meanwhile)."""
-    RegisteredModel.objects.select_for_update().filter(pk=registered_model_id).values_list("pk", flat=True).get()
+    so an unlink never misses a protected alias set meanwhile); returns its next version index."""
+    return (
+        RegisteredModel.objects.select_for_update()
+        .filter(pk=registered_model_id)
+        .values_list("next_index", flat=True)
+        .get()
+    )
+
+
+def _aliases_move(*, link: Link, names_: Iterable[str], fresh: bool = False) -> None:
+    """Point each alias in `names_` at `link` by the rule artifact aliases follow; the caller holds the lock."""
+    artifact_services.move_aliases(
+        LinkAlias,
+        scope={"registered_model_id": link.registered_model_id},
+        holder={"link": link},
+        names_=names_,
+        fresh=fresh,
+    )
 
 
 def _alias_move(*, link: Link, name: str) -> LinkAlias:
     _lock_model(link.registered_model_id)
-    LinkAlias.objects.filter(registered_model_id=link.registered_model_id, name=name).exclude(link=link).delete()
-    alias, _ = LinkAlias.objects.get_or_create(registered_model_id=link.registered_model_id, name=name, link=link)
-    return alias
+    _aliases_move(link=link, names_=[name])
+    return LinkAlias.objects.get(link=link, name=name)
 
 
 @transaction.atomic

@@ -1,6 +1,7 @@
 """The executable schema: W&B's SDL (schema.graphql) with resolvers bound, and how errors are reported."""
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     FieldNode,
     GraphQLError,
     GraphQLSchema,
@@ -116,18 +118,37 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     return formatted
 
 
-def execute(
-    query: str, variables: dict[str, Any] | None, operation_name: str | None, context: Context
-) -> dict[str, Any]:
-    """Run one document; the result is the response body (`data` and/or `errors`)."""
+# Parsed and validated documents by their text: the SDK sends the same few dozen documents over and over, and
+# parsing and validating one costs more than running it. Only documents up to CACHED_TEXT characters are kept,
+# so the cache stays small whatever a client sends.
+CACHED_DOCUMENTS = 512
+CACHED_TEXT = 64 * 1024
+
+
+def _prepare(query: str) -> DocumentNode | list[GraphQLError]:
+    """The document, parsed and validated, or what is wrong with it."""
     try:
         check_nesting(query)
         document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError as error:
-        return {"errors": [format_error(error)]}
-    errors = validate(SCHEMA, document, RULES)
-    if errors:
-        return {"errors": [format_error(e) for e in errors]}
+        return [error]
+    return validate(SCHEMA, document, RULES) or document
+
+
+_prepare_cached = lru_cache(maxsize=CACHED_DOCUMENTS)(_prepare)
+
+
+def prepare(query: str) -> DocumentNode | list[GraphQLError]:
+    return _prepare_cached(query) if len(query) <= CACHED_TEXT else _prepare(query)
+
+
+def execute(
+    query: str, variables: dict[str, Any] | None, operation_name: str | None, context: Context
+) -> dict[str, Any]:
+    """Run one document; the result is the response body (`data` and/or `errors`)."""
+    document = prepare(query)
+    if isinstance(document, list):
+        return {"errors": [format_error(e) for e in document]}
     result = execute_sync(
         SCHEMA, document, variable_values=variables, operation_name=operation_name, context_value=context
     )

@@ -1,0 +1,129 @@
+"""What one SDK request costs the server, structurally: documents parsed once, reads write nothing, and a link
+takes the same number of queries however many versions and aliases are involved."""
+
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from wandb.sdk.artifacts._generated import ARTIFACT_MEMBERSHIP_BY_NAME_GQL, LINK_ARTIFACT_GQL
+from wandb.sdk.internal._generated import SERVER_FEATURES_QUERY_GQL
+
+from registry.models import Link, LinkAlias
+from tests.factories import bulk_versions, link, log_version
+from tests.wandb_api import documents
+from tests.wandb_api.helpers import api_key, basic_auth
+from wandb_api import ids, schema
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _post(client, key, query, variables=None):
+    response = client.post(
+        "/graphql",
+        data=json.dumps({"query": query, "variables": variables}),
+        content_type="application/json",
+        headers={"Authorization": basic_auth(key)},
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How often the schema module parsed and validated a document."""
+    schema._prepare_cached.cache_clear()
+    calls = {"parse": 0, "validate": 0}
+
+    def counting(name, real):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(schema, "parse", counting("parse", schema.parse))
+    monkeypatch.setattr(schema, "validate", counting("validate", schema.validate))
+    yield calls
+    schema._prepare_cached.cache_clear()
+
+
+def test_each_document_is_parsed_and_validated_once_however_often_it_is_sent(client, team, counted):
+    key = api_key(team.member)
+    for _ in range(5):
+        assert _post(client, key, documents.VIEWER)["data"]["viewer"]["username"] == "bob"
+        assert _post(client, key, SERVER_FEATURES_QUERY_GQL)["data"]["serverInfo"]["features"]
+    assert counted == {"parse": 2, "validate": 2}
+
+
+def test_a_cached_invalid_document_answers_its_errors_every_time(client, team, counted):
+    key = api_key(team.member)
+    first = _post(client, key, "{ viewer { nosuchfield } }")
+    assert "nosuchfield" in first["errors"][0]["message"]
+    assert _post(client, key, "{ viewer { nosuchfield } }") == first
+    assert counted["parse"] == 1
+
+
+def test_a_document_longer_than_the_cached_size_is_still_answered_and_not_kept(client, team, counted):
+    key = api_key(team.member)
+    query = "{ viewer { username } }" + " " * schema.CACHED_TEXT
+    for _ in range(2):
+        assert _post(client, key, query)["data"]["viewer"]["username"] == "bob"
+    assert counted["parse"] == 2
+    assert schema._prepare_cached.cache_info().currsize == 0
+
+
+def test_reads_write_nothing_once_the_key_was_noted(client, team, project):
+    link(log_version(project, "mnist_model"), "MNIST-dev", aliases=["staging"])
+    key = api_key(team.member)
+    _post(client, key, documents.VIEWER)  # notes the key's use, at most once a minute
+    reads = [
+        (documents.VIEWER, None),
+        (SERVER_FEATURES_QUERY_GQL, None),
+        (
+            ARTIFACT_MEMBERSHIP_BY_NAME_GQL,
+            {"entity": "reviewco", "project": "model-registry", "name": "MNIST-dev:staging"},
+        ),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        for query, variables in reads:
+            assert "errors" not in _post(client, key, query, variables)
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(WRITES)]
+    assert writes == []
+
+
+def _link_variables(version, aliases):
+    return {
+        "input": {
+            "artifactID": ids.encode("Artifact", version.pk),
+            "artifactPortfolioName": "MNIST-dev",
+            "entityName": "reviewco",
+            "projectName": "model-registry",
+            "aliases": [{"alias": a, "artifactCollectionName": "MNIST-dev"} for a in aliases],
+        }
+    }
+
+
+def _link_queries(client, key, version, aliases) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        result = _post(client, key, LINK_ARTIFACT_GQL, _link_variables(version, aliases))
+    assert "errors" not in result, result
+    return len(queries.captured_queries)
+
+
+def test_a_link_costs_the_same_queries_at_any_size_and_with_any_number_of_aliases(client, team, project):
+    key = api_key(team.member)
+    link(log_version(project, "mnist_model"), "MNIST-dev")
+    _post(client, key, documents.VIEWER)
+    small = _link_queries(client, key, log_version(project, "mnist_model"), ["staging"])
+
+    bulk_versions(project, "mnist_model", 300, link_to="MNIST-dev", start=2)
+    many_aliases = ["staging", "candidate", "review", "best", "nightly", "v-next"]
+    assert _link_queries(client, key, log_version(project, "mnist_model"), many_aliases) == small
+
+    newest = Link.objects.order_by("-index").first()
+    assert newest.index == Link.objects.count() - 1
+    assert set(newest.aliases.values_list("name", flat=True)) == {"latest", *many_aliases}
+    # Each alias names one link: staging moved, latest moved.
+    assert LinkAlias.objects.filter(name="staging").get().link == newest
+    assert LinkAlias.objects.filter(name="latest").get().link == newest

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from artifacts import names, permissions, services, storage
@@ -231,20 +231,11 @@ class ArtifactAdmin(ModelAdmin):
     list_filter = ["type", "project__entity"]
     search_fields = ["name", "type", "project__name", "description"]
     list_select_related = ["project__entity"]
-    readonly_fields = ["project", "name", "type", "next_index", "created_at", "updated_at"]
+    readonly_fields = ["project", "name", "type", "next_index", "num_versions", "created_at", "updated_at"]
     inlines = [VersionInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return (
-            super().get_queryset(request).annotate(_versions=Count("versions", filter=Q(versions__state="COMMITTED")))
-        )
-
-    @admin.display(ordering="_versions", description="Versions")
-    def num_versions(self, obj: Artifact) -> int:
-        return obj._versions
 
 
 class FileInline(ReadOnlyInline):

@@ -158,6 +158,8 @@ class Artifact(models.Model):
     description = models.TextField(blank=True)
     # The next version index to hand out; never decreases, so indexes are never reused.
     next_index = models.PositiveIntegerField(default=0, editable=False)
+    # Committed versions, kept by the services as they commit and delete, so no page counts them.
+    num_versions = models.PositiveIntegerField("versions", default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,6 +1,9 @@
 """Reads that span relations, shaped so templates never query per row."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Window
+from collections.abc import Iterable
+
+from django.core.paginator import Paginator
+from django.db.models import Count, F, Func, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Window
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -22,11 +25,23 @@ from artifacts.models import (
 from artifacts.permissions import User
 
 
+def count_of(rows: QuerySet, field: str) -> Subquery:
+    """The number of `rows` whose `field` is the outer row: a correlated subquery, so only the rows a page
+    shows are counted (a join and GROUP BY would count every row before the page is cut)."""
+    return Subquery(
+        rows.filter(**{field: OuterRef("pk")}).order_by().values(n=Func(F("pk"), function="COUNT")),
+        output_field=IntegerField(),
+    )
+
+
 def visible_projects(user: User) -> QuerySet[Project]:
     return (
         Project.objects.filter(permissions.visible_projects_q(user))
         .select_related("entity")
-        .annotate(num_runs=Count("runs", distinct=True), num_artifacts=Count("artifacts", distinct=True))
+        .annotate(
+            num_runs=count_of(Run.objects.all(), "project"),
+            num_artifacts=count_of(Artifact.objects.filter(num_versions__gt=0), "project"),
+        )
         .order_by("entity__name", "name")
     )
 
@@ -55,8 +70,8 @@ def runs_of(project: Project) -> QuerySet[Run]:
     return (
         project.runs.select_related("created_by")
         .annotate(
-            num_logged=Count("logged_versions", filter=Q(logged_versions__state="COMMITTED"), distinct=True),
-            num_used=Count("usages", distinct=True),
+            num_logged=count_of(ArtifactVersion.committed.all(), "created_by_run"),
+            num_used=count_of(ArtifactUsage.objects.all(), "run"),
         )
         .order_by("-created_at", "-id")
     )
@@ -66,13 +81,18 @@ def artifacts_of(project: Project) -> QuerySet[Artifact]:
     latest = ArtifactAlias.objects.filter(name="latest").select_related("version")
     return (
         project.artifacts.select_related("project__entity")
-        .annotate(
-            num_versions=Count("versions", filter=Q(versions__state="COMMITTED")),
-        )
         .filter(num_versions__gt=0)
         .prefetch_related(Prefetch("aliases", queryset=latest, to_attr="latest_aliases"))
         .order_by("type", "name")
     )
+
+
+class CountedPaginator(Paginator):
+    """A paginator given its total (a count kept on a row, such as Artifact.num_versions): it never counts."""
+
+    def __init__(self, object_list: QuerySet, per_page: int, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.count = count
 
 
 def _with_aliases(qs: QuerySet[ArtifactVersion]) -> QuerySet[ArtifactVersion]:
@@ -117,9 +137,9 @@ VERSIONS_PER_PAGE = 50
 def artifact_types(project: Project) -> list[dict]:
     """The project's artifact types with committed versions, `model` first, then by name."""
     rows = (
-        Artifact.objects.filter(project=project, versions__state="COMMITTED")
+        Artifact.objects.filter(project=project, num_versions__gt=0)
         .values("type")
-        .annotate(num_artifacts=Count("id", distinct=True))
+        .annotate(num_artifacts=Count("id"))
         .order_by("type")
     )
     return sorted(rows, key=lambda r: (r["type"] != "model", r["type"]))
@@ -127,19 +147,15 @@ def artifact_types(project: Project) -> list[dict]:
 
 def artifacts_of_type(project: Project, type: str) -> QuerySet[Artifact]:
     return (
-        Artifact.objects.filter(project=project, type=type)
+        Artifact.objects.filter(project=project, type=type, num_versions__gt=0)
         .select_related("project__entity")
-        .annotate(num_versions=Count("versions", filter=Q(versions__state="COMMITTED")))
-        .filter(num_versions__gt=0)
         .order_by("name")
     )
 
 
 def artifact_for_user(user: User, entity: str, project: str, type: str, name: str) -> Artifact:
     artifact = get_object_or_404(
-        Artifact.objects.select_related("project__entity").annotate(
-            num_versions=Count("versions", filter=Q(versions__state="COMMITTED"))
-        ),
+        Artifact.objects.select_related("project__entity"),
         project__entity__name=entity,
         project__name=project,
         type=type,
@@ -151,25 +167,39 @@ def artifact_for_user(user: User, entity: str, project: str, type: str, name: st
     return artifact
 
 
-def versions_of(user: User, artifact: Artifact) -> QuerySet[ArtifactVersion]:
-    """Committed versions, newest first, with what a versions table shows."""
+def versions_of(artifact: Artifact) -> QuerySet[ArtifactVersion]:
+    """Committed versions, newest first, with what a versions table shows; the links in `all_links` are
+    every registry's: with_visible_links keeps those the user may see."""
     return (
         ArtifactVersion.committed.filter(artifact=artifact)
         .select_related("artifact__project__entity")
-        .prefetch_related("aliases", Prefetch("links", queryset=_links_qs(user)))
+        .prefetch_related("aliases", Prefetch("links", queryset=_links_qs(), to_attr="all_links"))
         .order_by("-index")
     )
 
 
-def _links_qs(user: User) -> QuerySet:
-    """Registry links of a version that the user may see (a public project's versions may be linked in a
-    registry the user may not see), read through the reverse relation: artifacts never imports registry."""
+def with_visible_links(user: User, versions: Iterable[ArtifactVersion]) -> None:
+    """Set `visible_links` on versions read by versions_of."""
+    for version in versions:
+        version.visible_links = _visible_links(user, version.all_links)
+
+
+def version_labels(artifact: Artifact) -> QuerySet[ArtifactVersion]:
+    """Committed versions, newest first, with their aliases: what a list of version names shows."""
+    return _with_aliases(ArtifactVersion.committed.filter(artifact=artifact)).order_by("-index")
+
+
+def _links_qs() -> QuerySet:
+    """Registry links of versions, read through the reverse relation (artifacts never imports registry)."""
     Link = ArtifactVersion._meta.get_field("links").related_model
-    return (
-        Link.objects.filter(permissions.visible_registries_q(user, prefix="registered_model__entity__"))
-        .select_related("registered_model__entity")
-        .order_by("registered_model__name", "index")
-    )
+    return Link.objects.select_related("registered_model__entity").order_by("registered_model__name", "index")
+
+
+def _visible_links(user: User, links: Iterable) -> list:
+    """The links in registries the user may see (a public project's versions may be linked in a registry the
+    user may not see). Checked here, not in SQL: a filter on the registry's entity leads the database to read
+    every link of the entity's registered models instead of the few links of these versions."""
+    return [link for link in links if permissions.can_view_registry(user, link.registered_model.entity)]
 
 
 def version_by_alias_for_user(
@@ -197,18 +227,12 @@ def version_for_user(user: User, entity: str, project: str, type: str, name: str
     return version
 
 
-def num_versions(artifact: Artifact) -> int:
-    if hasattr(artifact, "num_versions"):
-        return artifact.num_versions
-    return ArtifactVersion.committed.filter(artifact=artifact).count()
-
-
 def version_aliases(version: ArtifactVersion) -> list[ArtifactAlias]:
     return list(version.aliases.order_by("name"))
 
 
 def version_links(user: User, version: ArtifactVersion) -> list:
-    return list(_links_qs(user).filter(source=version))
+    return _visible_links(user, _links_qs().filter(source=version))
 
 
 def version_files(version: ArtifactVersion) -> QuerySet[ArtifactFile]:

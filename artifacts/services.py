@@ -20,7 +20,7 @@ from typing import IO
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import ProtectedError, Q
+from django.db.models import F, ProtectedError, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -547,7 +547,9 @@ def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:
 def _commit(*, version: ArtifactVersion, aliases: list[str]) -> None:
     """Give a pending version the next index, make it visible and move `latest` onto it."""
     index = _lock_artifact(version.artifact_id)
-    Artifact.objects.filter(pk=version.artifact_id).update(next_index=index + 1, updated_at=timezone.now())
+    Artifact.objects.filter(pk=version.artifact_id).update(
+        next_index=index + 1, num_versions=F("num_versions") + 1, updated_at=timezone.now()
+    )
     version.index = index
     version.state = VersionState.COMMITTED
     version.committed_at = timezone.now()
@@ -651,6 +653,7 @@ def version_delete(*, version: ArtifactVersion, user: User, delete_aliases: bool
     except ProtectedError:
         # Linked meanwhile by someone else.
         raise ValidationError(f"{version} is linked to the registry; unlink it first.", code="linked") from None
+    Artifact.objects.filter(pk=artifact.pk).update(num_versions=F("num_versions") - 1)
     newest = ArtifactVersion.committed.filter(artifact=artifact).order_by("-index").first()
     if newest is not None:
         _alias_move(version=newest, name=names.LATEST)

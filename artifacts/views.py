@@ -173,12 +173,18 @@ def _browser_context(request: HtmxHttpRequest, project, artifact=None, version=N
         "project": project,
         "sections": _browser_sections(request, project, artifact),
         "selected_artifact": artifact,
-        "selected_versions": queries.versions_of(request.user, artifact)[: queries.VERSIONS_PER_PAGE]
-        if artifact
-        else [],
+        "selected_versions": queries.version_labels(artifact)[: queries.VERSIONS_PER_PAGE] if artifact else [],
         "selected_version": version,
-        "selected_count": queries.num_versions(artifact) if artifact else 0,
+        "selected_count": artifact.num_versions if artifact else 0,
     }
+
+
+def _versions_page(request: HtmxHttpRequest, artifact, number):
+    page = queries.CountedPaginator(
+        queries.versions_of(artifact), queries.VERSIONS_PER_PAGE, artifact.num_versions
+    ).get_page(number)
+    queries.with_visible_links(request.user, page)
+    return page
 
 
 @require_GET
@@ -191,9 +197,7 @@ def artifact_browse(request: HtmxHttpRequest, entity: str, project: str) -> Http
 def artifact_detail(request: HtmxHttpRequest, entity: str, project: str, type: str, name: str) -> HttpResponse:
     artifact = queries.artifact_for_user(request.user, entity, project, type, name)
     context = _browser_context(request, artifact.project, artifact)
-    context["versions_page"] = Paginator(
-        queries.versions_of(request.user, artifact), queries.VERSIONS_PER_PAGE
-    ).get_page(request.GET.get("vpage"))
+    context["versions_page"] = _versions_page(request, artifact, request.GET.get("vpage"))
     return _render_browser(request, context)
 
 
@@ -386,8 +390,9 @@ def _version_deleted(request: HtmxHttpRequest, version) -> HttpResponse:
     """After a delete: the artifact's versions (or the project's artifacts when none is left), in place for
     htmx, with the confirmation as a message."""
     artifact = version.artifact
+    artifact.refresh_from_db(fields=["num_versions"])
     message = f"Deleted {artifact.name}:{version.label}."
-    remaining = queries.versions_of(request.user, artifact).exists()
+    remaining = artifact.num_versions > 0
     url = (
         artifact.get_absolute_url()
         if remaining
@@ -398,9 +403,7 @@ def _version_deleted(request: HtmxHttpRequest, version) -> HttpResponse:
         return redirect(url)
     context = _browser_context(request, artifact.project, artifact if remaining else None)
     if remaining:
-        context["versions_page"] = Paginator(
-            queries.versions_of(request.user, artifact), queries.VERSIONS_PER_PAGE
-        ).get_page(1)
+        context["versions_page"] = _versions_page(request, artifact, 1)
     response = render(request, "artifacts/artifact_browse.html#artifact-browser", context)
     retarget(response, "#artifact-browser")
     reswap(response, "outerHTML")

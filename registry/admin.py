@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from artifacts import names, permissions
@@ -76,19 +76,12 @@ class RegisteredModelAdmin(UserFormMixin, ModelAdmin):
     list_filter = ["entity", "type"]
     search_fields = ["name", "description", "entity__name"]
     list_select_related = ["entity"]
-    readonly_fields = ["next_index", "created_by", "created_at", "updated_at"]
+    readonly_fields = ["next_index", "num_versions", "created_by", "created_at", "updated_at"]
     inlines = [LinkInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: RegisteredModel | None = None) -> list[str]:
         # Name and entity are the model's address; its type is fixed once versions are linked to it.
         return self.readonly_fields + (["entity", "name", "type"] if obj else [])
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).annotate(_links=Count("links"))
-
-    @admin.display(ordering="_links", description="Versions")
-    def num_versions(self, obj: RegisteredModel) -> int:
-        return obj._links
 
     def save_model(self, request: HttpRequest, obj: RegisteredModel, form: forms.ModelForm, change: bool) -> None:
         tags = form.cleaned_data["tags"]

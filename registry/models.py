@@ -20,12 +20,21 @@ class RegisteredModel(models.Model):
     tags = models.JSONField(default=list, blank=True)
     # The next link index to hand out; never decreases, so indexes are never reused.
     next_index = models.PositiveIntegerField(default=0, editable=False)
+    # Its links, kept by the services as they link and unlink, so no page counts them.
+    num_versions = models.PositiveIntegerField("versions", default=0, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["entity", "name"], name="unique_registered_model_name")]
+        # The registry list's two sorts (registry.queries.SORTS), within the entities a user sees or over all;
+        # by name within an entity is the unique constraint's index.
+        indexes = [
+            models.Index(fields=["entity", "-updated_at", "-id"], name="registered_model_entity_upd"),
+            models.Index(fields=["-updated_at", "-id"], name="registered_model_updated"),
+            models.Index(fields=["name", "entity"], name="registered_model_name"),
+        ]
         ordering = ["entity__name", "name"]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from artifacts import names, permissions
@@ -200,7 +201,7 @@ def link_version(
                 created_by=user if user.is_authenticated else None,
             )
             RegisteredModel.objects.filter(pk=registered_model.pk).update(
-                next_index=next_index + 1, updated_at=timezone.now()
+                next_index=next_index + 1, num_versions=F("num_versions") + 1, updated_at=timezone.now()
             )
             _aliases_move(link=link, names_=[names.LATEST, *aliases], fresh=True)
         else:
@@ -286,6 +287,7 @@ def link_delete(*, link: Link, user: User) -> None:
     ):
         raise PermissionDenied("This version carries a protected alias: only admins may unlink it.")
     link.delete()
+    RegisteredModel.objects.filter(pk=registered_model.pk).update(num_versions=F("num_versions") - 1)
     newest = Link.objects.filter(registered_model=registered_model).order_by("-index").first()
     if newest is not None:
         _alias_move(link=newest, name=names.LATEST)

@@ -279,7 +279,9 @@ def _detail_context(request: HtmxHttpRequest, rm: RegisteredModel, selected: Lin
     number = request.GET.get("page")
     if number is None and selected is not None:
         number = queries.link_position(selected) // queries.LINKS_PER_PAGE + 1
-    links_page = Paginator(queries.links_of(rm), queries.LINKS_PER_PAGE).get_page(number)
+    links_page = artifact_queries.CountedPaginator(
+        queries.links_of(rm), queries.LINKS_PER_PAGE, rm.num_versions
+    ).get_page(number)
     return {
         "rm": rm,
         "links": links_page,

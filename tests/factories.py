@@ -124,7 +124,9 @@ def bulk_versions(project: Project, name: str, count: int, *, link_to: str | Non
         )
         for i in range(count)
     )
-    Artifact.objects.filter(pk=artifact.pk).update(next_index=F("next_index") + count)
+    Artifact.objects.filter(pk=artifact.pk).update(
+        next_index=F("next_index") + count, num_versions=F("num_versions") + count
+    )
     ArtifactFile.objects.bulk_create(ArtifactFile(version=v, path="model.pt", blob=blob) for v in versions)
     ArtifactAlias.objects.bulk_create(ArtifactAlias(artifact=artifact, version=v, name=f"b{v.index}") for v in versions)
     if link_to:
@@ -133,5 +135,7 @@ def bulk_versions(project: Project, name: str, count: int, *, link_to: str | Non
         links = Link.objects.bulk_create(
             Link(registered_model=rm, index=first + i, source=v) for i, v in enumerate(versions)
         )
-        RegisteredModel.objects.filter(pk=rm.pk).update(next_index=first + count)
+        RegisteredModel.objects.filter(pk=rm.pk).update(
+            next_index=first + count, num_versions=F("num_versions") + count
+        )
         LinkAlias.objects.bulk_create(LinkAlias(registered_model=rm, link=lk, name=f"l{lk.index}") for lk in links)

@@ -2,8 +2,6 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-PORT ?= 8000
-WORKERS ?= 2
 
 .PHONY: run test install install-test chromium lint format migrate serve clean screenshots
 
@@ -26,12 +24,11 @@ install-test: $(VENV)/.installed-test
 migrate: install
 	$(BIN)/python manage.py migrate --noinput -v 0
 
-run: migrate
-	$(BIN)/python manage.py collectstatic --noinput -v 0
-	$(BIN)/python manage.py load_demo
-	$(BIN)/python manage.py ensure_superuser
-	@echo "Serving on http://127.0.0.1:$(PORT)"
-	$(BIN)/gunicorn registry_site.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --threads 4 --timeout 300 --access-logfile -
+# HOST, PORT, WORKERS, DEMO and the rest come from the environment (README, Configuration). Any number of
+# servers may start at once: prepare_server migrates and sets up under a lock.
+run: install
+	$(BIN)/python manage.py prepare_server
+	$(BIN)/gunicorn -c registry_site/gunicorn_conf.py registry_site.wsgi
 
 # Debian's Chromium drives the browser tests; installed when root and missing.
 chromium:

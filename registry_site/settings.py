@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,24 +23,14 @@ def env_int(name: str, default: int) -> int:
 DATA_DIR = Path(os.getenv("DATA_DIR", BASE_DIR / "data")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in DATA_DIR."""
-    if key := os.getenv("SECRET_KEY"):
-        return key
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = [h.strip() for h in os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")]
 CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
-# The public address the SDK snippets show; defaults to the request's own host.
+# The public address given to clients: the SDK snippets and the signed upload/download URLs handed to the SDK.
+# Defaults to the request's own scheme and host.
 SITE_URL = os.getenv("SITE_URL", "").rstrip("/")
+# Whether `manage.py prepare_server` (what `make run` runs) loads the demo data into an empty database.
+DEMO = env_bool("DEMO", True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -115,6 +106,27 @@ else:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 
+
+def _secret_key(*, shared_database: bool) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in DATA_DIR (one server only)."""
+    if key := os.getenv("SECRET_KEY"):
+        return key
+    if shared_database:
+        # Several servers share a PostgreSQL database; a key generated here would be this server's alone, so
+        # sessions and signed upload/download URLs made by one server would fail on the others.
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DATABASE_URL is not SQLite: every server that shares the database "
+            "must sign sessions and URLs with the same key."
+        )
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key(shared_database=DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -181,9 +193,10 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
-# Behind a TLS-terminating proxy: the header it sets to "https" (e.g. HTTP_X_FORWARDED_PROTO).
-if _proxy_ssl_header := os.getenv("SECURE_PROXY_SSL_HEADER"):
-    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https")
+# Behind a TLS-terminating proxy: the header it sets to "https", as sent (X-Forwarded-Proto) or as Django names
+# it (HTTP_X_FORWARDED_PROTO); a name Django never sees would silently leave every request plain http.
+if _proxy_ssl_header := os.getenv("SECURE_PROXY_SSL_HEADER", "").strip().upper().replace("-", "_"):
+    SECURE_PROXY_SSL_HEADER = ("" if _proxy_ssl_header.startswith("HTTP_") else "HTTP_") + _proxy_ssl_header, "https"
 # Reverse proxies in front of the server that append the client's address to X-Forwarded-For.
 PROXY_COUNT = env_int("PROXY_COUNT", 0)
 

@@ -113,6 +113,12 @@ def test_the_https_settings_come_from_the_environment(tmp_path):
     assert proc.stdout.strip() == "[0, False, False, False] None", proc.stderr
 
 
+def test_the_proxy_header_may_be_named_as_the_proxy_sends_it(tmp_path):
+    code = "from django.conf import settings as s; print(s.SECURE_PROXY_SSL_HEADER)"
+    proc = _manage(tmp_path, {"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}, "shell", "-v", "0", "-c", code)
+    assert proc.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')", proc.stderr
+
+
 def test_behind_a_tls_proxy_https_requests_get_hsts_and_plain_ones_a_redirect(client, db, settings):
     settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_HSTS_SECONDS = 31536000

@@ -53,6 +53,23 @@ def test_the_declared_bytes_are_stored_and_the_version_commits(client, gql, team
     assert version.is_committed and version.size == len(CONTENT)
 
 
+def test_the_urls_handed_to_the_sdk_start_with_site_url(gql, team, project, settings):
+    settings.SITE_URL = "https://models.example.com"
+    url, version = _upload_url(gql, team, project)
+    assert url.startswith("https://models.example.com/files/upload/")
+    request = RequestFactory().get("/", HTTP_HOST="10.0.0.5:8000")
+    assert tokens.download_url(request, manifest=version.pk).startswith("https://models.example.com/files/download/")
+
+
+def test_without_site_url_the_urls_follow_the_forwarded_protocol(team, project, settings):
+    settings.ALLOWED_HOSTS = ["models.example.com"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # A proxy that passes the client's Host on; one that does not needs SITE_URL.
+    request = RequestFactory().get("/", headers={"X-Forwarded-Proto": "https", "Host": "models.example.com"})
+    url = tokens.upload_url(request, manifest=1, user=team.member.pk)
+    assert url.startswith("https://models.example.com/files/upload/")
+
+
 def test_an_upload_url_carries_no_more_than_it_was_signed_for(client, gql, team, project, monkeypatch):
     url, version = _upload_url(gql, team, project)
     forged = url.rsplit("/", 1)[0] + "/" + signing.dumps({"version": version.pk, "path": "x", "md5": "y", "user": 1})

@@ -8,7 +8,6 @@ PermissionDenied (see permissions.py).
 import dataclasses
 import hashlib
 import logging
-import os
 import random
 import re
 import secrets
@@ -809,13 +808,12 @@ def blobs_verify(*, sample: int | None = None) -> VerifyReport:
 class GarbageReport:
     pending: PruneResult
     blobs: list[Blob] = dataclasses.field(default_factory=list)
-    temp_files: list[str] = dataclasses.field(default_factory=list)
     staged: list[str] = dataclasses.field(default_factory=list)
 
 
 def garbage_collect(*, older_than: timedelta) -> GarbageReport:
     """Remove what nothing needs and is older than `older_than`: pending versions, blobs no file refers to
-    (row and bytes), spool files of uploads whose worker died, and staged objects of writes that died.
+    (row and bytes), and staged objects of uploads and writes that died half-way.
 
     Safe against concurrent uploads: a blob is deleted only while its row is locked and after no file is
     found referring to it; an upload that reuses it either adds its file first (the blob stays) or finds the
@@ -832,12 +830,6 @@ def garbage_collect(*, older_than: timedelta) -> GarbageReport:
             storage.blob_delete_bytes(blob)
             Blob.objects.filter(pk=blob.pk).delete()
         report.blobs.append(blob)
-    for path in storage.tmp_leftovers(older_than=cutoff):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            continue
-        report.temp_files.append(path)
     for key in storage.staged_leftovers(older_than=cutoff):
         storage.staged_delete(key)
         report.staged.append(key)

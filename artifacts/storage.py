@@ -1,24 +1,26 @@
 """Content-addressed bytes through Django's storage API (`STORAGES["default"]`), checked on the way in and out.
 
-Local files (FileSystemStorage) and S3 (django-storages) alike: bytes are written under a staging name and
-moved to their content-addressed key only when complete, full reads are hashed while they stream, and a blob
-whose bytes are missing or corrupt is marked so (Blob.status) and never served or reused until an upload of
-the same content repairs it.
+Local files (FileSystemStorage) and S3 (django-storages) alike: bytes are written under a staging name (hashed
+on the way, MD5 and SHA-256 in parallel) and published at their content-addressed key only when complete, full
+reads are hashed while they stream, and a blob whose bytes are missing or corrupt is marked so (Blob.status) and
+never served or reused until an upload of the same content repairs it.
 """
 
 import base64
 import contextlib
 import errno
 import hashlib
+import io
 import os
-import tempfile
+import shutil
 import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import IO, Any
 
 from botocore.exceptions import ClientError
-from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -29,7 +31,6 @@ from artifacts.models import Blob, BlobStatus, blob_key
 
 CHUNK_SIZE = 1024 * 1024
 STAGING_DIR = "staging"
-SPOOL_PREFIX = "upload-"
 
 
 class BlobUnavailable(Exception):
@@ -42,12 +43,6 @@ class BlobUnavailable(Exception):
             f"The server's copy of this file is {state} (SHA-256 {blob.sha256[:12]}…); "
             "it is not served until the same content is uploaded again."
         )
-
-
-def _tmp_dir() -> str:
-    path = settings.DATA_DIR / "tmp"
-    path.mkdir(parents=True, exist_ok=True)
-    return str(path)
 
 
 def manifest_digest(md5_by_path: dict[str, str]) -> str:
@@ -79,78 +74,150 @@ def _stored_size(key: str) -> int | None:
         return None
 
 
-def _publish(source_path: str, key: str) -> None:
-    """Put the complete file at `source_path` under `key`, so that `key` never holds part of it.
+class _Digests:
+    """MD5 and SHA-256 of a stream, each updated in its own thread once the stream is longer than a chunk.
 
-    The bytes go to a unique staging name first; only once all of them are stored are they renamed (local
-    files: an atomic rename on the same filesystem) or copied (S3: a server-side copy of the staged object,
-    whose size is checked first) to `key`. A failure leaves `key` as it was; a staged leftover is removed here
-    or, if the process dies, by `collect_garbage`.
+    hashlib releases the GIL on large updates, so the two digests and the caller's reading and writing run
+    side by side: storing a file costs about the time of MD5 alone, the slower of the two. Each digest's
+    thread takes the chunks in order; at most WINDOW chunks are in flight, so memory stays bounded.
     """
-    size = os.path.getsize(source_path)
-    staged, stored = f"{STAGING_DIR}/{uuid.uuid4().hex}", False
+
+    WINDOW = 4
+
+    def __init__(self) -> None:
+        self.md5, self.sha256, self.size = hashlib.md5(), hashlib.sha256(), 0
+        self._pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
+        self._pending: deque = deque()
+
+    def update(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self._pools is None and self.size <= CHUNK_SIZE:
+            self.md5.update(chunk)
+            self.sha256.update(chunk)
+            return
+        if self._pools is None:
+            self._pools = (ThreadPoolExecutor(1, "md5"), ThreadPoolExecutor(1, "sha256"))
+        md5_pool, sha_pool = self._pools
+        self._pending.append((md5_pool.submit(self.md5.update, chunk), sha_pool.submit(self.sha256.update, chunk)))
+        while len(self._pending) > self.WINDOW:
+            for future in self._pending.popleft():
+                future.result()
+
+    def close(self) -> None:
+        """Wait for every chunk to be hashed and stop the threads."""
+        try:
+            while self._pending:
+                for future in self._pending.popleft():
+                    future.result()
+        finally:
+            for pool in self._pools or ():
+                pool.shutdown(wait=True, cancel_futures=True)
+            self._pools = None
+
+
+class _HashingFile(File):
+    """`stream` as a Django File, read in CHUNK_SIZE pieces, each fed to `digests` as it is read."""
+
+    DEFAULT_CHUNK_SIZE = CHUNK_SIZE
+
+    def __init__(self, stream: IO[bytes], digests: _Digests) -> None:
+        super().__init__(None)
+        self.stream, self.digests = stream, digests
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(CHUNK_SIZE if size is None or size < 0 else size)
+        if chunk:
+            self.digests.update(chunk)
+        return chunk
+
+    def seek(self, *args: object) -> int:
+        raise io.UnsupportedOperation("A request body is read once.")
+
+
+def _stage(stream: IO[bytes], digests: _Digests) -> str:
+    """Save `stream` under a new staging name, hashing it on the way (no other copy is made); returns the name.
+
+    Local files are written where they will stay (publishing links them, see _publish); S3 receives a multipart
+    upload (parts of AWS_S3_TRANSFER_CONFIG's size, see settings). The stored size is checked against what was
+    read, so a store that kept part of the bytes is never trusted.
+    """
+    name = f"{STAGING_DIR}/{uuid.uuid4().hex}"
     try:
-        with open(source_path, "rb") as f:
-            staged = default_storage.save(staged, File(f))
-        stored = True
-        if _stored_size(staged) != size:
-            raise OSError(errno.EIO, f"The store kept {_stored_size(staged)} of {size} bytes of {key}.")
-        if _is_s3():
-            _s3_object(key).copy({"Bucket": default_storage.bucket_name, "Key": _s3_object(staged).key})
-        else:
-            final = default_storage.path(key)
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(default_storage.path(staged), final)
-    finally:
-        # Nothing stays staged: a failed local save may leave a partial file, and the staged S3 object was the
-        # copy's source (a failed S3 upload leaves none). Should this fail too, collect_garbage removes it.
+        staged = default_storage.save(name, _HashingFile(stream, digests))
+    except BaseException:
+        # A failed local save may leave part of the file (a failed S3 upload leaves none).
         with contextlib.suppress(Exception):
-            if stored or not _is_s3():
-                default_storage.delete(staged)
+            default_storage.delete(name)
+        raise
+    finally:
+        digests.close()
+    if (kept := _stored_size(staged)) != digests.size:
+        default_storage.delete(staged)
+        raise OSError(errno.EIO, f"The store kept {kept} of {digests.size} bytes.")
+    return staged
+
+
+def _publish(staged: str, key: str) -> None:
+    """Put the complete staged bytes under `key`, so that `key` never holds part of them; `staged` stays.
+
+    Local files: a hard link beside the final name, renamed over it (atomic on one filesystem; a copy where
+    links are not supported). S3: a server-side copy. A failure leaves `key` as it was.
+    """
+    if _is_s3():
+        _s3_object(key).copy({"Bucket": default_storage.bucket_name, "Key": _s3_object(staged).key})
+        return
+    final = default_storage.path(key)
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    beside = f"{final}.{uuid.uuid4().hex}.part"
+    try:
+        try:
+            os.link(default_storage.path(staged), beside)
+        except OSError:
+            shutil.copyfile(default_storage.path(staged), beside)
+        os.replace(beside, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(beside)
 
 
 def blob_store(stream: IO[bytes], *, expected_md5: str | None = None, expected_size: int | None = None) -> Blob:
-    """Hash (SHA-256 and MD5, from the same buffer) and spool `stream` in one pass, then store it once.
+    """Store `stream` once per content: written to a staging name while MD5 and SHA-256 are computed in
+    parallel, then published under its SHA-256 key.
 
-    Nothing is held in memory beyond one chunk. The Blob row is written only after the bytes are in storage,
-    so no row ever points at missing bytes. Known content is not stored again, unless its stored copy is
-    missing, has another size or is marked bad: then these bytes repair it. A mismatch with
-    `expected_md5`/`expected_size` raises ValueError and stores nothing.
+    Nothing is held in memory beyond a few chunks and no temporary copy is made. The Blob row is written only
+    after the bytes are in storage, so no row ever points at missing bytes. Known content is not stored again,
+    unless its stored copy is missing, has another size or is marked bad: then these bytes repair it. A
+    mismatch with `expected_md5`/`expected_size` raises ValueError and stores nothing.
     """
-    sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
-    fd, tmp_path = tempfile.mkstemp(dir=_tmp_dir(), prefix=SPOOL_PREFIX)
+    digests = _Digests()
+    staged = _stage(stream, digests)
     try:
-        with os.fdopen(fd, "wb") as tmp:
-            while chunk := stream.read(CHUNK_SIZE):
-                sha.update(chunk)
-                md5.update(chunk)
-                tmp.write(chunk)
-                size += len(chunk)
-        md5_b64 = b64_md5(md5.digest())
+        size, md5_b64 = digests.size, b64_md5(digests.md5.digest())
         if expected_md5 is not None and expected_md5 != md5_b64:
             raise ValueError(f"Uploaded bytes have MD5 {md5_b64}, expected {expected_md5}.")
         if expected_size is not None and expected_size != size:
             raise ValueError(f"Uploaded {size} bytes, expected {expected_size}.")
-        sha256 = sha.hexdigest()
+        sha256 = digests.sha256.hexdigest()
         key = blob_key(sha256)
         blob = Blob.objects.filter(sha256=sha256).first()
         if blob is not None and blob.is_ok and _stored_size(key) == size:
             return blob
-        # Written outside any transaction: a large upload must not hold the database's write lock.
-        _publish(tmp_path, key)
+        # Published outside any transaction: a large copy must not hold the database's write lock.
+        _publish(staged, key)
         with transaction.atomic():
             Blob.objects.select_for_update().filter(sha256=sha256).first()
             # collect_garbage deletes an unused blob's bytes while it holds this row's lock: look again.
             if _stored_size(key) != size:
-                _publish(tmp_path, key)
+                _publish(staged, key)
             blob, _ = Blob.objects.update_or_create(
                 sha256=sha256,
                 defaults={"md5": md5_b64, "size": size, "status": BlobStatus.OK, "verified_at": timezone.now()},
             )
         return blob
     finally:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
+        # Nothing stays staged; should this fail (or the process die), collect_garbage removes it.
+        with contextlib.suppress(Exception):
+            default_storage.delete(staged)
 
 
 def blob_record(blob: Blob, status: str, *, seen: datetime | None) -> bool:
@@ -292,15 +359,3 @@ def staged_leftovers(*, older_than: datetime) -> Iterator[str]:
                 yield key
         except FileNotFoundError:
             continue
-
-
-def tmp_leftovers(*, older_than: datetime) -> Iterator[str]:
-    """Spool files in DATA_DIR/tmp last written before `older_than`: uploads whose worker died."""
-    cutoff = older_than.timestamp()
-    with os.scandir(_tmp_dir()) as entries:
-        for entry in entries:
-            try:
-                if entry.name.startswith(SPOOL_PREFIX) and entry.is_file() and entry.stat().st_mtime < cutoff:
-                    yield entry.path
-            except FileNotFoundError:
-                continue

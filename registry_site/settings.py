@@ -154,6 +154,10 @@ if os.getenv("S3_BUCKET"):
             "location": os.getenv("S3_PREFIX", ""),
             # Content-addressed keys: the same key always holds the same bytes.
             "file_overwrite": True,
+            # Uploads stream to S3 in 8 MiB parts, one at a time: a worker holds about one part per upload.
+            "transfer_config": __import__("boto3.s3.transfer").s3.transfer.TransferConfig(
+                multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, use_threads=False
+            ),
         },
     }
 else:

@@ -43,8 +43,7 @@ def test_a_blob_no_file_refers_to_is_removed_with_its_bytes_after_the_grace_peri
     lines = collect()
     assert lines == [
         f"blob {unused.sha256} (11\xa0bytes)",
-        "Removed 0 pending version(s) (0 file entries), 1 unused blob(s) (11\xa0bytes), 0 temp file(s) "
-        "and 0 staged leftover(s).",
+        "Removed 0 pending version(s) (0 file entries), 1 unused blob(s) (11\xa0bytes) and 0 staged leftover(s).",
     ]
     assert set(Blob.objects.values_list("pk", flat=True)) == {kept.files.get().blob_id, fresh.pk}
     assert not (file_storage / unused.storage_key).exists()
@@ -84,7 +83,7 @@ def test_staged_leftovers_are_removed_after_the_grace_period(project, file_stora
     age(staging / "dead")
     lines = collect()
     assert lines[0] == f"leftover {storage.STAGING_DIR}/dead"
-    assert lines[-1].endswith("0 temp file(s) and 1 staged leftover(s).")
+    assert lines[-1].endswith("and 1 staged leftover(s).")
     assert [p.name for p in staging.iterdir()] == ["writing"]
 
 
@@ -94,8 +93,7 @@ def test_nothing_in_use_or_recent_is_touched(project, file_storage):
     before = snapshot()
     files = sorted(p for p in file_storage.rglob("*") if p.is_file())
     assert collect()[-1] == (
-        "Removed 0 pending version(s) (0 file entries), 0 unused blob(s) (0\xa0bytes), 0 temp file(s) "
-        "and 0 staged leftover(s)."
+        "Removed 0 pending version(s) (0 file entries), 0 unused blob(s) (0\xa0bytes) and 0 staged leftover(s)."
     )
     assert snapshot() == before
     assert sorted(p for p in file_storage.rglob("*") if p.is_file()) == files
@@ -115,44 +113,46 @@ blob_store(sys.stdin.buffer)
 """
 
 
-def test_a_killed_uploads_temp_file_is_collected_after_the_grace_period(db, settings):
+def test_a_killed_upload_leaves_only_a_staged_file_collected_after_the_grace_period(db, settings, file_storage):
+    # The worker's own settings store files under DATA_DIR/files, as file_storage does.
+    assert file_storage == settings.DATA_DIR / "files"
     env = {**os.environ, "DATA_DIR": str(settings.DATA_DIR)}
     worker = subprocess.Popen(
         [sys.executable, "-c", UPLOADER], stdin=subprocess.PIPE, env=env, cwd=django_settings.BASE_DIR
     )
-    worker.stdin.write(b"x" * storage.CHUNK_SIZE)
+    worker.stdin.write(b"x" * storage.CHUNK_SIZE * 3)
     worker.stdin.flush()
-    tmp = settings.DATA_DIR / "tmp"
+    staging = file_storage / storage.STAGING_DIR
     deadline = time.monotonic() + 60
-    while not any(p.stat().st_size for p in tmp.glob("upload-*")):
+    while not any(p.stat().st_size for p in staging.glob("*")):
         assert time.monotonic() < deadline and worker.poll() is None
         time.sleep(0.05)
     worker.send_signal(signal.SIGKILL)
     worker.wait()
-    (left,) = tmp.glob("upload-*")
-    assert collect()[-1].endswith("0 temp file(s) and 0 staged leftover(s).")
+    (left,) = staging.iterdir()
+    assert not (settings.DATA_DIR / "tmp").exists()
+    assert collect()[-1].endswith("and 0 staged leftover(s).")
     assert left.exists()
     age(left)
     lines = collect()
     assert lines == [
-        f"leftover {left}",
-        "Removed 0 pending version(s) (0 file entries), 0 unused blob(s) (0\xa0bytes), 1 temp file(s) "
-        "and 0 staged leftover(s).",
+        f"leftover {storage.STAGING_DIR}/{left.name}",
+        "Removed 0 pending version(s) (0 file entries), 0 unused blob(s) (0\xa0bytes) and 1 staged leftover(s).",
     ]
     assert not left.exists()
     assert not Blob.objects.exists()
 
 
 class CollectsWhileStoring(FileSystemStorage):
-    """Local files, where collect_garbage runs at the worst moment of an upload: its bytes are in place, its
-    row is not written yet (the staged name is removed in between)."""
+    """Local files, where collect_garbage runs at the worst moment of an upload: its bytes are published at
+    their key, its row is not written yet (the upload looks at the key again once it holds the row's lock)."""
 
     reports: list = []
 
-    def delete(self, name: str) -> None:
-        super().delete(name)
-        if name.startswith(storage.STAGING_DIR) and not self.reports:
+    def size(self, name: str) -> int:
+        if not name.startswith(storage.STAGING_DIR) and self.exists(name) and not self.reports:
             self.reports.append(services.garbage_collect(older_than=timedelta(hours=1)))
+        return super().size(name)
 
 
 def test_an_upload_racing_the_collection_of_its_blob_keeps_its_bytes(settings, team, project, file_storage):

@@ -167,7 +167,10 @@ def test_a_storage_failure_leaves_no_version_and_no_row_pointing_at_missing_byte
         )
     assert snapshot() == before
     assert ArtifactVersion.objects.filter(artifact__name="cnn").count() == 1
-    assert not list((tmp_path / "tmp").iterdir())
+    assert not (tmp_path / "tmp").exists()  # uploads never spool to DATA_DIR/tmp
+    assert not (tmp_path / "broken" / storage.STAGING_DIR).exists() or not any(
+        (tmp_path / "broken" / storage.STAGING_DIR).iterdir()
+    )
 
 
 class CountingStream(io.RawIOBase):

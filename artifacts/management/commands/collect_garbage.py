@@ -9,7 +9,7 @@ from artifacts.services import garbage_collect
 class Command(BaseCommand):
     help = (
         "Delete what nothing needs and is older than --hours: pending versions, blobs no file refers to (row and "
-        "bytes), spool files of dead uploads and staged writes that never finished. Safe while serving."
+        "bytes) and staged uploads and writes that never finished. Safe while serving."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -21,11 +21,11 @@ class Command(BaseCommand):
         report = garbage_collect(older_than=timedelta(hours=options["hours"]))
         for blob in report.blobs:
             self.stdout.write(f"blob {blob.sha256} ({filesizeformat(blob.size)})")
-        for path in [*report.temp_files, *report.staged]:
+        for path in report.staged:
             self.stdout.write(f"leftover {path}")
         freed = sum(blob.size for blob in report.blobs)
         self.stdout.write(
             f"Removed {report.pending.versions} pending version(s) ({report.pending.files} file entries), "
-            f"{len(report.blobs)} unused blob(s) ({filesizeformat(freed)}), {len(report.temp_files)} temp file(s) "
-            f"and {len(report.staged)} staged leftover(s)."
+            f"{len(report.blobs)} unused blob(s) ({filesizeformat(freed)}) and {len(report.staged)} staged "
+            "leftover(s)."
         )

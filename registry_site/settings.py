@@ -99,6 +99,9 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "db.sqlite3",
             "OPTIONS": SQLITE_OPTIONS,
+            # Each worker thread keeps its connection: no connect and PRAGMAs per request.
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
             # A file, not :memory:, so tests with threads share one real database.
             "TEST": {"NAME": str(DATA_DIR / "test-db.sqlite3")},
         }

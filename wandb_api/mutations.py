@@ -221,9 +221,10 @@ def commit_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"artifact": services.version_commit(version=version, user=user)}
 
 
-@atomic
 def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """Link a committed version to `<entity>/model-registry/<name>` (created when missing)."""
+    """Link a committed version to `<entity>/model-registry/<name>` (created when missing). Not wrapped in a
+    transaction: link_version checks without writing, then writes in its own, so on SQLite the write lock is
+    held only for the writes."""
     user = info.context.user
     if not input.get("artifactID"):
         raise ValidationError("artifactID is required: this server does not map client ids.", code="required")

@@ -229,11 +229,18 @@ class Replay:
             "file PUT": any(base64.b64decode(r["body"]) == self.recorded_content for r in flow),
         }
 
+    def request(self, name: str) -> dict:
+        """The recorded GraphQL body of operation `name` (e.g. LinkArtifact), as the SDK sent it."""
+        for r in self.flow:
+            if describe(r) == f"POST /graphql {name}":
+                return {"body": json.loads(base64.b64decode(r["body"])), "headers": r["headers"]}
+        raise KeyError(name)
+
     def stub_responses(self) -> list[dict]:
         return [{"status": r["status"], "headers": r["response_headers"], "body": r["response"]} for r in self.flow]
 
-    def run(self, client: Http, k: int, *, check: bool) -> tuple[float, list[str]]:
-        """One flow with iteration k's bytes; (seconds, problems found when `check`)."""
+    def run(self, client: Http, k: int, *, check: bool) -> tuple[list[float], list[str]]:
+        """One flow with iteration k's bytes; (seconds of each request, problems found when `check`)."""
         new = content(k)
         rng = random.Random(k)
         mapping = {
@@ -242,7 +249,7 @@ class Replay:
             self.recorded_digest: manifest_digest({FILE: b64md5(new)}),
         }
         mapping |= {cid: _random_like(cid, rng) for cid in self.client_ids}
-        total, problems = 0.0, []
+        steps, problems = [], []
         for seq, r in enumerate(self.flow):
             host = r["headers"].get("Host", "127.0.0.1")
             url = _substitute(f"http://{host}{r['path']}" + (f"?{r['query']}" if r["query"] else ""), mapping)
@@ -257,7 +264,7 @@ class Replay:
             headers = {k: _substitute(v, mapping) for k, v in r["headers"].items() if k.lower() not in HOP}
             headers["X-Bench-Seq"] = str(seq)
             status, _, data, seconds = client.request(r["method"], path, body or None, headers)
-            total += seconds
+            steps.append(seconds)
             if status != r["status"]:
                 problems.append(f"{describe(r)}: {status} (recorded {r['status']}): {data[:200]!r}")
                 continue
@@ -268,19 +275,22 @@ class Replay:
             if check and isinstance(live, dict) and live.get("errors") and not recorded.get("errors"):
                 problems.append(f"{describe(r)}: errors {live['errors']}")
             _diff(recorded, live, mapping)
-        return total, problems
+        return steps, problems
 
 
 def replay_series(port: int, replay: Replay, *, first: int, n: int, warmup: int = 2, check: bool = True) -> dict:
     """`warmup` untimed then `n` timed flows on one keep-alive connection, iterations from `first` on."""
     client = Http(port)
-    samples, problems = [], []
+    samples, per_step, problems = [], [[] for _ in replay.flow], []
     try:
         for i in range(warmup + n):
-            seconds, found = replay.run(client, first + i, check=check)
+            steps, found = replay.run(client, first + i, check=check)
             problems += [f"flow {first + i}: {p}" for p in found]
             if i >= warmup:
-                samples.append(seconds)
+                samples.append(sum(steps))
+                for j, seconds in enumerate(steps):
+                    per_step[j].append(seconds)
     finally:
         client.close()
-    return {**stats(samples), "problems": problems, "flows": warmup + n}
+    steps = [{"request": describe(r), **stats(s)} for r, s in zip(replay.flow, per_step, strict=True)]
+    return {**stats(samples), "problems": problems, "flows": warmup + n, "steps": steps}

@@ -133,25 +133,30 @@ def make_file(path: Path, size: int) -> None:
             left -= n
 
 
-def hash_rate(path: Path, algorithm: str) -> tuple[float, str]:
-    """Bytes per second of hashlib over the file in 1 MiB chunks (the server's chunk size), and the digest."""
-    h = hashlib.new(algorithm)
-    size = path.stat().st_size
-    start = time.perf_counter()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return size / (time.perf_counter() - start), base64.b64encode(h.digest()).decode()
+def hash_rate(path: Path, algorithm: str, repeat: int = 2) -> tuple[float, str]:
+    """Bytes per second of hashlib over the file in 1 MiB chunks (the server's chunk size), reading it from the
+    page cache: the best of `repeat` passes (the machine's limit); and the base64 digest."""
+    size, best = path.stat().st_size, 0.0
+    for _ in range(repeat):
+        h = hashlib.new(algorithm)
+        start = time.perf_counter()
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+        best = max(best, size / (time.perf_counter() - start))
+    return best, base64.b64encode(h.digest()).decode()
 
 
-def dd_rate(src: Path, dst: Path) -> float:
-    """Bytes per second of `dd bs=1M` copying the file into the servers' file system (no fsync, as the server)."""
-    size = src.stat().st_size
-    start = time.perf_counter()
-    subprocess.run(["dd", f"if={src}", f"of={dst}", "bs=1M"], check=True, capture_output=True)
-    rate = size / (time.perf_counter() - start)
-    dst.unlink()
-    return rate
+def dd_rate(src: Path, dst: Path, repeat: int = 2) -> float:
+    """Bytes per second of `dd bs=1M` copying the file into the servers' file system (no fsync, as the server):
+    the best of `repeat`."""
+    size, best = src.stat().st_size, 0.0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(["dd", f"if={src}", f"of={dst}", "bs=1M"], check=True, capture_output=True)
+        best = max(best, size / (time.perf_counter() - start))
+        dst.unlink()
+    return best
 
 
 class RssSampler:

@@ -66,7 +66,9 @@ def django_tool(env: dict[str, str], command: str, args: dict | None = None) -> 
 class Server:
     """A process serving HTTP on 127.0.0.1:port; stopped with stop() (SIGTERM to its process group)."""
 
-    def __init__(self, args: list[str], env: dict[str, str], *, cwd: Path = ROOT, port: int | None = None):
+    def __init__(
+        self, args: list[str], env: dict[str, str], *, cwd: Path = ROOT, port: int | None = None, timeout: float = 60
+    ):
         self.port = port or free_port()
         self.log = Path(tempfile.mkstemp(prefix="bench-server-", suffix=".log")[1])
         args = [a.replace("{port}", str(self.port)) for a in args]
@@ -74,7 +76,7 @@ class Server:
             self.process = subprocess.Popen(
                 args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        wait_port(self.port, self.process, log=self.log)
+        wait_port(self.port, self.process, timeout=timeout, log=self.log)
 
     @property
     def url(self) -> str:

@@ -261,6 +261,14 @@ def render(r: dict[str, Any]) -> str:
         out += [f"- {s['request']}: {ms(s['median'])} (p95 {ms(s['p95'])})" for s in f["steps"]]
     if flow_info:
         out.append(f"- plus {flow_info['background']} background requests (file_stream, telemetry) during the flow")
+    sizes_seen = []
+    for backend in ("sqlite", "postgresql"):
+        b = r.get(backend) or {}
+        for key, n in (("pages_base", sizes["base"]), ("pages_large", sizes["large"])):
+            for page, s in (b.get(key) or {}).items():
+                sizes_seen.append(f"{page} at {n:,} ({backend}) {s['bytes'] / 1024:,.0f} KiB")
+    if sizes_seen:
+        out += ["", "Page sizes: " + "; ".join(sizes_seen) + "."]
     if r.get("data"):
         out += [
             "",

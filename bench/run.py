@@ -38,8 +38,8 @@ from bench.measure import (
 )
 
 SCALES = {
-    "small": {"base": 1_000, "large": 10_000, "list": 10_000, "file": 128 * MiB, "pages": 15, "api": 60, "flows": 15},
-    "full": {"base": 1_000, "large": 100_000, "list": 10_000, "file": 1024 * MiB, "pages": 30, "api": 200, "flows": 40},
+    "small": {"base": 1_000, "large": 10_000, "list": 10_000, "file": 128 * MiB, "pages": 20, "api": 40, "flows": 15},
+    "full": {"base": 1_000, "large": 100_000, "list": 10_000, "file": 1024 * MiB, "pages": 40, "api": 200, "flows": 40},
 }
 THREADS, PER_THREAD = 16, 10
 

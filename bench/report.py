@@ -253,6 +253,12 @@ def render(r: dict[str, Any]) -> str:
             else " Without MLflow (make bench-peer)."
         )
     )
+    if "load_at_start" in m:
+        load = [f"{x:.1f}" for x in (*m["load_at_start"][:1], *m.get("load_at_end", [None])[:1]) if x is not None]
+        out.append(
+            f"Load average at the start / end: {' / '.join(load)} (above 0.5 at the start, something else was "
+            "running: figures are noisier)."
+        )
     out += ["", t.markdown(), ""]
     out.append("Unmet targets: " + ("; ".join(t.unmet) if t.unmet else "none") + ".")
     flow_info = r.get("recording")

@@ -240,6 +240,7 @@ class Bench:
         finally:
             if self.pg:
                 self.pg.stop()
+        r["machine"]["load_at_end"] = os.getloadavg()
         return r
 
     def run_backend(self, backend: str, src: Path, md5: str) -> None:
@@ -333,6 +334,7 @@ def machine(scale_name: str, scale: dict[str, Any]) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "scale": scale_name,
+        "load_at_start": os.getloadavg(),
         "sizes": scale,
     }
 

@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test chromium lint format migrate serve clean screenshots
+.PHONY: run test install install-test chromium lint format migrate serve clean screenshots bench bench-peer
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,22 @@ test: install-test chromium
 	@scripts/with-postgres $(BIN)/pytest -q -m "not browser" tests/artifacts tests/registry tests/wandb_api tests/hardening tests/test_admin.py tests/test_demo.py tests/test_faults.py; rc=$$?; \
 	  if [ $$rc = 77 ]; then echo "Skipped the PostgreSQL run: no PostgreSQL server binaries."; \
 	  elif [ $$rc != 0 ]; then exit $$rc; fi
+
+# Issue 11's benchmark (not part of `make test`): our servers on private ports, data made in bulk, a table printed
+# and written to bench/results/. BENCH_SCALE=small runs in minutes; bench-peer adds MLflow's figures.
+MLFLOW_VENV := bench/.venv-mlflow
+
+$(MLFLOW_VENV)/.installed:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install -q --upgrade pip
+	$(MLFLOW_VENV)/bin/pip install -q mlflow==3.17.2
+	touch $@
+
+bench: install-test
+	$(BIN)/python -m bench
+
+bench-peer: install-test $(MLFLOW_VENV)/.installed
+	$(BIN)/python -m bench --peer
 
 # README's screenshots, from a throwaway copy of the demo data.
 screenshots: install-test chromium

@@ -165,7 +165,8 @@ class Artifact(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_artifact_name")]
-        ordering = ["project", "type", "name"]
+        # By column, not through the relation: ordering through `project` would join and sort by its ordering.
+        ordering = ["project_id", "type", "name"]
 
     def __str__(self) -> str:
         return f"{self.project}/{self.name}"
@@ -229,7 +230,7 @@ class ArtifactVersion(models.Model):
                 condition=Q(state="PENDING") | Q(index__isnull=False), name="committed_version_has_index"
             ),
         ]
-        ordering = ["artifact", "-index"]
+        ordering = ["artifact_id", "-index"]
 
     def __str__(self) -> str:
         return f"{self.artifact.name}:{self.label}"

@@ -28,7 +28,7 @@ def _roles(user: User) -> dict[int, str]:
         return {}
     cached = getattr(user, "_entity_roles", None)
     if cached is None:
-        cached = dict(Membership.objects.filter(user=user).values_list("entity_id", "role"))
+        cached = dict(Membership.objects.filter(user=user).order_by().values_list("entity_id", "role"))
         user._entity_roles = cached
     return cached
 

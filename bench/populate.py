@@ -103,7 +103,9 @@ def bulk_artifact(base: dict[str, Any], name: str, count: int) -> list[int]:
     from artifacts.models import Artifact, ArtifactAlias, ArtifactFile, ArtifactVersion, VersionState
 
     now = timezone.now()
-    artifact = Artifact.objects.create(project=base["project"], name=name, type="model", next_index=count)
+    artifact = Artifact.objects.create(
+        project=base["project"], name=name, type="model", next_index=count, num_versions=count
+    )
     for chunk in _chunks(range(count), 5000):
         ArtifactVersion.objects.bulk_create(
             ArtifactVersion(
@@ -139,11 +141,13 @@ def bulk_models(base: dict[str, Any], names: list[str], links: dict[str, list[in
     user = base["user"]
     # Distinct "last updated" times, so sorting by them means something.
     rows = (
-        (base["entity"].pk, name, "model", f"Registered model {name}.", '["bench"]', len(links.get(name, ())), user.pk)
+        (base["entity"].pk, name, "model", f"Registered model {name}.", '["bench"]')
+        + (len(links.get(name, ())), len(links.get(name, ())), user.pk)
         + (now - timedelta(days=1), now - timedelta(seconds=i))
         for i, name in enumerate(names)
     )
-    columns = ["entity", "name", "type", "description", "tags", "next_index", "created_by", "created_at", "updated_at"]
+    columns = ["entity", "name", "type", "description", "tags", "next_index", "num_versions", "created_by"]
+    columns += ["created_at", "updated_at"]
     insert_rows(RegisteredModel, columns, rows)
     wanted = set(names)
     ids = {

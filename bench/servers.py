@@ -56,10 +56,11 @@ def django_tool(env: dict[str, str], command: str, args: dict | None = None) -> 
         [BIN / "python", "-m", "bench.populate", command, json.dumps(args or {})],
         cwd=ROOT,
         env=env,
-        check=True,
         capture_output=True,
         text=True,
     )
+    if out.returncode:
+        raise RuntimeError(f"bench.populate {command} failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -58,7 +58,7 @@ class Link(models.Model):
             models.UniqueConstraint(fields=["registered_model", "index"], name="unique_link_index"),
             models.UniqueConstraint(fields=["registered_model", "source"], name="one_link_per_source"),
         ]
-        ordering = ["registered_model", "-index"]
+        ordering = ["registered_model_id", "-index"]
 
     def __str__(self) -> str:
         return f"{self.registered_model.name}:{self.label}"

@@ -25,12 +25,14 @@ def test_bulk_data_is_numbered_and_counted_as_the_services_would_write_it():
     big = Artifact.objects.get(name=populate.BIG_ARTIFACT)
     indexes = sorted(big.versions.values_list("index", flat=True))
     assert indexes == list(range(12)) and big.next_index == 12
+    for artifact in Artifact.objects.all():
+        assert artifact.num_versions == artifact.versions.filter(state="COMMITTED").count()
     assert ArtifactAlias.objects.get(artifact=big, name="latest").version.index == 11
     assert ArtifactFile.objects.filter(version__artifact=big).count() == 12
     assert all(v.is_committed for v in ArtifactVersion.objects.all())
     for rm in RegisteredModel.objects.all():
         links = sorted(Link.objects.filter(registered_model=rm).values_list("index", flat=True))
-        assert links == list(range(rm.next_index))
+        assert links == list(range(rm.next_index)) and rm.num_versions == len(links)
         latest = LinkAlias.objects.filter(registered_model=rm, name="latest")
         assert [a.link.index for a in latest] == ([rm.next_index - 1] if links else [])
     assert populate.check(populate.BIG_MODEL) == {"indexes": list(range(12)), "next_index": 12, "latest": 11}

@@ -6,7 +6,6 @@ do not leak; the `*_for_write` helpers raise Http404 instead, for mutations.
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
 from django.http import Http404
 
 from artifacts import names, permissions
@@ -62,17 +61,22 @@ def default_entity(user: User) -> Entity | None:
 def project_node(user: User, entity_name: str | None, project_name: str | None) -> ProjectNode | None:
     """`<entity>/<project>`: the entity's Model Registry for the registry's reserved name, when the user may see
     that registry; otherwise the real project, when the user may see it."""
-    entity = Entity.objects.filter(name=entity_name or "").first()
-    if entity is None or not project_name:
+    if not project_name:
         return None
     if names.is_registry_project_name(project_name):
-        if project_name == REGISTRY_PROJECT and permissions.can_view_registry(user, entity):
+        entity = Entity.objects.filter(name=entity_name or "").order_by().first()
+        if entity is not None and project_name == REGISTRY_PROJECT and permissions.can_view_registry(user, entity):
             return registry_node(entity)
         return None
-    project = Project.objects.filter(entity=entity, name=project_name).select_related("entity").first()
+    project = (
+        Project.objects.select_related("entity")
+        .filter(entity__name=entity_name or "", name=project_name)
+        .order_by()
+        .first()
+    )
     if project is None or not permissions.can_view_project(user, project):
         return None
-    return ProjectNode(entity, project_name, project)
+    return ProjectNode(project.entity, project_name, project)
 
 
 def registry_node(entity: Entity) -> ProjectNode:
@@ -86,16 +90,14 @@ def split_name(name: str) -> tuple[str, str]:
     return (collection, ref) if sep else (name, names.LATEST)
 
 
-def _versions() -> QuerySet[ArtifactVersion]:
-    return ArtifactVersion.committed.select_related("artifact__project__entity")
-
-
 def version_in(artifact: Artifact, ref: str) -> ArtifactVersion | None:
     """The committed version `ref` (`vN` or an alias) of an artifact; pending versions never match."""
     index = names.parse_version(ref)
-    if index is not None:
-        return _versions().filter(artifact=artifact, index=index).first()
-    return _versions().filter(artifact=artifact, aliases__name=ref).first()
+    versions = ArtifactVersion.committed.filter(artifact=artifact).order_by()
+    version = versions.filter(index=index).first() if index is not None else versions.filter(aliases__name=ref).first()
+    if version is not None:
+        version.artifact = artifact  # read with its project and entity already
+    return version
 
 
 def link_in(registered_model: RegisteredModel, ref: str) -> Link | None:
@@ -111,7 +113,10 @@ def link_in(registered_model: RegisteredModel, ref: str) -> Link | None:
 def artifact_in(node: ProjectNode, name: str) -> Artifact | None:
     if node.project is None:
         return None
-    return Artifact.objects.filter(project=node.project, name=name).select_related("project__entity").first()
+    artifact = Artifact.objects.filter(project=node.project, name=name).order_by().first()
+    if artifact is not None:
+        artifact.project = node.project  # read with its entity already
+    return artifact
 
 
 def registered_model_in(node: ProjectNode, name: str) -> RegisteredModel | None:

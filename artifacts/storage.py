@@ -20,12 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import IO, Any
 
-from botocore.exceptions import ClientError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from storages.backends.s3 import S3Storage
 
 from artifacts.models import Blob, BlobStatus, blob_key
 
@@ -58,7 +56,8 @@ def b64_md5(digest: bytes) -> str:
 
 
 def _is_s3() -> bool:
-    return isinstance(default_storage, S3Storage)
+    # By module name: boto3 is imported only when S3 is configured (it costs each worker about 25 MiB).
+    return default_storage.__class__.__module__ == "storages.backends.s3"
 
 
 def _s3_object(key: str) -> Any:
@@ -235,6 +234,8 @@ def _open(key: str, start: int = 0, end: int | None = None) -> IO[bytes]:
     On S3 the body streams from one GET (S3File would first download the whole object to a temporary file).
     """
     if _is_s3():
+        from botocore.exceptions import ClientError
+
         ranged = {"Range": f"bytes={start}-{'' if end is None else end}"} if start or end is not None else {}
         try:
             return _s3_object(key).get(**ranged)["Body"]

@@ -7,10 +7,10 @@ that page's [data-error-message] in the open dialog or as an error toast, as for
 
 import errno
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -30,6 +30,12 @@ class Fault:
     retry_after: int | None = None
 
 
+def _is_boto_error(exc: BaseException) -> bool:
+    """An S3 client error; botocore is imported only where S3 is configured, and then it is loaded already."""
+    botocore = sys.modules.get("botocore.exceptions")
+    return botocore is not None and isinstance(exc, botocore.BotoCoreError | botocore.ClientError)
+
+
 def classify(exc: BaseException) -> Fault | None:
     """The answer for a fault of the machinery, or None for a bug (left to Django's 500)."""
     if isinstance(exc, BlobUnavailable):
@@ -40,7 +46,7 @@ def classify(exc: BaseException) -> Fault | None:
     if isinstance(exc, OSError):
         detail = exc.strerror or str(exc) or type(exc).__name__
         return Fault(503, "Storage unavailable", f"The server's file store failed ({detail}); try again later.", 60)
-    if isinstance(exc, BotoCoreError | ClientError):
+    if _is_boto_error(exc):
         return Fault(503, "Storage unavailable", "The server's S3 store cannot be reached; try again later.", 60)
     if isinstance(exc, OperationalError) and "locked" in str(exc):
         return Fault(503, "Server busy", "The database is busy with another write; try again shortly.", 10)

@@ -491,7 +491,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
     project = version.artifact.project
     permissions.require_change_project(user, project)
     with transaction.atomic():
-        _lock_artifact(version.artifact_id)
+        next_index = _lock_artifact(version.artifact_id)
         version = ArtifactVersion.objects.select_related("artifact__project__entity", "duplicate_of").get(pk=version.pk)
         if version.is_committed:
             return version
@@ -523,10 +523,8 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             return existing
         version.size = sum(f.blob.size for f in files)
         version.num_files = len(files)
-        version.save(update_fields=["size", "num_files"])
         aliases, version.pending_aliases = version.pending_aliases, []
-        version.save(update_fields=["pending_aliases"])
-        _commit(version=version, aliases=aliases)
+        _commit(version=version, aliases=aliases, index=next_index)
     return version
 
 
@@ -543,16 +541,16 @@ def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:
     return artifact
 
 
-def _commit(*, version: ArtifactVersion, aliases: list[str]) -> None:
-    """Give a pending version the next index, make it visible and move `latest` onto it."""
-    index = _lock_artifact(version.artifact_id)
+def _commit(*, version: ArtifactVersion, aliases: list[str], index: int) -> None:
+    """Give a pending version the next index (`index`, read under the artifact's lock, which the caller holds),
+    make it visible with its size and file count and move `latest` onto it."""
     Artifact.objects.filter(pk=version.artifact_id).update(
         next_index=index + 1, num_versions=F("num_versions") + 1, updated_at=timezone.now()
     )
     version.index = index
     version.state = VersionState.COMMITTED
     version.committed_at = timezone.now()
-    version.save(update_fields=["index", "state", "committed_at"])
+    version.save(update_fields=["index", "state", "committed_at", "size", "num_files", "pending_aliases"])
     move_aliases(
         ArtifactAlias,
         scope={"artifact_id": version.artifact_id},

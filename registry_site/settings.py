@@ -148,6 +148,8 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 if os.getenv("S3_BUCKET"):
+    from boto3.s3.transfer import TransferConfig  # only here: boto3 costs each worker about 25 MiB
+
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -158,7 +160,7 @@ if os.getenv("S3_BUCKET"):
             # Content-addressed keys: the same key always holds the same bytes.
             "file_overwrite": True,
             # Uploads stream to S3 in 8 MiB parts, one at a time: a worker holds about one part per upload.
-            "transfer_config": __import__("boto3.s3.transfer").s3.transfer.TransferConfig(
+            "transfer_config": TransferConfig(
                 multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, use_threads=False
             ),
         },

@@ -99,29 +99,9 @@ def link_check(
     entity: Entity | None = None,
     registered_model_name: str | None = None,
     aliases: Iterable[str] = (),
-) -> tuple[Entity, list[str]]:
-    """Every rule a link must pass, checked without writing; returns the target entity and clean aliases."""
-    entity, aliases, _ = _link_rules(
-        version=version,
-        user=user,
-        registered_model=registered_model,
-        entity=entity,
-        registered_model_name=registered_model_name,
-        aliases=aliases,
-    )
-    return entity, aliases
-
-
-def _link_rules(
-    *,
-    version: ArtifactVersion,
-    user: User,
-    registered_model: RegisteredModel | None,
-    entity: Entity | None,
-    registered_model_name: str | None,
-    aliases: Iterable[str],
 ) -> tuple[Entity, list[str], RegisteredModel | None]:
-    """link_check's rules; also returns the target registered model when it exists."""
+    """Every rule a link must pass, checked without writing; returns the target entity, the clean aliases and
+    the target registered model when it exists."""
     if registered_model is not None:
         entity = registered_model.entity
     elif entity is None or registered_model_name is None:
@@ -174,7 +154,7 @@ def link_version(
     missing). Linking a source that is already linked there returns the existing link with aliases merged.
     Concurrent callers get consecutive indexes: the registered model's row is locked while numbering.
     """
-    entity, aliases, registered_model = _link_rules(
+    entity, aliases, registered_model = link_check(
         version=version,
         user=user,
         registered_model=registered_model,

@@ -1,8 +1,6 @@
 """What one SDK request costs the server, structurally: documents parsed once, reads write nothing, and a link
 takes the same number of queries however many versions and aliases are involved."""
 
-import json
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -12,21 +10,10 @@ from wandb.sdk.internal._generated import SERVER_FEATURES_QUERY_GQL
 from registry.models import Link, LinkAlias
 from tests.factories import bulk_versions, link, log_version
 from tests.wandb_api import documents
-from tests.wandb_api.helpers import api_key, basic_auth
+from tests.wandb_api.helpers import api_key
 from wandb_api import ids, schema
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-
-
-def _post(client, key, query, variables=None):
-    response = client.post(
-        "/graphql",
-        data=json.dumps({"query": query, "variables": variables}),
-        content_type="application/json",
-        headers={"Authorization": basic_auth(key)},
-    )
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 @pytest.fixture
@@ -48,35 +35,35 @@ def counted(monkeypatch):
     schema._prepare_cached.cache_clear()
 
 
-def test_each_document_is_parsed_and_validated_once_however_often_it_is_sent(client, team, counted):
+def test_each_document_is_parsed_and_validated_once_however_often_it_is_sent(gql, team, counted):
     key = api_key(team.member)
     for _ in range(5):
-        assert _post(client, key, documents.VIEWER)["data"]["viewer"]["username"] == "bob"
-        assert _post(client, key, SERVER_FEATURES_QUERY_GQL)["data"]["serverInfo"]["features"]
+        assert gql(documents.VIEWER, key=key)["data"]["viewer"]["username"] == "bob"
+        assert gql(SERVER_FEATURES_QUERY_GQL, key=key)["data"]["serverInfo"]["features"]
     assert counted == {"parse": 2, "validate": 2}
 
 
-def test_a_cached_invalid_document_answers_its_errors_every_time(client, team, counted):
+def test_a_cached_invalid_document_answers_its_errors_every_time(gql, team, counted):
     key = api_key(team.member)
-    first = _post(client, key, "{ viewer { nosuchfield } }")
+    first = gql("{ viewer { nosuchfield } }", key=key)
     assert "nosuchfield" in first["errors"][0]["message"]
-    assert _post(client, key, "{ viewer { nosuchfield } }") == first
+    assert gql("{ viewer { nosuchfield } }", key=key) == first
     assert counted["parse"] == 1
 
 
-def test_a_document_longer_than_the_cached_size_is_still_answered_and_not_kept(client, team, counted):
+def test_a_document_longer_than_the_cached_size_is_still_answered_and_not_kept(gql, team, counted):
     key = api_key(team.member)
     query = "{ viewer { username } }" + " " * schema.CACHED_TEXT
     for _ in range(2):
-        assert _post(client, key, query)["data"]["viewer"]["username"] == "bob"
+        assert gql(query, key=key)["data"]["viewer"]["username"] == "bob"
     assert counted["parse"] == 2
     assert schema._prepare_cached.cache_info().currsize == 0
 
 
-def test_reads_write_nothing_once_the_key_was_noted(client, team, project):
+def test_reads_write_nothing_once_the_key_was_noted(gql, team, project):
     link(log_version(project, "mnist_model"), "MNIST-dev", aliases=["staging"])
     key = api_key(team.member)
-    _post(client, key, documents.VIEWER)  # notes the key's use, at most once a minute
+    gql(documents.VIEWER, key=key)  # notes the key's use, at most once a minute
     reads = [
         (documents.VIEWER, None),
         (SERVER_FEATURES_QUERY_GQL, None),
@@ -87,7 +74,7 @@ def test_reads_write_nothing_once_the_key_was_noted(client, team, project):
     ]
     with CaptureQueriesContext(connection) as queries:
         for query, variables in reads:
-            assert "errors" not in _post(client, key, query, variables)
+            assert "errors" not in gql(query, variables, key=key)
     writes = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(WRITES)]
     assert writes == []
 
@@ -104,22 +91,22 @@ def _link_variables(version, aliases):
     }
 
 
-def _link_queries(client, key, version, aliases) -> int:
+def _link_queries(gql, key, version, aliases) -> int:
     with CaptureQueriesContext(connection) as queries:
-        result = _post(client, key, LINK_ARTIFACT_GQL, _link_variables(version, aliases))
+        result = gql(LINK_ARTIFACT_GQL, _link_variables(version, aliases), key=key)
     assert "errors" not in result, result
     return len(queries.captured_queries)
 
 
-def test_a_link_costs_the_same_queries_at_any_size_and_with_any_number_of_aliases(client, team, project):
+def test_a_link_costs_the_same_queries_at_any_size_and_with_any_number_of_aliases(gql, team, project):
     key = api_key(team.member)
     link(log_version(project, "mnist_model"), "MNIST-dev")
-    _post(client, key, documents.VIEWER)
-    small = _link_queries(client, key, log_version(project, "mnist_model"), ["staging"])
+    gql(documents.VIEWER, key=key)
+    small = _link_queries(gql, key, log_version(project, "mnist_model"), ["staging"])
 
     bulk_versions(project, "mnist_model", 300, link_to="MNIST-dev", start=2)
     many_aliases = ["staging", "candidate", "review", "best", "nightly", "v-next"]
-    assert _link_queries(client, key, log_version(project, "mnist_model"), many_aliases) == small
+    assert _link_queries(gql, key, log_version(project, "mnist_model"), many_aliases) == small
 
     newest = Link.objects.order_by("-index").first()
     assert newest.index == Link.objects.count() - 1

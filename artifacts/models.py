@@ -62,7 +62,7 @@ class Project(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["entity", "name"], name="unique_project_name")]
-        ordering = ["entity__name", "name"]
+        ordering = ["entity_id", "name"]  # by column: through `entity` would join
 
     def __str__(self) -> str:
         return f"{self.entity.name}/{self.name}"

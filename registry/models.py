@@ -35,7 +35,7 @@ class RegisteredModel(models.Model):
             models.Index(fields=["-updated_at", "-id"], name="registered_model_updated"),
             models.Index(fields=["name", "entity"], name="registered_model_name"),
         ]
-        ordering = ["entity__name", "name"]
+        ordering = ["entity_id", "name"]  # by column: through `entity` would join
 
     def __str__(self) -> str:
         return f"{self.entity.name}/model-registry/{self.name}"

@@ -11,7 +11,7 @@ from artifacts import services
 from artifacts.models import Artifact
 from registry import services as registry_services
 from registry.models import RegisteredModel
-from tests.factories import bulk_versions, link, log_version
+from tests.factories import bulk_versions, link, log_version, make_run
 
 PAGES = [
     "/registry/model",
@@ -82,3 +82,19 @@ def test_a_refused_delete_leaves_the_count(team, project):
     with pytest.raises(Exception, match="linked"):
         services.version_delete(version=version, user=team.admin)
     assert Artifact.objects.get(name="mnist_model").num_versions == 1
+
+
+def test_the_migrations_fill_the_kept_counts_from_the_rows(team, project):
+    import importlib
+
+    from django.apps import apps
+
+    log_version(project, "mnist_model", content=b"one")
+    link(log_version(project, "mnist_model", content=b"two"), "MNIST-dev")
+    services.version_create(run=make_run(project), user=team.admin, name="mnist_model", type="model", digest="f" * 32)
+    Artifact.objects.update(num_versions=0)
+    RegisteredModel.objects.update(num_versions=0)
+    for module in ("artifacts.migrations.0004_version_counts", "registry.migrations.0002_version_counts"):
+        importlib.import_module(module).count_versions(apps, None)
+    assert Artifact.objects.get(name="mnist_model").num_versions == 2  # the pending version is not counted
+    assert RegisteredModel.objects.get(name="MNIST-dev").num_versions == 1

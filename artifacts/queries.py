@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, F, Func, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Window
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.functional import cached_property
 
 from artifacts import permissions
 from artifacts.models import (
@@ -87,12 +88,31 @@ def artifacts_of(project: Project) -> QuerySet[Artifact]:
     )
 
 
+class CappedPaginator(Paginator):
+    """Counts at most CAP rows, because a count of every row grows with the table: past that the total reads
+    "10,000+" and pages go as far as the cap (search or sort to reach the rest)."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by().values("pk")[: self.CAP + 1].count()
+
+    @property
+    def total(self) -> str:
+        return f"{self.CAP:,}+" if self.count > self.CAP else f"{self.count:,}"
+
+
 class CountedPaginator(Paginator):
     """A paginator given its total (a count kept on a row, such as Artifact.num_versions): it never counts."""
 
     def __init__(self, object_list: QuerySet, per_page: int, count: int) -> None:
         super().__init__(object_list, per_page)
         self.count = count
+
+    @property
+    def total(self) -> str:
+        return f"{self.count:,}"
 
 
 def _with_aliases(qs: QuerySet[ArtifactVersion]) -> QuerySet[ArtifactVersion]:

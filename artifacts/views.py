@@ -2,7 +2,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -35,7 +34,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def entity_detail(request: HtmxHttpRequest, entity: str) -> HttpResponse:
     entity = queries.entity_for_user(request.user, entity)
-    page = Paginator(queries.projects_of(request.user, entity), queries.PROJECTS_PER_PAGE).get_page(
+    page = queries.CappedPaginator(queries.projects_of(request.user, entity), queries.PROJECTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     return render(request, "artifacts/entity_detail.html", {"entity": entity, "page": page})
@@ -46,7 +45,7 @@ def entity_detail(request: HtmxHttpRequest, entity: str) -> HttpResponse:
 def run_list(request: HtmxHttpRequest, entity: str, project: str) -> HttpResponse:
     """The project's runs, newest first, 50 a page; the pager swaps only the table."""
     project = queries.project_for_user(request.user, entity, project)
-    page = Paginator(queries.runs_of(project), queries.RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    page = queries.CappedPaginator(queries.runs_of(project), queries.RUNS_PER_PAGE).get_page(request.GET.get("page"))
     template = "artifacts/run_list.html"
     if wants_fragment(request) and request.htmx.target == "run-table":
         template += "#run-table"
@@ -142,7 +141,7 @@ def _browser_sections(request: HtmxHttpRequest, project, artifact=None) -> list[
             number = qs.filter(name__lt=artifact.name).count() // queries.ARTIFACTS_PER_PAGE + 1
         else:
             number = 1
-        page = Paginator(qs, queries.ARTIFACTS_PER_PAGE).get_page(number)
+        page = queries.CappedPaginator(qs, queries.ARTIFACTS_PER_PAGE).get_page(number)
         sections.append(
             {
                 "type": row["type"],

@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -124,9 +123,9 @@ def model_list(request: HtmxHttpRequest) -> HttpResponse:
         return redirect(_wandb_selection(request, selection))
     search = request.GET.get("q", "").strip()
     sort = request.GET.get("sort") if request.GET.get("sort") in queries.SORTS else "updated"
-    page = Paginator(queries.registered_models(request.user, search, sort), queries.MODELS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = artifact_queries.CappedPaginator(
+        queries.registered_models(request.user, search, sort), queries.MODELS_PER_PAGE
+    ).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "q": search,

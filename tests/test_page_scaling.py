@@ -98,3 +98,22 @@ def test_the_migrations_fill_the_kept_counts_from_the_rows(team, project):
         importlib.import_module(module).count_versions(apps, None)
     assert Artifact.objects.get(name="mnist_model").num_versions == 2  # the pending version is not counted
     assert RegisteredModel.objects.get(name="MNIST-dev").num_versions == 1
+
+
+def test_lists_count_no_further_than_the_cap(grown, team, project, monkeypatch):
+    from artifacts import queries as artifact_queries
+    from registry import queries as registry_queries
+
+    monkeypatch.setattr(artifact_queries.CappedPaginator, "CAP", 3)
+    monkeypatch.setattr(registry_queries, "MODELS_PER_PAGE", 2)
+    for i in range(5):
+        registry_services.registered_model_create(entity=team.entity, name=f"capped-{i}", user=team.member)
+    with CaptureQueriesContext(connection) as queries:
+        first = grown.get("/registry/model?sort=name")
+    assert "1 - 2 of 3+" in first.content.decode()
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"]]
+    assert len(counts) == 1 and "LIMIT 4" in counts[0]
+    assert "3 - 4 of 3+" in grown.get("/registry/model?sort=name&page=2").content.decode()
+    # Below the cap the total is exact.
+    monkeypatch.setattr(artifact_queries.CappedPaginator, "CAP", 100)
+    assert "1 - 2 of 6" in grown.get("/registry/model?sort=name").content.decode()

@@ -530,12 +530,13 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
 
 def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:
     """The artifact row, created if missing and locked until the transaction ends (serialises numbering)."""
-    try:
-        with transaction.atomic():
-            artifact, _ = Artifact.objects.get_or_create(project=project, name=name, defaults={"type": type})
-    except IntegrityError:
-        artifact = Artifact.objects.get(project=project, name=name)
-    artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    artifact = Artifact.objects.select_for_update().filter(project=project, name=name).order_by().first()
+    if artifact is None:
+        try:
+            with transaction.atomic():
+                artifact = Artifact.objects.create(project=project, name=name, type=type)
+        except IntegrityError:  # created by a concurrent caller meanwhile
+            artifact = Artifact.objects.select_for_update().get(project=project, name=name)
     if artifact.type != type:
         raise ValidationError(f"The artifact '{name}' has type '{artifact.type}', not '{type}'.", code="type_mismatch")
     return artifact

@@ -438,6 +438,12 @@ def version_files_add(
     normalized = _normalized_paths(files)
     _require_pending(user, version)
     _check_tree_against(version, set(normalized.values()))
+    # collect_garbage removes a blob no file refers to while holding its row: lock the rows, so a blob reused by
+    # its content either gets its file now or is found gone (and nothing is written).
+    wanted = {blob.pk for blob in files.values() if blob is not None}
+    present = Blob.objects.select_for_update().filter(pk__in=wanted).values_list("pk", flat=True)
+    if wanted and len(present) != len(wanted):
+        raise storage.BlobRemoved()
     result: dict[str, ArtifactFile | None] = {}
     for path, blob in files.items():
         result[path] = None

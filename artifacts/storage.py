@@ -31,6 +31,14 @@ CHUNK_SIZE = 1024 * 1024
 STAGING_DIR = "staging"
 
 
+class BlobRemoved(Exception):
+    """Known content found stored a moment ago was removed by collect_garbage (no file referred to it) before a
+    file could refer to it: nothing was written, and sending the bytes again stores them anew."""
+
+    def __init__(self) -> None:
+        super().__init__("The file's stored copy was removed by maintenance a moment ago; send it again.")
+
+
 class BlobUnavailable(Exception):
     """The stored bytes of a blob are missing or corrupt: nothing of them is served until they are repaired."""
 

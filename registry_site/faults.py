@@ -15,7 +15,7 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from artifacts.storage import BlobUnavailable
+from artifacts.storage import BlobRemoved, BlobUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ def _is_boto_error(exc: BaseException) -> bool:
 
 def classify(exc: BaseException) -> Fault | None:
     """The answer for a fault of the machinery, or None for a bug (left to Django's 500)."""
+    if isinstance(exc, BlobRemoved):
+        # The client's retry sends the bytes again, which stores them anew.
+        return Fault(503, "Try again", str(exc), 1)
     if isinstance(exc, BlobUnavailable):
         # Retrying cannot help until someone uploads the content again: a 4xx stops the client's retries.
         return Fault(410, "File unavailable", str(exc))

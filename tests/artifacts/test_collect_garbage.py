@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from artifacts import services, storage
 from artifacts.models import ArtifactVersion, Blob
-from tests.factories import log_version, snapshot
+from tests.factories import log_version, make_run, snapshot
 
 OLD = timezone.now() - timedelta(hours=30)
 
@@ -172,3 +172,45 @@ def test_an_upload_racing_the_collection_of_its_blob_keeps_its_bytes(settings, t
     assert [b.sha256 for b in report.blobs] == [blob.sha256]
     assert Blob.objects.get(pk=blob.pk).status == "ok"
     assert (file_storage / stored.storage_key).read_bytes() == b"weights"
+
+
+def test_a_blob_collected_between_its_reuse_and_its_file_is_never_referred_to(team, project, file_storage):
+    blob = storage.blob_store(io.BytesIO(b"orphan bytes"))
+    pending = services.version_create(
+        run=make_run(project), user=team.member, name="cnn", type="model", digest="a" * 32
+    ).version
+    Blob.objects.filter(pk=blob.pk).update(created_at=OLD)
+    services.garbage_collect(older_than=timedelta(hours=1))  # removes it: no file refers to it
+    before = snapshot()
+    with pytest.raises(storage.BlobRemoved):
+        services.version_file_add(version=pending, path="model.pt", blob=blob, user=team.member)
+    assert snapshot() == before
+
+
+def test_an_upload_racing_the_collection_of_the_content_it_reused_answers_503_and_its_retry_stores_it(
+    client, team, project, file_storage, monkeypatch
+):
+    from tests.test_faults import CONTENT, upload_url
+    from wandb_api import views
+
+    old = storage.blob_store(io.BytesIO(CONTENT))
+    Blob.objects.filter(pk=old.pk).update(created_at=OLD)
+    url = upload_url(client, team, project)
+    real = views.blob_store
+
+    def reuse_then_collect(*args, **kwargs):
+        reused = real(*args, **kwargs)
+        services.garbage_collect(older_than=timedelta(hours=1))
+        return reused
+
+    monkeypatch.setattr(views, "blob_store", reuse_then_collect)
+    response = client.put(url, data=CONTENT, content_type="application/octet-stream")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert "removed by maintenance" in response.json()["errors"][0]["message"]
+    assert not Blob.objects.exists()
+
+    monkeypatch.setattr(views, "blob_store", real)
+    assert client.put(url, data=CONTENT, content_type="application/octet-stream").status_code == 200
+    stored = Blob.objects.get()
+    assert (file_storage / stored.storage_key).read_bytes() == CONTENT

@@ -118,9 +118,9 @@ def mark_run_files_uploaded(_: None, info: Info, input: Input) -> dict[str, Any]
     return {"success": True}
 
 
-@atomic
 def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """A new pending version, or the committed one with the same digest (then the SDK uploads nothing)."""
+    """A new pending version, or the committed one with the same digest (then the SDK uploads nothing). Not
+    wrapped in a transaction: version_create checks (the store too) before its own, short, write."""
     user = info.context.user
     if input.get("digestAlgorithm") not in (None, "MANIFEST_MD5"):
         raise ValidationError("Only the MANIFEST_MD5 digest algorithm is supported.", code="unsupported")
@@ -168,10 +168,10 @@ def update_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any
     }
 
 
-@atomic
 def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
     """Per file, a signed upload URL, or none when the entity already stores those bytes intact (added at once);
-    bytes missing from the store or marked bad are asked for again, and their upload repairs them."""
+    bytes missing from the store or marked bad are asked for again, and their upload repairs them. The store is
+    asked before the transaction that adds the files, so no write lock is held while it answers."""
     user = info.context.user
     request = info.context.request
     versions: dict[str, Any] = {}
@@ -185,8 +185,9 @@ def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
         if not version.is_committed:
             blob = services.blob_for_dedupe(entity=version.artifact.project.entity, md5=spec["md5"])
             adds.setdefault(spec["artifactID"], {})[spec["name"]] = blob
-    for artifact_id, files in adds.items():
-        services.version_files_add(version=versions[artifact_id], files=files, user=user)
+    with transaction.atomic():
+        for artifact_id, files in adds.items():
+            services.version_files_add(version=versions[artifact_id], files=files, user=user)
     edges = []
     for spec in input["artifactFiles"]:
         version = versions[spec["artifactID"]]

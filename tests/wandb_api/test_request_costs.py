@@ -1,7 +1,10 @@
-"""What one SDK request costs the server, structurally: documents parsed once, reads write nothing, and a link
-takes the same number of queries however many versions and aliases are involved."""
+"""What one SDK request costs the server, structurally: documents parsed once, reads write nothing, a link takes
+the same number of queries however many versions and aliases are involved, and no write lock waits on the store."""
+
+import json
 
 import pytest
+from django.core.files.storage import FileSystemStorage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from wandb.sdk.artifacts._generated import ARTIFACT_MEMBERSHIP_BY_NAME_GQL, LINK_ARTIFACT_GQL
@@ -10,7 +13,7 @@ from wandb.sdk.internal._generated import SERVER_FEATURES_QUERY_GQL
 from registry.models import Link, LinkAlias
 from tests.factories import bulk_versions, link, log_version
 from tests.wandb_api import documents
-from tests.wandb_api.helpers import api_key
+from tests.wandb_api.helpers import api_key, basic_auth
 from wandb_api import ids, schema
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -114,3 +117,46 @@ def test_a_link_costs_the_same_queries_at_any_size_and_with_any_number_of_aliase
     # Each alias names one link: staging moved, latest moved.
     assert LinkAlias.objects.filter(name="staging").get().link == newest
     assert LinkAlias.objects.filter(name="latest").get().link == newest
+
+
+class AskedInTransaction(FileSystemStorage):
+    """Local files that note, each time the store is asked about a file, whether a transaction was open."""
+
+    asked: list[bool] = []
+
+    def size(self, name: str) -> int:
+        self.asked.append(connection.in_atomic_block)
+        return super().size(name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_store_is_asked_about_known_bytes_outside_any_transaction(client, settings, file_storage):
+    from tests.factories import make_entity, make_project, make_run, make_user
+    from tests.wandb_api.test_graphql import _create, _create_files
+
+    member = make_user("bob")
+    project = make_project(make_entity("reviewco", admin=[make_user("alice")], member=[member]), "mnist")
+    log_version(project, "mnist_model", content=b"known bytes")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": f"{__name__}.AskedInTransaction", "OPTIONS": {"location": file_storage}},
+    }
+    AskedInTransaction.asked = []
+
+    def gql(query, variables=None, *, key):
+        response = client.post(
+            "/graphql",
+            data=json.dumps({"query": query, "variables": variables}),
+            content_type="application/json",
+            headers={"Authorization": basic_auth(key)},
+        )
+        return response.json()
+
+    key, run = api_key(member), make_run(project)
+    # The same content again (createArtifact checks the existing version's bytes), then the same bytes in a new
+    # version (createArtifactFiles checks them before adding the file without an upload).
+    assert _create(gql, key, run, b"known bytes")["data"]["createArtifact"]["artifact"]["state"] == "COMMITTED"
+    created = _create(gql, key, run, b"known bytes", name="other_model")["data"]["createArtifact"]["artifact"]
+    node = _create_files(gql, key, created["id"], b"known bytes")["data"]["createArtifactFiles"]["files"]
+    assert node["edges"][0]["node"]["uploadUrl"] is None
+    assert AskedInTransaction.asked and not any(AskedInTransaction.asked)

@@ -167,15 +167,16 @@ def _stage(stream: IO[bytes], digests: _Digests) -> str:
 def _publish(staged: str, key: str) -> None:
     """Put the complete staged bytes under `key`, so that `key` never holds part of them; `staged` stays.
 
-    Local files: a hard link beside the final name, renamed over it (atomic on one filesystem; a copy where
-    links are not supported). S3: a server-side copy. A failure leaves `key` as it was.
+    Local files: a second staging name hard-linked to the staged file (a copy where links are not supported),
+    renamed over the final name (atomic within the store's filesystem; a process dying in between leaves only
+    staging names, which collect_garbage removes). S3: a server-side copy. A failure leaves `key` as it was.
     """
     if _is_s3():
         _s3_object(key).copy({"Bucket": default_storage.bucket_name, "Key": _s3_object(staged).key})
         return
     final = default_storage.path(key)
     os.makedirs(os.path.dirname(final), exist_ok=True)
-    beside = f"{final}.{uuid.uuid4().hex}.part"
+    beside = default_storage.path(f"{STAGING_DIR}/{uuid.uuid4().hex}.link")
     try:
         try:
             os.link(default_storage.path(staged), beside)

@@ -1,5 +1,6 @@
 """Servers started at once, as `make run` starts them, on one empty database: all come up, set up once."""
 
+import contextlib
 import os
 import shlex
 import sqlite3
@@ -73,13 +74,13 @@ def servers() -> Iterator[list[Server]]:
             server.stop()
 
 
-@pytest.fixture
-def empty_postgres() -> Iterator[str]:
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
     """A throwaway PostgreSQL cluster (scripts/with-postgres) holding one empty database: its DATABASE_URL."""
     holder = subprocess.Popen(
         [BASE_DIR / "scripts" / "with-postgres", sys.executable, "-c"]
         + ["import os, sys; print(os.environ['DATABASE_URL'], flush=True); sys.stdin.read()"],
-        env=os.environ | {"PG_TEST_PORT": str(free_port())},
+        env=os.environ | {"PG_TEST_PORT": os.environ.get("PG_TEST_PORT") or str(free_port())},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -90,9 +91,17 @@ def empty_postgres() -> Iterator[str]:
     assert url, "scripts/with-postgres failed"
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         conn.execute("CREATE DATABASE registry")
-    yield url
-    holder.stdin.close()
-    holder.wait(timeout=60)
+    try:
+        yield url
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+
+@pytest.fixture
+def empty_postgres() -> Iterator[str]:
+    with throwaway_postgres() as url:
+        yield url
 
 
 def query(env: dict[str, str], sql: str) -> list[tuple]:

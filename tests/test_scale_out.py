@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-import psycopg
 import pytest
 import requests
 from wandb.sdk.artifacts._generated import LINK_ARTIFACT_GQL
 
-from tests.test_prepare_server import BASE_DIR, Server, query, state
+from tests.test_prepare_server import BASE_DIR, Server, query, state, throwaway_postgres
 from tests.test_s3_storage import free_port
 from tests.wandb_api.helpers import basic_auth, sdk_env
 
@@ -62,24 +61,8 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster (scripts/with-postgres) holding one empty database: its DATABASE_URL."""
-    holder = subprocess.Popen(
-        [BASE_DIR / "scripts" / "with-postgres", sys.executable, "-c"]
-        + ["import os, sys; print(os.environ['DATABASE_URL'], flush=True); sys.stdin.read()"],
-        env=os.environ | {"PG_TEST_PORT": os.environ.get("PG_TEST_PORT") or str(free_port())},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    url = holder.stdout.readline().strip()
-    if not url and holder.wait(timeout=60) == 77:
-        pytest.skip("no PostgreSQL server binaries")
-    assert url, "scripts/with-postgres failed"
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute("CREATE DATABASE registry")
-    yield url
-    holder.stdin.close()
-    holder.wait(timeout=60)
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,15 @@
 import mimetypes
 import re
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
+from artifacts import storage
 from artifacts.models import Blob
-from artifacts.storage import blob_chunks
+from artifacts.storage import BlobUnavailable, blob_chunks
+
+# A redirect to the object store is followed at once: its presigned URL need not live long.
+REDIRECT_MAX_AGE = 600
 
 # At most 18 digits: a byte offset fits in 64 bits, and int() refuses strings of over 4300 digits.
 RANGE_RE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})")
@@ -37,7 +41,16 @@ def stream_blob(request: HttpRequest, blob: Blob, *, filename: str, as_attachmen
     Missing or corrupt stored bytes raise BlobUnavailable before any header is sent (answered 410 by
     registry_site.faults); corruption found while a whole file streams ends the response short (see
     storage.blob_chunks). Ranges are not hashed: they come only from blobs not known to be bad.
+
+    With direct transfers (S3_DIRECT) the answer is instead a redirect to a presigned URL of the object store,
+    which serves the bytes and ranges itself: no byte passes through here. The store is asked first whether it
+    holds the object whole (one HEAD), so a copy marked bad, missing or cut short, or a store that cannot be
+    reached, is answered here with its reason rather than by the store.
     """
+    if storage.direct_transfers() and as_attachment:
+        if not storage.blob_present(blob):
+            raise BlobUnavailable(blob)
+        return HttpResponseRedirect(storage.presigned_download(blob, filename=filename, expires=REDIRECT_MAX_AGE))
     # Attachments are bytes to save, whatever their extension suggests (`.pt` is not a page table).
     content_type = "application/octet-stream" if as_attachment else mimetypes.guess_type(filename)[0] or "text/plain"
     common = {

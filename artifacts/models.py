@@ -275,6 +275,24 @@ class ArtifactFile(models.Model):
         return self.path
 
 
+class StagedUpload(models.Model):
+    """A file of a pending version whose bytes a client sends straight to the object store (S3 with
+    S3_DIRECT), under a staging key, through a presigned URL. Committing the version checks the object the store
+    holds against `md5` and only then makes it a Blob and a file (services.version_commit)."""
+
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="staged_uploads")
+    path = models.CharField(max_length=names.MAX_PATH_LENGTH, validators=[names.validate_file_path])
+    md5 = models.CharField(max_length=24)
+    key = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "path"], name="unique_staged_upload_path")]
+
+    def __str__(self) -> str:
+        return self.path
+
+
 class ArtifactAlias(models.Model):
     """A movable name on one version; unique within its artifact."""
 

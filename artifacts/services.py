@@ -5,6 +5,7 @@ Bad input raises ValidationError before anything is written; a missing right rai
 PermissionDenied (see permissions.py).
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -38,6 +39,7 @@ from artifacts.models import (
     Project,
     Role,
     Run,
+    StagedUpload,
     VersionState,
 )
 from artifacts.permissions import User
@@ -451,7 +453,66 @@ def version_files_add(
             result[path], _ = ArtifactFile.objects.update_or_create(
                 version=version, path=normalized[path], defaults={"blob": blob}
             )
+    if wanted and storage.direct_transfers():
+        # A path given its bytes no longer waits for an upload straight to the store.
+        written = [normalized[path] for path, blob in files.items() if blob is not None]
+        StagedUpload.objects.filter(version=version, path__in=written).delete()
     return result
+
+
+@transaction.atomic
+def version_uploads_expect(*, version: ArtifactVersion, md5_by_path: dict[str, str], user: User) -> dict[str, str]:
+    """Expect each path's bytes straight in the object store (storage.direct_transfers): each path -> the
+    staging name to PUT them at. A path asked for again with the same MD5 keeps its name, so an upload already
+    under way still counts; committing the version checks and adopts what arrived (_adopt_staged_uploads)."""
+    normalized = _normalized_paths(md5_by_path)
+    _require_pending(user, version)
+    _check_tree_against(version, set(normalized.values()))
+    for path, md5 in md5_by_path.items():
+        try:
+            storage.md5_hex(md5)
+        except ValueError as exc:
+            raise ValidationError(f"'{path}': {exc}", code="invalid_md5") from None
+    known = {u.path: u for u in version.staged_uploads.filter(path__in=normalized.values())}
+    names_: dict[str, str] = {}
+    for path, md5 in md5_by_path.items():
+        upload = known.get(normalized[path])
+        if upload is not None and upload.md5 != md5:
+            upload.delete()
+            upload = None
+        if upload is None:
+            upload = StagedUpload.objects.create(
+                version=version, path=normalized[path], md5=md5, key=storage.staging_name()
+            )
+        names_[path] = upload.key
+    return names_
+
+
+def _adopt_staged_uploads(version: ArtifactVersion, user: User) -> None:
+    """Turn what clients PUT straight into the object store into the version's files: every upload is checked
+    (present, the declared MD5; see storage.blob_adopt) before any file is added, and a failure adds none (the
+    uploads stay expected, so sending a file again and committing again works). Store calls run outside any
+    transaction."""
+    uploads = list(version.staged_uploads.all())
+    if not uploads:
+        return
+    blobs: dict[str, Blob | None] = {}
+    for upload in uploads:
+        try:
+            blobs[upload.path] = storage.blob_adopt(upload.key, md5=upload.md5)
+        except FileNotFoundError:
+            raise ValidationError(
+                f"'{upload.path}' was never uploaded (or its upload was collected as abandoned): send the file again.",
+                code="not_uploaded",
+            ) from None
+        except ValueError as exc:
+            raise ValidationError(f"'{upload.path}': {exc} Send the file again.", code="digest_mismatch") from None
+    with transaction.atomic():
+        version_files_add(version=version, files=blobs, user=user)
+        StagedUpload.objects.filter(pk__in=[u.pk for u in uploads]).delete()
+    for upload in uploads:
+        with contextlib.suppress(Exception):
+            storage.staged_delete(upload.key)
 
 
 def version_file_add(*, version: ArtifactVersion, path: str, blob: Blob, user: User) -> ArtifactFile:
@@ -496,6 +557,8 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
     """
     project = version.artifact.project
     permissions.require_change_project(user, project)
+    if storage.direct_transfers():
+        _adopt_staged_uploads(version, user)
     with transaction.atomic():
         next_index = _lock_artifact(version.artifact_id)
         version = ArtifactVersion.objects.select_related("artifact__project__entity", "duplicate_of").get(pk=version.pk)

@@ -7,10 +7,12 @@ never served or reused until an upload of the same content repairs it.
 """
 
 import base64
+import binascii
 import contextlib
 import errno
 import hashlib
 import io
+import logging
 import os
 import shutil
 import uuid
@@ -20,15 +22,19 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import empty
+from django.utils.http import content_disposition_header
 
 from artifacts.models import Blob, BlobStatus, blob_key
 
 CHUNK_SIZE = 1024 * 1024
 STAGING_DIR = "staging"
+logger = logging.getLogger(__name__)
 
 
 class BlobRemoved(Exception):
@@ -68,13 +74,52 @@ def _is_s3() -> bool:
     return default_storage.__class__.__module__ == "storages.backends.s3"
 
 
-def _s3_object(key: str) -> Any:
+def direct_transfers() -> bool:
+    """Whether clients move file bytes straight to and from the object store through presigned URLs (S3 with
+    S3_DIRECT, the default there), so that no file byte passes through the app servers."""
+    return _is_s3() and settings.S3_DIRECT_TRANSFERS
+
+
+def _s3_params(key: str, **params: Any) -> dict[str, Any]:
     # The storage's own name mapping, so S3_PREFIX (`location`) applies as for every other call.
-    return default_storage.bucket.Object(default_storage._normalize_name(key))
+    return {"Bucket": default_storage.bucket_name, "Key": default_storage._normalize_name(key), **params}
+
+
+def _s3_client() -> Any:
+    """One boto3 client per storage for every thread (clients are thread-safe). django-storages keeps a boto3
+    resource per thread, each loading S3's models again (about 17 MiB): only uploads through the app use those."""
+    storage = default_storage._wrapped if default_storage._wrapped is not empty else default_storage
+    client = getattr(storage, "_shared_s3_client", None)
+    if client is None:
+        client = storage._shared_s3_client = default_storage.connection.meta.client
+    return client
+
+
+def _not_found(exc: Exception) -> bool:
+    response = getattr(exc, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+
+
+def md5_hex(md5_b64: str) -> str:
+    """The hex form of a base64 MD5 (the W&B protocol's); ValueError unless it is one."""
+    try:
+        digest = base64.b64decode(md5_b64, validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if len(digest) != 16:
+        raise ValueError(f"'{md5_b64}' is not a base64 MD5 digest.")
+    return digest.hex()
 
 
 def _stored_size(key: str) -> int | None:
     """The size of the object at `key`, or None when there is none."""
+    if _is_s3():
+        try:
+            return _s3_client().head_object(**_s3_params(key))["ContentLength"]
+        except Exception as exc:
+            if _not_found(exc):
+                return None
+            raise
     try:
         return default_storage.size(key)
     except FileNotFoundError:
@@ -172,7 +217,9 @@ def _publish(staged: str, key: str) -> None:
     staging names, which collect_garbage removes). S3: a server-side copy. A failure leaves `key` as it was.
     """
     if _is_s3():
-        _s3_object(key).copy({"Bucket": default_storage.bucket_name, "Key": _s3_object(staged).key})
+        # boto3's managed copy: in parts beyond 5 GiB, which one CopyObject cannot copy.
+        source = _s3_params(staged)
+        _s3_client().copy(source, source["Bucket"], _s3_params(key)["Key"])
         return
     final = default_storage.path(key)
     os.makedirs(os.path.dirname(final), exist_ok=True)
@@ -186,6 +233,85 @@ def _publish(staged: str, key: str) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(beside)
+
+
+def staging_name() -> str:
+    """A new name under which bytes wait, unpublished, until checked (collect_garbage removes forgotten ones)."""
+    return f"{STAGING_DIR}/{uuid.uuid4().hex}"
+
+
+def presigned_upload(name: str, *, md5: str, expires: int) -> tuple[str, list[str]]:
+    """A URL of the object store that PUTs one object at staging `name`, and the headers (W&B's `Key:Value`
+    form) to send with it. Content-MD5 is signed, so the store itself refuses other bytes; blob_adopt checks
+    again what it kept."""
+    url = _s3_client().generate_presigned_url(
+        "put_object", Params=_s3_params(name, ContentMD5=md5), ExpiresIn=expires, HttpMethod="PUT"
+    )
+    return url, [f"Content-MD5:{md5}"]
+
+
+def presigned_download(blob: Blob, *, filename: str, expires: int) -> str:
+    """A URL of the object store that GETs the blob's bytes (ranges too) as an attachment named `filename`.
+
+    Only a blob not marked bad or missing gets one (else BlobUnavailable); the bytes are not hashed on the way,
+    as blob_chunks hashes them: they were checked when stored, and verify_blobs checks them in the store.
+    """
+    if not blob.is_ok:
+        raise BlobUnavailable(blob)
+    params = _s3_params(
+        blob.storage_key,
+        ResponseContentDisposition=content_disposition_header(True, filename),
+        ResponseContentType="application/octet-stream",
+    )
+    return _s3_client().generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+
+
+def blob_adopt(name: str, *, md5: str) -> Blob:
+    """Make the bytes a client PUT at staging `name` a Blob, stored once per content, without reading them.
+
+    The object is first copied to a second staging name no client can write, with the store computing its
+    SHA-256 on the way (S3's additional checksums); that copy's size, ETag and checksum are then read together,
+    so the bytes checked are the bytes kept. Its ETag must be the MD5 the client declared (a single PUT's ETag
+    is its MD5), else ValueError and nothing is kept. A store that computes no checksum has the copy read back
+    and hashed here once. FileNotFoundError when nothing is at `name`. `name` itself stays (the caller removes
+    it once the file refers to the blob), so a failed commit can be retried.
+    """
+    client, private = _s3_client(), staging_name()
+    source = {"Bucket": default_storage.bucket_name, "Key": default_storage._normalize_name(name)}
+    try:
+        client.copy_object(**_s3_params(private, CopySource=source, ChecksumAlgorithm="SHA256"))
+    except Exception as exc:
+        if _not_found(exc):
+            raise FileNotFoundError(name) from exc
+        raise
+    try:
+        head = client.head_object(**_s3_params(private, ChecksumMode="ENABLED"))
+        size, etag = head["ContentLength"], head.get("ETag", "").strip('"')
+        if etag != md5_hex(md5):
+            raise ValueError(f"The uploaded bytes do not have the MD5 the client declared ({md5}).")
+        checksum = head.get("ChecksumSHA256") or ""
+        if checksum and "-" not in checksum:
+            sha256 = base64.b64decode(checksum).hex()
+        else:
+            sha256 = _read_sha256(private, md5=md5, size=size)
+        return _keep(private, sha256=sha256, md5=md5, size=size)
+    finally:
+        with contextlib.suppress(Exception):
+            default_storage.delete(private)
+
+
+def _read_sha256(name: str, *, md5: str, size: int) -> str:
+    logger.warning("The object store computed no SHA-256 for %s: reading it back to hash it.", name)
+    digests = _Digests()
+    try:
+        with _open(name) as f:
+            while chunk := f.read(CHUNK_SIZE):
+                digests.update(chunk)
+    finally:
+        digests.close()
+    if (digests.size, b64_md5(digests.md5.digest())) != (size, md5):
+        raise ValueError(f"The uploaded bytes do not have the MD5 the client declared ({md5}).")
+    return digests.sha256.hexdigest()
 
 
 def blob_store(stream: IO[bytes], *, expected_md5: str | None = None, expected_size: int | None = None) -> Blob:
@@ -205,27 +331,32 @@ def blob_store(stream: IO[bytes], *, expected_md5: str | None = None, expected_s
             raise ValueError(f"Uploaded bytes have MD5 {md5_b64}, expected {expected_md5}.")
         if expected_size is not None and expected_size != size:
             raise ValueError(f"Uploaded {size} bytes, expected {expected_size}.")
-        sha256 = digests.sha256.hexdigest()
-        key = blob_key(sha256)
-        blob = Blob.objects.filter(sha256=sha256).first()
-        if blob is not None and blob.is_ok and _stored_size(key) == size:
-            return blob
-        # Published outside any transaction: a large copy must not hold the database's write lock.
-        _publish(staged, key)
-        with transaction.atomic():
-            Blob.objects.select_for_update().filter(sha256=sha256).first()
-            # collect_garbage deletes an unused blob's bytes while it holds this row's lock: look again.
-            if _stored_size(key) != size:
-                _publish(staged, key)
-            blob, _ = Blob.objects.update_or_create(
-                sha256=sha256,
-                defaults={"md5": md5_b64, "size": size, "status": BlobStatus.OK, "verified_at": timezone.now()},
-            )
-        return blob
+        return _keep(staged, sha256=digests.sha256.hexdigest(), md5=md5_b64, size=size)
     finally:
         # Nothing stays staged; should this fail (or the process die), collect_garbage removes it.
         with contextlib.suppress(Exception):
             default_storage.delete(staged)
+
+
+def _keep(staged: str, *, sha256: str, md5: str, size: int) -> Blob:
+    """The Blob of checked bytes at `staged`: the known one when its stored copy is intact, else the bytes are
+    published under their SHA-256 key and the row written (repairing a copy marked bad or missing)."""
+    key = blob_key(sha256)
+    blob = Blob.objects.filter(sha256=sha256).first()
+    if blob is not None and blob.is_ok and _stored_size(key) == size:
+        return blob
+    # Published outside any transaction: a large copy must not hold the database's write lock.
+    _publish(staged, key)
+    with transaction.atomic():
+        Blob.objects.select_for_update().filter(sha256=sha256).first()
+        # collect_garbage deletes an unused blob's bytes while it holds this row's lock: look again.
+        if _stored_size(key) != size:
+            _publish(staged, key)
+        blob, _ = Blob.objects.update_or_create(
+            sha256=sha256,
+            defaults={"md5": md5, "size": size, "status": BlobStatus.OK, "verified_at": timezone.now()},
+        )
+    return blob
 
 
 def blob_record(blob: Blob, status: str, *, seen: datetime | None) -> bool:
@@ -243,13 +374,11 @@ def _open(key: str, start: int = 0, end: int | None = None) -> IO[bytes]:
     On S3 the body streams from one GET (S3File would first download the whole object to a temporary file).
     """
     if _is_s3():
-        from botocore.exceptions import ClientError
-
         ranged = {"Range": f"bytes={start}-{'' if end is None else end}"} if start or end is not None else {}
         try:
-            return _s3_object(key).get(**ranged)["Body"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return _s3_client().get_object(**_s3_params(key, **ranged))["Body"]
+        except Exception as exc:
+            if _not_found(exc):
                 raise FileNotFoundError(key) from exc
             raise
     f = default_storage.open(key, "rb")

@@ -11,6 +11,8 @@ threads = 4
 # Uploads and downloads are streamed; a large one on a slow link takes long.
 timeout = 300
 accesslog = "-"
+# gunicorn's default line, then the request body's declared size: bytes in and out of every request are logged.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" in=%({content-length}i)s'
 # gunicorn's default control socket is one per user ($HOME/.gunicorn/gunicorn.ctl): a second server on the
 # same machine would take it over. One per port under DATA_DIR instead.
 control_socket = str(DATA_DIR / f"gunicorn-{_port}.ctl")

@@ -159,6 +159,8 @@ if os.getenv("S3_BUCKET"):
             "location": os.getenv("S3_PREFIX", ""),
             # Content-addressed keys: the same key always holds the same bytes.
             "file_overwrite": True,
+            # Presigned URLs (S3_DIRECT) are signed with SigV4, which every S3-compatible store accepts.
+            "signature_version": "s3v4",
             # Uploads stream to S3 in 8 MiB parts, one at a time: a worker holds about one part per upload.
             "transfer_config": TransferConfig(
                 multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, use_threads=False
@@ -170,6 +172,9 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": DATA_DIR / "files", "allow_overwrite": True},
     }
+# With S3: the SDK and the pages move file bytes straight to and from the bucket through presigned URLs
+# (artifacts/storage.py); S3_DIRECT=0 streams them through the app servers instead. Ignored for local files.
+S3_DIRECT_TRANSFERS = env_bool("S3_DIRECT", True)
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {

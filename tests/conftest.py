@@ -17,6 +17,53 @@ django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHash
 
 from tests.factories import make_entity, make_project, make_user  # noqa: E402
 
+S3_TEST_BUCKET = "registry-test"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    from tests.test_s3_storage import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(settings, s3_endpoint, monkeypatch):
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket=S3_TEST_BUCKET)
+    # Bytes stream through the app (S3_DIRECT=0); tests/wandb_api/test_s3_direct.py turns direct transfers on.
+    settings.S3_DIRECT_TRANSFERS = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": S3_TEST_BUCKET,
+                "endpoint_url": s3_endpoint,
+                "file_overwrite": True,
+                "signature_version": "s3v4",  # as settings.py configures it
+            },
+        },
+    }
+    yield client
+    for obj in client.list_objects_v2(Bucket=S3_TEST_BUCKET).get("Contents", []):
+        client.delete_object(Bucket=S3_TEST_BUCKET, Key=obj["Key"])
+    client.delete_bucket(Bucket=S3_TEST_BUCKET)
+
 
 @pytest.fixture(autouse=True)
 def file_storage(settings, tmp_path: Path) -> Path:

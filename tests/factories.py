@@ -92,6 +92,7 @@ def snapshot() -> dict[str, int]:
         a.Artifact,
         a.ArtifactVersion,
         a.ArtifactFile,
+        a.StagedUpload,
         a.ArtifactAlias,
         a.ArtifactUsage,
         a.ApiKey,

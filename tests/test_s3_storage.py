@@ -9,7 +9,6 @@ import sys
 import time
 from datetime import timedelta
 
-import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from django.conf import settings as django_settings
@@ -19,52 +18,17 @@ from django.test import RequestFactory
 from artifacts import services
 from artifacts.models import BlobStatus
 from artifacts.storage import BlobUnavailable, blob_chunks
+from tests.conftest import S3_TEST_BUCKET as BUCKET
 from tests.factories import log_version, make_run, snapshot
 from tests.wandb_api import documents
 from tests.wandb_api.helpers import api_key, basic_auth
 from wandb_api import ids, tokens
-
-BUCKET = "registry-test"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3(settings, s3_endpoint, monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {"bucket_name": BUCKET, "endpoint_url": s3_endpoint, "file_overwrite": True},
-        },
-    }
-    yield client
-    for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-        client.delete_object(Bucket=BUCKET, Key=obj["Key"])
-    client.delete_bucket(Bucket=BUCKET)
 
 
 def test_versions_store_their_bytes_in_the_bucket_once(s3, project):

@@ -9,13 +9,17 @@ the same SECRET_KEY. Then the official `wandb` SDK and plain HTTP show that:
   server B (B's signed download URLs and sessions are B's own; the rows and bytes are shared);
 - links sent at once through both servers into one registered model get the versions v0..v(n-1), no gap and
   no duplicate, and `latest` on the newest;
-- a worker streaming a 64 MiB file from the bucket grows by at most 16 MiB.
+- no file byte passes through either server (S3_DIRECT, the default with S3): the SDK PUTs and GETs presigned
+  URLs of the bucket, the pages' download links redirect there, and the servers' access logs show far less
+  than the 64 MiB file received or sent while it is logged, downloaded by the SDK and downloaded from the
+  pages, the workers' memory staying within 16 MiB of where it was.
 """
 
 import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -194,6 +198,7 @@ def logged(cluster) -> dict:
     with (model_dir / "weights.bin").open("wb") as f:
         for _ in range(BIG_SIZE // MIB):
             f.write(os.urandom(MIB))
+    io_before = served_bytes(cluster.a)
     out = run_sdk(
         cluster,
         cluster.a,
@@ -206,7 +211,21 @@ def logged(cluster) -> dict:
         parallel=PARALLEL_LINKS,
     )
     out["sha256"] = {p.name: sha256_file(p) for p in model_dir.iterdir()}
+    out["served bytes"] = served_bytes(cluster.a) - io_before
     return out
+
+
+# make run's access log line (registry_site/gunicorn_conf.py): `... "GET /path HTTP/1.1" 200 <sent> ... in=<size>`.
+ACCESS_LINE = re.compile(r'"[A-Z]+ \S+ HTTP/[\d.]+" \d{3} (\d+|-) .* in=(\d+|-)$')
+
+
+def served_bytes(server: Server) -> int:
+    """Bytes the server has received in request bodies and sent in responses so far, from its access log."""
+    total = 0
+    for line in server.output().splitlines():
+        if m := ACCESS_LINE.search(line):
+            total += sum(int(n) for n in m.groups() if n != "-")
+    return total
 
 
 def test_both_servers_came_up_at_once_on_the_empty_database_and_set_it_up_once(cluster):
@@ -244,7 +263,10 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def read_through_b(cluster, logged) -> dict:
     """Through server B, in a fresh SDK process: the linked model resolved by its alias and downloaded."""
-    return run_sdk(cluster, cluster.b, READ_AND_DOWNLOAD, "read-through-b", entity=ENTITY, project=PROJECT, model=MODEL)
+    io_before = served_bytes(cluster.b)
+    out = run_sdk(cluster, cluster.b, READ_AND_DOWNLOAD, "read-through-b", entity=ENTITY, project=PROJECT, model=MODEL)
+    out["served bytes"] = served_bytes(cluster.b) - io_before
+    return out
 
 
 def test_a_model_logged_and_linked_through_one_server_is_read_and_downloaded_through_the_other(
@@ -255,8 +277,18 @@ def test_a_model_logged_and_linked_through_one_server_is_read_and_downloaded_thr
     assert out["resolved"] == [f"{ENTITY}/model-registry/{MODEL}:candidate", "v0", "model", ["candidate", "latest"]]
     assert out["source"] == f"{ENTITY}/{PROJECT}/scale-model:v0"
     assert out["files"] == logged["sha256"], "the files downloaded through B differ from those logged through A"
-    b = f"127.0.0.1:{cluster.b.port}/files/download/"
-    assert all(f"//{b}" in url for url in out["urls"].values()), f"download URLs not on B: {out['urls']}"
+    bucket = f"{cluster.env['AWS_S3_ENDPOINT_URL']}/{BUCKET}/blobs/"
+    assert all(url.startswith(bucket) for url in out["urls"].values()), f"download URLs not the bucket's: {out['urls']}"
+
+
+def test_no_file_byte_passes_through_either_server(cluster, logged, read_through_b):
+    # 64 MiB went up through A's URLs and came down through B's: through a server, its access log would show
+    # them. What remains is requests, answers and the manifest.
+    bound = BIG_SIZE // 8
+    for server, moved in (("A (logging)", logged["served bytes"]), ("B (downloading)", read_through_b["served bytes"])):
+        assert 0 < moved < bound, (
+            f"server {server} received and sent {moved / MIB:.1f} MiB for a {BIG_SIZE // MIB} MiB file"
+        )
 
 
 def signed_in(cluster: Cluster, server: Server) -> requests.Session:
@@ -362,10 +394,14 @@ def rss(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def test_a_large_download_keeps_the_workers_memory_bounded(cluster, logged, read_through_b):
-    url = read_through_b["urls"]["weights.bin"]
-    # The master exec'd in place of `sh -c` (Server runs make run's two lines); its worker has already served
-    # the SDK's download of this file, so only what this download holds shows as growth.
+def test_a_large_download_from_the_pages_keeps_the_workers_memory_and_io_bounded(cluster, logged, read_through_b):
+    session = signed_in(cluster, cluster.b)
+    url = f"{cluster.url(cluster.b)}/{ENTITY}/{PROJECT}/artifacts/model/scale-model/v0/files/weights.bin"
+    # Once before measuring, so that what the worker loads on first use (boto3's resource models for the
+    # store's HEAD) does not show as growth.
+    assert session.get(url, allow_redirects=False, timeout=30).status_code == 302
+    io_before = served_bytes(cluster.b)
+    # The master exec'd in place of `sh -c` (Server runs make run's two lines).
     workers = worker_pids(cluster.b.process.pid)
     assert workers, "server B has no worker processes"
     baseline = {pid: rss(pid) for pid in workers}
@@ -386,8 +422,10 @@ def test_a_large_download_keeps_the_workers_memory_bounded(cluster, logged, read
     digest, received = hashlib.sha256(), 0
     try:
         # Streamed and hashed piece by piece: the test holds no more of it than the server should.
-        with requests.get(url, stream=True, timeout=120) as response:
+        with session.get(url, stream=True, timeout=120) as response:
             assert response.status_code == 200, response.text[:500]
+            assert [r.status_code for r in response.history] == [302], "the page link did not redirect"
+            assert response.url.startswith(f"{cluster.env['AWS_S3_ENDPOINT_URL']}/{BUCKET}/"), response.url
             for chunk in response.iter_content(MIB):
                 digest.update(chunk)
                 received += len(chunk)
@@ -403,3 +441,4 @@ def test_a_large_download_keeps_the_workers_memory_bounded(cluster, logged, read
         f"a worker grew by {max(growth.values()) / MIB:.1f} MiB streaming {BIG_SIZE // MIB} MiB "
         f"(growth per worker, MiB: { {pid: round(g / MIB, 1) for pid, g in growth.items()} })"
     )
+    assert served_bytes(cluster.b) - io_before < MIB, "the page download passed bytes through server B"

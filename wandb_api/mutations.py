@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
-from artifacts import names, permissions, services
+from artifacts import names, permissions, services, storage
 from artifacts.models import Artifact, ArtifactVersion, Entity, Run
 from artifacts.permissions import User
 from registry import services as registry_services
@@ -185,15 +185,35 @@ def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
         if not version.is_committed:
             blob = services.blob_for_dedupe(entity=version.artifact.project.entity, md5=spec["md5"])
             adds.setdefault(spec["artifactID"], {})[spec["name"]] = blob
+    # With S3_DIRECT, bytes go straight to the object store (presigned PUT to a staging name, adopted when the
+    # version commits), except a file the SDK would send in parts (2 GiB and more): it streams through here.
+    direct = storage.direct_transfers()
+    staged: dict[tuple[str, str], str] = {}
     with transaction.atomic():
         for artifact_id, files in adds.items():
             services.version_files_add(version=versions[artifact_id], files=files, user=user)
+            if direct:
+                wanted = {
+                    spec["name"]: spec["md5"]
+                    for spec in input["artifactFiles"]
+                    if spec["artifactID"] == artifact_id
+                    and files.get(spec["name"], False) is None
+                    and not spec.get("uploadPartsInput")
+                }
+                for path, name in services.version_uploads_expect(
+                    version=versions[artifact_id], md5_by_path=wanted, user=user
+                ).items():
+                    staged[artifact_id, path] = name
     edges = []
     for spec in input["artifactFiles"]:
         version = versions[spec["artifactID"]]
         path = spec["name"]
-        upload_url = None
-        if not version.is_committed and adds[spec["artifactID"]][path] is None:
+        upload_url, upload_headers = None, []
+        if (spec["artifactID"], path) in staged:
+            upload_url, upload_headers = storage.presigned_upload(
+                staged[spec["artifactID"], path], md5=spec["md5"], expires=tokens.UPLOAD_MAX_AGE
+            )
+        elif not version.is_committed and adds[spec["artifactID"]][path] is None:
             upload_url = tokens.upload_url(request, version=version.pk, path=path, md5=spec["md5"], user=user.pk)
         node = {
             "id": ids.encode("File", f"{version.pk}-{path}"),
@@ -208,7 +228,7 @@ def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
             "updatedAt": None,
             "storagePath": f"{version.artifact.project.entity.name}/{spec['md5']}",
             "uploadUrl": upload_url,
-            "uploadHeaders": [],
+            "uploadHeaders": upload_headers,
             "uploadMultipartUrls": None,
             "artifact": version,
         }

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from artifacts import jsonvalues, names, permissions, services
+from artifacts import jsonvalues, names, permissions, services, storage
 from artifacts.downloads import stream_blob
 from artifacts.models import ArtifactVersion, Blob, Run
 from artifacts.permissions import User
@@ -210,6 +210,9 @@ def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) 
     if not isinstance(contents, dict):
         raise ValidationError('The manifest must be a JSON object with "contents": {path: entry}.')
     present = set(version.files.values_list("path", flat=True))
+    if storage.direct_transfers():
+        # Sent straight to the object store: checked and added when the version commits.
+        present |= set(version.staged_uploads.values_list("path", flat=True))
     entity = version.artifact.project.entity
     missing: dict[str, Blob] = {}
     for path, entry in contents.items():

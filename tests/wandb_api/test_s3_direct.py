@@ -112,6 +112,17 @@ def test_known_content_is_not_asked_for_and_a_file_sent_in_parts_streams_through
     assert not StagedUpload.objects.exists()
 
 
+def test_a_path_waiting_for_its_upload_that_gets_known_bytes_instead_waits_no_more(direct, gql, team, project):
+    version = pending(team, project, {"model.pt": DATA})
+    assert nodes(create_files(gql, team, version, {"model.pt": DATA}))[0]["uploadUrl"] is not None
+    assert StagedUpload.objects.filter(version=version, path="model.pt").exists()
+    # Meanwhile another run stores the same content: the SDK's retry is told so and sends nothing.
+    log_version(project, "other", content=DATA)
+    assert nodes(create_files(gql, team, version, {"model.pt": DATA}))[0]["uploadUrl"] is None
+    assert not StagedUpload.objects.exists()
+    assert "errors" not in commit(gql, team, version)
+
+
 def test_bytes_that_are_not_what_was_declared_are_refused_and_nothing_is_written(direct, gql, team, project):
     version = pending(team, project, {"model.pt": DATA})
     node = nodes(create_files(gql, team, version, {"model.pt": DATA}))[0]

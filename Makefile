@@ -45,7 +45,7 @@ test: install-test chromium
 	@# Includes tests/security/test_headers.py: `manage.py check --deploy` must be clean under a production environment.
 	$(BIN)/pytest
 	@# The domain and its race tests again on a throwaway PostgreSQL, when its server binaries are installed.
-	@scripts/with-postgres $(BIN)/pytest -q -m "not browser" tests/artifacts tests/registry tests/wandb_api tests/hardening tests/test_admin.py tests/test_demo.py tests/test_faults.py tests/test_page_scaling.py; rc=$$?; \
+	@scripts/with-postgres $(BIN)/pytest -q -m "not browser and not huge" tests/artifacts tests/registry tests/wandb_api tests/hardening tests/test_admin.py tests/test_demo.py tests/test_faults.py tests/test_page_scaling.py; rc=$$?; \
 	  if [ $$rc = 77 ]; then echo "Skipped the PostgreSQL run: no PostgreSQL server binaries."; \
 	  elif [ $$rc != 0 ]; then exit $$rc; fi
 

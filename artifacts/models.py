@@ -276,14 +276,19 @@ class ArtifactFile(models.Model):
 
 
 class StagedUpload(models.Model):
-    """A file of a pending version whose bytes a client sends straight to the object store (S3 with
-    S3_DIRECT), under a staging key, through a presigned URL. Committing the version checks the object the store
-    holds against `md5` and only then makes it a Blob and a file (services.version_commit)."""
+    """A file of a pending version whose bytes are on their way to a staging name (`key`) in the store, either
+    straight to the object store through a presigned URL (S3 with S3_DIRECT), or in parts (files of 2 GiB and
+    more, `part_md5s` set). Nothing refers to those bytes until they are checked against `md5`: when the parts
+    are completed (services.version_upload_complete) or the version commits (services.version_commit)."""
 
     version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="staged_uploads")
     path = models.CharField(max_length=names.MAX_PATH_LENGTH, validators=[names.validate_file_path])
     md5 = models.CharField(max_length=24)
     key = models.CharField(max_length=255, unique=True)
+    # In parts: the hex MD5 of each part, in order, and the upload's id (the object store's multipart upload
+    # on S3 with S3_DIRECT; else the parts are staged beside `key`, see storage.part_name).
+    part_md5s = models.JSONField(default=list, blank=True)
+    upload_id = models.CharField(max_length=1024, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -291,6 +296,10 @@ class StagedUpload(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+    @property
+    def in_parts(self) -> bool:
+        return bool(self.part_md5s)
 
 
 class ArtifactAlias(models.Model):

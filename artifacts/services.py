@@ -453,18 +453,31 @@ def version_files_add(
             result[path], _ = ArtifactFile.objects.update_or_create(
                 version=version, path=normalized[path], defaults={"blob": blob}
             )
-    if wanted and storage.direct_transfers():
-        # A path given its bytes no longer waits for an upload straight to the store.
+    if wanted:
+        # A path given its bytes no longer waits for an upload to a staging name.
         written = [normalized[path] for path, blob in files.items() if blob is not None]
         StagedUpload.objects.filter(version=version, path__in=written).delete()
     return result
 
 
+MAX_PARTS = 10_000
+HEX_MD5_RE = re.compile(r"[0-9a-f]{32}")
+
+
 @transaction.atomic
-def version_uploads_expect(*, version: ArtifactVersion, md5_by_path: dict[str, str], user: User) -> dict[str, str]:
-    """Expect each path's bytes straight in the object store (storage.direct_transfers): each path -> the
-    staging name to PUT them at. A path asked for again with the same MD5 keeps its name, so an upload already
-    under way still counts; committing the version checks and adopts what arrived (_adopt_staged_uploads)."""
+def version_uploads_expect(
+    *,
+    version: ArtifactVersion,
+    md5_by_path: dict[str, str],
+    user: User,
+    parts_by_path: dict[str, list[str]] | None = None,
+) -> dict[str, StagedUpload]:
+    """Expect each path's bytes at a staging name, straight in the object store (storage.direct_transfers) or
+    in parts (`parts_by_path`: each part's hex MD5, in order); each path -> its StagedUpload. A path asked for
+    again with the same MD5 keeps its single upload, so one already under way still counts; an upload in parts
+    always starts anew. What arrives is checked and added when the parts are completed
+    (version_upload_complete) or the version commits (_adopt_staged_uploads)."""
+    parts_by_path = parts_by_path or {}
     normalized = _normalized_paths(md5_by_path)
     _require_pending(user, version)
     _check_tree_against(version, set(normalized.values()))
@@ -473,19 +486,94 @@ def version_uploads_expect(*, version: ArtifactVersion, md5_by_path: dict[str, s
             storage.md5_hex(md5)
         except ValueError as exc:
             raise ValidationError(f"'{path}': {exc}", code="invalid_md5") from None
+    for path, parts in parts_by_path.items():
+        if not 1 <= len(parts) <= MAX_PARTS or not all(HEX_MD5_RE.fullmatch(md5) for md5 in parts):
+            raise ValidationError(
+                f"'{path}': the parts must be 1 to {MAX_PARTS} hex MD5 digests, one per part in order.",
+                code="invalid_parts",
+            )
     known = {u.path: u for u in version.staged_uploads.filter(path__in=normalized.values())}
-    names_: dict[str, str] = {}
+    uploads: dict[str, StagedUpload] = {}
     for path, md5 in md5_by_path.items():
         upload = known.get(normalized[path])
-        if upload is not None and upload.md5 != md5:
+        if upload is not None and (upload.md5 != md5 or upload.in_parts or path in parts_by_path):
             upload.delete()
             upload = None
         if upload is None:
+            key = storage.staging_name()
+            parts = parts_by_path.get(path, [])
+            # Parts through the app are found by the staging name; the object store's own id comes later
+            # (version_upload_begin).
             upload = StagedUpload.objects.create(
-                version=version, path=normalized[path], md5=md5, key=storage.staging_name()
+                version=version,
+                path=normalized[path],
+                md5=md5,
+                key=key,
+                part_md5s=parts,
+                upload_id=key if parts and not storage.direct_transfers() else "",
             )
-        names_[path] = upload.key
-    return names_
+        uploads[path] = upload
+    return uploads
+
+
+def version_upload_begin(upload: StagedUpload) -> StagedUpload:
+    """Start an upload in parts straight to the object store (outside any transaction: the store answers)."""
+    if upload.in_parts and not upload.upload_id:
+        upload.upload_id = storage.multipart_begin(upload.key)
+        StagedUpload.objects.filter(pk=upload.pk).update(upload_id=upload.upload_id)
+    return upload
+
+
+def version_upload_part(*, version: ArtifactVersion, upload_id: str, number: int, user: User) -> StagedUpload:
+    """The upload in parts that part `number` belongs to, when it may still be sent (the version pending, the
+    upload not completed or aborted, the number one of its parts)."""
+    _require_pending(user, version)
+    upload = version.staged_uploads.filter(upload_id=upload_id).exclude(upload_id="").first()
+    if upload is None or not 1 <= number <= len(upload.part_md5s):
+        raise ValidationError("No such upload in parts, or no such part of it.", code="not_found")
+    return upload
+
+
+def version_upload_complete(
+    *, version: ArtifactVersion, upload_id: str, part_md5s: dict[int, str], user: User, abort: bool = False
+) -> str:
+    """Complete (or abort) an upload in parts and add its file: the parts the client reports (part number ->
+    the MD5 or ETag the store answered) must be those it declared, and the joined bytes must have the file's
+    MD5. Returns that MD5. Any failure writes nothing and raises ValidationError."""
+    _require_pending(user, version)
+    upload = version.staged_uploads.filter(upload_id=upload_id).exclude(upload_id="").first()
+    if upload is None or not upload.in_parts:
+        raise ValidationError(f"No upload in parts '{upload_id}' waits in this version.", code="not_found")
+    in_store = upload.upload_id != upload.key
+    if abort:
+        if in_store:
+            storage.multipart_abort(upload.key, upload_id=upload.upload_id)
+        for number in range(1, len(upload.part_md5s) + 1):
+            with contextlib.suppress(Exception):
+                storage.staged_delete(storage.part_name(upload.key, number))
+        upload.delete()
+        return upload.md5
+    sent = [part_md5s.get(number, "").strip('"').lower() for number in range(1, len(upload.part_md5s) + 1)]
+    if sorted(part_md5s) != list(range(1, len(upload.part_md5s) + 1)) or sent != upload.part_md5s:
+        raise ValidationError(
+            f"'{upload.path}': the completed parts are not the {len(upload.part_md5s)} parts declared for it.",
+            code="parts_mismatch",
+        )
+    try:
+        if in_store:
+            storage.multipart_complete(upload.key, upload_id=upload.upload_id, md5_hexes=upload.part_md5s)
+            blob = storage.blob_adopt_whole(upload.key, md5=upload.md5)
+        else:
+            blob = storage.blob_from_parts(upload.key, len(upload.part_md5s), md5=upload.md5)
+    except FileNotFoundError:
+        raise ValidationError(
+            f"'{upload.path}': a part was never uploaded, or the upload was aborted or collected as abandoned.",
+            code="not_uploaded",
+        ) from None
+    except ValueError as exc:
+        raise ValidationError(f"'{upload.path}': {exc}", code="digest_mismatch") from None
+    version_files_add(version=version, files={upload.path: blob}, user=user)
+    return upload.md5
 
 
 def _adopt_staged_uploads(version: ArtifactVersion, user: User) -> None:
@@ -493,7 +581,7 @@ def _adopt_staged_uploads(version: ArtifactVersion, user: User) -> None:
     (present, the declared MD5; see storage.blob_adopt) before any file is added, and a failure adds none (the
     uploads stay expected, so sending a file again and committing again works). Store calls run outside any
     transaction."""
-    uploads = list(version.staged_uploads.all())
+    uploads = [upload for upload in version.staged_uploads.all() if not upload.in_parts]
     if not uploads:
         return
     blobs: dict[str, Blob | None] = {}
@@ -568,6 +656,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             return version.duplicate_of
         files = list(version.files.select_related("blob"))
         if not files:
+            _require_parts_completed(version)
             raise ValidationError("An artifact version needs at least one file.", code="empty")
         names.validate_file_tree(f.path for f in files)
         unusable = [f.path for f in files if not f.blob.is_ok]
@@ -578,6 +667,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             )
         digest = manifest_digest({f.path: f.blob.md5 for f in files})
         if digest != version.digest:
+            _require_parts_completed(version)
             raise ValidationError(
                 f"The files' digest {digest} does not match the version's digest {version.digest}.",
                 code="digest_mismatch",
@@ -595,6 +685,16 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
         aliases, version.pending_aliases = version.pending_aliases, []
         _commit(version=version, aliases=aliases, index=next_index)
     return version
+
+
+def _require_parts_completed(version: ArtifactVersion) -> None:
+    """Explain a commit that lacks files still being sent in parts."""
+    unfinished = list(version.staged_uploads.exclude(part_md5s=[]).values_list("path", flat=True)[:3])
+    if unfinished:
+        raise ValidationError(
+            f"{', '.join(unfinished)}: sent in parts that were never completed; send the file again.",
+            code="not_uploaded",
+        )
 
 
 def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:

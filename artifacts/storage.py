@@ -186,14 +186,14 @@ class _HashingFile(File):
         raise io.UnsupportedOperation("A request body is read once.")
 
 
-def _stage(stream: IO[bytes], digests: _Digests) -> str:
+def _stage(stream: IO[bytes], digests: _Digests, name: str | None = None) -> str:
     """Save `stream` under a new staging name, hashing it on the way (no other copy is made); returns the name.
 
     Local files are written where they will stay (publishing links them, see _publish); S3 receives a multipart
     upload (parts of AWS_S3_TRANSFER_CONFIG's size, see settings). The stored size is checked against what was
     read, so a store that kept part of the bytes is never trusted.
     """
-    name = f"{STAGING_DIR}/{uuid.uuid4().hex}"
+    name = name or staging_name()
     try:
         staged = default_storage.save(name, _HashingFile(stream, digests))
     except BaseException:
@@ -217,9 +217,12 @@ def _publish(staged: str, key: str) -> None:
     staging names, which collect_garbage removes). S3: a server-side copy. A failure leaves `key` as it was.
     """
     if _is_s3():
-        # boto3's managed copy: in parts beyond 5 GiB, which one CopyObject cannot copy.
+        # boto3's managed copy: one CopyObject up to 5 GiB, in 1 GiB parts beyond (one CopyObject cannot).
+        from boto3.s3.transfer import TransferConfig
+
         source = _s3_params(staged)
-        _s3_client().copy(source, source["Bucket"], _s3_params(key)["Key"])
+        config = TransferConfig(multipart_threshold=5 * 1024**3, multipart_chunksize=1024**3)
+        _s3_client().copy(source, source["Bucket"], _s3_params(key)["Key"], Config=config)
         return
     final = default_storage.path(key)
     os.makedirs(os.path.dirname(final), exist_ok=True)
@@ -293,6 +296,7 @@ def blob_adopt(name: str, *, md5: str) -> Blob:
         if checksum and "-" not in checksum:
             sha256 = base64.b64decode(checksum).hex()
         else:
+            logger.warning("The object store computed no SHA-256 for %s: reading it back to hash it.", name)
             sha256 = _read_sha256(private, md5=md5, size=size)
         return _keep(private, sha256=sha256, md5=md5, size=size)
     finally:
@@ -300,8 +304,102 @@ def blob_adopt(name: str, *, md5: str) -> Blob:
             default_storage.delete(private)
 
 
+def part_name(name: str, number: int) -> str:
+    """Where part `number` of an upload in parts to staging `name` waits when it comes through the app."""
+    return f"{name}.part{number:05d}"
+
+
+def part_store(stream: IO[bytes], name: str, number: int, *, md5_hex: str) -> None:
+    """Stage part `number` of an upload in parts, streaming; ValueError (nothing kept) unless its MD5 is
+    `md5_hex`, the part's digest the client declared when it asked to upload."""
+    digests = _Digests()
+    staged = _stage(stream, digests, part_name(name, number))
+    if digests.md5.hexdigest() != md5_hex:
+        with contextlib.suppress(Exception):
+            default_storage.delete(staged)
+        raise ValueError(f"Part {number}'s bytes do not have the MD5 declared for it ({md5_hex}).")
+
+
+class _Parts(io.RawIOBase):
+    """Staged parts read one after the other as one stream, a chunk at a time."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._names, self._current = deque(names), None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            if self._current is None:
+                if not self._names:
+                    return b""
+                self._current = _open(self._names.popleft())
+            chunk = self._current.read(CHUNK_SIZE if size is None or size < 0 else size)
+            if chunk:
+                return chunk
+            self._current.close()
+            self._current = None
+
+
+def blob_from_parts(name: str, count: int, *, md5: str) -> Blob:
+    """The Blob of an upload in parts that came through the app: the parts staged beside `name`, joined in
+    order while hashed (blob_store: the whole file's MD5 must be `md5`), then removed. FileNotFoundError when a
+    part is missing; ValueError on another MD5 (nothing kept, the parts stay)."""
+    names = [part_name(name, number) for number in range(1, count + 1)]
+    blob = blob_store(_Parts(names), expected_md5=md5)
+    for part in names:
+        with contextlib.suppress(Exception):
+            default_storage.delete(part)
+    return blob
+
+
+def multipart_begin(name: str) -> str:
+    """Start an upload in parts straight to the object store at staging `name`; its upload id."""
+    return _s3_client().create_multipart_upload(**_s3_params(name))["UploadId"]
+
+
+def presigned_part(name: str, *, upload_id: str, number: int, md5_hex: str, expires: int) -> str:
+    """A URL of the object store that PUTs part `number` of the upload; its MD5 is signed in (Content-MD5)."""
+    md5 = base64.b64encode(bytes.fromhex(md5_hex)).decode()
+    params = _s3_params(name, UploadId=upload_id, PartNumber=number, ContentMD5=md5)
+    return _s3_client().generate_presigned_url("upload_part", Params=params, ExpiresIn=expires, HttpMethod="PUT")
+
+
+def multipart_complete(name: str, *, upload_id: str, md5_hexes: list[str]) -> None:
+    """Join the parts the client sent into the object at `name`: the store checks that each part it holds has
+    the declared MD5 (a part's ETag); FileNotFoundError when the upload is unknown (never begun, or aborted)."""
+    parts = [{"PartNumber": n, "ETag": f'"{md5}"'} for n, md5 in enumerate(md5_hexes, start=1)]
+    try:
+        _s3_client().complete_multipart_upload(**_s3_params(name, UploadId=upload_id, MultipartUpload={"Parts": parts}))
+    except Exception as exc:
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+        if code == "NoSuchUpload":
+            raise FileNotFoundError(name) from exc
+        if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
+            raise ValueError(f"The object store refused the parts: {exc}") from exc
+        raise
+
+
+def multipart_abort(name: str, *, upload_id: str) -> None:
+    with contextlib.suppress(Exception):
+        _s3_client().abort_multipart_upload(**_s3_params(name, UploadId=upload_id))
+
+
+def blob_adopt_whole(name: str, *, md5: str) -> Blob:
+    """The Blob of an object completed from parts at staging `name` (no client can write it any more): read
+    back once and hashed, since no store computes a whole SHA-256 or MD5 of an object made of parts; ValueError
+    unless its MD5 is `md5`. The object is removed once adopted."""
+    size = _stored_size(name)
+    if size is None:
+        raise FileNotFoundError(name)
+    blob = _keep(name, sha256=_read_sha256(name, md5=md5, size=size), md5=md5, size=size)
+    with contextlib.suppress(Exception):
+        default_storage.delete(name)
+    return blob
+
+
 def _read_sha256(name: str, *, md5: str, size: int) -> str:
-    logger.warning("The object store computed no SHA-256 for %s: reading it back to hash it.", name)
     digests = _Digests()
     try:
         with _open(name) as f:

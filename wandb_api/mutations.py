@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import Http404
 
 from artifacts import names, permissions, services, storage
-from artifacts.models import Artifact, ArtifactVersion, Entity, Run
+from artifacts.models import Artifact, ArtifactVersion, Entity, Run, StagedUpload
 from artifacts.permissions import User
 from registry import services as registry_services
 from registry.models import Link, RegisteredModel
@@ -185,33 +185,49 @@ def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
         if not version.is_committed:
             blob = services.blob_for_dedupe(entity=version.artifact.project.entity, md5=spec["md5"])
             adds.setdefault(spec["artifactID"], {})[spec["name"]] = blob
-    # With S3_DIRECT, bytes go straight to the object store (presigned PUT to a staging name, adopted when the
-    # version commits), except a file the SDK would send in parts (2 GiB and more): it streams through here.
+    # Bytes to upload go to a staging name first (services.version_uploads_expect) when they go straight to the
+    # object store (S3_DIRECT: a presigned PUT, adopted when the version commits) or in parts (files of 2 GiB and
+    # more, for which the SDK sends each part's MD5): presigned part URLs with S3_DIRECT, else the app's own.
     direct = storage.direct_transfers()
-    staged: dict[tuple[str, str], str] = {}
+    staged: dict[tuple[str, str], StagedUpload] = {}
     with transaction.atomic():
         for artifact_id, files in adds.items():
             services.version_files_add(version=versions[artifact_id], files=files, user=user)
-            if direct:
-                wanted = {
-                    spec["name"]: spec["md5"]
-                    for spec in input["artifactFiles"]
-                    if spec["artifactID"] == artifact_id
-                    and files.get(spec["name"], False) is None
-                    and not spec.get("uploadPartsInput")
-                }
-                for path, name in services.version_uploads_expect(
-                    version=versions[artifact_id], md5_by_path=wanted, user=user
-                ).items():
-                    staged[artifact_id, path] = name
+            to_stage = [
+                spec
+                for spec in input["artifactFiles"]
+                if spec["artifactID"] == artifact_id
+                and files.get(spec["name"], False) is None
+                and (direct or spec.get("uploadPartsInput"))
+            ]
+            if to_stage:
+                uploads = services.version_uploads_expect(
+                    version=versions[artifact_id],
+                    md5_by_path={spec["name"]: spec["md5"] for spec in to_stage},
+                    parts_by_path={
+                        spec["name"]: _part_md5s(spec["uploadPartsInput"])
+                        for spec in to_stage
+                        if spec.get("uploadPartsInput")
+                    },
+                    user=user,
+                )
+                for path, upload in uploads.items():
+                    staged[artifact_id, path] = upload
+    for upload in staged.values():
+        services.version_upload_begin(upload)
     edges = []
     for spec in input["artifactFiles"]:
         version = versions[spec["artifactID"]]
         path = spec["name"]
-        upload_url, upload_headers = None, []
-        if (spec["artifactID"], path) in staged:
+        upload_url, upload_headers, parts = None, [], None
+        upload = staged.get((spec["artifactID"], path))
+        if upload is not None and upload.in_parts:
+            # The whole file may also come through the app's own URL; the SDK sends the parts.
+            upload_url = tokens.upload_url(request, version=version.pk, path=path, md5=spec["md5"], user=user.pk)
+            parts = {"uploadID": upload.upload_id, "uploadUrlParts": _part_urls(request, version, upload, user)}
+        elif upload is not None:
             upload_url, upload_headers = storage.presigned_upload(
-                staged[spec["artifactID"], path], md5=spec["md5"], expires=tokens.UPLOAD_MAX_AGE
+                upload.key, md5=spec["md5"], expires=tokens.UPLOAD_MAX_AGE
             )
         elif not version.is_committed and adds[spec["artifactID"]][path] is None:
             upload_url = tokens.upload_url(request, version=version.pk, path=path, md5=spec["md5"], user=user.pk)
@@ -229,11 +245,52 @@ def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
             "storagePath": f"{version.artifact.project.entity.name}/{spec['md5']}",
             "uploadUrl": upload_url,
             "uploadHeaders": upload_headers,
-            "uploadMultipartUrls": None,
+            "uploadMultipartUrls": parts,
             "artifact": version,
         }
         edges.append({"node": node, "cursor": path})
     return {"files": {"totalCount": len(edges), "pageInfo": page_info(None, False), "edges": edges}}
+
+
+def _part_md5s(parts: list[dict[str, Any]]) -> list[str]:
+    """The SDK's parts (number and hex MD5 each) as the hex MD5s in part order; numbered 1 to N, once each."""
+    by_number = {int(part["partNumber"]): str(part["hexMD5"]).lower() for part in parts}
+    if sorted(by_number) != list(range(1, len(parts) + 1)):
+        raise ValidationError("The parts must be numbered 1 to N, each once.", code="invalid_parts")
+    return [by_number[number] for number in range(1, len(parts) + 1)]
+
+
+def _part_urls(request: Any, version: ArtifactVersion, upload: StagedUpload, user: User) -> list[dict[str, Any]]:
+    urls = []
+    for number, md5 in enumerate(upload.part_md5s, start=1):
+        if upload.upload_id != upload.key:  # the object store's own upload (storage.direct_transfers)
+            url = storage.presigned_part(
+                upload.key, upload_id=upload.upload_id, number=number, md5_hex=md5, expires=tokens.UPLOAD_MAX_AGE
+            )
+        else:
+            url = tokens.upload_url(request, version=version.pk, upload=upload.upload_id, part=number, user=user.pk)
+        urls.append({"partNumber": number, "uploadUrl": url})
+    return urls
+
+
+def complete_multipart_upload_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """After the SDK sent every part of a file: join them, check them and add the file (or abort the upload)."""
+    user = info.context.user
+    version = lookups.version_for_change(user, input["artifactID"])
+    parts: dict[int, str] = {}
+    for part in input["completedParts"]:
+        number = int(part["partNumber"])
+        if number in parts:
+            raise ValidationError(f"Part {number} is reported twice.", code="invalid_parts")
+        parts[number] = part["hexMD5"]
+    digest = services.version_upload_complete(
+        version=version,
+        upload_id=input["uploadID"],
+        part_md5s=parts,
+        user=user,
+        abort=input["completeMultipartAction"] == "Abort",
+    )
+    return {"digest": digest}
 
 
 def commit_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
@@ -369,6 +426,7 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "updateArtifactManifest": update_artifact_manifest,
     "createArtifactFiles": create_artifact_files,
     "commitArtifact": commit_artifact,
+    "completeMultipartUploadArtifact": complete_multipart_upload_artifact,
     "linkArtifact": link_artifact,
     "useArtifact": use_artifact,
     "updateArtifact": update_artifact,

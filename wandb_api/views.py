@@ -175,6 +175,21 @@ def _upload_artifact_file(request: HttpRequest, user: User, payload: dict[str, A
     return HttpResponse(status=200)
 
 
+def _upload_artifact_part(request: HttpRequest, user: User, payload: dict[str, Any]) -> HttpResponse:
+    """One part of a file sent in parts through the app: checked against the MD5 declared for it, staged, and
+    answered with that MD5 as its ETag (which the SDK reports when it completes the upload)."""
+    version = get_object_or_404(
+        ArtifactVersion.objects.select_related("artifact__project__entity"), pk=payload["version"]
+    )
+    permissions.require_change_project(user, version.artifact.project)
+    upload = services.version_upload_part(
+        version=version, upload_id=payload["upload"], number=payload["part"], user=user
+    )
+    md5 = upload.part_md5s[payload["part"] - 1]
+    storage.part_store(request, upload.key, payload["part"], md5_hex=md5)
+    return HttpResponse(status=200, headers={"ETag": f'"{md5}"'})
+
+
 def _upload_run_file(request: HttpRequest, user: User, payload: dict[str, Any]) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("project__entity"), pk=payload["run"])
     permissions.require_change_project(user, run.project)
@@ -251,6 +266,8 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
     if user is None:
         return HttpResponse("Invalid upload URL.", status=403, content_type="text/plain")
     try:
+        if "part" in payload:
+            return _upload_artifact_part(request, user, payload)
         if "version" in payload:
             return _upload_artifact_file(request, user, payload)
         if "run" in payload:

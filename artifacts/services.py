@@ -981,7 +981,8 @@ class GarbageReport:
 
 def garbage_collect(*, older_than: timedelta) -> GarbageReport:
     """Remove what nothing needs and is older than `older_than`: pending versions, blobs no file refers to
-    (row and bytes), and staged objects of uploads and writes that died half-way.
+    (row and bytes), staged objects of uploads and writes that died half-way, and uploads in parts to the
+    object store never completed.
 
     Safe against concurrent uploads: a blob is deleted only while its row is locked and after no file is
     found referring to it; an upload that reuses it either adds its file first (the blob stays) or finds the
@@ -1001,4 +1002,7 @@ def garbage_collect(*, older_than: timedelta) -> GarbageReport:
     for key in storage.staged_leftovers(older_than=cutoff):
         storage.staged_delete(key)
         report.staged.append(key)
+    # Uploads of versions still pending are awaited; those of pruned versions went with their rows.
+    awaited = set(StagedUpload.objects.values_list("key", flat=True))
+    report.staged.extend(storage.abort_abandoned_uploads(older_than=cutoff, keep=awaited))
     return report

@@ -583,6 +583,26 @@ def staged_delete(key: str) -> None:
     default_storage.delete(key)
 
 
+def abort_abandoned_uploads(*, older_than: datetime, keep: set[str]) -> list[str]:
+    """Abort the object store's uploads in parts to staging names begun before `older_than`, except those to
+    the names in `keep` (still awaited); their staging names. Local files' parts are plain staged files."""
+    if not _is_s3():
+        return []
+    client, aborted = _s3_client(), []
+    prefix = default_storage._normalize_name(STAGING_DIR) + "/"
+    for page in client.get_paginator("list_multipart_uploads").paginate(
+        Bucket=default_storage.bucket_name, Prefix=prefix
+    ):
+        for upload in page.get("Uploads", []):
+            name = f"{STAGING_DIR}/{upload['Key'][len(prefix) :]}"
+            if upload["Initiated"] < older_than and name not in keep:
+                client.abort_multipart_upload(
+                    Bucket=default_storage.bucket_name, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                aborted.append(name)
+    return aborted
+
+
 def staged_leftovers(*, older_than: datetime) -> Iterator[str]:
     """Staging names (see _publish) last written before `older_than`: writes that died half-way."""
     try:

@@ -6,6 +6,7 @@ with presigned part URLs on S3 (S3_DIRECT). The real SDK with a file over its th
 import base64
 import hashlib
 import random
+from datetime import timedelta
 
 import pytest
 import requests
@@ -208,3 +209,15 @@ def test_on_s3_an_aborted_upload_is_aborted_in_the_bucket(direct, gql, team, pro
     assert "errors" not in complete(gql, version, node, [], action="Abort")
     assert not direct.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
     assert not StagedUpload.objects.exists()
+
+
+def test_collect_garbage_aborts_uploads_in_parts_to_the_bucket_never_completed(direct, gql, team, project):
+    ask(gql, pending(team, project))
+    assert direct.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
+    # Its version is pending for less than the grace period: the upload is awaited.
+    assert services.garbage_collect(older_than=timedelta(hours=1)).staged == []
+    assert direct.list_multipart_uploads(Bucket=BUCKET).get("Uploads"), "an awaited upload was aborted"
+    report = services.garbage_collect(older_than=timedelta(0))
+    assert report.pending.versions == 1
+    assert len(report.staged) == 1 and report.staged[0].startswith("staging/")
+    assert not direct.list_multipart_uploads(Bucket=BUCKET).get("Uploads")

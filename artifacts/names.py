@@ -24,6 +24,8 @@ RESERVED_ENTITY_NAMES = {
     "files",
     "sdk",
     "api",
+    "artifacts",
+    "artifactsV2",
 }
 
 

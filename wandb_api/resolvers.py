@@ -25,7 +25,13 @@ from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import ArtifactTypeNode, MembershipNode, ProjectNode
 
 # Only what this server does differently from W&B's oldest behaviour; the SDK falls back for the rest.
-SERVER_FEATURES = ["ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE"]
+SERVER_FEATURES = [
+    "ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE",
+    # `len(artifact.files())`: the files connection has totalCount.
+    "TOTAL_COUNT_IN_FILE_CONNECTION",
+    # views.artifact_file takes the version's own id as well as the birth version's.
+    "ARTIFACT_V2_DOWNLOAD_HANDLER_SUPPORTS_ARTIFACT_ID",
+]
 # W&B's "TTL disabled" value.
 TTL_DISABLED = -2
 MAX_PAGE = 10_000

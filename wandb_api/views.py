@@ -312,6 +312,38 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     return HttpResponse("Invalid download URL.", status=403, content_type="text/plain")
 
 
+@require_GET
+def artifact_file(
+    request: HttpRequest,
+    region: str,
+    entity: str,
+    project: str,
+    collection: str,
+    birth_id: str,
+    md5_hex: str,
+    name: str,
+    artifact_id: str | None = None,
+) -> HttpResponse:
+    """One file, as the SDK fetches an entry that came without a download URL (`entry.download()`): found by
+    the version (its own id, else the one that first stored the file) and the file's MD5, with the SDK's API key.
+    The path's entity, project and collection are the SDK's view of where the version is shown (a project or
+    a registry); the version's own project decides who may read it."""
+    user = auth.authenticate(request)
+    if user is None:
+        return _unauthorized(request)
+    version = lookups.version_by_id(user, artifact_id or birth_id)
+    try:
+        md5 = storage.b64_md5(bytes.fromhex(md5_hex)) if len(md5_hex) == 32 else None
+    except ValueError:
+        md5 = None
+    file = None
+    if version is not None and md5 is not None:
+        file = version.files.select_related("blob").filter(blob__md5=md5).order_by("path").first()
+    if file is None:
+        return JsonResponse({"errors": [{"message": "No such file."}]}, status=404)
+    return stream_blob(request, file.blob, filename=name)
+
+
 @csrf_exempt
 @require_POST
 def telemetry(request: HttpRequest, kind: str) -> HttpResponse:

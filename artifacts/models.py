@@ -275,6 +275,20 @@ class ArtifactFile(models.Model):
         return self.path
 
 
+class VersionTag(models.Model):
+    """A label on a version (W&B's artifact tags): any number per version, editable after commit."""
+
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=names.MAX_TAG_LENGTH, validators=[names.validate_tag], db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "name"], name="unique_version_tag")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class StagedUpload(models.Model):
     """A file of a pending version whose bytes are on their way to a staging name (`key`) in the store, either
     straight to the object store through a presigned URL (S3 with S3_DIRECT), or in parts (files of 2 GiB and

@@ -10,6 +10,9 @@ ENTITY_NAME_RE = re.compile(r"[a-z0-9_-]{1,64}")
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 # ASCII digits only (`"²".isdigit()` is true) and few enough for a 64-bit column.
 VERSION_RE = re.compile(r"v([0-9]{1,18})")
+# W&B's tag names (the SDK's TAG_REGEX): words of letters, digits, `_` and `-`, separated by single spaces.
+TAG_RE = re.compile(r"[-\w]+( [-\w]+)*")
+MAX_TAG_LENGTH = 128
 LATEST = "latest"
 MAX_PATH_LENGTH = 1024
 # Entity names share the URL root with the site's own pages.
@@ -119,6 +122,15 @@ def validate_alias(value: str) -> None:
         raise ValidationError(
             "Invalid alias %(value)r: names like v3 are version numbers, not aliases.",
             code="reserved",
+            params={"value": value},
+        )
+
+
+def validate_tag(value: str) -> None:
+    if not isinstance(value, str) or len(value) > MAX_TAG_LENGTH or not TAG_RE.fullmatch(value):
+        raise ValidationError(
+            "Invalid tag %(value)r: up to 128 letters, digits, '_' and '-', words separated by single spaces.",
+            code="invalid_tag",
             params={"value": value},
         )
 

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Func, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Window
+from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
@@ -22,6 +22,8 @@ from artifacts.models import (
     Membership,
     Project,
     Run,
+    VersionState,
+    VersionTag,
 )
 from artifacts.permissions import User
 
@@ -154,10 +156,20 @@ PROJECTS_PER_PAGE = 50
 VERSIONS_PER_PAGE = 50
 
 
-def artifact_types(project: Project) -> list[dict]:
-    """The project's artifact types with committed versions, `model` first, then by name."""
+def _matching(artifacts: QuerySet[Artifact], search: str) -> QuerySet[Artifact]:
+    """Artifacts whose name, or a tag of one of whose committed versions, contains `search` (any case)."""
+    if not search:
+        return artifacts
+    tagged = VersionTag.objects.filter(
+        version__artifact=OuterRef("pk"), version__state=VersionState.COMMITTED, name__icontains=search
+    )
+    return artifacts.filter(Q(name__icontains=search) | Exists(tagged))
+
+
+def artifact_types(project: Project, search: str = "") -> list[dict]:
+    """The project's artifact types with committed versions (matching `search`), `model` first, then by name."""
     rows = (
-        Artifact.objects.filter(project=project, num_versions__gt=0)
+        _matching(Artifact.objects.filter(project=project, num_versions__gt=0), search)
         .values("type")
         .annotate(num_artifacts=Count("id"))
         .order_by("type")
@@ -165,9 +177,9 @@ def artifact_types(project: Project) -> list[dict]:
     return sorted(rows, key=lambda r: (r["type"] != "model", r["type"]))
 
 
-def artifacts_of_type(project: Project, type: str) -> QuerySet[Artifact]:
+def artifacts_of_type(project: Project, type: str, search: str = "") -> QuerySet[Artifact]:
     return (
-        Artifact.objects.filter(project=project, type=type, num_versions__gt=0)
+        _matching(Artifact.objects.filter(project=project, type=type, num_versions__gt=0), search)
         .select_related("project__entity")
         .order_by("name")
     )

@@ -41,6 +41,7 @@ from artifacts.models import (
     Run,
     StagedUpload,
     VersionState,
+    VersionTag,
 )
 from artifacts.permissions import User
 from artifacts.storage import blob_store, manifest_digest
@@ -374,16 +375,18 @@ def version_create(
     metadata: dict | None = None,
     description: str = "",
     aliases: Iterable[str] = (),
+    tags: Iterable[str] = (),
 ) -> LogResult:
     """Step one of logging in three steps (create, add files, commit), as the W&B SDK does.
 
-    Returns the committed version that already has `digest` (aliases merged, created=False), or a new
-    PENDING version, invisible everywhere until `version_commit`.
+    Returns the committed version that already has `digest` (aliases and tags merged, created=False), or a
+    new PENDING version (with its tags), invisible everywhere until `version_commit`.
     """
     names.validate_name(name, "artifact name")
     names.validate_name(type, "artifact type")
     names.validate_text(description)
     aliases = _validate_aliases(aliases)
+    tags = _validate_tags(tags)
     if not DIGEST_RE.fullmatch(digest or ""):
         raise ValidationError(f"Invalid digest {digest!r}: expected 32 hex characters.", code="invalid_digest")
     if metadata is not None and not isinstance(metadata, dict):
@@ -399,6 +402,7 @@ def version_create(
         existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
         if existing is not None and existing.pk == intact:
             _aliases_merge(version=existing, aliases=aliases)
+            _tags_add(existing, tags)
             return LogResult(existing, False)
         version = ArtifactVersion.objects.create(
             artifact=artifact,
@@ -409,6 +413,7 @@ def version_create(
             created_by_run=run,
             created_by=user if user.is_authenticated else None,
         )
+        _tags_add(version, tags)
     return LogResult(version, True)
 
 
@@ -675,6 +680,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
         existing = ArtifactVersion.committed.filter(artifact_id=version.artifact_id, digest=digest).first()
         if existing is not None:
             _aliases_merge(version=existing, aliases=version.pending_aliases)
+            _tags_add(existing, list(version.tags.values_list("name", flat=True)))
             version.files.all().delete()
             version.duplicate_of = existing
             version.pending_aliases = []
@@ -791,13 +797,50 @@ def alias_remove(*, version: ArtifactVersion, name: str, user: User) -> None:
 
 
 @transaction.atomic
-def version_update(*, version: ArtifactVersion, user: User, description: str) -> ArtifactVersion:
-    """Only the description of a committed version may change; files, digest and index never do."""
-    names.validate_text(description)
+@transaction.atomic
+def version_update(
+    *,
+    version: ArtifactVersion,
+    user: User,
+    description: str | None = None,
+    metadata: dict | None = None,
+    tags_add: Iterable[str] = (),
+    tags_remove: Iterable[str] = (),
+) -> ArtifactVersion:
+    """Edit a committed version as W&B allows (`artifact.save()`): its description, metadata and tags. Its
+    content (files, digest) and index never change. Arguments left None (or empty) leave that part as it is."""
+    if description is not None:
+        names.validate_text(description)
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise ValidationError("The metadata must be a JSON object.", code="invalid_json")
+        jsonvalues.check(metadata, "metadata")
+    tags_add, tags_remove = _validate_tags(tags_add), _validate_tags(tags_remove)
     _require_change_version(user, version)
-    version.description = description
-    version.save(update_fields=["description"])
+    fields = []
+    if description is not None:
+        version.description = description
+        fields.append("description")
+    if metadata is not None:
+        version.metadata = metadata
+        fields.append("metadata")
+    if fields:
+        version.save(update_fields=fields)
+    if tags_remove:
+        VersionTag.objects.filter(version=version, name__in=tags_remove).delete()
+    _tags_add(version, tags_add)
     return version
+
+
+def _validate_tags(tags: Iterable[str]) -> list[str]:
+    tags = list(dict.fromkeys(tags))
+    for tag in tags:
+        names.validate_tag(tag)
+    return tags
+
+
+def _tags_add(version: ArtifactVersion, tags: list[str]) -> None:
+    VersionTag.objects.bulk_create([VersionTag(version=version, name=tag) for tag in tags], ignore_conflicts=True)
 
 
 @transaction.atomic

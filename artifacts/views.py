@@ -132,9 +132,10 @@ def _browser_sections(request: HtmxHttpRequest, project, artifact=None) -> list[
     """Artifact types as sections, each paged by itself (`?type=<t>&page=N` pages that type); the selected
     artifact's type opens at the page that holds it."""
     open_type = artifact.type if artifact else "model"
+    search = _search(request)
     sections = []
-    for row in queries.artifact_types(project):
-        qs = queries.artifacts_of_type(project, row["type"])
+    for row in queries.artifact_types(project, search):
+        qs = queries.artifacts_of_type(project, row["type"], search)
         if request.GET.get("type") == row["type"]:
             number = request.GET.get("page")
         elif artifact is not None and row["type"] == artifact.type:
@@ -155,6 +156,11 @@ def _browser_sections(request: HtmxHttpRequest, project, artifact=None) -> list[
     return sections
 
 
+def _search(request: HtmxHttpRequest) -> str:
+    """The Artifact browser's search (`?q=`): artifact names and version tags."""
+    return request.GET.get("q", "").strip()[:128]
+
+
 def _render_browser(request: HtmxHttpRequest, context: dict) -> HttpResponse:
     template = "artifacts/artifact_browse.html"
     if wants_fragment(request):
@@ -171,6 +177,7 @@ def _browser_context(request: HtmxHttpRequest, project, artifact=None, version=N
     return {
         "project": project,
         "sections": _browser_sections(request, project, artifact),
+        "search": _search(request),
         "selected_artifact": artifact,
         "selected_versions": queries.version_labels(artifact)[: queries.VERSIONS_PER_PAGE] if artifact else [],
         "selected_version": version,

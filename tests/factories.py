@@ -93,6 +93,7 @@ def snapshot() -> dict[str, int]:
         a.ArtifactVersion,
         a.ArtifactFile,
         a.StagedUpload,
+        a.VersionTag,
         a.ArtifactAlias,
         a.ArtifactUsage,
         a.ApiKey,

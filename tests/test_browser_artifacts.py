@@ -133,3 +133,27 @@ def test_reading_works_without_javascript(browser, live_server, demo):
     expect(page).to_have_url(re.compile("/mnist_model/v0/files$"))
     expect(page.locator("#detail-panel")).to_contain_text("model.pt")
     context.close()
+
+
+def test_searching_the_artifact_browser_by_name_and_by_version_tag(page, demo):
+    from artifacts import services
+    from artifacts.models import ArtifactVersion
+
+    v0 = ArtifactVersion.committed.get(artifact__name="mnist_model", index=0)
+    services.version_update(version=v0, user=demo.admin, tags_add=["production ready"])
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/reviewco/mnist/artifacts")
+    search = page.get_by_label("Search names and tags")
+    search.fill("production")
+    search.press("Enter")
+    expect(page).to_have_url(re.compile(r"/reviewco/mnist/artifacts\?q=production$"))
+    panel = page.locator(".artifacts-panel")
+    expect(panel.locator(".artifact-list a")).to_have_text(["mnist_model"])
+    panel.get_by_role("link", name="mnist_model").click()
+    page.get_by_role("list", name="Versions of mnist_model").get_by_role("link", name="v0").click()
+    expect(page.locator("#detail-panel .overview")).to_contain_text("production ready")
+    page.goto("/reviewco/mnist/artifacts")
+    search = page.get_by_label("Search names and tags")
+    search.fill("no such thing")
+    search.press("Enter")
+    expect(panel).to_contain_text("No artifact name or version tag contains “no such thing”.")

@@ -137,8 +137,13 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         metadata=runs.parse_json_object(input.get("metadata"), "metadata"),
         description=input.get("description") or "",
         aliases=_user_aliases(input.get("aliases"), name),
+        tags=_tag_names(input.get("tags")),
     )
     return {"artifact": result.version}
+
+
+def _tag_names(tags: list[Input] | None) -> list[str]:
+    return [tag["tagName"] for tag in tags or ()]
 
 
 def create_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any]:
@@ -354,24 +359,22 @@ TTL_INHERIT = -1
 
 @atomic
 def update_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """`Artifact.save()` of a committed version: only its description may change (services.version_update);
-    unchanged fields the SDK re-sends are accepted, changed ones this server cannot store are refused."""
+    """`Artifact.save()` of a committed version: its description, metadata and tags (services.version_update);
+    a TTL or aliases sent here are refused (no TTLs; aliases have their own mutations)."""
     user = info.context.user
     version = lookups.committed_version_for_write(user, input["artifactID"])
-    if input.get("tagsToAdd") or input.get("tagsToDelete"):
-        raise ValidationError("This server does not store tags on versions.", code="unsupported")
     if input.get("ttlDurationSeconds") not in (None, TTL_INHERIT, TTL_DISABLED):
         raise ValidationError("This server does not expire versions: a TTL cannot be set.", code="unsupported")
     if input.get("aliases") is not None:
         raise ValidationError("Set aliases with addAliases and deleteAliases.", code="unsupported")
-    metadata = runs.parse_json_object(input.get("metadata"), "metadata")
-    if metadata is not None and metadata != (version.metadata or {}):
-        raise ValidationError(
-            "The metadata of a committed version cannot change: log a new version instead.", code="immutable"
-        )
-    description = input.get("description")
-    if description is not None and description != version.description:
-        version = services.version_update(version=version, user=user, description=description)
+    version = services.version_update(
+        version=version,
+        user=user,
+        description=input.get("description"),
+        metadata=runs.parse_json_object(input.get("metadata"), "metadata"),
+        tags_add=_tag_names(input.get("tagsToAdd")),
+        tags_remove=_tag_names(input.get("tagsToDelete")),
+    )
     return {"artifact": version}
 
 
@@ -417,6 +420,27 @@ def delete_aliases(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"success": True}
 
 
+def delete_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`Artifact.delete(delete_aliases=...)` of a project version: the pages' Delete (services.version_delete)."""
+    user = info.context.user
+    version = lookups.committed_version_for_write(user, input["artifactID"])
+    services.version_delete(version=version, user=user, delete_aliases=bool(input.get("deleteAliases")))
+    return {"artifact": {"id": input["artifactID"]}}
+
+
+def unlink_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`Artifact.unlink()` (and `delete()`) of a registry version: the pages' Unlink (registry link_delete)."""
+    user = info.context.user
+    version = lookups.committed_version_for_write(user, input["artifactID"])
+    pk = ids.decode_int(input["artifactPortfolioID"], "ArtifactPortfolio")
+    links = Link.objects.select_related("registered_model__entity")
+    link = links.filter(registered_model_id=pk, source=version).first()
+    if link is None:
+        raise Http404("This version is not linked to that registered model.")
+    registry_services.link_delete(link=link, user=user)
+    return {"success": True}
+
+
 MUTATION: dict[str, Callable[..., Any]] = {
     "upsertBucket": upsert_bucket,
     "createRunFiles": create_run_files,
@@ -432,4 +456,6 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "updateArtifact": update_artifact,
     "addAliases": add_aliases,
     "deleteAliases": delete_aliases,
+    "deleteArtifact": delete_artifact,
+    "unlinkArtifact": unlink_artifact,
 }

@@ -411,7 +411,10 @@ ARTIFACT: dict[str, Resolver] = {
     "metadata": lambda version, info: json.dumps(version.metadata or {}),
     "ttlDurationSeconds": lambda version, info: TTL_DISABLED,
     "ttlIsInherited": lambda version, info: True,
-    "tags": lambda version, info: [],
+    "tags": lambda version, info: [
+        {"id": ids.encode("Tag", tag.pk), "name": tag.name, "tagCategoryName": None, "attributes": None}
+        for tag in version.tags.all()
+    ],
     "historyStep": nothing,
     "state": lambda version, info: version.state,
     "size": lambda version, info: version.size,

@@ -11,11 +11,13 @@ from wandb.sdk.artifacts._generated import (
     ARTIFACT_CREATED_BY_GQL,
     ARTIFACT_USED_BY_GQL,
     DELETE_ALIASES_GQL,
+    DELETE_ARTIFACT_GQL,
+    UNLINK_ARTIFACT_GQL,
     UPDATE_ARTIFACT_GQL,
 )
 
 from artifacts import services
-from artifacts.models import ArtifactAlias
+from artifacts.models import ArtifactAlias, ArtifactVersion
 from registry.models import LinkAlias
 from tests.factories import link, log_version, make_project, make_run, snapshot
 from tests.wandb_api.helpers import api_key
@@ -105,26 +107,40 @@ def test_registry_aliases_go_through_the_registry_services(gql, team, project):
     assert _names(version) == {"latest"}
 
 
-def test_update_artifact_changes_the_description_and_refuses_what_it_cannot_store(gql, team, project):
+def test_update_artifact_edits_description_metadata_and_tags_and_refuses_the_rest(gql, team, project):
     version = log_version(project, metadata={"acc": 0.9})
     key = api_key(team.member)
     artifact_id = ids.encode("Artifact", version.pk)
-    same = json.dumps({"acc": 0.9})
-    body = gql(
-        UPDATE_ARTIFACT_GQL, {"input": {"artifactID": artifact_id, "description": "d", "metadata": same}}, key=key
-    )
+    changes = {
+        "description": "d",
+        "metadata": json.dumps({"acc": 0.95, "note": "re-evaluated"}),
+        "tagsToAdd": [{"tagName": "best model"}, {"tagName": "sota"}],
+    }
+    body = gql(UPDATE_ARTIFACT_GQL, {"input": {"artifactID": artifact_id, **changes}}, key=key)
     assert body["data"]["result"]["artifact"]["description"] == "d"
     version.refresh_from_db()
-    assert version.description == "d"
+    assert (version.description, version.metadata) == ("d", {"acc": 0.95, "note": "re-evaluated"})
+    assert list(version.tags.values_list("name", flat=True)) == ["best model", "sota"]
+    body = gql(
+        UPDATE_ARTIFACT_GQL, {"input": {"artifactID": artifact_id, "tagsToDelete": [{"tagName": "sota"}]}}, key=key
+    )
+    assert "errors" not in body
+    assert list(version.tags.values_list("name", flat=True)) == ["best model"]
+    digest, files = version.digest, list(version.files.values_list("path", "blob"))
+    before = snapshot()
     for change, message in [
-        ({"metadata": json.dumps({"acc": 1})}, "The metadata of a committed version cannot change"),
-        ({"tagsToAdd": [{"tagName": "x"}]}, "does not store tags"),
+        ({"tagsToAdd": [{"tagName": "no/slashes"}]}, "Invalid tag 'no/slashes'"),
+        ({"tagsToAdd": [{"tagName": "two  spaces"}]}, "Invalid tag 'two  spaces'"),
+        ({"metadata": json.dumps([1, 2])}, "must be a JSON object"),
         ({"ttlDurationSeconds": 3600}, "a TTL cannot be set"),
     ]:
         variables = {"input": {"artifactID": artifact_id, "description": "changed", **change}}
         assert message in gql(UPDATE_ARTIFACT_GQL, variables, key=key)["errors"][0]["message"]
     version.refresh_from_db()
-    assert version.description == "d"
+    assert version.description == "d" and snapshot() == before
+    assert list(version.tags.values_list("name", flat=True)) == ["best model"]
+    # The content never changes.
+    assert (version.digest, list(version.files.values_list("path", "blob"))) == (digest, files)
     body = gql(
         UPDATE_ARTIFACT_GQL, {"input": {"artifactID": artifact_id, "description": "v"}}, key=api_key(team.viewer)
     )
@@ -147,3 +163,38 @@ def test_used_by_answers_only_runs_the_user_may_see(gql, team):
     assert used_by(team.outsider) == ["otherco/there", "reviewco/here"]
     creator = gql(ARTIFACT_CREATED_BY_GQL, variables, key=api_key(team.outsider))["data"]["artifact"]["createdBy"]
     assert (creator["__typename"], creator["name"], creator["project"]["name"]) == ("Run", "trainer", "open")
+
+
+def test_delete_artifact_and_unlink_artifact_apply_the_pages_rules(gql, team, project):
+    version = log_version(project, "cnn")
+    services.alias_set(version=version, name="staging", user=team.admin)
+    linked = link(version, "CNN-dev", aliases=["production"])
+    member, admin, viewer = api_key(team.member), api_key(team.admin), api_key(team.viewer)
+    version_id = ids.encode("Artifact", version.pk)
+    unlink = {
+        "input": {
+            "artifactID": version_id,
+            "artifactPortfolioID": ids.encode("ArtifactPortfolio", linked.registered_model_id),
+        }
+    }
+    delete = {"input": {"artifactID": version_id, "deleteAliases": False}}
+    before = snapshot()
+    for variables, key, message in [
+        (delete, member, "unlink it there first"),
+        (unlink, viewer, "member or admin role"),
+        (unlink, member, "only admins may unlink it"),  # `production` is protected
+        (
+            {"input": {**unlink["input"], "artifactPortfolioID": ids.encode("ArtifactPortfolio", 999)}},
+            admin,
+            "not linked",
+        ),
+    ]:
+        query = DELETE_ARTIFACT_GQL if "deleteAliases" in variables["input"] else UNLINK_ARTIFACT_GQL
+        assert message in gql(query, variables, key=key)["errors"][0]["message"]
+    assert snapshot() == before
+    assert gql(UNLINK_ARTIFACT_GQL, unlink, key=admin)["data"]["result"]["success"] is True
+    assert not version.links.exists()
+    assert "confirm removing them" in gql(DELETE_ARTIFACT_GQL, delete, key=member)["errors"][0]["message"]
+    body = gql(DELETE_ARTIFACT_GQL, {"input": {**delete["input"], "deleteAliases": True}}, key=member)
+    assert body["data"]["result"]["artifact"]["id"] == version_id
+    assert not ArtifactVersion.objects.filter(pk=version.pk).exists()

@@ -99,16 +99,12 @@ def test_the_sdk_puts_bytes_straight_to_the_bucket_and_the_commit_adopts_them(
     assert not StagedUpload.objects.exists()
 
 
-def test_known_content_is_not_asked_for_and_a_file_sent_in_parts_streams_through_the_app(direct, gql, team, project):
+def test_known_content_is_not_asked_for(direct, gql, team, project):
     log_version(project, "cnn", content=DATA)
-    version = pending(team, project, {"model.pt": DATA, "huge.bin": b"huge"}, name="cnn2")
-    known, huge = nodes(create_files(gql, team, version, {"model.pt": DATA}))[0], None
+    version = pending(team, project, {"model.pt": DATA}, name="cnn2")
+    known = nodes(create_files(gql, team, version, {"model.pt": DATA}))[0]
     assert known["uploadUrl"] is None
     assert version.files.get().path == "model.pt"
-    # The SDK asks for parts from 2 GiB on: that file goes through the app's streaming upload URL instead.
-    parts = [{"partNumber": 1, "hexMD5": hashlib.md5(b"huge").hexdigest()}]
-    huge = nodes(create_files(gql, team, version, {"huge.bin": b"huge"}, uploadPartsInput=parts))[0]
-    assert huge["uploadUrl"].startswith("http://testserver/") and huge["uploadHeaders"] == []
     assert not StagedUpload.objects.exists()
 
 

@@ -154,3 +154,43 @@ def test_logged_by_and_used_by_name_the_runs(run_sdk, team, logged):
         "reviewco/mnist/mnist_model:v0": expected,
         "reviewco/model-registry/MNIST-dev:v0": expected,
     }
+
+
+def test_tags_metadata_and_description_are_edited_after_commit_and_kept_from_creation(run_sdk, team, project, tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"tagged weights")
+    process = run_sdk(
+        f"""
+        import json, wandb
+        run = wandb.init(entity="reviewco", project="mnist")
+        artifact = wandb.Artifact("tagged-model", type="model", metadata={{"acc": 0.9}})
+        artifact.add_file("{tmp_path}/model.pt")
+        run.log_artifact(artifact, tags=["candidate"]).wait()
+        run.link_artifact(artifact, "reviewco/model-registry/Tagged")
+        run.finish()
+        api = wandb.Api()
+        out = {{"created": api.artifact("reviewco/mnist/tagged-model:v0").tags}}
+        # Edited as a project version ...
+        fetched = api.artifact("reviewco/mnist/tagged-model:v0")
+        fetched.metadata = {{"acc": 0.93, "eval": "full test set"}}
+        fetched.description = "Re-evaluated on the full test set."
+        fetched.tags = ["candidate", "best model"]
+        fetched.save()
+        # ... and as the registry version that points at it.
+        linked = api.artifact("reviewco/model-registry/Tagged:v0")
+        linked.tags = [tag for tag in linked.tags if tag != "candidate"] + ["reviewed"]
+        linked.save()
+        again = wandb.Api().artifact("reviewco/mnist/tagged-model:v0")
+        out["edited"] = [sorted(again.tags), again.metadata, again.description]
+        out["registry"] = sorted(wandb.Api().artifact("reviewco/model-registry/Tagged:v0").tags)
+        print(json.dumps(out))
+        """,
+        key=api_key(team.member),
+        timeout=TIMEOUT,
+    )
+    out = _result(process)
+    assert out["created"] == ["candidate"]
+    edited = [["best model", "reviewed"], {"acc": 0.93, "eval": "full test set"}, "Re-evaluated on the full test set."]
+    assert out["edited"] == edited
+    assert out["registry"] == ["best model", "reviewed"]
+    version = ArtifactVersion.committed.get(artifact__name="tagged-model")
+    assert (version.index, version.num_files) == (0, 1), "an edit made a new version or changed its files"

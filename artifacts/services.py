@@ -643,7 +643,8 @@ def _check_tree_against(version: ArtifactVersion, paths: set[str]) -> None:
 
 
 def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
-    """Make a pending version visible: its files must produce its digest. Committing twice is harmless.
+    """Make a pending version visible: its files (none is allowed) must produce its digest. Committing twice is
+    harmless.
 
     If another version with the same content was committed meanwhile, that one is returned (with the
     pending version's aliases) and the pending one is discarded.
@@ -659,10 +660,8 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             return version
         if version.duplicate_of is not None:
             return version.duplicate_of
+        # No files is a version too (W&B allows empty artifacts): its digest is that of an empty manifest.
         files = list(version.files.select_related("blob"))
-        if not files:
-            _require_parts_completed(version)
-            raise ValidationError("An artifact version needs at least one file.", code="empty")
         names.validate_file_tree(f.path for f in files)
         unusable = [f.path for f in files if not f.blob.is_ok]
         if unusable:

@@ -58,10 +58,16 @@ def test_files_that_do_not_match_the_digest_cannot_commit(team, project):
     assert not version.is_committed
 
 
-def test_an_empty_version_cannot_commit(team, project):
+def test_a_version_missing_its_files_cannot_commit_but_an_empty_one_can(team, project):
     version = create(project, team.member, {"model.pt": b"weights"}).version
-    with pytest.raises(ValidationError, match="at least one file"):
+    with pytest.raises(ValidationError, match="does not match the version's digest"):
         services.version_commit(version=version, user=team.member)
+    # W&B allows artifacts without files: the digest of an empty manifest.
+    empty = services.version_create(
+        run=make_run(project), user=team.member, name="empty", type="dataset", digest=storage.manifest_digest({})
+    ).version
+    committed = services.version_commit(version=empty, user=team.member)
+    assert (committed.is_committed, committed.index, committed.num_files, committed.size) == (True, 0, 0, 0)
 
 
 def test_a_committed_version_takes_no_new_files(team, project):

@@ -4,6 +4,7 @@ import gzip
 import json
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from artifacts import services
 from artifacts.models import ArtifactVersion
@@ -168,5 +169,8 @@ def test_the_version_stays_pending_and_invisible_after_a_refused_manifest(client
     version.refresh_from_db()
     assert not version.is_committed
     assert not ArtifactVersion.committed.filter(pk=version.pk).exists()
-    with pytest.raises(Exception, match="at least one file"):
+    # Without the file the manifest listed, the version's digest is not met: it cannot commit.
+    with pytest.raises(ValidationError, match="does not match the version's digest"):
         services.version_commit(version=version, user=team.member)
+    version.refresh_from_db()
+    assert not version.is_committed

@@ -326,3 +326,25 @@ def test_the_sdk_never_gets_a_corrupt_file_and_logging_it_again_repairs_it(
     blob.refresh_from_db()
     assert blob.status == "ok" and stored.read_bytes() == content
     assert _result(run_sdk(download, key=key, env=server)) == {"sizes": {"model.pt": len(content)}}
+
+
+def test_an_artifact_without_files_is_logged_read_and_shown(run_sdk, team, project, client):
+    process = run_sdk(
+        """
+        import json, os, wandb
+        run = wandb.init(entity="reviewco", project="mnist")
+        logged = run.log_artifact(wandb.Artifact("placeholder", type="dataset")).wait()
+        run.finish()
+        artifact = wandb.Api().artifact("reviewco/mnist/placeholder:v0")
+        root = artifact.download(root="empty")
+        # The SDK makes no directory for an artifact without files.
+        print(json.dumps([logged.version, len(artifact.files()), os.listdir(root) if os.path.exists(root) else []]))
+        """,
+        key=api_key(team.member),
+    )
+    assert _result(process) == ["v0", 0, []]
+    version = ArtifactVersion.committed.get(artifact__name="placeholder")
+    assert (version.index, version.num_files, version.size) == (0, 0, 0)
+    client.force_login(team.viewer)
+    for tab in ("", "/files"):
+        assert client.get(f"/reviewco/mnist/artifacts/dataset/placeholder/v0{tab}").status_code == 200

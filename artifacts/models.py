@@ -275,6 +275,26 @@ class ArtifactFile(models.Model):
         return self.path
 
 
+class ArtifactReference(models.Model):
+    """A manifest entry that points at bytes stored elsewhere (W&B's reference entries: `s3://`, `gs://`,
+    `http(s)://`, `file://`, or `wandb-artifact://` for an entry of another version). Kept as the client sent
+    it, digest included, and counted in the version's digest; the server never fetches it: clients do."""
+
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="references")
+    path = models.CharField(max_length=names.MAX_PATH_LENGTH, validators=[names.validate_file_path])
+    ref = models.CharField(max_length=names.MAX_REF_LENGTH)
+    digest = models.CharField(max_length=128)
+    size = models.BigIntegerField(null=True, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "path"], name="unique_reference_path")]
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return f"{self.path} -> {self.ref}"
+
+
 class VersionTag(models.Model):
     """A label on a version (W&B's artifact tags): any number per version, editable after commit."""
 

@@ -13,6 +13,9 @@ VERSION_RE = re.compile(r"v([0-9]{1,18})")
 # W&B's tag names (the SDK's TAG_REGEX): words of letters, digits, `_` and `-`, separated by single spaces.
 TAG_RE = re.compile(r"[-\w]+( [-\w]+)*")
 MAX_TAG_LENGTH = 128
+MAX_REF_LENGTH = 2048
+# Where a reference entry may point: W&B's storage handlers. The server stores the URI, never fetches it.
+REFERENCE_SCHEMES = ("s3", "gs", "http", "https", "file", "wandb-artifact")
 LATEST = "latest"
 MAX_PATH_LENGTH = 1024
 # Entity names share the URL root with the site's own pages.
@@ -132,6 +135,18 @@ def validate_tag(value: str) -> None:
             "Invalid tag %(value)r: up to 128 letters, digits, '_' and '-', words separated by single spaces.",
             code="invalid_tag",
             params={"value": value},
+        )
+
+
+def validate_reference(value: str) -> None:
+    scheme = value.split("://", 1)[0] if isinstance(value, str) and "://" in value else ""
+    if scheme not in REFERENCE_SCHEMES or len(value) > MAX_REF_LENGTH or any(c in value for c in "\x00\r\n"):
+        raise ValidationError(
+            "Invalid reference %(value)r: a URI of up to 2048 characters starting with one of "
+            + ", ".join(f"{s}://" for s in REFERENCE_SCHEMES)
+            + ".",
+            code="invalid_reference",
+            params={"value": str(value)[:200]},
         )
 
 

@@ -75,6 +75,7 @@ def build_panel(user: User, panel: Panel, site_url: str) -> dict:
         ctx["usage"] = usage_snippets(panel, site_url)
     elif panel.tab == "files":
         ctx["tree"] = file_tree(list(queries.version_files(v)))
+        ctx["references"] = list(v.references.all())
     elif panel.tab == "lineage":
         ctx["graph"] = lineage_graph(user, panel)
     return ctx

@@ -30,6 +30,7 @@ from artifacts.models import (
     Artifact,
     ArtifactAlias,
     ArtifactFile,
+    ArtifactReference,
     ArtifactUsage,
     ArtifactVersion,
     Blob,
@@ -608,6 +609,36 @@ def _adopt_staged_uploads(version: ArtifactVersion, user: User) -> None:
             storage.staged_delete(upload.key)
 
 
+@transaction.atomic
+def version_references_set(*, version: ArtifactVersion, references: dict[str, dict], user: User) -> None:
+    """Record reference entries of a pending version (`path -> {"ref", "digest", "size", "extra"}` as in W&B's
+    manifest), replacing those at the same paths; all or none. A reference is a URI the clients resolve (see
+    ArtifactReference); the server checks its form only and never fetches it."""
+    normalized = _normalized_paths(references)
+    _require_pending(user, version)
+    taken = list(version.files.filter(path__in=normalized.values()).values_list("path", flat=True)[:1])
+    if taken:
+        raise ValidationError(f"'{taken[0]}' is a file of this version and cannot also be a reference.")
+    rows = []
+    for path, entry in references.items():
+        names.validate_reference(entry.get("ref"))
+        digest, size, extra = entry.get("digest"), entry.get("size"), entry.get("extra") or {}
+        if not isinstance(digest, str) or not 0 < len(digest) <= 128:
+            raise ValidationError(f"The reference '{path}' needs a digest of at most 128 characters.")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise ValidationError(f"The size of the reference '{path}' must be a non-negative integer.")
+        if not isinstance(extra, dict):
+            raise ValidationError(f"The extra fields of the reference '{path}' must be an object.")
+        jsonvalues.check(extra, "reference extra")
+        rows.append(
+            ArtifactReference(
+                version=version, path=normalized[path], ref=entry["ref"], digest=digest, size=size, extra=extra
+            )
+        )
+    ArtifactReference.objects.filter(version=version, path__in=normalized.values()).delete()
+    ArtifactReference.objects.bulk_create(rows)
+
+
 def version_file_add(*, version: ArtifactVersion, path: str, blob: Blob, user: User) -> ArtifactFile:
     """Put stored bytes at `path` in a pending version (replacing what was there)."""
     return version_files_add(version=version, files={path: blob}, user=user)[path]
@@ -669,7 +700,8 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
                 f"The server's copy of {', '.join(unusable)} is missing or corrupt: upload the file again.",
                 code="blob_unavailable",
             )
-        digest = manifest_digest({f.path: f.blob.md5 for f in files})
+        references = list(version.references.all())
+        digest = manifest_digest({**{f.path: f.blob.md5 for f in files}, **{r.path: r.digest for r in references}})
         if digest != version.digest:
             _require_parts_completed(version)
             raise ValidationError(
@@ -681,12 +713,13 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             _aliases_merge(version=existing, aliases=version.pending_aliases)
             _tags_add(existing, list(version.tags.values_list("name", flat=True)))
             version.files.all().delete()
+            version.references.all().delete()
             version.duplicate_of = existing
             version.pending_aliases = []
             version.save(update_fields=["duplicate_of", "pending_aliases"])
             return existing
-        version.size = sum(f.blob.size for f in files)
-        version.num_files = len(files)
+        version.size = sum(f.blob.size for f in files) + sum(r.size or 0 for r in references)
+        version.num_files = len(files) + len(references)
         aliases, version.pending_aliases = version.pending_aliases, []
         _commit(version=version, aliases=aliases, index=next_index)
     return version

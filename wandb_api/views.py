@@ -230,13 +230,13 @@ def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) 
         present |= set(version.staged_uploads.values_list("path", flat=True))
     entity = version.artifact.project.entity
     missing: dict[str, Blob] = {}
+    references: dict[str, dict] = {}
     for path, entry in contents.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
             raise ValidationError(f"The manifest entry for '{path}' must be an object with a digest.")
-        if entry.get("ref"):
-            raise ValidationError(
-                f"'{path}' is a reference, which this server does not store: add the file itself instead."
-            )
+        if entry.get("ref") is not None:
+            references[path] = entry
+            continue
         if names.normalize_file_path(path) in present:
             continue
         blob = services.blob_for_dedupe(entity=entity, md5=entry["digest"])
@@ -248,6 +248,8 @@ def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) 
         missing[path] = blob
     with transaction.atomic():
         services.version_files_add(version=version, files=missing, user=user)
+        if references:
+            services.version_references_set(version=version, references=references, user=user)
         services.version_digest_from_manifest(
             version=version, md5_by_path={path: entry["digest"] for path, entry in contents.items()}, user=user
         )
@@ -290,8 +292,14 @@ def manifest_json(version: ArtifactVersion) -> dict[str, Any]:
         "storagePolicy": "wandb-storage-policy-v1",
         "storagePolicyConfig": {"storageLayout": "V2"},
         "contents": {
-            f.path: {"digest": f.blob.md5, "size": f.blob.size, "birthArtifactID": birth}
-            for f in version.files.select_related("blob").order_by("path")
+            **{
+                f.path: {"digest": f.blob.md5, "size": f.blob.size, "birthArtifactID": birth}
+                for f in version.files.select_related("blob").order_by("path")
+            },
+            **{
+                r.path: {"digest": r.digest, "ref": r.ref, "size": r.size, **({"extra": r.extra} if r.extra else {})}
+                for r in version.references.order_by("path")
+            },
         },
     }
 

@@ -25,6 +25,7 @@ from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import ArtifactTypeNode, MembershipNode, ProjectNode
 
 # Only what this server does differently from W&B's oldest behaviour; the SDK falls back for the rest.
+SERVER_VERSION = "0.1.0"
 SERVER_FEATURES = [
     "ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE",
     # `len(artifact.files())`: the files connection has totalCount.
@@ -139,7 +140,16 @@ def viewer(_: None, info: Info) -> User:
 
 
 def server_info(_: None, info: Info) -> dict[str, Any]:
-    return {"features": [{"name": name, "isEnabled": True} for name in SERVER_FEATURES], "cliVersionInfo": None}
+    return {
+        "features": [{"name": name, "isEnabled": True} for name in SERVER_FEATURES],
+        "cliVersionInfo": None,
+        # This server is never "out of date" in W&B Server's sense (no newer local image to suggest).
+        "latestLocalVersionInfo": {
+            "outOfDate": False,
+            "latestVersionString": SERVER_VERSION,
+            "versionOnThisInstanceString": SERVER_VERSION,
+        },
+    }
 
 
 def entity(_: None, info: Info, name: str) -> Entity | None:

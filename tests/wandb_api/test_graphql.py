@@ -77,6 +77,17 @@ def test_the_server_advertises_the_membership_in_link_responses(gql, team):
     assert {"name": "ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE", "isEnabled": True} in features
 
 
+def test_the_viewer_query_of_older_sdks_learns_this_server_is_not_out_of_date(gql, team):
+    # wandb 0.28's Viewer query (sdk/internal/internal_api.py): without the field it treats the server as stale.
+    query = """
+    query Viewer { viewer { id entity } serverInfo { cliVersionInfo
+        latestLocalVersionInfo { outOfDate latestVersionString versionOnThisInstanceString } } }
+    """
+    info = gql(query, key=api_key(team.member))["data"]["serverInfo"]["latestLocalVersionInfo"]
+    assert info["outOfDate"] is False
+    assert info["latestVersionString"] == info["versionOnThisInstanceString"]
+
+
 def test_aliases_fragments_directives_and_typename_work_for_any_selection(gql, team, project):
     link(log_version(project, "mnist_model"), "MNIST-dev", aliases=["staging"])
     query = """

@@ -368,7 +368,7 @@ DIGEST_RE = re.compile(r"[0-9a-f]{32}")
 
 def version_create(
     *,
-    run: Run,
+    run: Run | None,
     user: User,
     name: str,
     type: str,
@@ -377,11 +377,13 @@ def version_create(
     description: str = "",
     aliases: Iterable[str] = (),
     tags: Iterable[str] = (),
+    project: Project | None = None,
 ) -> LogResult:
     """Step one of logging in three steps (create, add files, commit), as the W&B SDK does.
 
     Returns the committed version that already has `digest` (aliases and tags merged, created=False), or a
-    new PENDING version (with its tags), invisible everywhere until `version_commit`.
+    new PENDING version (with its tags), invisible everywhere until `version_commit`. Logged by `run`, or, as
+    W&B's API allows, by no run: then into `project`.
     """
     names.validate_name(name, "artifact name")
     names.validate_name(type, "artifact type")
@@ -393,7 +395,9 @@ def version_create(
     if metadata is not None and not isinstance(metadata, dict):
         raise ValidationError("The metadata must be a JSON object.", code="invalid_json")
     jsonvalues.check(metadata, "metadata")
-    project = run.project
+    project = run.project if run is not None else project
+    if project is None:
+        raise ValueError("version_create needs a run or a project.")
     permissions.require_change_project(user, project)
     # Bytes of the existing version that are missing or corrupt are asked for again: the client gets a pending
     # version, uploads them (repairing the blobs) and its commit resolves to the existing version.

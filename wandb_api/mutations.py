@@ -124,12 +124,16 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     user = info.context.user
     if input.get("digestAlgorithm") not in (None, "MANIFEST_MD5"):
         raise ValidationError("Only the MANIFEST_MD5 digest algorithm is supported.", code="unsupported")
-    if not input.get("runName"):
-        raise ValidationError("An artifact is logged by a run: runName is required.", code="required")
-    run = lookups.run_for_write(user, input["entityName"], input["projectName"], input["runName"])
+    # Without a run (W&B's API allows it) the version is logged into the project, by no run.
+    run, project = None, None
+    if input.get("runName"):
+        run = lookups.run_for_write(user, input["entityName"], input["projectName"], input["runName"])
+    else:
+        project = lookups.project_for_write(user, input["entityName"], input["projectName"])
     name = input["artifactCollectionName"]
     result = services.version_create(
         run=run,
+        project=project,
         user=user,
         name=name,
         type=input["artifactTypeName"],

@@ -256,6 +256,36 @@ def _create_files(gql, key, version_id, content, name="model.pt"):
     return gql(documents.CREATE_ARTIFACT_FILES, variables, key=key)
 
 
+def test_an_artifact_created_without_a_run_is_logged_into_the_project_by_no_run(gql, client, team, project):
+    variables = {
+        "input": {
+            "entityName": "reviewco",
+            "projectName": "mnist",
+            "artifactCollectionName": "runless",
+            "artifactTypeName": "dataset",
+            "digest": manifest_digest({}),
+        }
+    }
+    before = snapshot()
+    body = gql(documents.CREATE_ARTIFACT, variables, key=api_key(team.viewer))
+    assert body["errors"][0]["extensions"]["code"] == "PERMISSION_ERROR"
+    unknown = {"input": {**variables["input"], "projectName": "no-such-project"}}
+    assert (
+        "No project reviewco/no-such-project"
+        in gql(documents.CREATE_ARTIFACT, unknown, key=api_key(team.member))["errors"][0]["message"]
+    )
+    assert {k: v for k, v in snapshot().items() if k != "ApiKey"} == {k: v for k, v in before.items() if k != "ApiKey"}
+    body = gql(documents.CREATE_ARTIFACT, variables, key=api_key(team.member))
+    version = ArtifactVersion.objects.get(
+        pk=ids.decode_int(body["data"]["createArtifact"]["artifact"]["id"], "Artifact")
+    )
+    assert (version.artifact.project, version.created_by_run, version.created_by) == (project, None, team.member)
+    assert services.version_commit(version=version, user=team.member).index == 0
+    client.force_login(team.viewer)
+    for tab in ("", "/lineage", "/usage"):
+        assert client.get(f"/reviewco/mnist/artifacts/dataset/runless/v0{tab}").status_code == 200
+
+
 def test_create_artifact_with_a_known_digest_returns_the_committed_version_with_aliases_merged(gql, team, project):
     existing = log_version(project, "mnist_model", content=b"weights")
     key = api_key(team.member)

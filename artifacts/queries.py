@@ -1,9 +1,23 @@
 """Reads that span relations, shaped so templates never query per row."""
 
+import datetime
 from collections.abc import Iterable
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
@@ -175,6 +189,33 @@ def artifact_types(project: Project, search: str = "") -> list[dict]:
         .order_by("type")
     )
     return sorted(rows, key=lambda r: (r["type"] != "model", r["type"]))
+
+
+def visible_artifact_types(user: User, project: Project) -> QuerySet:
+    """The project's artifact types with committed versions, by name, each with when its first artifact was
+    created (`type`, `created_at`); none when the user may not see the project."""
+    if not permissions.can_view_project(user, project):
+        return Artifact.objects.none().values("type")
+    return (
+        Artifact.objects.filter(project=project, num_versions__gt=0)
+        .values("type")
+        .annotate(created_at=Min("created_at"))
+        .order_by("type")
+    )
+
+
+def artifact_type_created(project: Project, type: str) -> datetime.datetime | None:
+    """When the project's first artifact of `type` was created; None when it has none."""
+    return Artifact.objects.filter(project=project, type=type).aggregate(first=Min("created_at"))["first"]
+
+
+def visible_artifacts(user: User, project: Project, type: str | None = None) -> QuerySet[Artifact]:
+    """The project's artifacts with committed versions (of one type, if given), unordered; none when the user may
+    not see the project."""
+    if not permissions.can_view_project(user, project):
+        return Artifact.objects.none()
+    artifacts = Artifact.objects.filter(project=project, num_versions__gt=0).select_related("project__entity")
+    return artifacts.filter(type=type) if type is not None else artifacts
 
 
 def artifacts_of_type(project: Project, type: str, search: str = "") -> QuerySet[Artifact]:

@@ -1,10 +1,12 @@
 """Reads for the registry pages, shaped so templates never query per row."""
 
-from django.db.models import Prefetch, Q, QuerySet
+import datetime
+
+from django.db.models import Min, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 
 from artifacts import names, permissions
-from artifacts.models import Artifact, ArtifactVersion, Entity, Project
+from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, Project
 from artifacts.permissions import User
 from registry.models import Link, LinkAlias, RegisteredModel
 
@@ -137,3 +139,69 @@ def artifact_versions(artifact: Artifact | None, search: str = "") -> QuerySet[A
             match |= Q(index=index)
         qs = qs.filter(match).distinct()
     return qs.prefetch_related("aliases").order_by("-index")
+
+
+# The W&B API lists versions with their aliases in every collection: their artifact's, and in each registered
+# model that links them, the link's. Read for a whole page at once (three queries however many rows).
+def _memberships() -> tuple[Prefetch, Prefetch]:
+    return (
+        Prefetch("aliases", queryset=ArtifactAlias.objects.select_related("artifact__project__entity")),
+        Prefetch(
+            "links",
+            queryset=Link.objects.select_related("registered_model__entity").prefetch_related(
+                Prefetch("aliases", queryset=LinkAlias.objects.select_related("registered_model__entity"))
+            ),
+        ),
+    )
+
+
+def visible_versions(user: User, artifact: Artifact) -> tuple[QuerySet[ArtifactVersion], int]:
+    """An artifact's committed versions, unordered, with their tags and memberships (see version_memberships), and
+    how many (the count kept on its row); none when the user may not see its project."""
+    if not permissions.can_view_project(user, artifact.project):
+        return ArtifactVersion.objects.none(), 0
+    versions = ArtifactVersion.committed.filter(artifact=artifact).prefetch_related(
+        Prefetch("artifact", queryset=Artifact.objects.select_related("project__entity")), "tags", *_memberships()
+    )
+    return versions, artifact.num_versions
+
+
+def visible_model_links(user: User, rm: RegisteredModel) -> tuple[QuerySet[Link], int]:
+    """A registered model's links, unordered, with their sources and the sources' tags and memberships (see
+    version_memberships), and how many (the count kept on its row); none when the user may not see the registry.
+    Sources are prefetched, not joined (see links_of)."""
+    if not permissions.can_view_registry(user, rm.entity):
+        return Link.objects.none(), 0
+    sources = ArtifactVersion.objects.select_related("artifact__project__entity").prefetch_related(
+        "tags", *_memberships()
+    )
+    links = Link.objects.filter(registered_model=rm).prefetch_related(Prefetch("source", queryset=sources))
+    return links, rm.num_versions
+
+
+def version_memberships(user: User, version: ArtifactVersion) -> tuple[list[ArtifactAlias], list[Link]]:
+    """The version's aliases in its artifact, and its links in registries the user may see, each with its
+    aliases; read unless a page read them already (visible_versions, visible_model_links)."""
+    prefetch_related_objects([version], *_memberships())
+    links = [link for link in version.links.all() if permissions.can_view_registry(user, link.registered_model.entity)]
+    return list(version.aliases.all()), links
+
+
+def visible_models(user: User, entity: Entity, type: str | None = None) -> QuerySet[RegisteredModel]:
+    """The entity's registered models (of one type, if given), unordered; none when the user may not see its
+    registry."""
+    if not permissions.can_view_registry(user, entity):
+        return RegisteredModel.objects.none()
+    models = RegisteredModel.objects.filter(entity=entity).select_related("entity")
+    return models.filter(type=type) if type is not None else models
+
+
+def visible_model_types(user: User, entity: Entity) -> QuerySet:
+    """The types of the entity's registered models, by name, each with when its first model was created (`type`,
+    `created_at`); none when the user may not see its registry."""
+    return visible_models(user, entity).values("type").annotate(created_at=Min("created_at")).order_by("type")
+
+
+def model_type_created(entity: Entity, type: str) -> datetime.datetime | None:
+    """When the entity's first registered model of `type` was created; None when it has none."""
+    return RegisteredModel.objects.filter(entity=entity, type=type).aggregate(first=Min("created_at"))["first"]

@@ -4,6 +4,7 @@ Queries answer null for what the user may not see, exactly as for what does not 
 do not leak; the `*_for_write` helpers raise Http404 instead, for mutations.
 """
 
+import datetime
 from dataclasses import dataclass
 
 from django.http import Http404
@@ -43,6 +44,16 @@ class MembershipNode:
 class ArtifactTypeNode:
     project: ProjectNode
     name: str
+    # When its first collection was created, if already read.
+    created_at: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class IndexAlias:
+    """A link's index (`v3`) among its source version's aliases: W&B lists a version's index in each collection
+    there, and the SDK reads a listed registry version's own index from it."""
+
+    link: Link
 
 
 def entity_named(user: User, name: str | None) -> Entity | None:

@@ -2,9 +2,9 @@
 
 Objects behind the types: User -> the Django user, Entity -> Entity, Project -> lookups.ProjectNode,
 Run -> Run, ArtifactSequence -> Artifact, ArtifactPortfolio -> RegisteredModel, Artifact -> ArtifactVersion,
-ArtifactCollectionMembership -> lookups.MembershipNode, ArtifactAlias -> ArtifactAlias or LinkAlias,
-ArtifactType -> lookups.ArtifactTypeNode; files, manifests and pages are plain dicts. Fields missing here
-resolve by attribute or key of the same name. Arguments arrive under their GraphQL names (`entityName`).
+ArtifactCollectionMembership -> lookups.MembershipNode, ArtifactAlias -> ArtifactAlias, LinkAlias or
+lookups.IndexAlias, ArtifactType -> lookups.ArtifactTypeNode; files, manifests and pages are plain dicts. Fields
+missing here resolve by attribute or key of the same name. Arguments arrive under their GraphQL names (`entityName`).
 """
 
 import datetime
@@ -14,15 +14,19 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from graphql import GraphQLResolveInfo
 
 from artifacts import permissions, storage
+from artifacts import queries as artifact_queries
 from artifacts.models import Artifact, ArtifactAlias, ArtifactFile, ArtifactUsage, ArtifactVersion, Entity, Run
 from artifacts.permissions import User
+from registry import queries as registry_queries
 from registry.models import LinkAlias, RegisteredModel
 from wandb_api import ids, lookups, runs, tokens
-from wandb_api.lookups import ArtifactTypeNode, MembershipNode, ProjectNode
+from wandb_api.lookups import ArtifactTypeNode, IndexAlias, MembershipNode, ProjectNode
 
 # Only what this server does differently from W&B's oldest behaviour; the SDK falls back for the rest.
 SERVER_VERSION = "0.1.0"
@@ -36,6 +40,10 @@ SERVER_FEATURES = [
 # W&B's "TTL disabled" value.
 TTL_DISABLED = -2
 MAX_PAGE = 10_000
+# Lists of versions, collections and types: the SDK asks for 50 a page unless told otherwise; a larger ask gets
+# at most LIST_MAX_PAGE and pages on.
+LIST_PAGE = 50
+LIST_MAX_PAGE = 1_000
 
 Info = GraphQLResolveInfo
 Resolver = Callable[..., Any]
@@ -135,6 +143,34 @@ def files_page(
     }
 
 
+def _limit(first: int | None) -> int:
+    return max(1, min(first or LIST_PAGE, LIST_MAX_PAGE))
+
+
+def _int_cursor(after: str | None) -> int | None:
+    if not after:
+        return None
+    key = ids.parse_int_key(after)
+    if key is None:
+        raise ValidationError(f"{after!r} is not a cursor of this list.", code="bad_cursor")
+    return key
+
+
+def keyset_page(rows: QuerySet, key: str, after: str | None, first: int | None, descending: bool) -> tuple[list, bool]:
+    """One page of `rows` ordered by their integer column `key` (unique among them), and whether more follow; the
+    cursor is the last row's key, so a page reads only its own rows at any depth."""
+    start = _int_cursor(after)
+    if start is not None:
+        rows = rows.filter(**{f"{key}__lt" if descending else f"{key}__gt": start})
+    limit = _limit(first)
+    found = list(rows.order_by(f"-{key}" if descending else key)[: limit + 1])
+    return found[:limit], len(found) > limit
+
+
+def connection(edges: list[dict[str, Any]], has_next: bool, after: str | None, **fields: Any) -> dict[str, Any]:
+    return {"pageInfo": page_info(edges[-1]["cursor"] if edges else after, has_next), "edges": edges, **fields}
+
+
 def viewer(_: None, info: Info) -> User:
     return _user(info)
 
@@ -223,12 +259,51 @@ def _project_artifact(node: ProjectNode, info: Info, name: str, enableTracking: 
     return membership.version if membership else None
 
 
+def _type_created(node: ProjectNode, name: str) -> datetime.datetime | None:
+    if node.project is not None:
+        return artifact_queries.artifact_type_created(node.project, name)
+    return registry_queries.model_type_created(node.entity, name)
+
+
 def _project_artifact_type(node: ProjectNode, info: Info, name: str) -> ArtifactTypeNode | None:
-    if node.project is not None and node.project.artifacts.filter(type=name).exists():
-        return ArtifactTypeNode(node, name)
-    if node.is_registry and RegisteredModel.objects.filter(entity=node.entity, type=name).exists():
-        return ArtifactTypeNode(node, name)
-    return None
+    created = _type_created(node, name)
+    return ArtifactTypeNode(node, name, created) if created else None
+
+
+def _project_artifact_types(node: ProjectNode, info: Info, after: str | None = None, first: int | None = None) -> dict:
+    """Types by name; the cursor is the last name."""
+    if node.project is not None:
+        rows = artifact_queries.visible_artifact_types(_user(info), node.project)
+    else:
+        rows = registry_queries.visible_model_types(_user(info), node.entity)
+    if after:
+        rows = rows.filter(type__gt=after)
+    limit = _limit(first)
+    found = list(rows[: limit + 1])
+    edges = [{"node": ArtifactTypeNode(node, r["type"], r["created_at"]), "cursor": r["type"]} for r in found[:limit]]
+    return connection(edges, len(found) > limit, after)
+
+
+def collections_page(
+    node: ProjectNode,
+    info: Info,
+    type: str | None = None,
+    after: str | None = None,
+    first: int | None = None,
+    filters: str | None = None,
+    order: str | None = None,
+) -> dict[str, Any]:
+    """A project's artifacts or a registry's registered models, newest first (W&B's order by id); the cursor is
+    the last id. The server does not advertise filtering and ordering collections, so the SDK sends neither."""
+    if order or runs.parse_json_object(filters, "filters"):
+        raise ValidationError("This server neither filters nor orders artifact collections.", code="unsupported")
+    if node.project is not None:
+        rows = artifact_queries.visible_artifacts(_user(info), node.project, type)
+    else:
+        rows = registry_queries.visible_models(_user(info), node.entity, type)
+    found, has_next = keyset_page(rows, "pk", after, first, descending=True)
+    edges = [{"node": collection, "cursor": str(collection.pk)} for collection in found]
+    return connection(edges, has_next, after, totalCount=rows.count())
 
 
 def _project_run(node: ProjectNode, info: Info, name: str, missingOk: bool | None = None) -> Run | None:
@@ -247,7 +322,9 @@ PROJECT: dict[str, Resolver] = {
     "createdAt": lambda node, info: timestamp(node.project.created_at) if node.project else None,
     "artifact": _project_artifact,
     "artifactType": _project_artifact_type,
+    "artifactTypes": _project_artifact_types,
     "artifactCollection": lambda node, info, name: lookups.collection_in(node, name),
+    "artifactCollections": collections_page,
     "artifactCollectionMembership": lambda node, info, name: lookups.membership_named(node, name),
     "run": _project_run,
     "bucket": _project_run,
@@ -288,7 +365,7 @@ RUN: dict[str, Resolver] = {
 
 def _type_collection(node: ArtifactTypeNode, info: Info, name: str) -> Artifact | RegisteredModel | None:
     collection = lookups.collection_in(node.project, name)
-    if isinstance(collection, Artifact) and collection.type != node.name:
+    if collection is None or collection.type != node.name:
         return None
     return collection
 
@@ -296,8 +373,59 @@ def _type_collection(node: ArtifactTypeNode, info: Info, name: str) -> Artifact 
 ARTIFACT_TYPE: dict[str, Resolver] = {
     "id": lambda node, info: ids.encode("ArtifactType", f"{_project_id(node.project)}-{node.name}"),
     "description": nothing,
+    "createdAt": lambda node, info: timestamp(node.created_at or _type_created(node.project, node.name)),
     "artifactCollection": _type_collection,
+    "artifactCollections": lambda node, info, **page: collections_page(node.project, info, node.name, **page),
 }
+
+# `order` of a collection's versions: by version index (W&B's `versionIndex`, as the SDK spells it or not) or
+# creation, which is the same order here (indexes are handed out as versions commit and links are made).
+VERSION_ORDERS = {"versionIndex", "version_index", "createdAt", "created_at"}
+
+
+def _descending(order: str | None) -> bool:
+    """Newest first unless `order` asks for `+versionIndex` (or a bare name, which W&B reads as ascending)."""
+    if not order:
+        return True
+    sign, name = (order[0], order[1:]) if order[0] in "+-" else ("+", order)
+    if name not in VERSION_ORDERS:
+        raise ValidationError(
+            f"Versions are ordered by {', '.join(sorted(VERSION_ORDERS))}, not {name!r}.", code="unsupported"
+        )
+    return sign == "-"
+
+
+def _check_version_filters(filters: str | None) -> None:
+    """Only committed versions are listed; the SDK asks for exactly those (`{"state": "COMMITTED"}`)."""
+    if runs.parse_json_object(filters, "filters") not in (None, {}, {"state": "COMMITTED"}):
+        raise ValidationError('Versions can only be filtered by {"state": "COMMITTED"}.', code="unsupported")
+
+
+def versions_page(
+    collection: Artifact | RegisteredModel,
+    info: Info,
+    after: str | None = None,
+    first: int | None = None,
+    order: str | None = None,
+    filters: str | None = None,
+) -> dict[str, Any]:
+    """A collection's versions; each edge names the version's index in this collection (a link's in a registered
+    model), which is also the cursor."""
+    descending = _descending(order)
+    _check_version_filters(filters)
+    if isinstance(collection, RegisteredModel):
+        links, total = registry_queries.visible_model_links(_user(info), collection)
+        found, has_next = keyset_page(links, "index", after, first, descending)
+        edges = [{"node": link.source, "version": link.label, "cursor": str(link.index)} for link in found]
+    else:
+        versions, total = registry_queries.visible_versions(_user(info), collection)
+        found, has_next = keyset_page(versions, "index", after, first, descending)
+        edges = [{"node": v, "version": v.label, "cursor": str(v.index)} for v in found]
+    return connection(edges, has_next, after, totalCount=total)
+
+
+def _no_tags(collection: Any, info: Info, after: str | None = None, first: int | None = None) -> dict[str, Any]:
+    return connection([], False, after)
 
 
 def _sequence_project(artifact: Artifact, info: Info) -> ProjectNode:
@@ -313,8 +441,11 @@ SEQUENCE: dict[str, Resolver] = {
     "createdAt": lambda artifact, info: timestamp(artifact.created_at),
     "updatedAt": lambda artifact, info: timestamp(artifact.updated_at),
     "project": _sequence_project,
+    "description": lambda artifact, info: artifact.description or None,
     "defaultArtifactType": lambda artifact, info: ArtifactTypeNode(_sequence_project(artifact, info), artifact.type),
     "artifactMembership": lambda artifact, info, aliasName: lookups.membership_in(artifact, aliasName),
+    "tags": _no_tags,
+    "artifacts": versions_page,
     "latestArtifact": _latest,
     "digestAlgorithm": lambda artifact, info: "MANIFEST_MD5",
 }
@@ -324,8 +455,11 @@ PORTFOLIO: dict[str, Resolver] = {
     "createdAt": lambda model, info: timestamp(model.created_at),
     "updatedAt": lambda model, info: timestamp(model.updated_at),
     "project": lambda model, info: lookups.registry_node(model.entity),
+    "description": lambda model, info: model.description or None,
     "defaultArtifactType": lambda model, info: ArtifactTypeNode(lookups.registry_node(model.entity), model.type),
     "artifactMembership": lambda model, info, aliasName: lookups.membership_in(model, aliasName),
+    "tags": _no_tags,
+    "artifacts": versions_page,
 }
 
 
@@ -357,23 +491,33 @@ MEMBERSHIP: dict[str, Resolver] = {
     "files": lambda node, info, names=None, after=None, first=None: files_page(info, node.version, names, after, first),
 }
 
+
+def _alias_key(alias: ArtifactAlias | LinkAlias | IndexAlias) -> str:
+    if isinstance(alias, IndexAlias):
+        return f"index-{alias.link.pk}"
+    return f"link-{alias.pk}" if isinstance(alias, LinkAlias) else f"version-{alias.pk}"
+
+
+def _alias_collection(alias: ArtifactAlias | LinkAlias | IndexAlias) -> Artifact | RegisteredModel:
+    if isinstance(alias, IndexAlias):
+        return alias.link.registered_model
+    return alias.registered_model if isinstance(alias, LinkAlias) else alias.artifact
+
+
 ALIAS: dict[str, Resolver] = {
-    "id": lambda alias, info: ids.encode(
-        "ArtifactAlias", f"link-{alias.pk}" if isinstance(alias, LinkAlias) else f"version-{alias.pk}"
-    ),
-    "alias": lambda alias, info: alias.name,
-    "artifactCollection": lambda alias, info: (
-        alias.registered_model if isinstance(alias, LinkAlias) else alias.artifact
-    ),
+    "id": lambda alias, info: ids.encode("ArtifactAlias", _alias_key(alias)),
+    "alias": lambda alias, info: alias.link.label if isinstance(alias, IndexAlias) else alias.name,
+    "artifactCollection": lambda alias, info: _alias_collection(alias),
 }
 
 
-def _version_aliases(version: ArtifactVersion, info: Info) -> list[ArtifactAlias | LinkAlias]:
-    """Its aliases in every collection: its artifact's, and those of the registry links the user may see."""
-    aliases: list[ArtifactAlias | LinkAlias] = list(version.aliases.select_related("artifact__project__entity"))
-    entity = version.artifact.project.entity
-    if permissions.can_view_registry(_user(info), entity):
-        aliases += LinkAlias.objects.filter(link__source=version).select_related("registered_model__entity")
+def _version_aliases(version: ArtifactVersion, info: Info) -> list[ArtifactAlias | LinkAlias | IndexAlias]:
+    """Its aliases in every collection: its artifact's, and in each registered model the user may see that links
+    it, the link's aliases and its index there."""
+    own, links = registry_queries.version_memberships(_user(info), version)
+    aliases: list[ArtifactAlias | LinkAlias | IndexAlias] = list(own)
+    for link in links:
+        aliases += [IndexAlias(link), *link.aliases.all()]
     return aliases
 
 

@@ -166,7 +166,8 @@ def test_memberships_resolve_versions_aliases_and_registered_models_by_name(gql,
     portfolio_aliases = {
         a["alias"] for a in linked["artifact"]["aliases"] if a["artifactCollection"]["name"] == "MNIST-dev"
     }
-    assert portfolio_aliases == {"latest", "staging"}
+    # The version's aliases in the registered model include its index there, as W&B lists them.
+    assert portfolio_aliases == {"v0", "latest", "staging"}
     assert member("model-registry", "MNIST-dev:v7") is None
     assert member("mnist", "None:latest") is None
 

@@ -194,3 +194,58 @@ def test_tags_metadata_and_description_are_edited_after_commit_and_kept_from_cre
     assert out["registry"] == ["best model", "reviewed"]
     version = ArtifactVersion.committed.get(artifact__name="tagged-model")
     assert (version.index, version.num_files) == (0, 1), "an edit made a new version or changed its files"
+
+
+def test_delete_and_unlink_follow_the_pages_rules(run_sdk, team, project, logged):
+    """Deleting a linked version is refused until it is unlinked; `delete()` of a registry version unlinks
+    it; a version with aliases needs delete_aliases=True; a viewer can do neither."""
+    other = log_version(project, "other_model", run=make_run(project, "trainer2"))
+    services.alias_set(version=other, name="staging", user=team.admin)
+    viewer = run_sdk(
+        """
+        import json, wandb
+        api = wandb.Api()
+        out = {}
+        calls = [("reviewco/model-registry/MNIST-dev:v0", "unlink"), ("reviewco/mnist/other_model:v0", "delete")]
+        for path, call in calls:
+            try:
+                getattr(api.artifact(path), call)()
+            except Exception as exc:
+                out[call] = str(exc)
+        print(json.dumps(out))
+        """,
+        key=api_key(team.viewer),
+        timeout=TIMEOUT,
+    )
+    before = snapshot()
+    refused = _result(viewer)
+    assert "permission" in refused["unlink"].lower() and "permission" in refused["delete"].lower(), refused
+    assert snapshot() == before
+    process = run_sdk(
+        """
+        import json, wandb
+        api = wandb.Api()
+        out = {}
+        try:
+            api.artifact("reviewco/mnist/mnist_model:v0").delete()
+        except Exception as exc:
+            out["linked"] = str(exc)
+        try:
+            api.artifact("reviewco/mnist/other_model:v0").delete()
+        except Exception as exc:
+            out["aliased"] = str(exc)
+        api.artifact("reviewco/model-registry/MNIST-dev:v0").delete()  # a link: only unlinked
+        api.artifact("reviewco/mnist/mnist_model:v0").delete()
+        api.artifact("reviewco/mnist/other_model:v0").delete(delete_aliases=True)
+        out["left"] = [api.artifact_exists(f"reviewco/mnist/{name}:v0") for name in ("mnist_model", "other_model")]
+        print(json.dumps(out))
+        """,
+        key=api_key(team.member),
+        timeout=TIMEOUT,
+    )
+    out = _result(process)
+    assert "unlink it there first" in out["linked"], out
+    assert "confirm removing them" in out["aliased"], out
+    assert out["left"] == [False, False]
+    assert not ArtifactVersion.objects.filter(artifact__name__in=["mnist_model", "other_model"]).exists()
+    assert not LinkAlias.objects.exists()

@@ -428,6 +428,15 @@ def _no_tags(collection: Any, info: Info, after: str | None = None, first: int |
     return connection([], False, after)
 
 
+def _model_tags(model: RegisteredModel, info: Info, after: str | None = None, first: int | None = None) -> dict:
+    """A registered model's tags (kept on the row, set on its page): one page, they are few."""
+    nodes = [
+        {"id": ids.encode("Tag", f"{model.pk}:{name}"), "name": name, "tagCategoryName": None, "attributes": None}
+        for name in model.tags or []
+    ]
+    return connection([{"node": node, "cursor": node["name"]} for node in nodes], False, after)
+
+
 def _sequence_project(artifact: Artifact, info: Info) -> ProjectNode:
     return ProjectNode(artifact.project.entity, artifact.project.name, artifact.project)
 
@@ -458,7 +467,7 @@ PORTFOLIO: dict[str, Resolver] = {
     "description": lambda model, info: model.description or None,
     "defaultArtifactType": lambda model, info: ArtifactTypeNode(lookups.registry_node(model.entity), model.type),
     "artifactMembership": lambda model, info, aliasName: lookups.membership_in(model, aliasName),
-    "tags": _no_tags,
+    "tags": _model_tags,
     "artifacts": versions_page,
 }
 

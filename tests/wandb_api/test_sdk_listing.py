@@ -87,7 +87,7 @@ def test_a_projects_versions_types_and_collections_list_over_several_pages(run_s
 
 def test_a_registered_models_linked_versions_list_with_their_own_index_and_aliases(run_sdk, team, project):
     registry_services.registered_model_create(
-        entity=team.entity, name="MNIST-dev", user=team.admin, description="Digits, the good ones"
+        entity=team.entity, name="MNIST-dev", user=team.admin, description="Digits, the good ones", tags=["vision"]
     )
     log_version(project, "mnist_model", content=b"never linked")
     for i in range(5):
@@ -134,8 +134,8 @@ def test_a_registered_models_linked_versions_list_with_their_own_index_and_alias
     assert out["len"] == 5
     assert out["types"] == ["model"]
     assert out["type"] == ["model", "MNIST-dev"]
-    assert out["collections"] == [["MNIST-dev", "model", "Digits, the good ones", [], False, "model-registry"]]
-    assert out["registered"] == ["MNIST-dev", "Digits, the good ones", [], False]
+    assert out["collections"] == [["MNIST-dev", "model", "Digits, the good ones", ["vision"], False, "model-registry"]]
+    assert out["registered"] == ["MNIST-dev", "Digits, the good ones", ["vision"], False]
     assert out["registered_versions"] == ["v4", "v3", "v2", "v1", "v0"]
     assert out["exists"] == [True, False, True, True, False]
 

@@ -203,12 +203,30 @@ class ProjectAdmin(ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(ModelAdmin):
-    list_display = ["run_id", "display_name", "project", "job_type", "created_by", "created_at"]
-    list_filter = ["job_type", "project__entity"]
+    list_display = ["run_id", "display_name", "project", "job_type", "state", "created_by", "created_at"]
+    list_filter = ["state", "job_type", "project__entity"]
     search_fields = ["run_id", "display_name", "project__name"]
     list_select_related = ["project__entity", "created_by"]
-    # Config and summary are the SDK's: shown, never edited here (services.run_update checks what it stores).
-    readonly_fields = ["project", "run_id", "config", "summary", "created_by", "created_at", "updated_at"]
+    # Config, summary, state, tags and history are the SDK's: shown, never edited here (the services check what
+    # they store).
+    readonly_fields = [
+        "project",
+        "run_id",
+        "state",
+        "tag_names",
+        "config",
+        "summary",
+        "history_line_count",
+        "history_last_step",
+        "heartbeat_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="Tags")
+    def tag_names(self, obj: Run) -> str:
+        return ", ".join(tag.name for tag in obj.tags.all())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

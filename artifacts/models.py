@@ -1,9 +1,11 @@
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from artifacts import names
 
@@ -76,6 +78,16 @@ def new_run_id() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(8))
 
 
+class RunState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    # Ended with a non-zero exit code.
+    FAILED = "failed", "Failed"
+    # Never stored: a running run whose client stopped sending heartbeats (Run.RUNNING_UNTIL) reads as crashed.
+    CRASHED = "crashed", "Crashed"
+
+
 class Run(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
     run_id = models.CharField(max_length=128, default=new_run_id, validators=[_validate_artifact_name])
@@ -87,11 +99,24 @@ class Run(models.Model):
     # older lines were cut from the head, so line offsets keep their meaning.
     output_log = models.TextField(blank=True)
     output_lines_cut = models.PositiveIntegerField(default=0, editable=False)
+    # A run the server makes itself (link_model, the demo) is done when made; the SDK's runs start running, and
+    # their stream says when they end (services.run_heartbeat, run_finish).
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.FINISHED)
+    # When the client last said the run is alive (written at most every HEARTBEAT_INTERVAL).
+    heartbeat_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The history (HistoryRow) as kept by services.run_history_write: how many lines the SDK has sent (its offset
+    # when resuming), the highest step, and each metric's value types with how many rows hold them.
+    history_line_count = models.PositiveBigIntegerField(default=0, editable=False)
+    history_last_step = models.BigIntegerField(null=True, blank=True, editable=False)
+    history_keys = models.JSONField(default=dict, blank=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     MAX_OUTPUT_CHARS = 1_000_000
+    # A running run not heard from for this long has crashed (the SDK sends a heartbeat every 30 seconds).
+    RUNNING_UNTIL = timedelta(minutes=5)
+    HEARTBEAT_INTERVAL = timedelta(seconds=30)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "run_id"], name="unique_run_id")]
@@ -107,6 +132,49 @@ class Run(models.Model):
     def output_line_count(self) -> int:
         """Lines of console output so far, counting those cut from the head."""
         return self.output_lines_cut + (self.output_log.count("\n") + 1 if self.output_log else 0)
+
+    @property
+    def current_state(self) -> str:
+        """The stored state, except that a running run whose heartbeat stopped has crashed."""
+        if self.state == RunState.RUNNING and self.heartbeat_at < timezone.now() - self.RUNNING_UNTIL:
+            return RunState.CRASHED
+        return self.state
+
+
+class RunTag(models.Model):
+    # The unique constraint's index serves lookups by run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tags", db_index=False)
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="unique_run_tag")]
+        # In the order they were given.
+        ordering = ["run_id", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HistoryRow(models.Model):
+    """One step of a run's history (a `run.log` call): its values as JSON, `_step`, `_runtime`, `_timestamp`
+    included. Read by step or by line, through indexes, so a page of rows costs the same in any run."""
+
+    # The unique constraint's index (run, step) serves lookups by run; one more index would slow every write.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="history", db_index=False)
+    step = models.BigIntegerField()
+    # The row's line in the SDK's history file: 0, 1, 2... without gaps, so evenly spaced samples are found by
+    # index (steps may leave gaps).
+    line = models.BigIntegerField()
+    data = models.JSONField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "step"], name="unique_history_step")]
+        indexes = [models.Index(fields=["run", "line"], name="history_row_line")]
+        ordering = ["run_id", "step"]
+        verbose_name_plural = "history rows"
+
+    def __str__(self) -> str:
+        return f"{self.run} step {self.step}"
 
 
 class BlobStatus(models.TextChoices):

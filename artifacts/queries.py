@@ -3,6 +3,7 @@
 import datetime
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import (
     Count,
@@ -22,7 +23,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 
-from artifacts import permissions
+from artifacts import permissions, run_filters
 from artifacts.models import (
     ApiKey,
     Artifact,
@@ -33,6 +34,7 @@ from artifacts.models import (
     Blob,
     BlobStatus,
     Entity,
+    HistoryRow,
     Membership,
     Project,
     Run,
@@ -137,13 +139,90 @@ def _with_aliases(qs: QuerySet[ArtifactVersion]) -> QuerySet[ArtifactVersion]:
 
 def run_for_user(user: User, entity: str, project: str, run_id: str) -> Run:
     run = get_object_or_404(
-        Run.objects.select_related("project__entity", "created_by"),
+        Run.objects.select_related("project__entity", "created_by").prefetch_related("tags"),
         project__entity__name=entity,
         project__name=project,
         run_id=run_id,
     )
     permissions.require_view_project(user, run.project)
     return run
+
+
+def runs_matching(project: Project, *, filters: dict | None = None, order: str | None = None) -> QuerySet[Run]:
+    """The project's runs that meet W&B's `filters`, in W&B's `order` (see run_filters for what is supported)."""
+    return (
+        Run.objects.filter(project=project)
+        .filter(run_filters.runs_q(filters))
+        .select_related("project__entity", "created_by")
+        .prefetch_related("tags")
+        .order_by(*run_filters.runs_order(order))
+    )
+
+
+# At most this many history rows a request; W&B's SDK asks for 500 samples or pages of 1,000 rows.
+HISTORY_MAX_ROWS = 10_000
+# Sampling the rows that hold given keys looks at this many times the samples asked for.
+HISTORY_OVERSAMPLE = 4
+
+
+def history_rows(
+    run: Run,
+    *,
+    samples: int,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    keys: list[str] | None = None,
+) -> list[dict]:
+    """Up to `samples` rows of the run's history with min_step <= step < max_step, by step: all of them when
+    there are no more, else evenly spaced ones (by line, so gaps between steps do not matter). With `keys`, only
+    rows that hold every key, reduced to those keys: evenly spaced among HISTORY_OVERSAMPLE × `samples` lines,
+    which is every row whenever the range has no more lines than that.
+
+    Three queries, each by index, fetching at most HISTORY_OVERSAMPLE × `samples` rows, however long the history.
+    """
+    if not 0 < samples <= HISTORY_MAX_ROWS:
+        raise ValidationError(f"Ask for 1 to {HISTORY_MAX_ROWS:,} history rows at a time.", code="too_many")
+    rows = HistoryRow.objects.filter(run=run)
+    if min_step is not None:
+        rows = rows.filter(step__gte=min_step)
+    if max_step is not None:
+        rows = rows.filter(step__lt=max_step)
+    first = rows.order_by("step").values_list("line", flat=True).first()
+    last = rows.order_by("-step").values_list("line", flat=True).first()
+    if first is None or last is None:
+        return []
+    wanted = min(samples * HISTORY_OVERSAMPLE, HISTORY_MAX_ROWS) if keys else samples
+    low, high = min(first, last), max(first, last)
+    if keys:
+        rows = rows.filter(data__has_keys=keys)
+    if high - low + 1 > wanted:
+        rows = rows.filter(line__in=_spread(low, high, wanted))
+    data = list(rows.order_by("step").values_list("data", flat=True)[:wanted])
+    if keys:
+        data = [{key: row[key] for key in keys} for row in data]
+    return _thin(data, samples)
+
+
+def _spread(low: int, high: int, count: int) -> list[int]:
+    """`count` integers evenly spaced from `low` to `high`, both included."""
+    if count < 2:
+        return [low]
+    return sorted({low + round(i * (high - low) / (count - 1)) for i in range(count)})
+
+
+def _thin(rows: list, count: int) -> list:
+    """`count` of `rows`, evenly spaced, the first and last included."""
+    if len(rows) <= count:
+        return rows
+    return [rows[i] for i in _spread(0, len(rows) - 1, count)]
+
+
+def history_last_row(run: Run) -> dict | None:
+    return HistoryRow.objects.filter(run=run).order_by("-step").values_list("data", flat=True).first()
+
+
+def history_first_step(run: Run) -> int | None:
+    return HistoryRow.objects.filter(run=run).order_by("step").values_list("step", flat=True).first()
 
 
 def versions_logged_by(run: Run) -> QuerySet[ArtifactVersion]:

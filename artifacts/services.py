@@ -36,10 +36,13 @@ from artifacts.models import (
     Blob,
     BlobStatus,
     Entity,
+    HistoryRow,
     Membership,
     Project,
     Role,
     Run,
+    RunState,
+    RunTag,
     StagedUpload,
     VersionState,
     VersionTag,
@@ -172,6 +175,32 @@ def _run_label(value: str, field: str) -> str:
     return value[: Run._meta.get_field(field).max_length]
 
 
+# W&B refuses tags longer than this.
+MAX_TAG_LENGTH = RunTag._meta.get_field("name").max_length
+MAX_TAGS = 100
+# The states a run is created or set with; crashed is never stored (Run.current_state).
+STORED_STATES = [s for s in RunState.values if s != RunState.CRASHED]
+
+
+def _validate_tags(tags: Iterable[str]) -> list[str]:
+    """Tags as given, without repeats; each 1 to MAX_TAG_LENGTH characters of valid text."""
+    tags = list(dict.fromkeys(tags))
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(f"A run has at most {MAX_TAGS} tags.", code="too_many")
+    for tag in tags:
+        if not isinstance(tag, str) or not 0 < len(tag) <= MAX_TAG_LENGTH:
+            raise ValidationError(f"A tag is 1 to {MAX_TAG_LENGTH} characters of text: {tag!r}.", code="invalid")
+        names.validate_text(tag, "tag")
+    return tags
+
+
+def _set_tags(run: Run, tags: list[str]) -> None:
+    if list(run.tags.values_list("name", flat=True)) == tags:
+        return
+    run.tags.all().delete()
+    RunTag.objects.bulk_create(RunTag(run=run, name=tag) for tag in tags)
+
+
 @transaction.atomic
 def run_create(
     *,
@@ -181,20 +210,30 @@ def run_create(
     display_name: str = "",
     job_type: str = "",
     config: dict | None = None,
+    tags: Iterable[str] = (),
+    state: str = RunState.FINISHED,
 ) -> Run:
+    """A new run. The server's own runs (link_model, the demo) are done when made, hence `finished`; the SDK's
+    start `running` (or `pending`) and their stream moves them on (run_heartbeat, run_finish)."""
     jsonvalues.check(config, "config")
+    tags = _validate_tags(tags)
+    if state not in STORED_STATES:
+        raise ValidationError(f"A run's state is one of {', '.join(STORED_STATES)}, not {state!r}.", code="invalid")
     permissions.require_change_project(user, project)
     fields = {
         "display_name": _run_label(display_name, "display_name"),
         "job_type": _run_label(job_type, "job_type"),
         "config": config or {},
+        "state": state,
     }
     if run_id is not None:
         names.validate_name(run_id, "run id")
         fields["run_id"] = run_id
     if run_id and Run.objects.filter(project=project, run_id=run_id).exists():
         raise ValidationError(f"A run '{run_id}' already exists in {project}.", code="duplicate")
-    return Run.objects.create(project=project, created_by=user if user.is_authenticated else None, **fields)
+    run = Run.objects.create(project=project, created_by=user if user.is_authenticated else None, **fields)
+    _set_tags(run, tags)
+    return run
 
 
 @transaction.atomic
@@ -207,10 +246,12 @@ def run_update(
     display_name: str | None = None,
     job_type: str | None = None,
     output_log: str | None = None,
+    tags: Iterable[str] | None = None,
 ) -> Run:
     """Replace what is given on an existing run (the SDK re-sends config and summary as the run goes)."""
     jsonvalues.check(config, "config")
     jsonvalues.check(summary, "summary")
+    tags = _validate_tags(tags) if tags is not None else None
     permissions.require_change_project(user, run.project)
     changed = {}
     if config is not None:
@@ -227,6 +268,91 @@ def run_update(
         setattr(run, field, value)
     if changed:
         run.save(update_fields=[*changed, "updated_at"])
+    if tags is not None:
+        _set_tags(run, tags)
+    return run
+
+
+@transaction.atomic
+def run_heartbeat(*, run: Run, user: User) -> None:
+    """The client says the run is alive: it is running (again, when resumed) as of now. Written at most every
+    Run.HEARTBEAT_INTERVAL, so most heartbeats cost one UPDATE that matches no row."""
+    permissions.require_change_project(user, run.project)
+    now = timezone.now()
+    Run.objects.filter(pk=run.pk).filter(
+        ~Q(state=RunState.RUNNING) | Q(heartbeat_at__lt=now - Run.HEARTBEAT_INTERVAL)
+    ).update(state=RunState.RUNNING, heartbeat_at=now)
+
+
+@transaction.atomic
+def run_finish(*, run: Run, user: User, exit_code: int) -> Run:
+    """The run ended: finished with exit code 0, failed with any other."""
+    permissions.require_change_project(user, run.project)
+    run.state = RunState.FINISHED if exit_code == 0 else RunState.FAILED
+    run.heartbeat_at = timezone.now()
+    run.save(update_fields=["state", "heartbeat_at", "updated_at"])
+    return run
+
+
+# Steps are 64-bit, as W&B's.
+MAX_STEP = 2**63 - 1
+# historyKeys lists at most this many metrics of a run (their rows keep every value).
+MAX_HISTORY_KEYS = 2000
+
+
+def _history_value_type(value: object) -> str:
+    """W&B's name for the type of a logged value (a media or chart value says its own `_type`)."""
+    if isinstance(value, dict) and isinstance(value.get("_type"), str):
+        return value["_type"]
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", type(None): "nil", dict: "map", list: "list"}.get(type(value), "unknown")
+
+
+@transaction.atomic
+def run_history_write(*, run: Run, user: User, offset: int, rows: list[dict]) -> Run:
+    """Store the SDK's history lines `rows`, the first being line `offset` of its history file: one row per
+    `_step` (a non-negative integer every row must hold). A step sent again (a retried request) replaces its
+    row; the run keeps its line count (the offset a resumed run goes on from), its last step and the types of
+    its metrics, counted once per line."""
+    if offset < 0:
+        raise ValidationError("A line offset cannot be negative.", code="invalid")
+    by_step: dict[int, tuple[int, dict]] = {}
+    for line, row in enumerate(rows, start=offset):
+        step = row.get("_step") if isinstance(row, dict) else None
+        if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= MAX_STEP:
+            raise ValidationError(
+                f"History line {line} has no _step (a non-negative integer): every row needs one.", code="no_step"
+            )
+        jsonvalues.check(row, f"history line {line}")
+        by_step[step] = (line, row)
+    permissions.require_change_project(user, run.project)
+    locked = (
+        Run.objects.select_for_update().only("history_keys", "history_line_count", "history_last_step").get(pk=run.pk)
+    )
+    HistoryRow.objects.bulk_create(
+        [HistoryRow(run=run, step=step, line=line, data=row) for step, (line, row) in by_step.items()],
+        update_conflicts=True,
+        unique_fields=["run", "step"],
+        update_fields=["line", "data"],
+    )
+    keys = dict(locked.history_keys)
+    for line, row in by_step.values():
+        if line < locked.history_line_count:
+            continue  # counted when first sent
+        for key, value in row.items():
+            if key not in keys and len(keys) >= MAX_HISTORY_KEYS:
+                continue
+            counts = keys.setdefault(key, {})
+            kind = _history_value_type(value)
+            counts[kind] = counts.get(kind, 0) + 1
+    run.history_keys = keys
+    run.history_line_count = max(locked.history_line_count, offset + len(rows))
+    steps = [s for s in (locked.history_last_step, *by_step) if s is not None]
+    run.history_last_step = max(steps) if steps else None
+    run.save(update_fields=["history_keys", "history_line_count", "history_last_step", "updated_at"])
     return run
 
 

@@ -88,6 +88,8 @@ def snapshot() -> dict[str, int]:
         a.Membership,
         a.Project,
         a.Run,
+        a.RunTag,
+        a.HistoryRow,
         a.Blob,
         a.Artifact,
         a.ArtifactVersion,

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import Http404
 
 from artifacts import names, permissions, services, storage
-from artifacts.models import Artifact, ArtifactVersion, Entity, Run, StagedUpload
+from artifacts.models import Artifact, ArtifactVersion, Entity, Run, RunState, StagedUpload
 from artifacts.permissions import User
 from registry import services as registry_services
 from registry.models import Link, RegisteredModel
@@ -58,7 +58,9 @@ def _entity_or_404(entity_name: str | None) -> Entity:
 
 @atomic
 def upsert_bucket(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """Create the run (`wandb.init`) or update its config and summary (during and at the end of the run)."""
+    """Create the run (`wandb.init`, running unless `state` says pending) or update its config, summary and tags
+    (during and at the end of the run; tags only when sent). A run's state is set when it is created, then by its
+    stream (views.file_stream)."""
     user = info.context.user
     run = None
     if input.get("id"):
@@ -83,6 +85,7 @@ def upsert_bucket(_: None, info: Info, input: Input) -> dict[str, Any]:
             summary=summary,
             display_name=input.get("displayName"),
             job_type=input.get("jobType"),
+            tags=input.get("tags"),
         )
         return {"bucket": run, "inserted": False}
     run = services.run_create(
@@ -92,6 +95,8 @@ def upsert_bucket(_: None, info: Info, input: Input) -> dict[str, Any]:
         display_name=input.get("displayName") or "",
         job_type=input.get("jobType") or "",
         config=config,
+        tags=input.get("tags") or (),
+        state=input.get("state") or RunState.RUNNING,
     )
     if summary:
         run = services.run_update(run=run, user=user, summary=summary)

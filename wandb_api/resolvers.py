@@ -1,10 +1,11 @@
 """Field resolvers for queries and every object type, keyed by W&B's type and field names (see schema.py).
 
-Objects behind the types: User -> the Django user, Entity -> Entity, Project -> lookups.ProjectNode,
-Run -> Run, ArtifactSequence -> Artifact, ArtifactPortfolio -> RegisteredModel, Artifact -> ArtifactVersion,
-ArtifactCollectionMembership -> lookups.MembershipNode, ArtifactAlias -> ArtifactAlias, LinkAlias or
-lookups.IndexAlias, ArtifactType -> lookups.ArtifactTypeNode; files, manifests and pages are plain dicts. Fields
-missing here resolve by attribute or key of the same name. Arguments arrive under their GraphQL names (`entityName`).
+Objects behind the types: User -> the Django user (or RunCreator, a run's `user`), Entity -> Entity,
+Project -> lookups.ProjectNode, Run -> Run, ArtifactSequence -> Artifact, ArtifactPortfolio -> RegisteredModel,
+Artifact -> ArtifactVersion, ArtifactCollectionMembership -> lookups.MembershipNode, ArtifactAlias ->
+ArtifactAlias, LinkAlias or lookups.IndexAlias, ArtifactType -> lookups.ArtifactTypeNode; files, manifests, pages
+and ParquetHistory are plain dicts. Fields missing here resolve by attribute or key of the same name. Arguments
+arrive under their GraphQL names (`entityName`).
 """
 
 import datetime
@@ -19,8 +20,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from graphql import GraphQLResolveInfo
 
-from artifacts import permissions, storage
-from artifacts import queries as artifact_queries
+from artifacts import permissions, queries, storage
 from artifacts.models import Artifact, ArtifactAlias, ArtifactFile, ArtifactUsage, ArtifactVersion, Entity, Run
 from artifacts.permissions import User
 from registry import queries as registry_queries
@@ -229,16 +229,40 @@ def _teams(user: User, info: Info, first: int | None = None) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class RunCreator:
+    """Who started a run, as the run page shows them to anyone who may read the run: a name, nothing of their
+    account (no email, teams or flags)."""
+
+    pk: int | None
+    username: str
+    name: str
+
+
+def run_creator(run: Run) -> RunCreator:
+    user = run.created_by
+    if user is None:
+        return RunCreator(None, "", "")
+    return RunCreator(user.pk, user.get_username(), user.get_full_name() or user.get_username())
+
+
+def _own(resolve: Resolver, other: Any = None) -> Resolver:
+    """A User field only the user themself is told: another user (a run's creator) answers `other`."""
+    return lambda user, info, **args: other if isinstance(user, RunCreator) else resolve(user, info, **args)
+
+
 USER: dict[str, Resolver] = {
     "id": lambda user, info: ids.encode("User", user.pk),
-    "entity": lambda user, info: getattr(lookups.default_entity(user), "name", None),
-    "username": lambda user, info: user.get_username(),
-    "email": lambda user, info: user.email,
-    "name": lambda user, info: user.get_full_name() or user.get_username(),
-    "admin": lambda user, info: user.is_superuser,
-    "flags": lambda user, info: "{}",
-    "teams": _teams,
-    "organizations": lambda user, info: [],
+    "entity": _own(lambda user, info: getattr(lookups.default_entity(user), "name", None)),
+    "username": lambda user, info: user.username if isinstance(user, RunCreator) else user.get_username(),
+    "email": _own(lambda user, info: user.email),
+    "name": lambda user, info: (
+        user.name if isinstance(user, RunCreator) else user.get_full_name() or user.get_username()
+    ),
+    "admin": _own(lambda user, info: user.is_superuser),
+    "flags": _own(lambda user, info: "{}"),
+    "teams": _own(_teams, {"edges": [], "pageInfo": page_info(None, False)}),
+    "organizations": _own(lambda user, info: [], []),
 }
 
 ENTITY: dict[str, Resolver] = {
@@ -261,7 +285,7 @@ def _project_artifact(node: ProjectNode, info: Info, name: str, enableTracking: 
 
 def _type_created(node: ProjectNode, name: str) -> datetime.datetime | None:
     if node.project is not None:
-        return artifact_queries.artifact_type_created(node.project, name)
+        return queries.artifact_type_created(node.project, name)
     return registry_queries.model_type_created(node.entity, name)
 
 
@@ -273,7 +297,7 @@ def _project_artifact_type(node: ProjectNode, info: Info, name: str) -> Artifact
 def _project_artifact_types(node: ProjectNode, info: Info, after: str | None = None, first: int | None = None) -> dict:
     """Types by name; the cursor is the last name."""
     if node.project is not None:
-        rows = artifact_queries.visible_artifact_types(_user(info), node.project)
+        rows = queries.visible_artifact_types(_user(info), node.project)
     else:
         rows = registry_queries.visible_model_types(_user(info), node.entity)
     if after:
@@ -298,7 +322,7 @@ def collections_page(
     if order or runs.parse_json_object(filters, "filters"):
         raise ValidationError("This server neither filters nor orders artifact collections.", code="unsupported")
     if node.project is not None:
-        rows = artifact_queries.visible_artifacts(_user(info), node.project, type)
+        rows = queries.visible_artifacts(_user(info), node.project, type)
     else:
         rows = registry_queries.visible_models(_user(info), node.entity, type)
     found, has_next = keyset_page(rows, "pk", after, first, descending=True)
@@ -309,7 +333,45 @@ def collections_page(
 def _project_run(node: ProjectNode, info: Info, name: str, missingOk: bool | None = None) -> Run | None:
     if node.project is None:
         return None
-    return Run.objects.filter(project=node.project, run_id=name).select_related("project__entity").first()
+    return Run.objects.filter(project=node.project, run_id=name).select_related("project__entity", "created_by").first()
+
+
+# A page of runs carries their config and summary: fewer than files or versions at once.
+RUNS_MAX_PAGE = 1000
+RUNS_PAGE = 50
+
+
+def _runs_matching(node: ProjectNode, filters: str | None, order: str | None = None) -> QuerySet[Run]:
+    if node.project is None:
+        return Run.objects.none()
+    return queries.runs_matching(node.project, filters=runs.parse_json_object(filters, "filters"), order=order)
+
+
+def _project_runs(
+    node: ProjectNode,
+    info: Info,
+    filters: str | None = None,
+    after: str | None = None,
+    first: int | None = None,
+    order: str | None = None,
+) -> dict[str, Any]:
+    """A page of the project's runs matching `filters`, in `order`; the cursor is an offset."""
+    matching = _runs_matching(node, filters, order)
+    start = ids.parse_int_key(after) or 0
+    limit = max(1, min(first or RUNS_PAGE, RUNS_MAX_PAGE))
+    rows = list(matching[start : start + limit + 1])
+    has_next = len(rows) > limit
+    edges = [{"node": run, "cursor": str(start + i + 1)} for i, run in enumerate(rows[:limit])]
+    return {
+        # Counted only when asked for.
+        "totalCount": lambda info: matching.count(),
+        "pageInfo": page_info(edges[-1]["cursor"] if edges else after, has_next),
+        "edges": edges,
+    }
+
+
+def _project_run_count(node: ProjectNode, info: Info, filters: str | None = None) -> int:
+    return _runs_matching(node, filters).count()
 
 
 PROJECT: dict[str, Resolver] = {
@@ -328,7 +390,53 @@ PROJECT: dict[str, Resolver] = {
     "artifactCollectionMembership": lambda node, info, name: lookups.membership_named(node, name),
     "run": _project_run,
     "bucket": _project_run,
+    "runs": _project_runs,
+    "runCount": _project_run_count,
 }
+
+
+def _history_keys(run: Run, info: Info, format: str | None = None) -> dict[str, Any]:
+    """W&B's historyKeys: each metric's value types with how many rows hold them, and the last step (left out
+    when nothing was logged, which the SDK reads as -1)."""
+    keys = {
+        key: {"typeCounts": [{"type": kind, "count": count} for kind, count in counts.items()]}
+        for key, counts in run.history_keys.items()
+    }
+    return {"keys": keys} | ({"lastStep": run.history_last_step} if run.history_last_step is not None else {})
+
+
+def _history(
+    run: Run, info: Info, samples: int | None = None, minStep: int | None = None, maxStep: int | None = None
+) -> list[str]:
+    rows = queries.history_rows(
+        run, samples=runs.DEFAULT_SAMPLES if samples is None else samples, min_step=minStep, max_step=maxStep
+    )
+    return [json.dumps(row) for row in rows]
+
+
+# Specs in one sampledHistory request (the SDK sends one).
+MAX_SPECS = 10
+
+
+def _sampled_history(run: Run, info: Info, specs: list[str], packVersion: int | None = None) -> list[list[dict]]:
+    if len(specs) > MAX_SPECS:
+        raise ValidationError(f"Send at most {MAX_SPECS} sampledHistory specs at once.", code="too_many")
+    parsed = [runs.sampled_history_spec(spec) for spec in specs]
+    return [queries.history_rows(run, **spec) for spec in parsed]
+
+
+def _parquet_history(run: Run, info: Info, liveKeys: list[str]) -> dict[str, Any]:
+    """No Parquet files: every row is live. Only the first live step is listed (W&B lists them all), which is
+    where the SDK's reader starts asking `history` and `sampledHistory` for pages."""
+    first = queries.history_first_step(run)
+    return {"parquetUrls": [], "liveData": [] if first is None else [{"_step": first}]}
+
+
+def _history_tail(run: Run, info: Info) -> str:
+    """The last row, as W&B's list of JSON lines: a resumed run goes on from its step."""
+    last = queries.history_last_row(run)
+    return json.dumps([] if last is None else [json.dumps(last)])
+
 
 RUN: dict[str, Resolver] = {
     "id": lambda run, info: ids.encode("Run", run.pk),
@@ -341,25 +449,31 @@ RUN: dict[str, Resolver] = {
     # The SDK's own `_wandb` config is not kept; its telemetry key "t" marks a run as started, for resuming.
     "wandbConfig": lambda run, info, keys=None: json.dumps({key: {} for key in keys or []}),
     "sweepName": nothing,
-    "state": nothing,
+    "state": lambda run, info: run.current_state,
     "group": nothing,
     "jobType": lambda run, info: run.job_type or None,
     "host": nothing,
-    "tags": lambda run, info: [],
+    "tags": lambda run, info: [tag.name for tag in run.tags.all()],
     "commit": nothing,
     "readOnly": lambda run, info: not permissions.can_change(_user(info), run.project.entity),
     "projectId": lambda run, info: run.project_id,
-    # Who started a run is not shown through the API: User answers with the viewer's own details.
-    "user": nothing,
+    # The SDK reads `user { name username }` of every run it loads, and fails on null.
+    "user": lambda run, info: run_creator(run),
     "createdAt": lambda run, info: timestamp(run.created_at),
     "updatedAt": lambda run, info: timestamp(run.updated_at),
-    "heartbeatAt": lambda run, info: timestamp(run.updated_at),
+    "heartbeatAt": lambda run, info: timestamp(run.heartbeat_at),
     "project": lambda run, info: ProjectNode(run.project.entity, run.project.name, run.project),
-    "historyLineCount": lambda run, info: 0,
+    "historyLineCount": lambda run, info: run.history_line_count,
     "logLineCount": lambda run, info: run.output_line_count,
     "eventsLineCount": lambda run, info: 0,
-    "historyTail": lambda run, info: "[]",
+    "historyTail": _history_tail,
     "eventsTail": lambda run, info: "[]",
+    "systemMetrics": lambda run, info: "{}",
+    "historyKeys": _history_keys,
+    "history": _history,
+    "sampledHistory": _sampled_history,
+    "parquetHistory": _parquet_history,
+    "events": lambda run, info, samples=None: [],
 }
 
 

@@ -30,6 +30,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_GRAPHQL_BYTES = 8 * 1024 * 1024
 SUMMARY_FILE = "wandb-summary.json"
 OUTPUT_FILE = "output.log"
+HISTORY_FILE = "wandb-history.jsonl"
 
 
 def _unauthorized(request: HttpRequest) -> JsonResponse:
@@ -102,7 +103,8 @@ def graphql(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def file_stream(request: HttpRequest, entity: str, project: str, run_id: str) -> JsonResponse:
-    """The live run stream: the summary and the console output are kept; history and system metrics dropped."""
+    """The live run stream: summary, console output and history are kept, each request is a heartbeat, and the
+    last one (`complete`) ends the run; system metrics are dropped."""
     user = auth.authenticate(request)
     if user is None:
         return _unauthorized(request)
@@ -113,18 +115,28 @@ def file_stream(request: HttpRequest, entity: str, project: str, run_id: str) ->
     except PermissionDenied as exc:
         return JsonResponse({"errors": [{"message": str(exc)}]}, status=403)
     try:
-        files = _stream_files(jsonvalues.loads(_read_limited(request, MAX_BODY_BYTES), "file_stream body"))
+        body = jsonvalues.loads(_read_limited(request, MAX_BODY_BYTES), "file_stream body")
+        files = _stream_files(body)
+        exit_code = _stream_exit_code(body)
         summary = None
         if files.get(SUMMARY_FILE, {}).get("content"):
             summary = _stream_summary(run, files[SUMMARY_FILE]["content"][-1])
+        history = files.get(HISTORY_FILE, {})
+        rows = runs.history_from_wandb(history.get("content", []))
+        output = files.get(OUTPUT_FILE, {})
+        with transaction.atomic():
+            if summary is not None:
+                services.run_update(run=run, user=user, summary=summary)
+            if output.get("content"):
+                services.run_write_output(run=run, user=user, offset=output["offset"], lines=output["content"])
+            if rows:
+                services.run_history_write(run=run, user=user, offset=history["offset"], rows=rows)
+            if exit_code is None:
+                services.run_heartbeat(run=run, user=user)
+            else:
+                services.run_finish(run=run, user=user, exit_code=exit_code)
     except ValidationError as exc:
         return _bad_request(f"Invalid file_stream body: {' '.join(exc.messages)}")
-    output = files.get(OUTPUT_FILE, {})
-    with transaction.atomic():
-        if summary is not None:
-            services.run_update(run=run, user=user, summary=summary)
-        if output.get("content"):
-            services.run_write_output(run=run, user=user, offset=output["offset"], lines=output["content"])
     return JsonResponse({"exitcode": None, "limits": {}})
 
 
@@ -144,6 +156,16 @@ def _stream_files(body: Any) -> dict[str, dict[str, Any]]:
         if not isinstance(content, list) or not all(isinstance(line, str) for line in content):
             raise ValidationError(f'The "content" of "{name}" must be a list of strings.')
     return files
+
+
+def _stream_exit_code(body: dict[str, Any]) -> int | None:
+    """The exit code of a body that ends the run (`"complete": true`), else None."""
+    complete, exit_code = body.get("complete", False), body.get("exitcode") or 0
+    if not isinstance(complete, bool):
+        raise ValidationError('"complete" must be true or false.')
+    if not isinstance(exit_code, int) or isinstance(exit_code, bool):
+        raise ValidationError('"exitcode" must be an integer.')
+    return exit_code if complete else None
 
 
 def _stream_summary(run: Run, line: str) -> dict[str, Any] | None:

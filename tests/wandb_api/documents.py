@@ -307,3 +307,36 @@ mutation LinkArtifact ($artifactPortfolioName: String!, $entityName: String!, $p
 	}
 }
 """
+
+HISTORY_PAGE = """
+query HistoryPage ($entity: String!, $project: String!, $run: String!, $minStep: Int64!, $maxStep: Int64!, $pageSize: Int!) {
+	project(name: $project, entityName: $entity) {
+		run(name: $run) {
+			history(minStep: $minStep, maxStep: $maxStep, samples: $pageSize)
+		}
+	}
+}
+"""
+
+SAMPLED_HISTORY_PAGE = """
+query SampledHistoryPage ($entity: String!, $project: String!, $run: String!, $spec: JSONString!) {
+	project(name: $project, entityName: $entity) {
+		run(name: $run) {
+			sampledHistory(specs: [$spec])
+		}
+	}
+}
+"""
+
+RUN_PARQUET_HISTORY = """
+query RunParquetHistory ($entity: String!, $project: String!, $runName: String!, $liveKeys: [String!]!) {
+	project(name: $project, entityName: $entity) {
+		run(name: $runName) {
+			parquetHistory(liveKeys: $liveKeys) {
+				parquetUrls
+				liveData
+			}
+		}
+	}
+}
+"""

@@ -17,7 +17,7 @@ from typing import Any
 from django.http import HttpRequest
 from graphql import GraphQLResolveInfo
 
-from artifacts import permissions, storage
+from artifacts import permissions, queries, storage
 from artifacts.models import Artifact, ArtifactAlias, ArtifactFile, ArtifactUsage, ArtifactVersion, Entity, Run
 from artifacts.permissions import User
 from registry.models import LinkAlias, RegisteredModel
@@ -193,6 +193,16 @@ def _teams(user: User, info: Info, first: int | None = None) -> dict[str, Any]:
     }
 
 
+def _api_keys(user: User, info: Info) -> dict[str, Any]:
+    """The active keys as the profile page lists them: a user here is only ever the viewer (Run.user is null)."""
+    keys = queries.api_keys_of(user).order_by("created_at", "pk")
+    return {
+        "edges": [
+            {"node": {"id": ids.encode("ApiKey", k.pk), "name": f"{k.prefix}…", "description": k.name}} for k in keys
+        ]
+    }
+
+
 USER: dict[str, Resolver] = {
     "id": lambda user, info: ids.encode("User", user.pk),
     "entity": lambda user, info: getattr(lookups.default_entity(user), "name", None),
@@ -203,6 +213,7 @@ USER: dict[str, Resolver] = {
     "flags": lambda user, info: "{}",
     "teams": _teams,
     "organizations": lambda user, info: [],
+    "apiKeys": _api_keys,
 }
 
 ENTITY: dict[str, Resolver] = {

@@ -72,6 +72,49 @@ def test_viewer_names_the_user_and_their_entity(gql, team):
     assert data["teams"]["edges"] == [{"node": {"name": "reviewco"}}]
 
 
+# wandb 0.21's `wandb.Api().viewer` (wandb/apis/public/api.py, VIEWER_QUERY), byte for byte.
+VIEWER_0_21 = """
+        query Viewer{
+            viewer {
+                id
+                flags
+                entity
+                username
+                email
+                admin
+                apiKeys {
+                    edges {
+                        node {
+                            id
+                            name
+                            description
+                        }
+                    }
+                }
+                teams {
+                    edges {
+                        node {
+                            name
+                        }
+                    }
+                }
+            }
+        }
+        """
+
+
+def test_api_keys_are_the_viewers_active_ones_by_prefix_and_name_never_their_secrets(gql, team):
+    laptop, secret = services.api_key_create(user=team.member, name="laptop")
+    old, old_secret = services.api_key_create(user=team.member, name="old")
+    services.api_key_revoke(key=old, user=team.member)
+    services.api_key_create(user=team.viewer, name="someone else's")
+    response = gql(VIEWER_0_21, key=secret)
+    assert response["data"]["viewer"]["apiKeys"] == {
+        "edges": [{"node": {"id": ids.encode("ApiKey", laptop.pk), "name": f"{secret[:8]}…", "description": "laptop"}}]
+    }
+    assert secret not in json.dumps(response) and old_secret not in json.dumps(response)
+
+
 def test_the_server_advertises_the_membership_in_link_responses(gql, team):
     features = gql(SERVER_FEATURES_QUERY_GQL, key=api_key(team.member))["data"]["serverInfo"]["features"]
     assert {"name": "ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE", "isEnabled": True} in features

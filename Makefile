@@ -78,4 +78,4 @@ format: install-test
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) .venv-wandb-* data

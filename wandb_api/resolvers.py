@@ -251,6 +251,16 @@ def _own(resolve: Resolver, other: Any = None) -> Resolver:
     return lambda user, info, **args: other if isinstance(user, RunCreator) else resolve(user, info, **args)
 
 
+def _api_keys(user: User, info: Info) -> dict[str, Any]:
+    """The viewer's active keys as the profile page lists them (a run's creator has none to show)."""
+    keys = queries.api_keys_of(user).order_by("created_at", "pk")
+    return {
+        "edges": [
+            {"node": {"id": ids.encode("ApiKey", k.pk), "name": f"{k.prefix}…", "description": k.name}} for k in keys
+        ]
+    }
+
+
 USER: dict[str, Resolver] = {
     "id": lambda user, info: ids.encode("User", user.pk),
     "entity": _own(lambda user, info: getattr(lookups.default_entity(user), "name", None)),
@@ -263,6 +273,7 @@ USER: dict[str, Resolver] = {
     "flags": _own(lambda user, info: "{}"),
     "teams": _own(_teams, {"edges": [], "pageInfo": page_info(None, False)}),
     "organizations": _own(lambda user, info: [], []),
+    "apiKeys": _own(_api_keys, {"edges": []}),
 }
 
 ENTITY: dict[str, Resolver] = {

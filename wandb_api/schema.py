@@ -1,6 +1,7 @@
 """The executable schema: W&B's SDL (schema.graphql) with resolvers bound, and how errors are reported."""
 
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,42 @@ CACHED_DOCUMENTS = 512
 CACHED_TEXT = 64 * 1024
 
 
+# What a newer SDK may send that this schema lacks, as graphql-core 3.2 words it: a field (a root field is an
+# operation, such as a new mutation), an argument, a type of a variable, or a field of an input object (in the
+# document, or in a variable's value when the document runs).
+UNKNOWN_NAME = re.compile(
+    r"Cannot query field '(?P<field>[^']+)' on type '(?P<type>[^']+)'\."
+    r"|Unknown argument '(?P<argument>[^']+)' on field '(?P<on_field>[^']+)'\."
+    r"|Unknown type '(?P<unknown_type>[^']+)'\."
+    r"|(?:Variable '\$\w+' got invalid value .*; )?"
+    r"Field '(?P<input_field>[^']+)' is not defined by type '(?P<input_type>[^']+)'\.",
+    re.DOTALL,
+)
+# Each unknown name is logged once per process; past this many names new ones are not logged, so a client making
+# up names grows neither this set nor the log without bound.
+MAX_LOGGED_UNKNOWN = 1000
+_logged_unknown: set[str] = set()
+
+
+def log_unknown_names(errors: list[GraphQLError]) -> None:
+    """Log, once per process, each field, argument or type a client sent that the schema does not have."""
+    for error in errors:
+        match = UNKNOWN_NAME.match(error.message)
+        if match is None:
+            continue
+        if match["field"]:
+            name = f"field {match['type']}.{match['field']}"
+        elif match["input_field"]:
+            name = f"field {match['input_type']}.{match['input_field']}"
+        elif match["argument"]:
+            name = f"argument {match['argument']} of {match['on_field']}"
+        else:
+            name = f"type {match['unknown_type']}"
+        if name not in _logged_unknown and len(_logged_unknown) < MAX_LOGGED_UNKNOWN:
+            _logged_unknown.add(name)
+            logger.warning("A client sent the unknown GraphQL %s; it was answered with an error (logged once)", name)
+
+
 def _prepare(query: str) -> DocumentNode | list[GraphQLError]:
     """The document, parsed and validated, or what is wrong with it."""
     try:
@@ -132,7 +169,9 @@ def _prepare(query: str) -> DocumentNode | list[GraphQLError]:
         document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError as error:
         return [error]
-    return validate(SCHEMA, document, RULES) or document
+    errors = validate(SCHEMA, document, RULES)
+    log_unknown_names(errors)
+    return errors or document
 
 
 _prepare_cached = lru_cache(maxsize=CACHED_DOCUMENTS)(_prepare)
@@ -152,6 +191,7 @@ def execute(
     result = execute_sync(
         SCHEMA, document, variable_values=variables, operation_name=operation_name, context_value=context
     )
+    log_unknown_names(result.errors or [])
     for error in result.errors or ():
         # A fault of the store or the database is the request's answer (503 with a reason, see
         # registry_site/faults.py), not a GraphQL error the SDK would take as final or retry blindly.

@@ -20,18 +20,25 @@ SDK_TIMEOUT = 120
 
 @pytest.fixture
 def run_sdk(live_server, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
-    """Run a Python script with the real `wandb` package against the live server; returns the finished process."""
+    """Run a Python script with the real `wandb` package against the live server; returns the finished process.
+
+    `python` runs it with another interpreter, such as an older SDK's (helpers.sdk_venv)."""
     counter = iter(range(1000))
 
     def run(
-        script: str, *, key: str, timeout: float = SDK_TIMEOUT, env: dict[str, str] | None = None
+        script: str,
+        *,
+        key: str,
+        timeout: float = SDK_TIMEOUT,
+        env: dict[str, str] | None = None,
+        python: Path | str = sys.executable,
     ) -> subprocess.CompletedProcess:
         root = tmp_path / f"sdk{next(counter)}"
         root.mkdir()
         path = root / "script.py"
         path.write_text(textwrap.dedent(script))
         return subprocess.run(
-            [sys.executable, str(path)],
+            [python, str(path)],
             cwd=root,
             env=sdk_env(live_server.url, key, root) | (env or {}),
             capture_output=True,

@@ -3,9 +3,16 @@
 import base64
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+from django.conf import settings
+
 from artifacts import services
+
+SDK_REQUIREMENTS = Path(__file__).with_name("sdk_requirements")
 
 
 def api_key(user) -> str:
@@ -50,3 +57,24 @@ def basic_auth(key: str) -> str:
 def b64md5(data: bytes) -> str:
     """W&B's per-file digest."""
     return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def sdk_venv(version: str) -> Path:
+    """The Python of `.venv-wandb-<version>` in the checkout: `wandb==<version>` and its dependencies, pinned in
+    sdk_requirements/. Made once; made again only when that file changes. Raises when pip fails."""
+    requirements = (SDK_REQUIREMENTS / f"wandb-{version}.txt").read_text()
+    venv = Path(settings.BASE_DIR) / f".venv-wandb-{version}"
+    python, installed = venv / "bin" / "python", venv / ".installed"
+    if installed.is_file() and installed.read_text() == requirements and python.exists():
+        return python
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "-r", SDK_REQUIREMENTS / f"wandb-{version}.txt"],
+        capture_output=True,
+        text=True,
+    )
+    if pip.returncode != 0:
+        raise RuntimeError(f"Could not install wandb=={version} into {venv}:\n{pip.stdout}{pip.stderr}")
+    installed.write_text(requirements)
+    return python

@@ -1,4 +1,5 @@
 import json
+import logging
 
 import pytest
 from graphql import parse, validate
@@ -19,7 +20,7 @@ from registry.models import Link, LinkAlias
 from tests.factories import link, log_version, make_project, make_run, snapshot
 from tests.wandb_api import documents
 from tests.wandb_api.helpers import api_key, b64md5, basic_auth
-from wandb_api import ids, lookups
+from wandb_api import ids, lookups, schema
 from wandb_api.schema import SCHEMA
 
 MEMBERSHIP_BY_NAME = ARTIFACT_MEMBERSHIP_BY_NAME_GQL
@@ -70,6 +71,49 @@ def test_viewer_names_the_user_and_their_entity(gql, team):
     assert data["username"] == "bob"
     assert data["entity"] == "reviewco"
     assert data["teams"]["edges"] == [{"node": {"name": "reviewco"}}]
+
+
+# wandb 0.21's `wandb.Api().viewer` (wandb/apis/public/api.py, VIEWER_QUERY), byte for byte.
+VIEWER_0_21 = """
+        query Viewer{
+            viewer {
+                id
+                flags
+                entity
+                username
+                email
+                admin
+                apiKeys {
+                    edges {
+                        node {
+                            id
+                            name
+                            description
+                        }
+                    }
+                }
+                teams {
+                    edges {
+                        node {
+                            name
+                        }
+                    }
+                }
+            }
+        }
+        """
+
+
+def test_api_keys_are_the_viewers_active_ones_by_prefix_and_name_never_their_secrets(gql, team):
+    laptop, secret = services.api_key_create(user=team.member, name="laptop")
+    old, old_secret = services.api_key_create(user=team.member, name="old")
+    services.api_key_revoke(key=old, user=team.member)
+    services.api_key_create(user=team.viewer, name="someone else's")
+    response = gql(VIEWER_0_21, key=secret)
+    assert response["data"]["viewer"]["apiKeys"] == {
+        "edges": [{"node": {"id": ids.encode("ApiKey", laptop.pk), "name": f"{secret[:8]}…", "description": "laptop"}}]
+    }
+    assert secret not in json.dumps(response) and old_secret not in json.dumps(response)
 
 
 def test_the_server_advertises_the_membership_in_link_responses(gql, team):
@@ -139,6 +183,48 @@ def test_unknown_fields_and_bad_documents_are_graphql_errors_never_server_errors
         )
         assert response.status_code == 400
         assert response.json()["errors"]
+
+
+def test_each_unknown_name_a_newer_sdk_sends_is_logged_once(gql, team, project, caplog, monkeypatch):
+    monkeypatch.setattr(schema, "_logged_unknown", set())
+    key = api_key(team.member)
+    commit = "mutation($input: CommitArtifactInput!) { commitArtifact(input: $input) { clientMutationId } }"
+    sent = [
+        ("{ viewer { id fromTheFuture } }", None),
+        ("mutation { futureMutation(input: {a: 1}) { ok } }", None),
+        ('{ project(name: "mnist", futureArg: 1) { id } }', None),
+        ("query($x: FutureInput) { viewer { id } }", None),
+        (commit, {"input": {"artifactID": "QXJ0aWZhY3Q6MQ==", "futureFlag": True}}),
+        # Again, the same documents, and others asking for the same names.
+        ("{ viewer { id fromTheFuture } }", None),
+        ("{ viewer { fromTheFuture } }", None),
+        (commit, {"input": {"artifactID": "QXJ0aWZhY3Q6MQ==", "futureFlag": False}}),
+        (commit.replace("clientMutationId", "clientMutationId "), {"input": {"artifactID": "x", "futureFlag": 1}}),
+    ]
+    with caplog.at_level(logging.WARNING, logger="wandb_api.schema"):
+        for query, variables in sent:
+            body = gql(query, variables, key=key)
+            assert body["errors"] and body.get("data") is None
+    logged = [r.getMessage() for r in caplog.records if r.name == "wandb_api.schema"]
+    assert [r.levelname for r in caplog.records if r.name == "wandb_api.schema"] == ["WARNING"] * 5
+    assert [m.split(" GraphQL ")[1].split(";")[0] for m in logged] == [
+        "field User.fromTheFuture",
+        "field Mutation.futureMutation",
+        "argument futureArg of Query.project",
+        "type FutureInput",
+        "field CommitArtifactInput.futureFlag",
+    ]
+
+
+def test_unknown_names_stop_being_logged_past_the_cap(gql, team, caplog, monkeypatch):
+    monkeypatch.setattr(schema, "_logged_unknown", set())
+    monkeypatch.setattr(schema, "MAX_LOGGED_UNKNOWN", 2)
+    key = api_key(team.member)
+    with caplog.at_level(logging.WARNING, logger="wandb_api.schema"):
+        for name in ("one", "two", "three"):
+            assert gql(f"{{ viewer {{ {name} }} }}", key=key)["errors"]
+    assert len([r for r in caplog.records if r.name == "wandb_api.schema"]) == 2
+    assert schema._logged_unknown == {"field User.one", "field User.two"}
 
 
 def test_memberships_resolve_versions_aliases_and_registered_models_by_name(gql, team, project):

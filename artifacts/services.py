@@ -176,20 +176,20 @@ def _run_label(value: str, field: str) -> str:
 
 
 # W&B refuses tags longer than this.
-MAX_TAG_LENGTH = RunTag._meta.get_field("name").max_length
-MAX_TAGS = 100
+MAX_RUN_TAG_LENGTH = RunTag._meta.get_field("name").max_length
+MAX_RUN_TAGS = 100
 # The states a run is created or set with; crashed is never stored (Run.current_state).
 STORED_STATES = [s for s in RunState.values if s != RunState.CRASHED]
 
 
-def _validate_tags(tags: Iterable[str]) -> list[str]:
-    """Tags as given, without repeats; each 1 to MAX_TAG_LENGTH characters of valid text."""
+def _validate_run_tags(tags: Iterable[str]) -> list[str]:
+    """Tags as given, without repeats; each 1 to MAX_RUN_TAG_LENGTH characters of valid text."""
     tags = list(dict.fromkeys(tags))
-    if len(tags) > MAX_TAGS:
-        raise ValidationError(f"A run has at most {MAX_TAGS} tags.", code="too_many")
+    if len(tags) > MAX_RUN_TAGS:
+        raise ValidationError(f"A run has at most {MAX_RUN_TAGS} tags.", code="too_many")
     for tag in tags:
-        if not isinstance(tag, str) or not 0 < len(tag) <= MAX_TAG_LENGTH:
-            raise ValidationError(f"A tag is 1 to {MAX_TAG_LENGTH} characters of text: {tag!r}.", code="invalid")
+        if not isinstance(tag, str) or not 0 < len(tag) <= MAX_RUN_TAG_LENGTH:
+            raise ValidationError(f"A tag is 1 to {MAX_RUN_TAG_LENGTH} characters of text: {tag!r}.", code="invalid")
         names.validate_text(tag, "tag")
     return tags
 
@@ -216,7 +216,7 @@ def run_create(
     """A new run. The server's own runs (link_model, the demo) are done when made, hence `finished`; the SDK's
     start `running` (or `pending`) and their stream moves them on (run_heartbeat, run_finish)."""
     jsonvalues.check(config, "config")
-    tags = _validate_tags(tags)
+    tags = _validate_run_tags(tags)
     if state not in STORED_STATES:
         raise ValidationError(f"A run's state is one of {', '.join(STORED_STATES)}, not {state!r}.", code="invalid")
     permissions.require_change_project(user, project)
@@ -251,7 +251,7 @@ def run_update(
     """Replace what is given on an existing run (the SDK re-sends config and summary as the run goes)."""
     jsonvalues.check(config, "config")
     jsonvalues.check(summary, "summary")
-    tags = _validate_tags(tags) if tags is not None else None
+    tags = _validate_run_tags(tags) if tags is not None else None
     permissions.require_change_project(user, run.project)
     changed = {}
     if config is not None:
@@ -515,7 +515,7 @@ def version_create(
     names.validate_name(type, "artifact type")
     names.validate_text(description)
     aliases = _validate_aliases(aliases)
-    tags = _validate_tags(tags)
+    tags = _validate_version_tags(tags)
     if not DIGEST_RE.fullmatch(digest or ""):
         raise ValidationError(f"Invalid digest {digest!r}: expected 32 hex characters.", code="invalid_digest")
     if metadata is not None and not isinstance(metadata, dict):
@@ -977,7 +977,7 @@ def version_update(
         if not isinstance(metadata, dict):
             raise ValidationError("The metadata must be a JSON object.", code="invalid_json")
         jsonvalues.check(metadata, "metadata")
-    tags_add, tags_remove = _validate_tags(tags_add), _validate_tags(tags_remove)
+    tags_add, tags_remove = _validate_version_tags(tags_add), _validate_version_tags(tags_remove)
     _require_change_version(user, version)
     fields = []
     if description is not None:
@@ -994,7 +994,7 @@ def version_update(
     return version
 
 
-def _validate_tags(tags: Iterable[str]) -> list[str]:
+def _validate_version_tags(tags: Iterable[str]) -> list[str]:
     tags = list(dict.fromkeys(tags))
     for tag in tags:
         names.validate_tag(tag)

@@ -959,7 +959,6 @@ def alias_remove(*, version: ArtifactVersion, name: str, user: User) -> None:
 
 
 @transaction.atomic
-@transaction.atomic
 def version_update(
     *,
     version: ArtifactVersion,

@@ -391,6 +391,8 @@ class StagedUpload(models.Model):
     # on S3 with S3_DIRECT; else the parts are staged beside `key`, see storage.part_name).
     part_md5s = models.JSONField(default=list, blank=True)
     upload_id = models.CharField(max_length=1024, blank=True)
+    # Set while one request completes the parts (minutes for a huge file): a client's retry waits for it.
+    completing_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

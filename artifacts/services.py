@@ -12,6 +12,7 @@ import logging
 import random
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -695,21 +696,53 @@ def version_upload_complete(
             f"'{upload.path}': the completed parts are not the {len(upload.part_md5s)} parts declared for it.",
             code="parts_mismatch",
         )
+    if not _claim_completion(upload):
+        # Another request is completing it (a client retrying a completion that takes long): wait for its end.
+        return _await_completion(version, upload)
     try:
         if in_store:
             storage.multipart_complete(upload.key, upload_id=upload.upload_id, md5_hexes=upload.part_md5s)
             blob = storage.blob_adopt_whole(upload.key, md5=upload.md5)
         else:
             blob = storage.blob_from_parts(upload.key, len(upload.part_md5s), md5=upload.md5)
-    except FileNotFoundError:
-        raise ValidationError(
-            f"'{upload.path}': a part was never uploaded, or the upload was aborted or collected as abandoned.",
-            code="not_uploaded",
-        ) from None
-    except ValueError as exc:
-        raise ValidationError(f"'{upload.path}': {exc}", code="digest_mismatch") from None
-    version_files_add(version=version, files={upload.path: blob}, user=user)
+        version_files_add(version=version, files={upload.path: blob}, user=user)
+    except BaseException as exc:
+        StagedUpload.objects.filter(pk=upload.pk).update(completing_at=None)
+        if isinstance(exc, FileNotFoundError):
+            raise ValidationError(
+                f"'{upload.path}': a part was never uploaded, or the upload was aborted or collected as abandoned.",
+                code="not_uploaded",
+            ) from None
+        if isinstance(exc, ValueError):
+            raise ValidationError(f"'{upload.path}': {exc}", code="digest_mismatch") from None
+        raise
     return upload.md5
+
+
+# A completion claimed longer ago than this is taken to have died with its process.
+COMPLETION_TIMEOUT = timedelta(minutes=30)
+
+
+def _claim_completion(upload: StagedUpload) -> bool:
+    stale = timezone.now() - COMPLETION_TIMEOUT
+    return bool(
+        StagedUpload.objects.filter(pk=upload.pk)
+        .filter(Q(completing_at__isnull=True) | Q(completing_at__lt=stale))
+        .update(completing_at=timezone.now())
+    )
+
+
+def _await_completion(version: ArtifactVersion, upload: StagedUpload) -> str:
+    deadline = time.monotonic() + COMPLETION_TIMEOUT.total_seconds()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        state = StagedUpload.objects.filter(pk=upload.pk).values_list("completing_at", flat=True).first()
+        if state is None:
+            # Done (the row went with the file), or failed (the claim was released): say which.
+            if version.files.filter(path=upload.path).exists():
+                return upload.md5
+            raise ValidationError(f"'{upload.path}': completing the upload failed; send the file again.")
+    raise ValidationError(f"'{upload.path}': the upload is still being completed; try again later.")
 
 
 def _adopt_staged_uploads(version: ArtifactVersion, user: User) -> None:

@@ -375,6 +375,9 @@ def multipart_complete(name: str, *, upload_id: str, md5_hexes: list[str]) -> No
     except Exception as exc:
         code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
         if code == "NoSuchUpload":
+            # Completed already (a client retrying a slow completion): only completing makes the object.
+            if _stored_size(name) is not None:
+                return
             raise FileNotFoundError(name) from exc
         if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
             raise ValueError(f"The object store refused the parts: {exc}") from exc

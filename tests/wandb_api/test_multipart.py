@@ -6,12 +6,15 @@ with presigned part URLs on S3 (S3_DIRECT). The real SDK with a file over its th
 import base64
 import hashlib
 import random
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 import requests
+from django.utils import timezone
 
-from artifacts import services
+from artifacts import services, storage
 from artifacts.models import ArtifactVersion, StagedUpload
 from artifacts.storage import manifest_digest
 from tests.conftest import S3_TEST_BUCKET as BUCKET
@@ -221,3 +224,44 @@ def test_collect_garbage_aborts_uploads_in_parts_to_the_bucket_never_completed(d
     assert report.pending.versions == 1
     assert len(report.staged) == 1 and report.staged[0].startswith("staging/")
     assert not direct.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retried_completion_waits_for_the_one_under_way_and_answers_the_same(
+    gql, app_put, team, project, monkeypatch
+):
+    version = pending(team, project)
+    node = ask(gql, version)
+    parts = send(app_put, node)
+    upload = StagedUpload.objects.get()
+    # A first completion is under way (claimed); the client, tired of waiting, sends it again.
+    StagedUpload.objects.filter(pk=upload.pk).update(completing_at=timezone.now())
+    join = storage.blob_from_parts
+
+    def joined_twice(*args, **kwargs):
+        raise AssertionError("the retry joined the parts again")
+
+    monkeypatch.setattr(storage, "blob_from_parts", joined_twice)
+
+    def first_completion_ends() -> None:
+        time.sleep(1)
+        blob = join(upload.key, len(PARTS), md5=upload.md5)
+        services.version_files_add(version=version, files={upload.path: blob}, user=team.member)
+
+    worker = threading.Thread(target=first_completion_ends)
+    worker.start()
+    try:
+        body = complete(gql, version, node, parts)
+    finally:
+        worker.join()
+    assert body["data"]["completeMultipartUploadArtifact"]["digest"] == b64md5(DATA)
+    assert version.files.get(path="huge.bin").blob.sha256 == hashlib.sha256(DATA).hexdigest()
+
+
+def test_a_completion_claimed_by_a_process_that_died_long_ago_is_taken_over(gql, app_put, team, project):
+    version = pending(team, project)
+    node = ask(gql, version)
+    parts = send(app_put, node)
+    StagedUpload.objects.update(completing_at=timezone.now() - services.COMPLETION_TIMEOUT - timedelta(seconds=1))
+    assert "errors" not in complete(gql, version, node, parts)
+    assert version.files.filter(path="huge.bin").exists()

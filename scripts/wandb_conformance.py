@@ -63,6 +63,7 @@ EXTRA_REQUIREMENTS = [
     # As W&B pins it: 2.0 removed moviepy.editor.
     "moviepy~=1.0",
     "imageio[ffmpeg]",
+    "soundfile",
 ]
 OUTCOMES = ("passed", "failed", "error", "skipped")
 # A test's one outcome, from the JUnit elements of its testcase (a failure and a teardown error: failed).

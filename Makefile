@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test chromium lint format migrate serve clean screenshots bench bench-peer
+.PHONY: run test install install-test chromium lint format migrate serve clean screenshots bench bench-peer wandb-conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,13 @@ bench: install-test
 
 bench-peer: install-test $(MLFLOW_VENV)/.installed
 	$(BIN)/python -m bench --peer
+
+# Issue 16's conformance check (not part of `make test`): W&B's own SDK system tests (artifacts, registries, public
+# API), unmodified, from the tag of WANDB_VERSION (default: the SDK in .venv) of a wandb/wandb checkout or mirror,
+# against this server; a table per module, written to docs/conformance/<date>.md.
+wandb-conformance: install-test
+	@test -n "$(WANDB_REPO)" || { echo "Usage: make wandb-conformance WANDB_REPO=<path to a wandb/wandb checkout or mirror> [WANDB_VERSION=x.y.z]" >&2; exit 2; }
+	WANDB_REPO="$(WANDB_REPO)" $(BIN)/python scripts/wandb_conformance.py
 
 # README's screenshots, from a throwaway copy of the demo data.
 screenshots: install-test chromium

@@ -1097,16 +1097,40 @@ def version_use(*, run: Run, version: ArtifactVersion, user: User) -> ArtifactUs
     return usage
 
 
-def api_key_create(*, user: User, name: str = "") -> tuple[ApiKey, str]:
-    """A new API key; the secret is returned once and only its hash is stored."""
+def _api_key_name(name: str) -> str:
     name = (name or "").strip() or f"Key created {timezone.now():%Y-%m-%d %H:%M}"
     if len(name) > 100:
         raise ValidationError("A key name has at most 100 characters.", code="too_long")
+    return name
+
+
+def api_key_create(*, user: User, name: str = "") -> tuple[ApiKey, str]:
+    """A new API key; the secret is returned once and only its hash is stored."""
+    name = _api_key_name(name)
     secret = secrets.token_hex(20)
     key = ApiKey.objects.create(
         user=user, name=name, prefix=secret[:8], key_hash=hashlib.sha256(secret.encode()).hexdigest()
     )
     return key, secret
+
+
+# A secret chosen by the caller: printable ASCII without spaces, long enough not to be guessed.
+IMPORTED_SECRET_RE = re.compile(r"[\x21-\x7e]{32,256}")
+
+
+@transaction.atomic
+def api_key_import(*, user: User, secret: str, name: str = "") -> ApiKey:
+    """An API key whose secret was chosen elsewhere (W&B's test fixtures make a user's name its key); only its
+    hash is stored. A secret another key already has is refused."""
+    name = _api_key_name(name)
+    if not IMPORTED_SECRET_RE.fullmatch(secret or ""):
+        raise ValidationError(
+            "An imported API key has 32 to 256 printable ASCII characters and no spaces.", code="invalid"
+        )
+    key_hash = hashlib.sha256(secret.encode()).hexdigest()
+    if ApiKey.objects.filter(key_hash=key_hash).exists():
+        raise ValidationError("Another API key has this secret.", code="duplicate")
+    return ApiKey.objects.create(user=user, name=name, prefix=secret[:8], key_hash=key_hash)
 
 
 def api_key_revoke(*, key: ApiKey, user: User) -> None:

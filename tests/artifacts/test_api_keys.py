@@ -2,6 +2,7 @@ import hashlib
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
@@ -83,3 +84,34 @@ def test_the_command_rejects_an_unknown_user(db):
     with pytest.raises(CommandError, match="Unknown user 'ghost'"):
         call_command("create_api_key", "ghost")
     assert ApiKey.objects.count() == 0
+
+
+def test_an_imported_key_authenticates_and_stores_only_its_hash(team):
+    secret = "user_gw0-0123456789abcdef0123456789abcdef01234567"
+    key = services.api_key_import(user=team.member, secret=secret, name="fixtures")
+    assert services.api_key_authenticate(secret) == team.member
+    assert (key.name, key.prefix) == ("fixtures", secret[:8])
+    assert key.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "secret, message",
+    [
+        ("x" * 31, "32 to 256 printable ASCII"),
+        ("x" * 257, "32 to 256 printable ASCII"),
+        ("with a space" + "x" * 30, "32 to 256 printable ASCII"),
+        ("é" * 40, "32 to 256 printable ASCII"),
+    ],
+)
+def test_an_imported_key_is_long_and_printable(team, secret, message):
+    with pytest.raises(ValidationError, match=message):
+        services.api_key_import(user=team.member, secret=secret)
+    assert ApiKey.objects.count() == 0
+
+
+def test_an_imported_key_another_key_has_is_refused(team):
+    secret = "s" * 40
+    services.api_key_import(user=team.member, secret=secret)
+    with pytest.raises(ValidationError, match="Another API key has this secret"):
+        services.api_key_import(user=team.admin, secret=secret)
+    assert services.api_key_authenticate(secret) == team.member

@@ -393,6 +393,8 @@ class StagedUpload(models.Model):
     upload_id = models.CharField(max_length=1024, blank=True)
     # Set while one request completes the parts (minutes for a huge file): a client's retry waits for it.
     completing_at = models.DateTimeField(null=True, blank=True)
+    # The parts were completed and the file added: a client's late retry of the completion is answered again.
+    completed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -591,9 +591,10 @@ def version_files_add(
                 version=version, path=normalized[path], defaults={"blob": blob}
             )
     if wanted:
-        # A path given its bytes no longer waits for an upload to a staging name.
+        # A path given its bytes no longer waits for an upload to a staging name (a completed upload in parts
+        # stays, marked, to answer a late retry of its completion).
         written = [normalized[path] for path, blob in files.items() if blob is not None]
-        StagedUpload.objects.filter(version=version, path__in=written).delete()
+        StagedUpload.objects.filter(version=version, path__in=written, completed=False).delete()
     return result
 
 
@@ -681,6 +682,8 @@ def version_upload_complete(
     upload = version.staged_uploads.filter(upload_id=upload_id).exclude(upload_id="").first()
     if upload is None or not upload.in_parts:
         raise ValidationError(f"No upload in parts '{upload_id}' waits in this version.", code="not_found")
+    if upload.completed and not abort:
+        return upload.md5  # a client's retry of a completion that succeeded
     in_store = upload.upload_id != upload.key
     if abort:
         if in_store:
@@ -705,7 +708,10 @@ def version_upload_complete(
             blob = storage.blob_adopt_whole(upload.key, md5=upload.md5)
         else:
             blob = storage.blob_from_parts(upload.key, len(upload.part_md5s), md5=upload.md5)
-        version_files_add(version=version, files={upload.path: blob}, user=user)
+        with transaction.atomic():
+            # Marked first: adding the file removes the path's uploads still awaited.
+            StagedUpload.objects.filter(pk=upload.pk).update(completed=True, completing_at=None)
+            version_files_add(version=version, files={upload.path: blob}, user=user)
     except BaseException as exc:
         StagedUpload.objects.filter(pk=upload.pk).update(completing_at=None)
         if isinstance(exc, FileNotFoundError):
@@ -736,11 +742,13 @@ def _await_completion(version: ArtifactVersion, upload: StagedUpload) -> str:
     deadline = time.monotonic() + COMPLETION_TIMEOUT.total_seconds()
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        state = StagedUpload.objects.filter(pk=upload.pk).values_list("completing_at", flat=True).first()
-        if state is None:
-            # Done (the row went with the file), or failed (the claim was released): say which.
+        state = StagedUpload.objects.filter(pk=upload.pk).values_list("completing_at", "completed").first()
+        if state is None or state[1]:
+            # Done (marked, or the row went with the file), or failed (the claim was released): say which.
             if version.files.filter(path=upload.path).exists():
                 return upload.md5
+            raise ValidationError(f"'{upload.path}': completing the upload failed; send the file again.")
+        if state[0] is None:
             raise ValidationError(f"'{upload.path}': completing the upload failed; send the file again.")
     raise ValidationError(f"'{upload.path}': the upload is still being completed; try again later.")
 
@@ -890,7 +898,9 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
 
 def _require_parts_completed(version: ArtifactVersion) -> None:
     """Explain a commit that lacks files still being sent in parts."""
-    unfinished = list(version.staged_uploads.exclude(part_md5s=[]).values_list("path", flat=True)[:3])
+    unfinished = list(
+        version.staged_uploads.exclude(part_md5s=[]).filter(completed=False).values_list("path", flat=True)[:3]
+    )
     if unfinished:
         raise ValidationError(
             f"{', '.join(unfinished)}: sent in parts that were never completed; send the file again.",

@@ -29,6 +29,10 @@ class Entity(models.Model):
 
     name = models.CharField(max_length=64, unique=True, validators=[names.validate_entity_name])
     description = models.TextField(blank=True)
+    # The organization the team belongs to: its registries (W&B's current Registry) take this team's versions.
+    organization = models.ForeignKey(
+        "Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="teams"
+    )
     # Registry aliases only entity admins may set or remove.
     protected_aliases = models.JSONField(default=list, blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="entities")
@@ -37,6 +41,24 @@ class Entity(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "entities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Organization(models.Model):
+    """W&B's organization: it owns teams and registries. Its registries live in an entity of its own (W&B's
+    `orgEntity`, named as the organization), as projects `wandb-registry-<name>`. Its members and admins are the
+    members and admins of its teams."""
+
+    name = models.CharField(max_length=64, unique=True, validators=[names.validate_entity_name])
+    entity = models.OneToOneField(
+        Entity, on_delete=models.PROTECT, related_name="organization_of", help_text="Holds the registries."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name

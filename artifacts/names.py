@@ -32,6 +32,7 @@ RESERVED_ENTITY_NAMES = {
     "api",
     "artifacts",
     "artifactsV2",
+    "orgs",
 }
 
 

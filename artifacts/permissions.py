@@ -33,11 +33,16 @@ def _roles(user: User) -> dict[int, str]:
     return cached
 
 
+# The roles cached on a user object: the entity roles here, and those registry.permissions derives.
+CACHED_ROLES = ["_entity_roles"]
+
+
 def forget_roles(user: User) -> None:
     """Drop the cached roles after memberships change."""
     # Not `user.__dict__`: request.user is a lazy proxy, whose own __dict__ is not the user's.
-    with contextlib.suppress(AttributeError):
-        del user._entity_roles
+    for attr in CACHED_ROLES:
+        with contextlib.suppress(AttributeError):
+            delattr(user, attr)
 
 
 def role_in(user: User, entity: Entity) -> str | None:

@@ -353,14 +353,16 @@ def version_labels(artifact: Artifact) -> QuerySet[ArtifactVersion]:
 def _links_qs() -> QuerySet:
     """Registry links of versions, read through the reverse relation (artifacts never imports registry)."""
     Link = ArtifactVersion._meta.get_field("links").related_model
-    return Link.objects.select_related("registered_model__entity").order_by("registered_model__name", "index")
+    return Link.objects.select_related("registered_model__entity", "registered_model__registry__organization").order_by(
+        "registered_model__name", "index"
+    )
 
 
 def _visible_links(user: User, links: Iterable) -> list:
     """The links in registries the user may see (a public project's versions may be linked in a registry the
     user may not see). Checked here, not in SQL: a filter on the registry's entity leads the database to read
     every link of the entity's registered models instead of the few links of these versions."""
-    return [link for link in links if permissions.can_view_registry(user, link.registered_model.entity)]
+    return [link for link in links if link.registered_model.viewable_by(user)]
 
 
 def version_by_alias_for_user(

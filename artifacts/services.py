@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db.models import F, ProtectedError, Q
 from django.http import Http404
 from django.utils import timezone
@@ -125,31 +125,45 @@ def membership_remove(*, entity: Entity, user: User, actor: User) -> None:
     permissions.forget_roles(user)
 
 
+def _locked_protected_aliases(holder: models.Model) -> list[str]:
+    rows = type(holder).objects.select_for_update().filter(pk=holder.pk)
+    return list(rows.values_list("protected_aliases", flat=True).get() or [])
+
+
+def protected_alias_add(holder: models.Model, name: str) -> list[str]:
+    """Protect alias `name` on `holder` (an entity, or a registry: rows with `protected_aliases`), its row locked
+    while changing. The caller has checked who may."""
+    names.validate_alias(name)
+    current = _locked_protected_aliases(holder)
+    if name in current:
+        raise ValidationError(f"The alias '{name}' is already protected.", code="duplicate")
+    holder.protected_aliases = [*current, name]
+    type(holder).objects.filter(pk=holder.pk).update(protected_aliases=holder.protected_aliases)
+    return holder.protected_aliases
+
+
+def protected_alias_remove(holder: models.Model, name: str) -> list[str]:
+    """Stop protecting `name` on `holder`: members may then set and remove it (the aliases themselves stay)."""
+    current = _locked_protected_aliases(holder)
+    if name not in current:
+        raise ValidationError(f"The alias '{name}' is not protected.", code="missing")
+    holder.protected_aliases = [a for a in current if a != name]
+    type(holder).objects.filter(pk=holder.pk).update(protected_aliases=holder.protected_aliases)
+    return holder.protected_aliases
+
+
 @transaction.atomic
 def entity_protected_alias_add(*, entity: Entity, name: str, actor: User) -> list[str]:
     """Protect registry alias `name` in the entity: from now on only its admins may set or remove it."""
     names.validate_alias(name)
     permissions.require_admin(actor, entity)
-    locked = _lock_entity(entity)
-    current = list(locked.protected_aliases or [])
-    if name in current:
-        raise ValidationError(f"The alias '{name}' is already protected.", code="duplicate")
-    entity.protected_aliases = [*current, name]
-    Entity.objects.filter(pk=entity.pk).update(protected_aliases=entity.protected_aliases)
-    return entity.protected_aliases
+    return protected_alias_add(entity, name)
 
 
 @transaction.atomic
 def entity_protected_alias_remove(*, entity: Entity, name: str, actor: User) -> list[str]:
-    """Stop protecting `name`: members may then set and remove it (the aliases themselves stay)."""
     permissions.require_admin(actor, entity)
-    locked = _lock_entity(entity)
-    current = list(locked.protected_aliases or [])
-    if name not in current:
-        raise ValidationError(f"The alias '{name}' is not protected.", code="missing")
-    entity.protected_aliases = [a for a in current if a != name]
-    Entity.objects.filter(pk=entity.pk).update(protected_aliases=entity.protected_aliases)
-    return entity.protected_aliases
+    return protected_alias_remove(entity, name)
 
 
 @transaction.atomic

@@ -6,11 +6,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from artifacts import names, permissions
+from artifacts import names
 from artifacts.admin import ModelAdmin
-from artifacts.models import ArtifactVersion
-from registry import services
-from registry.models import Link, LinkAlias, RegisteredModel
+from artifacts.models import ArtifactVersion, Entity, Organization
+from registry import permissions, services
+from registry.models import Link, LinkAlias, RegisteredModel, Registry, RegistryMember, Visibility, scope_filter
 
 
 class UserFormMixin:
@@ -45,10 +45,16 @@ class RegisteredModelForm(forms.ModelForm):
 
     class Meta:
         model = RegisteredModel
-        fields = ["entity", "name", "type", "description"]
+        fields = ["entity", "registry", "name", "type", "description"]
+        help_texts = {
+            "entity": "The team whose Model Registry holds it; leave empty for a collection of a registry.",
+            "registry": "For a collection of an organization's registry; empty for a legacy registered model.",
+        }
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        if "entity" in self.fields:
+            self.fields["entity"].required = False
         if self.instance.pk:
             self.fields["tags_text"].initial = ", ".join(self.instance.tags)
 
@@ -63,25 +69,37 @@ class RegisteredModelForm(forms.ModelForm):
         for tag in tags:
             names.validate_name(tag, "tag")
         data["tags"] = tags
-        entity = data.get("entity") or self.instance.entity if self.instance.pk else data.get("entity")
-        if entity is not None and not permissions.can_change(self.user, entity):
-            raise ValidationError(f"You need the member or admin role in '{entity}'.")
+        if self.instance.pk:
+            scope = self.instance.scope
+        else:
+            registry, entity = data.get("registry"), data.get("entity")
+            if registry is not None and entity is not None and entity != registry.organization.entity:
+                raise ValidationError("A collection belongs to its registry: leave the entity empty.")
+            if registry is None and entity is None:
+                raise ValidationError("Choose the entity (its Model Registry) or the registry.")
+            scope = registry or entity
+            if registry is not None:
+                data["entity"] = self.instance.entity = registry.organization.entity
+            if data.get("name") and RegisteredModel.objects.filter(**scope_filter(scope), name=data["name"]).exists():
+                raise ValidationError(f"'{data['name']}' already exists there.")
+        if not permissions.can_change(self.user, scope):
+            raise ValidationError(f"You need the member or admin role in {scope}.")
         return data
 
 
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(UserFormMixin, ModelAdmin):
     form = RegisteredModelForm
-    list_display = ["name", "entity", "type", "num_versions", "tags", "updated_at"]
-    list_filter = ["entity", "type"]
+    list_display = ["name", "entity", "registry", "type", "num_versions", "tags", "updated_at"]
+    list_filter = ["entity", "registry", "type"]
     search_fields = ["name", "description", "entity__name"]
-    list_select_related = ["entity"]
+    list_select_related = ["entity", "registry__organization"]
     readonly_fields = ["next_index", "num_versions", "created_by", "created_at", "updated_at"]
     inlines = [LinkInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: RegisteredModel | None = None) -> list[str]:
-        # Name and entity are the model's address; its type is fixed once versions are linked to it.
-        return self.readonly_fields + (["entity", "name", "type"] if obj else [])
+        # Name, entity and registry are the model's address; its type is fixed once versions are linked to it.
+        return self.readonly_fields + (["entity", "registry", "name", "type"] if obj else [])
 
     def save_model(self, request: HttpRequest, obj: RegisteredModel, form: forms.ModelForm, change: bool) -> None:
         tags = form.cleaned_data["tags"]
@@ -91,7 +109,8 @@ class RegisteredModelAdmin(UserFormMixin, ModelAdmin):
             )
             return
         created = services.registered_model_create(
-            entity=obj.entity,
+            entity=None if obj.registry_id else obj.entity,
+            registry=obj.registry,
             name=obj.name,
             type=obj.type,
             description=obj.description,
@@ -197,7 +216,7 @@ class LinkAliasForm(forms.ModelForm):
         if data.get("link") and data.get("name"):
             try:
                 names.validate_alias(data["name"])
-                permissions.require_alias_allowed(self.user, data["link"].registered_model.entity, data["name"])
+                permissions.require_alias_allowed(self.user, data["link"].registered_model.scope, data["name"])
             except (ValidationError, PermissionDenied) as exc:
                 raise _as_form_error(exc) from None
         return data
@@ -229,4 +248,135 @@ class LinkAliasAdmin(UserFormMixin, ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for obj in queryset.exclude(name=names.LATEST):
+            self.delete_model(request, obj)
+
+
+# W&B's current Registry: organizations, their registries and members. Collections are registered models above.
+
+
+class OrganizationForm(forms.ModelForm):
+    teams = forms.ModelMultipleChoiceField(
+        Entity.objects.filter(organization_of__isnull=True), required=False, help_text="The teams it owns."
+    )
+
+    class Meta:
+        model = Organization
+        fields = ["name"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["teams"].initial = list(self.instance.teams.all())
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ModelAdmin):
+    """Creating an organization makes its own entity and its core registries (Model, Dataset)."""
+
+    form = OrganizationForm
+    list_display = ["name", "entity", "created_at"]
+    search_fields = ["name"]
+    readonly_fields = ["entity", "created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Organization | None = None) -> list[str]:
+        return self.readonly_fields + (["name"] if obj else [])
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: forms.ModelForm, change: bool) -> None:
+        teams = list(form.cleaned_data["teams"])
+        if not change:
+            created = services.organization_create(name=obj.name, teams=teams, user=request.user)
+            obj.pk, obj.entity_id = created.pk, created.entity_id
+            return
+        Entity.objects.filter(organization=obj).exclude(pk__in=[t.pk for t in teams]).update(organization=None)
+        for team in teams:
+            services.organization_team_add(organization=obj, team=team)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Organization | None = None) -> bool:
+        # Its entity holds the registries' collections: delete registries (and teams' links) first.
+        return False
+
+
+class RegistryMemberInline(admin.TabularInline):
+    model = RegistryMember
+    extra = 0
+    fields = ["user", "role"]
+    autocomplete_fields = ["user"]
+
+
+class RegistryForm(forms.ModelForm):
+    user = None
+    types_text = forms.CharField(
+        required=False, label="Accepted artifact types", help_text="Comma-separated; empty accepts every type."
+    )
+
+    class Meta:
+        model = Registry
+        fields = ["organization", "name", "description", "visibility"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["types_text"].initial = ", ".join(self.instance.artifact_types)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        data["artifact_types"] = [t.strip() for t in data.get("types_text", "").split(",") if t.strip()]
+        for type in data["artifact_types"]:
+            names.validate_name(type, "artifact type")
+        return data
+
+
+@admin.register(Registry)
+class RegistryAdmin(UserFormMixin, ModelAdmin):
+    """Registries are created and changed through registry.services (organization and registry admins)."""
+
+    form = RegistryForm
+    list_display = ["name", "organization", "visibility", "artifact_types", "updated_at"]
+    list_filter = ["organization", "visibility"]
+    search_fields = ["name", "description", "organization__name"]
+    list_select_related = ["organization"]
+    readonly_fields = ["protected_aliases", "created_by", "created_at", "updated_at"]
+    inlines = [RegistryMemberInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Registry | None = None) -> list[str]:
+        return self.readonly_fields + (["organization", "name"] if obj else [])
+
+    def save_model(self, request: HttpRequest, obj: Registry, form: forms.ModelForm, change: bool) -> None:
+        types = form.cleaned_data["artifact_types"]
+        try:
+            if change:
+                services.registry_update(
+                    registry=obj,
+                    user=request.user,
+                    description=obj.description,
+                    artifact_types=types,
+                    visibility=obj.visibility,
+                )
+                return
+            created = services.registry_create(
+                organization=obj.organization,
+                name=obj.name,
+                user=request.user,
+                description=obj.description,
+                artifact_types=types,
+                visibility=obj.visibility or Visibility.ORGANIZATION,
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            raise _as_form_error(exc) from None
+        obj.pk = created.pk
+
+    def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset, change: bool) -> None:
+        if formset.model is not RegistryMember:
+            return super().save_formset(request, form, formset, change)
+        for member in formset.deleted_objects:
+            services.registry_member_remove(registry=form.instance, user=member.user, actor=request.user)
+        for member in formset.save(commit=False):
+            services.registry_member_set(registry=form.instance, user=member.user, role=member.role, actor=request.user)
+        return None
+
+    def delete_model(self, request: HttpRequest, obj: Registry) -> None:
+        services.registry_delete(registry=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
             self.delete_model(request, obj)

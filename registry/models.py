@@ -1,19 +1,100 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 from artifacts import names
-from artifacts.models import ArtifactVersion, Entity
+from artifacts.models import ArtifactVersion, Entity, Organization, Role
 
 
 def _validate_model_name(value: str) -> None:
     names.validate_name(value, "registered model name")
 
 
+def validate_registry_name(value: str) -> None:
+    """A registry's name, as W&B's `wandb-registry-<name>` project takes it."""
+    names.validate_name(value, "registry name")
+    if len(value) > Registry.MAX_NAME:
+        raise ValidationError(f"A registry name has at most {Registry.MAX_NAME} characters.", code="too_long")
+
+
+class Visibility(models.TextChoices):
+    ORGANIZATION = "organization", "Organization"
+    RESTRICTED = "restricted", "Restricted"
+
+
+class Registry(models.Model):
+    """W&B's current Registry: an organization's named registry (Model, Dataset or custom) holding collections.
+
+    A collection is a RegisteredModel whose `registry` is set: linking, numbering, aliases and protection are the
+    legacy registered models' own, only who may see and change it (registry roles) and which types it accepts
+    (`artifact_types`) differ. Organization visibility lets every member of the organization read it (as a
+    viewer); restricted, only its members. Organization admins are admins of every registry.
+    """
+
+    MAX_NAME = 64
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="registries")
+    name = models.CharField(max_length=MAX_NAME, validators=[validate_registry_name])
+    description = models.TextField(blank=True)
+    # The artifact types its collections may hold; empty accepts every type.
+    artifact_types = models.JSONField(default=list, blank=True)
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.ORGANIZATION)
+    # Aliases only registry admins may set or remove.
+    protected_aliases = models.JSONField(default=list, blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="RegistryMember", related_name="registries")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="unique_registry_name")]
+        ordering = ["organization_id", "name"]
+        verbose_name_plural = "registries"
+
+    def __str__(self) -> str:
+        return f"{self.organization.name}/{self.project_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("registry:registry_detail", args=[self.organization.name, self.name])
+
+    @property
+    def project_name(self) -> str:
+        """The project W&B's SDK names it by: `wandb-registry-model`."""
+        return f"{names.REGISTRY_PROJECT_PREFIX}{self.name}"
+
+    def accepts(self, type: str) -> bool:
+        return not self.artifact_types or type in self.artifact_types
+
+
+class RegistryMember(models.Model):
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="registry_memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["registry", "user"], name="one_registry_membership")]
+        ordering = ["registry_id", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.registry} ({self.role})"
+
+
+def scope_filter(scope: "Entity | Registry") -> dict:
+    """The registered models of a scope: an entity's legacy ones (its Model Registry), or a registry's collections."""
+    return {"entity": scope, "registry": None} if isinstance(scope, Entity) else {"registry": scope}
+
+
 class RegisteredModel(models.Model):
-    """A curated list of links to model versions, owned by an entity: `entity/model-registry/Name`."""
+    """A curated list of links to artifact versions: a legacy registered model, `entity/model-registry/Name`, in
+    its team's Model Registry (`registry` empty), or a collection of an organization's Registry,
+    `wandb-registry-<registry>/Name`, whose entity is the organization's own."""
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="registered_models")
+    registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.CASCADE, related_name="collections")
     name = models.CharField(max_length=128, validators=[_validate_model_name])
     type = models.CharField(max_length=64, default="model")
     description = models.TextField(blank=True, help_text="Markdown.")
@@ -27,7 +108,14 @@ class RegisteredModel(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["entity", "name"], name="unique_registered_model_name")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "name"], condition=Q(registry__isnull=True), name="unique_registered_model_name"
+            ),
+            models.UniqueConstraint(
+                fields=["registry", "name"], condition=Q(registry__isnull=False), name="unique_collection_name"
+            ),
+        ]
         # The registry list's two sorts (registry.queries.SORTS), within the entities a user sees or over all;
         # by name within an entity is the unique constraint's index.
         indexes = [
@@ -38,10 +126,41 @@ class RegisteredModel(models.Model):
         ordering = ["entity_id", "name"]  # by column: through `entity` would join
 
     def __str__(self) -> str:
-        return f"{self.entity.name}/model-registry/{self.name}"
+        return f"{self.entity.name}/{self.project_name}/{self.name}"
 
     def get_absolute_url(self) -> str:
-        return reverse("registry:model_detail", args=[self.entity.name, self.name])
+        return self.route("model_detail")
+
+    @property
+    def is_collection(self) -> bool:
+        return self.registry_id is not None
+
+    @property
+    def kind(self) -> str:
+        return "collection" if self.is_collection else "registered model"
+
+    @property
+    def project_name(self) -> str:
+        return self.registry.project_name if self.is_collection else names.REGISTRY_PROJECT
+
+    @property
+    def scope(self) -> "Entity | Registry":
+        """Whose roles and protected aliases rule it: the team's (legacy) or the registry's."""
+        return self.registry if self.is_collection else self.entity
+
+    def viewable_by(self, user) -> bool:
+        """Whether `user` may see it (registry.permissions; asked through the model by artifacts, which never
+        imports registry)."""
+        from registry import permissions
+
+        return permissions.can_view_model(user, self)
+
+    def route(self, name: str, *args: object) -> str:
+        """The URL of one of its pages: registry:`name` for a legacy registered model, registry:collection_`name`
+        for a collection (same views, addressed by organization and registry)."""
+        if self.is_collection:
+            return reverse(f"registry:collection_{name}", args=[self.entity.name, self.registry.name, self.name, *args])
+        return reverse(f"registry:{name}", args=[self.entity.name, self.name, *args])
 
 
 class Link(models.Model):
@@ -64,20 +183,22 @@ class Link(models.Model):
         return f"{self.registered_model.name}:{self.label}"
 
     def get_absolute_url(self) -> str:
-        rm = self.registered_model
-        return reverse("registry:link_detail", args=[rm.entity.name, rm.name, self.index])
+        return self.registered_model.route("link_detail", self.index)
 
     @property
     def label(self) -> str:
         return f"v{self.index}"
 
     def tab_url(self, tab: str) -> str:
-        rm = self.registered_model
-        return reverse("registry:link_tab", args=[rm.entity.name, rm.name, self.index, tab])
+        return self.registered_model.route("link_tab", self.index, tab)
 
     @property
     def full_name(self) -> str:
-        return f"{self.registered_model.entity.name}/model-registry/{self.registered_model.name}:{self.label}"
+        """`entity/model-registry/Name:v0`, or W&B's `wandb-registry-model/Name:v0` for a collection."""
+        rm = self.registered_model
+        if rm.is_collection:
+            return f"{rm.project_name}/{rm.name}:{self.label}"
+        return f"{rm.entity.name}/{rm.project_name}/{rm.name}:{self.label}"
 
     @property
     def source_name(self) -> str:

@@ -8,7 +8,9 @@ from django.shortcuts import get_object_or_404
 from artifacts import names, permissions
 from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, Project
 from artifacts.permissions import User
-from registry.models import Link, LinkAlias, RegisteredModel
+from registry import permissions as registry_permissions
+from registry.models import Link, LinkAlias, RegisteredModel, Registry, scope_filter
+from registry.permissions import Scope
 
 MODELS_PER_PAGE = 50
 
@@ -18,11 +20,12 @@ SORTS = {"updated": ("-updated_at", "-id"), "name": ("name", "entity_id")}
 
 
 def registered_models(user: User, search: str = "", sort: str = "updated") -> QuerySet[RegisteredModel]:
-    """Registered models the user may see, sorted by `sort` (a key of SORTS: last updated first, or by name).
-    Nothing is counted: each row keeps its number of versions (RegisteredModel.num_versions)."""
+    """Legacy registered models the user may see, sorted by `sort` (a key of SORTS: last updated first, or by
+    name). Nothing is counted: each row keeps its number of versions (RegisteredModel.num_versions)."""
     latest = LinkAlias.objects.filter(name="latest").select_related("link")
     qs = (
-        RegisteredModel.objects.filter(permissions.visible_registries_q(user, prefix="entity__"))
+        RegisteredModel.objects.filter(registry__isnull=True)
+        .filter(permissions.visible_registries_q(user, prefix="entity__"))
         .select_related("entity")
         .prefetch_related(Prefetch("aliases", queryset=latest, to_attr="latest_aliases"))
         .order_by(*SORTS.get(sort, SORTS["updated"]))
@@ -33,9 +36,21 @@ def registered_models(user: User, search: str = "", sort: str = "updated") -> Qu
     return qs
 
 
-def registered_model_for_user(user: User, entity: str, name: str) -> RegisteredModel:
-    rm = get_object_or_404(RegisteredModel.objects.select_related("entity"), entity__name=entity, name=name)
-    permissions.require_view_registry(user, rm.entity)
+def _addressed(entity: str, registry: str | None, prefix: str = "") -> dict:
+    """A registered model as the URLs name it: `entity` + name (legacy), or organization + registry + name."""
+    if registry is None:
+        return {f"{prefix}entity__name": entity, f"{prefix}registry__isnull": True}
+    return {f"{prefix}entity__name": entity, f"{prefix}registry__name": registry}
+
+
+def registered_model_for_user(user: User, entity: str, name: str, registry: str | None = None) -> RegisteredModel:
+    """A legacy registered model (`entity`/`name`) or a collection (`entity` the organization's, `registry`)."""
+    rm = get_object_or_404(
+        RegisteredModel.objects.select_related("entity", "registry__organization"),
+        **_addressed(entity, registry),
+        name=name,
+    )
+    registry_permissions.require_view(user, rm.scope)
     return rm
 
 
@@ -62,25 +77,26 @@ def links_of(rm: RegisteredModel) -> QuerySet[Link]:
     )
 
 
-def link_for_user(user: User, entity: str, name: str, index: int) -> Link:
+def link_for_user(user: User, entity: str, name: str, index: int, registry: str | None = None) -> Link:
     link = get_object_or_404(
         Link.objects.select_related(
             "registered_model__entity",
+            "registered_model__registry__organization",
             "source__artifact__project__entity",
             "source__created_by_run",
             "source__created_by",
             "created_by",
         ),
-        registered_model__entity__name=entity,
+        **_addressed(entity, registry, "registered_model__"),
         registered_model__name=name,
         index=index,
     )
-    permissions.require_view_registry(user, link.registered_model.entity)
+    registry_permissions.require_view(user, link.registered_model.scope)
     return link
 
 
-def link_by_alias_for_user(user: User, entity: str, name: str, alias: str) -> Link:
-    rm = registered_model_for_user(user, entity, name)
+def link_by_alias_for_user(user: User, entity: str, name: str, alias: str, registry: str | None = None) -> Link:
+    rm = registered_model_for_user(user, entity, name, registry)
     found = get_object_or_404(LinkAlias.objects.select_related("link"), registered_model=rm, name=alias)
     return found.link
 
@@ -100,13 +116,53 @@ def linkable_models(user: User, entity: Entity, type: str) -> QuerySet[Registere
     """Registered models of the entity that the user may link to and that accept artifacts of `type`."""
     if not permissions.can_change(user, entity):
         return RegisteredModel.objects.none()
-    return RegisteredModel.objects.filter(entity=entity, type=type).order_by("name")
+    return RegisteredModel.objects.filter(entity=entity, registry=None, type=type).order_by("name")
 
 
-def model_projects(user: User, rm: RegisteredModel) -> QuerySet[Project]:
-    """Projects of the registered model's entity holding committed artifacts of its type the user may read."""
+def linkable_registries(user: User, version: ArtifactVersion) -> QuerySet[Registry]:
+    """Registries of the version's organization that the user may link it into (member or admin) and that accept
+    its type; none for a version of a team outside every organization."""
+    organization_id = version.artifact.project.entity.organization_id
+    if organization_id is None:
+        return Registry.objects.none()
+    registries = Registry.objects.filter(organization_id=organization_id).filter(
+        registry_permissions.writable_registries_q(user)
+    )
+    type = version.artifact.type
     return (
-        Project.objects.filter(entity=rm.entity)
+        registries.select_related("organization")
+        .order_by("name")
+        .filter(pk__in=[r.pk for r in registries if r.accepts(type)])
+    )
+
+
+def linkable_collections(user: User, version: ArtifactVersion) -> QuerySet[RegisteredModel]:
+    """Collections the version may be linked to by the user: of its type, in linkable_registries."""
+    return (
+        RegisteredModel.objects.filter(registry__in=linkable_registries(user, version), type=version.artifact.type)
+        .select_related("entity", "registry__organization")
+        .order_by("registry__name", "name")
+    )
+
+
+def source_teams(user: User, rm: RegisteredModel) -> QuerySet[Entity]:
+    """Where the versions a registered model may link come from: its team, or its organization's teams (those
+    the user belongs to)."""
+    if not rm.is_collection:
+        return Entity.objects.filter(pk=rm.entity_id)
+    teams = Entity.objects.filter(organization_id=rm.registry.organization_id).order_by("name")
+    if user.is_authenticated and user.is_superuser:
+        return teams
+    return teams.filter(permissions.visible_entities_q(user))
+
+
+def model_projects(user: User, rm: RegisteredModel, team: Entity | None = None) -> QuerySet[Project]:
+    """Projects holding committed artifacts of its type the user may read: of the registered model's entity, or
+    for a collection of `team` (one of source_teams)."""
+    if rm.is_collection and team is None:
+        return Project.objects.none()
+    return (
+        Project.objects.filter(entity=team if rm.is_collection else rm.entity)
         .filter(permissions.visible_projects_q(user))
         .filter(artifacts__type=rm.type, artifacts__versions__state="COMMITTED")
         .distinct()
@@ -148,8 +204,15 @@ def _memberships() -> tuple[Prefetch, Prefetch]:
         Prefetch("aliases", queryset=ArtifactAlias.objects.select_related("artifact__project__entity")),
         Prefetch(
             "links",
-            queryset=Link.objects.select_related("registered_model__entity").prefetch_related(
-                Prefetch("aliases", queryset=LinkAlias.objects.select_related("registered_model__entity"))
+            queryset=Link.objects.select_related(
+                "registered_model__entity", "registered_model__registry__organization"
+            ).prefetch_related(
+                Prefetch(
+                    "aliases",
+                    queryset=LinkAlias.objects.select_related(
+                        "registered_model__entity", "registered_model__registry__organization"
+                    ),
+                )
             ),
         ),
     )
@@ -170,7 +233,7 @@ def visible_model_links(user: User, rm: RegisteredModel) -> tuple[QuerySet[Link]
     """A registered model's links, unordered, with their sources and the sources' tags and memberships (see
     version_memberships), and how many (the count kept on its row); none when the user may not see the registry.
     Sources are prefetched, not joined (see links_of)."""
-    if not permissions.can_view_registry(user, rm.entity):
+    if not registry_permissions.can_view(user, rm.scope):
         return Link.objects.none(), 0
     sources = ArtifactVersion.objects.select_related("artifact__project__entity").prefetch_related(
         "tags", *_memberships()
@@ -183,25 +246,26 @@ def version_memberships(user: User, version: ArtifactVersion) -> tuple[list[Arti
     """The version's aliases in its artifact, and its links in registries the user may see, each with its
     aliases; read unless a page read them already (visible_versions, visible_model_links)."""
     prefetch_related_objects([version], *_memberships())
-    links = [link for link in version.links.all() if permissions.can_view_registry(user, link.registered_model.entity)]
+    links = [link for link in version.links.all() if registry_permissions.can_view_model(user, link.registered_model)]
     return list(version.aliases.all()), links
 
 
-def visible_models(user: User, entity: Entity, type: str | None = None) -> QuerySet[RegisteredModel]:
-    """The entity's registered models (of one type, if given), unordered; none when the user may not see its
-    registry."""
-    if not permissions.can_view_registry(user, entity):
+def visible_models(user: User, scope: Scope, type: str | None = None) -> QuerySet[RegisteredModel]:
+    """The registered models of an entity's Model Registry, or the collections of a registry (of one type, if
+    given), unordered; none when the user may not see the registry."""
+    if not registry_permissions.can_view(user, scope):
         return RegisteredModel.objects.none()
-    models = RegisteredModel.objects.filter(entity=entity).select_related("entity")
+    models = RegisteredModel.objects.filter(**scope_filter(scope)).select_related("entity", "registry__organization")
     return models.filter(type=type) if type is not None else models
 
 
-def visible_model_types(user: User, entity: Entity) -> QuerySet:
-    """The types of the entity's registered models, by name, each with when its first model was created (`type`,
-    `created_at`); none when the user may not see its registry."""
-    return visible_models(user, entity).values("type").annotate(created_at=Min("created_at")).order_by("type")
+def visible_model_types(user: User, scope: Scope) -> QuerySet:
+    """The types of the scope's registered models, by name, each with when its first model was created (`type`,
+    `created_at`); none when the user may not see the registry."""
+    return visible_models(user, scope).values("type").annotate(created_at=Min("created_at")).order_by("type")
 
 
-def model_type_created(entity: Entity, type: str) -> datetime.datetime | None:
-    """When the entity's first registered model of `type` was created; None when it has none."""
-    return RegisteredModel.objects.filter(entity=entity, type=type).aggregate(first=Min("created_at"))["first"]
+def model_type_created(scope: Scope, type: str) -> datetime.datetime | None:
+    """When the scope's first registered model of `type` was created; None when it has none."""
+    qs = RegisteredModel.objects.filter(**scope_filter(scope), type=type)
+    return qs.aggregate(first=Min("created_at"))["first"]

@@ -1,4 +1,6 @@
-"""Every write to registered models, links and registry aliases (views, commands, admin and API alike)."""
+"""Every write to registries, registered models (collections), links and registry aliases (views, commands, admin
+and API alike). A legacy registered model and a registry's collection are one model: one linking, numbering and
+alias implementation, which asks registry.permissions about the scope it lives in."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,18 +13,46 @@ from django.utils import timezone
 
 from artifacts import names, permissions
 from artifacts import services as artifact_services
-from artifacts.models import ArtifactVersion, Entity, Project
+from artifacts.models import ArtifactVersion, Entity, Organization, Project, Role
 from artifacts.permissions import User
-from registry.models import Link, LinkAlias, RegisteredModel
+from registry import permissions as registry_permissions
+from registry.models import (
+    Link,
+    LinkAlias,
+    RegisteredModel,
+    Registry,
+    RegistryMember,
+    Visibility,
+    scope_filter,
+    validate_registry_name,
+)
+from registry.permissions import Scope
 
 
 def check_accepts(registered_model: RegisteredModel, version: ArtifactVersion) -> None:
-    """A registered model accepts one artifact type, fixed when it is created."""
+    """A registered model (a collection) accepts one artifact type, fixed when it is created."""
     if version.artifact.type != registered_model.type:
         raise ValidationError(
             f"'{registered_model.name}' accepts versions of type '{registered_model.type}': "
             f"'{version.artifact.name}' has type '{version.artifact.type}'.",
             code="type_mismatch",
+        )
+
+
+def check_scope_accepts(scope: Scope, type: str, what: str) -> None:
+    """The types a registry holds: models in a team's Model Registry; a registry's accepted types (any when it
+    lists none). `what` names the thing refused, for the message."""
+    if isinstance(scope, Entity):
+        if not names.is_model_type(type):
+            raise ValidationError(
+                f"{what} has type '{type}': only artifacts whose type contains 'model' can be linked to the "
+                "Model Registry.",
+                code="not_a_model",
+            )
+    elif not scope.accepts(type):
+        raise ValidationError(
+            f"{what} has type '{type}': the {scope.name} registry accepts {', '.join(scope.artifact_types)}.",
+            code="type_not_accepted",
         )
 
 
@@ -38,30 +68,51 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
     return cleaned
 
 
+def _scope(entity: Entity | None, registry: Registry | None) -> Scope:
+    if (entity is None) == (registry is None):
+        raise TypeError("Pass the entity (its Model Registry) or the registry, not both.")
+    return registry if registry is not None else entity
+
+
+def _owner(scope: Scope) -> Entity:
+    """The entity registered models of the scope belong to: the team, or the registry's organization's own."""
+    return scope if isinstance(scope, Entity) else scope.organization.entity
+
+
+def _where(scope: Scope) -> str:
+    return f"'{scope}'" if isinstance(scope, Entity) else f"the {scope.name} registry"
+
+
 @transaction.atomic
 def registered_model_create(
     *,
-    entity: Entity,
     name: str,
     user: User,
+    entity: Entity | None = None,
+    registry: Registry | None = None,
     type: str = "model",
     description: str = "",
     tags: Iterable[str] = (),
 ) -> RegisteredModel:
-    names.validate_name(name, "registered model name")
+    """A registered model in the entity's Model Registry, or a collection in `registry`."""
+    scope = _scope(entity, registry)
+    what = "registered model" if registry is None else "collection"
+    names.validate_name(name, f"{what} name")
     names.validate_name(type, "type")
-    names.validate_text(description, "model card")
-    if not names.is_model_type(type):
+    names.validate_text(description, "model card" if registry is None else "description")
+    if isinstance(scope, Entity) and not names.is_model_type(type):
         raise ValidationError(
             f"The Model Registry holds models: a registered model's type must contain 'model', not '{type}'.",
             code="not_a_model",
         )
+    check_scope_accepts(scope, type, f"A {what}")
     tags = _clean_tags(tags)
-    permissions.require_change(user, entity)
-    if RegisteredModel.objects.filter(entity=entity, name=name).exists():
-        raise ValidationError(f"A registered model named '{name}' already exists in '{entity}'.", code="duplicate")
+    registry_permissions.require_change(user, scope)
+    if RegisteredModel.objects.filter(**scope_filter(scope), name=name).exists():
+        raise ValidationError(f"A {what} named '{name}' already exists in {_where(scope)}.", code="duplicate")
     return RegisteredModel.objects.create(
-        entity=entity,
+        entity=_owner(scope),
+        registry=registry,
         name=name,
         type=type,
         description=description,
@@ -76,7 +127,7 @@ def registered_model_update(
 ) -> RegisteredModel:
     if description is not None:
         names.validate_text(description, "model card")
-    permissions.require_change(user, registered_model.entity)
+    registry_permissions.require_change(user, registered_model.scope)
     if description is not None:
         registered_model.description = description
     if tags is not None:
@@ -97,46 +148,48 @@ def link_check(
     user: User,
     registered_model: RegisteredModel | None = None,
     entity: Entity | None = None,
+    registry: Registry | None = None,
     registered_model_name: str | None = None,
     aliases: Iterable[str] = (),
-) -> tuple[Entity, list[str], RegisteredModel | None]:
-    """Every rule a link must pass, checked without writing; returns the target entity, the clean aliases and
-    the target registered model when it exists."""
+) -> tuple[Scope, list[str], RegisteredModel | None]:
+    """Every rule a link must pass, checked without writing; returns the target scope (the team's Model Registry
+    or a registry), the clean aliases and the target registered model (collection) when it exists."""
     if registered_model is not None:
-        entity = registered_model.entity
-    elif entity is None or registered_model_name is None:
-        raise TypeError("Pass registered_model, or entity and registered_model_name.")
+        scope = registered_model.scope
+    elif registered_model_name is None:
+        raise TypeError("Pass registered_model, or a scope (entity or registry) and registered_model_name.")
     else:
-        names.validate_name(registered_model_name, "registered model name")
+        scope = _scope(entity, registry)
+        names.validate_name(registered_model_name, "registered model name" if registry is None else "collection name")
     aliases = list(dict.fromkeys(aliases))
     for alias in aliases:
         names.validate_alias(alias)
 
     source_project = version.artifact.project
     permissions.require_view_project(user, source_project)
-    permissions.require_view_registry(user, entity)
-    permissions.require_change(user, entity)
+    registry_permissions.require_change(user, scope)
     for alias in aliases:
-        permissions.require_alias_allowed(user, entity, alias)
+        registry_permissions.require_alias_allowed(user, scope, alias)
     if not version.is_committed:
         raise ValidationError("Only committed versions can be linked.", code="pending")
-    if not names.is_model_type(version.artifact.type):
+    check_scope_accepts(scope, version.artifact.type, f"'{version.artifact.name}'")
+    if not registry_permissions.may_link_from(version, scope):
+        if isinstance(scope, Entity):
+            raise ValidationError(
+                f"{version.full_name} belongs to '{source_project.entity}', not '{scope}': a registered model "
+                "links only versions of its own entity's projects.",
+                code="other_entity",
+            )
         raise ValidationError(
-            f"'{version.artifact.name}' has type '{version.artifact.type}': only artifacts whose type "
-            "contains 'model' can be linked to the Model Registry.",
-            code="not_a_model",
-        )
-    if source_project.entity_id != entity.pk:
-        raise ValidationError(
-            f"{version.full_name} belongs to '{source_project.entity}', not '{entity}': a registered model "
-            "links only versions of its own entity's projects.",
-            code="other_entity",
+            f"{version.full_name} belongs to '{source_project.entity}', which is not a team of the organization "
+            f"'{scope.organization.name}': a registry links only versions of its organization's teams.",
+            code="other_organization",
         )
     if registered_model is None:
-        registered_model = RegisteredModel.objects.filter(entity=entity, name=registered_model_name).first()
+        registered_model = RegisteredModel.objects.filter(**scope_filter(scope), name=registered_model_name).first()
     if registered_model is not None:
         check_accepts(registered_model, version)
-    return entity, aliases, registered_model
+    return scope, aliases, registered_model
 
 
 def link_version(
@@ -145,27 +198,30 @@ def link_version(
     user: User,
     registered_model: RegisteredModel | None = None,
     entity: Entity | None = None,
+    registry: Registry | None = None,
     registered_model_name: str | None = None,
     aliases: Iterable[str] = (),
 ) -> LinkResult:
-    """Link `version` to a registered model: the next index, `latest` moved, `aliases` applied.
+    """Link `version` to a registered model or collection: the next index, `latest` moved, `aliases` applied.
 
-    Name the target either as `registered_model` or as `entity` + `registered_model_name` (created when
-    missing). Linking a source that is already linked there returns the existing link with aliases merged.
-    Concurrent callers get consecutive indexes: the registered model's row is locked while numbering.
+    Name the target either as `registered_model` or as a scope (`entity`: its Model Registry, or `registry`) and
+    `registered_model_name` (created when missing, accepting the version's type). Linking a source that is already
+    linked there returns the existing link with aliases merged. Concurrent callers get consecutive indexes: the
+    registered model's row is locked while numbering.
     """
-    entity, aliases, registered_model = link_check(
+    scope, aliases, registered_model = link_check(
         version=version,
         user=user,
         registered_model=registered_model,
         entity=entity,
+        registry=registry,
         registered_model_name=registered_model_name,
         aliases=aliases,
     )
     with transaction.atomic():
         if registered_model is None:
             registered_model = _registered_model_get_or_create(
-                entity=entity, name=registered_model_name, user=user, type=version.artifact.type
+                scope=scope, name=registered_model_name, user=user, type=version.artifact.type
             )
             # Created by a concurrent caller meanwhile: the type rule is checked again on the row itself.
             check_accepts(registered_model, version)
@@ -190,17 +246,22 @@ def link_version(
     return LinkResult(link, created)
 
 
-def _registered_model_get_or_create(*, entity: Entity, name: str, user: User, type: str) -> RegisteredModel:
-    """The named registered model; a new one accepts `type` (its first version's type) from now on."""
+def _registered_model_get_or_create(*, scope: Scope, name: str, user: User, type: str) -> RegisteredModel:
+    """The named registered model (collection); a new one accepts `type` (its first version's type) from now on."""
+    lookup = scope_filter(scope)
     try:
         with transaction.atomic():
             rm, _ = RegisteredModel.objects.get_or_create(
-                entity=entity,
+                **lookup,
                 name=name,
-                defaults={"type": type, "created_by": user if user.is_authenticated else None},
+                defaults={
+                    "entity": _owner(scope),
+                    "type": type,
+                    "created_by": user if user.is_authenticated else None,
+                },
             )
     except IntegrityError:
-        rm = RegisteredModel.objects.get(entity=entity, name=name)
+        rm = RegisteredModel.objects.get(**lookup, name=name)
     return rm
 
 
@@ -236,16 +297,17 @@ def _alias_move(*, link: Link, name: str) -> LinkAlias:
 def link_alias_set(*, link: Link, name: str, user: User) -> LinkAlias:
     """Point registry alias `name` at `link`, taking it off any other link of the registered model."""
     names.validate_alias(name)
-    permissions.require_alias_allowed(user, link.registered_model.entity, name)
+    registry_permissions.require_alias_allowed(user, link.registered_model.scope, name)
     return _alias_move(link=link, name=name)
 
 
 @transaction.atomic
 def link_alias_remove(*, link: Link, name: str, user: User) -> None:
-    permissions.require_change(user, link.registered_model.entity)
+    scope = link.registered_model.scope
+    registry_permissions.require_change(user, scope)
     if name == names.LATEST:
         raise ValidationError("The alias 'latest' is managed automatically and cannot be removed.", code="reserved")
-    permissions.require_alias_allowed(user, link.registered_model.entity, name)
+    registry_permissions.require_alias_allowed(user, scope, name)
     _lock_model(link.registered_model_id)
     deleted, _ = LinkAlias.objects.filter(link=link, name=name).delete()
     if not deleted:
@@ -257,14 +319,13 @@ def link_delete(*, link: Link, user: User) -> None:
     """Unlink a registry version (W&B's `Artifact.unlink()`): the source version stays, the index is never
     reused and `latest` moves to the newest remaining link. A version with a protected alias: admins only."""
     registered_model = link.registered_model
-    permissions.require_change(user, registered_model.entity)
+    scope = registered_model.scope
+    registry_permissions.require_change(user, scope)
     # Locked first (as linking and alias changes do), so the aliases read below are the ones being deleted.
     _lock_model(registered_model.pk)
     RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
-    protected = set(registered_model.entity.protected_aliases or [])
-    if protected & set(link.aliases.values_list("name", flat=True)) and not permissions.is_admin(
-        user, registered_model.entity
-    ):
+    protected = registry_permissions.protected_aliases(scope)
+    if protected & set(link.aliases.values_list("name", flat=True)) and not registry_permissions.is_admin(user, scope):
         raise PermissionDenied("This version carries a protected alias: only admins may unlink it.")
     link.delete()
     RegisteredModel.objects.filter(pk=registered_model.pk).update(num_versions=F("num_versions") - 1)
@@ -275,11 +336,198 @@ def link_delete(*, link: Link, user: User) -> None:
 
 @transaction.atomic
 def registered_model_delete(*, registered_model: RegisteredModel, user: User) -> None:
-    """Delete a registered model and its links (the source versions stay). Admins only."""
-    if not permissions.is_admin(user, registered_model.entity):
-        permissions.require_view_registry(user, registered_model.entity)
-        raise PermissionDenied("Only admins of the entity may delete a registered model.")
+    """Delete a registered model (collection) and its links (the source versions stay). Admins only."""
+    scope = registered_model.scope
+    if not registry_permissions.is_admin(user, scope):
+        registry_permissions.require_view(user, scope)
+        raise PermissionDenied(f"Only admins of {_where(scope)} may delete a {registered_model.kind}.")
     registered_model.delete()
+
+
+# The organization's registries (W&B's current Registry).
+
+# Every organization starts with W&B's two core registries.
+CORE_REGISTRIES = {
+    "model": ("Models of the organization, ready for staging and production.", ["model"]),
+    "dataset": ("Datasets of the organization.", ["dataset"]),
+}
+
+
+@transaction.atomic
+def organization_create(*, name: str, teams: Iterable[Entity] = (), user: User | None = None) -> Organization:
+    """An organization, its own entity (named as it: W&B's orgEntity, which holds its registries), its core
+    registries (Model, Dataset) and its teams. The system acts here (setup, admin site, fixtures)."""
+    names.validate_entity_name(name)
+    if Organization.objects.filter(name=name).exists():
+        raise ValidationError(f"An organization named '{name}' already exists.", code="duplicate")
+    entity = artifact_services.entity_create(name=name, description=f"The organization {name}'s registries.")
+    organization = Organization.objects.create(name=name, entity=entity)
+    Entity.objects.filter(pk__in=[team.pk for team in teams]).update(organization=organization)
+    for registry_name, (description, types) in CORE_REGISTRIES.items():
+        Registry.objects.create(
+            organization=organization,
+            name=registry_name,
+            description=description,
+            artifact_types=types,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+    return organization
+
+
+@transaction.atomic
+def organization_team_add(*, organization: Organization, team: Entity) -> None:
+    """Make `team` one of the organization's teams (its members become the organization's)."""
+    if team.pk == organization.entity_id or Organization.objects.filter(entity=team).exists():
+        raise ValidationError(f"'{team}' is an organization's own entity, not a team.", code="not_a_team")
+    Entity.objects.filter(pk=team.pk).update(organization=organization)
+    team.organization = organization
+
+
+def _clean_types(types: Iterable[str]) -> list[str]:
+    cleaned = []
+    for type in types:
+        type = type.strip()
+        if type:
+            names.validate_name(type, "artifact type")
+            if type not in cleaned:
+                cleaned.append(type)
+    return cleaned
+
+
+def _validate_visibility(visibility: str) -> None:
+    if visibility not in Visibility.values:
+        raise ValidationError(
+            f"Unknown visibility '{visibility}': use one of {', '.join(Visibility.values)}.", code="invalid"
+        )
+
+
+@transaction.atomic
+def registry_create(
+    *,
+    organization: Organization,
+    name: str,
+    user: User,
+    description: str = "",
+    artifact_types: Iterable[str] = (),
+    visibility: str = Visibility.ORGANIZATION,
+) -> Registry:
+    """A new registry of the organization: organization admins only. No accepted types accepts every type."""
+    validate_registry_name(name)
+    names.validate_text(description, "description")
+    types = _clean_types(artifact_types)
+    _validate_visibility(visibility)
+    registry_permissions.require_create_registry(user, organization.pk)
+    if Registry.objects.filter(organization=organization, name=name).exists():
+        raise ValidationError(f"A registry named '{name}' already exists in '{organization}'.", code="duplicate")
+    return Registry.objects.create(
+        organization=organization,
+        name=name,
+        description=description,
+        artifact_types=types,
+        visibility=visibility,
+        created_by=user if user.is_authenticated else None,
+    )
+
+
+@transaction.atomic
+def registry_update(
+    *,
+    registry: Registry,
+    user: User,
+    description: str | None = None,
+    artifact_types: Iterable[str] | None = None,
+    visibility: str | None = None,
+) -> Registry:
+    """Change a registry's settings: its admins only. An accepted type a collection holds cannot be removed, and
+    a registry that lists types cannot go back to accepting any while its collections hold others."""
+    if description is not None:
+        names.validate_text(description, "description")
+    if visibility is not None:
+        _validate_visibility(visibility)
+    types = _clean_types(artifact_types) if artifact_types is not None else None
+    registry_permissions.require_admin(user, registry)
+    registry = Registry.objects.select_for_update().get(pk=registry.pk)
+    if types is not None:
+        held = set(registry.collections.values_list("type", flat=True))
+        stranded = sorted(held - set(types)) if types else []
+        if stranded:
+            raise ValidationError(
+                f"Collections of the {registry.name} registry hold type {', '.join(stranded)}: keep it accepted.",
+                code="type_in_use",
+            )
+        registry.artifact_types = types
+    if description is not None:
+        registry.description = description
+    if visibility is not None:
+        registry.visibility = visibility
+    registry.save(update_fields=["description", "artifact_types", "visibility", "updated_at"])
+    return registry
+
+
+@transaction.atomic
+def registry_delete(*, registry: Registry, user: User) -> None:
+    """Delete a registry with its collections and links (the source versions stay): organization admins only."""
+    registry_permissions.require_create_registry(user, registry.organization_id)
+    registry.delete()
+
+
+@transaction.atomic
+def registry_member_set(*, registry: Registry, user: User, role: str, actor: User | None = None) -> RegistryMember:
+    """Give `user` this role in the registry (adding them if needed). `actor`, when given, must be an admin of the
+    registry (pages and the API pass it; setup acts as the system). Only members of the organization join."""
+    if role not in Role.values:
+        raise ValidationError(f"Unknown role '{role}': use one of {', '.join(Role.values)}.", code="invalid")
+    if actor is not None:
+        registry_permissions.require_admin(actor, registry)
+    if not user.is_active or not registry_permissions.is_organization_member(user, registry.organization_id):
+        raise ValidationError(
+            f"{user.get_username()} is not a member of the organization '{registry.organization.name}'.",
+            code="not_in_organization",
+        )
+    member, _ = RegistryMember.objects.update_or_create(registry=registry, user=user, defaults={"role": role})
+    registry_permissions.forget_roles(user)
+    return member
+
+
+@transaction.atomic
+def registry_member_add(*, registry: Registry, username: str, role: str, actor: User) -> RegistryMember:
+    """Add an existing user, named by username, to the registry; someone already in it keeps their role."""
+    from django.contrib.auth import get_user_model
+
+    registry_permissions.require_admin(actor, registry)
+    username = (username or "").strip()
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise ValidationError(f"There is no user named '{username}'.", code="unknown_user")
+    if RegistryMember.objects.filter(registry=registry, user=user).exists():
+        raise ValidationError(
+            f"{username} is already in the {registry.name} registry: change their role in the list instead.",
+            code="duplicate",
+        )
+    return registry_member_set(registry=registry, user=user, role=role, actor=actor)
+
+
+@transaction.atomic
+def registry_member_remove(*, registry: Registry, user: User, actor: User) -> None:
+    registry_permissions.require_admin(actor, registry)
+    deleted, _ = RegistryMember.objects.filter(registry=registry, user=user).delete()
+    if not deleted:
+        raise ValidationError(f"{user.get_username()} is not a member of the {registry.name} registry.", code="missing")
+    registry_permissions.forget_roles(user)
+
+
+@transaction.atomic
+def registry_protected_alias_add(*, registry: Registry, name: str, actor: User) -> list[str]:
+    """Protect alias `name` in the registry: from now on only its admins may set or remove it."""
+    names.validate_alias(name)
+    registry_permissions.require_admin(actor, registry)
+    return artifact_services.protected_alias_add(registry, name)
+
+
+@transaction.atomic
+def registry_protected_alias_remove(*, registry: Registry, name: str, actor: User) -> list[str]:
+    registry_permissions.require_admin(actor, registry)
+    return artifact_services.protected_alias_remove(registry, name)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,192 @@
+"""May this user see / change this registry? Legacy registries and the organizations' registries alike.
+
+A registered model lives in a *scope*: its team's Model Registry (an Entity: the team's roles and protected
+aliases, artifacts.permissions) or a Registry of an organization. A registry's roles:
+- superusers and the organization's admins (admins of any of its teams) are admins of every registry;
+- a registry member has the role given to them there (admin, member, viewer);
+- on an organization-wide registry, every other member of the organization (of any of its teams) is a viewer;
+  a restricted registry is invisible to them.
+Admins and members link, create collections and edit them; admins also delete collections, change the registry's
+settings, members and protected aliases, and set protected aliases. A user who may not see a registry gets 404,
+one who sees it but may not change it 403, as everywhere else.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+from artifacts import permissions as team
+from artifacts.models import ArtifactVersion, Entity, Membership, Role
+from artifacts.permissions import User
+from registry.models import RegisteredModel, Registry, RegistryMember, Visibility
+
+Scope = Entity | Registry
+ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
+
+
+def _cached(user: User, attr: str, load) -> dict:
+    if not user.is_authenticated:
+        return {}
+    cached = getattr(user, attr, None)
+    if cached is None:
+        cached = load()
+        setattr(user, attr, cached)
+    return cached
+
+
+def organization_roles(user: User) -> dict[int, str]:
+    """The user's role per organization id: their highest role in any of its teams."""
+
+    def load() -> dict[int, str]:
+        roles: dict[int, str] = {}
+        rows = Membership.objects.filter(user=user, entity__organization__isnull=False).order_by()
+        for org_id, role in rows.values_list("entity__organization_id", "role"):
+            if ROLE_RANK[role] > ROLE_RANK.get(roles.get(org_id), -1):
+                roles[org_id] = role
+        return roles
+
+    return _cached(user, "_organization_roles", load)
+
+
+def _registry_roles(user: User) -> dict[int, str]:
+    return _cached(
+        user,
+        "_registry_roles",
+        lambda: dict(RegistryMember.objects.filter(user=user).order_by().values_list("registry_id", "role")),
+    )
+
+
+team.CACHED_ROLES.extend(["_organization_roles", "_registry_roles"])
+forget_roles = team.forget_roles
+
+
+def is_organization_admin(user: User, organization_id: int) -> bool:
+    if user.is_authenticated and user.is_superuser:
+        return True
+    return organization_roles(user).get(organization_id) == Role.ADMIN
+
+
+def is_organization_member(user: User, organization_id: int) -> bool:
+    if user.is_authenticated and user.is_superuser:
+        return True
+    return organization_id in organization_roles(user)
+
+
+def role(user: User, scope: Scope) -> str | None:
+    if isinstance(scope, Entity):
+        return team.role_in(user, scope)
+    if is_organization_admin(user, scope.organization_id):
+        return Role.ADMIN
+    explicit = _registry_roles(user).get(scope.pk)
+    if explicit is not None:
+        return explicit
+    if scope.visibility == Visibility.ORGANIZATION and is_organization_member(user, scope.organization_id):
+        return Role.VIEWER
+    return None
+
+
+def can_view(user: User, scope: Scope) -> bool:
+    return role(user, scope) is not None
+
+
+def can_change(user: User, scope: Scope) -> bool:
+    return role(user, scope) in team.WRITE_ROLES
+
+
+def is_admin(user: User, scope: Scope) -> bool:
+    return role(user, scope) == Role.ADMIN
+
+
+def protected_aliases(scope: Scope) -> set[str]:
+    return set(scope.protected_aliases or [])
+
+
+def may_set_alias(user: User, scope: Scope, alias: str) -> bool:
+    if alias in protected_aliases(scope):
+        return is_admin(user, scope)
+    return can_change(user, scope)
+
+
+def _scope_name(scope: Scope) -> str:
+    return scope.name if isinstance(scope, Entity) else f"the {scope.name} registry"
+
+
+def require_view(user: User, scope: Scope) -> None:
+    if not can_view(user, scope):
+        raise Http404("No such registry." if isinstance(scope, Registry) else "No such registered model.")
+
+
+def require_change(user: User, scope: Scope) -> None:
+    """404 when the user cannot see the registry, 403 when they see it but may not change it."""
+    if can_change(user, scope):
+        return
+    require_view(user, scope)
+    raise PermissionDenied(f"You need the member or admin role in {_scope_name(scope)} to do this.")
+
+
+def require_admin(user: User, scope: Scope) -> None:
+    if is_admin(user, scope):
+        return
+    require_view(user, scope)
+    raise PermissionDenied(f"Only admins of {_scope_name(scope)} may do this.")
+
+
+def require_alias_allowed(user: User, scope: Scope, alias: str) -> None:
+    require_change(user, scope)
+    if not may_set_alias(user, scope, alias):
+        raise PermissionDenied(
+            f"The alias '{alias}' is protected: only admins of {_scope_name(scope)} may set or remove it."
+        )
+
+
+def require_create_registry(user: User, organization_id: int) -> None:
+    """Organization admins create registries: 404 for those outside the organization, 403 for its members."""
+    if is_organization_admin(user, organization_id):
+        return
+    if not is_organization_member(user, organization_id):
+        raise Http404("No such organization.")
+    raise PermissionDenied("Only organization admins may create registries.")
+
+
+def can_view_model(user: User, registered_model: RegisteredModel) -> bool:
+    return can_view(user, registered_model.scope)
+
+
+def may_link_from(version: ArtifactVersion, scope: Scope) -> bool:
+    """A version may be linked into its own team's Model Registry, or into registries of its own organization."""
+    entity = version.artifact.project.entity
+    if isinstance(scope, Entity):
+        return entity.pk == scope.pk
+    return entity.organization_id == scope.organization_id
+
+
+def visible_registries_q(user: User, prefix: str = "") -> Q:
+    """A filter for registries (or rows under them, via `prefix`) this user may see."""
+    if user.is_authenticated and user.is_superuser:
+        return Q()
+    org_ids = list(organization_roles(user))
+    admin_org_ids = [org for org, r in organization_roles(user).items() if r == Role.ADMIN]
+    return (
+        Q(**{f"{prefix}organization_id__in": admin_org_ids})
+        | Q(**{f"{prefix}id__in": list(_registry_roles(user))})
+        | Q(**{f"{prefix}organization_id__in": org_ids, f"{prefix}visibility": Visibility.ORGANIZATION})
+    )
+
+
+def writable_registries_q(user: User, prefix: str = "") -> Q:
+    """A filter for registries this user may link into and create collections in."""
+    if user.is_authenticated and user.is_superuser:
+        return Q()
+    admin_org_ids = [org for org, r in organization_roles(user).items() if r == Role.ADMIN]
+    writer_ids = [reg for reg, r in _registry_roles(user).items() if r in team.WRITE_ROLES]
+    return Q(**{f"{prefix}organization_id__in": admin_org_ids}) | Q(**{f"{prefix}id__in": writer_ids})
+
+
+def visible_models_q(user: User, prefix: str = "") -> Q:
+    """A filter for registered models and collections (or rows under them) this user may see."""
+    if user.is_authenticated and user.is_superuser:
+        return Q()
+    legacy = Q(**{f"{prefix}registry__isnull": True}) & team.visible_registries_q(user, f"{prefix}entity__")
+    registry_prefix = f"{prefix}registry__"
+    collections = Q(**{f"{prefix}registry__isnull": False}) & visible_registries_q(user, registry_prefix)
+    return legacy | collections

@@ -2,6 +2,7 @@ from django import forms
 
 from artifacts import names
 from artifacts.models import Entity
+from registry.models import Visibility, validate_registry_name
 
 
 def version_label(version) -> str:
@@ -108,13 +109,20 @@ class RegisteredModelForm(forms.Form):
 class LinkNewVersionForm(forms.Form):
     """The Link new version cascade; choices come from the view, which owns the state."""
 
+    team = forms.ChoiceField(label="Team", required=False)
     project = forms.ChoiceField(label="Project")
     artifact = forms.ChoiceField(label="Model Artifact")
     version = forms.ChoiceField(label="Version")
     aliases = forms.CharField(label="Aliases", required=False, help_text="Optional, comma-separated.")
 
-    def __init__(self, *args: object, projects, artifacts, versions, **kwargs: object) -> None:
+    def __init__(self, *args: object, projects, artifacts, versions, teams=None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        if teams is None:
+            del self.fields["team"]
+        else:
+            self.fields["team"].required = True
+            self.fields["team"].choices = [("", "Choose a team…")] + [(t.name, t.name) for t in teams]
+            self.fields["artifact"].label = "Artifact"
         self.fields["project"].choices = [("", "Choose a project…")] + [(p.name, p.name) for p in projects]
         self.fields["artifact"].choices = [("", "Choose a model artifact…")] + [(a.name, a.name) for a in artifacts]
         self.fields["version"].choices = [("", "Choose a version…")] + [
@@ -126,3 +134,91 @@ class LinkNewVersionForm(forms.Form):
         for value in values:
             names.validate_alias(value)
         return values
+
+
+# W&B's current Registry.
+
+
+def _clean_names(value: str, what: str) -> list[str]:
+    values = split_names(value)
+    for item in values:
+        names.validate_name(item, what)
+    return values
+
+
+class RegistryForm(forms.Form):
+    """Create registry: organization admins."""
+
+    organization = forms.ModelChoiceField(label="Organization", queryset=None, to_field_name="name")
+    name = forms.CharField(label="Name", max_length=64, help_text="Its path becomes wandb-registry-<name>.")
+    description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    artifact_types = forms.CharField(
+        label="Accepted artifact types", required=False, help_text="Comma-separated; empty accepts every type."
+    )
+    visibility = forms.ChoiceField(label="Visibility", choices=Visibility.choices, initial=Visibility.ORGANIZATION)
+
+    def __init__(self, *args: object, organizations, **kwargs: object) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = organizations
+        self.fields["organization"].initial = organizations.first()
+
+    def clean_name(self) -> str:
+        value = self.cleaned_data["name"].strip()
+        validate_registry_name(value)
+        return value
+
+    def clean_artifact_types(self) -> list[str]:
+        return _clean_names(self.cleaned_data["artifact_types"], "artifact type")
+
+
+class RegistrySettingsForm(forms.Form):
+    """The registry's gear: its description, accepted types and visibility (admins)."""
+
+    description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    artifact_types = forms.CharField(
+        label="Accepted artifact types", required=False, help_text="Comma-separated; empty accepts every type."
+    )
+    visibility = forms.ChoiceField(label="Visibility", choices=Visibility.choices)
+
+    def clean_artifact_types(self) -> list[str]:
+        return _clean_names(self.cleaned_data["artifact_types"], "artifact type")
+
+
+class CollectionForm(forms.Form):
+    """Create collection: Name, Type, Description, Tags, then optionally Link version (Team -> Project -> Artifact
+    -> Version); the choices come from the view, which owns the cascade's state."""
+
+    name = forms.CharField(label="Name", max_length=128)
+    type = forms.CharField(label="Type", max_length=64)
+    description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    tags = forms.CharField(label="Tags", required=False, help_text="Optional, comma-separated.")
+    team = forms.ChoiceField(label="Team", required=False)
+    project = forms.ChoiceField(label="Project", required=False)
+    artifact = forms.ChoiceField(label="Artifact", required=False)
+    version = forms.ChoiceField(label="Version", required=False)
+
+    def __init__(self, *args: object, types, teams, projects, artifacts, versions, **kwargs: object) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        if types:
+            self.fields["type"] = forms.ChoiceField(label="Type", choices=[(t, t) for t in types])
+        self.fields["team"].choices = [("", "Choose a team…")] + [(t.name, t.name) for t in teams]
+        self.fields["project"].choices = [("", "Choose a project…")] + [(p.name, p.name) for p in projects]
+        self.fields["artifact"].choices = [("", "Choose an artifact…")] + [(a.name, a.name) for a in artifacts]
+        self.fields["version"].choices = [("", "Choose a version…")] + [
+            (str(v.index), version_label(v)) for v in versions
+        ]
+
+    def clean_name(self) -> str:
+        value = self.cleaned_data["name"].strip()
+        names.validate_name(value, "collection name")
+        return value
+
+    def clean_type(self) -> str:
+        value = self.cleaned_data["type"].strip()
+        names.validate_name(value, "type")
+        return value
+
+    def clean_tags(self) -> list[str]:
+        return _clean_names(self.cleaned_data["tags"], "tag")

@@ -2,11 +2,11 @@
 
 import datetime
 
-from django.db.models import Min, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, Min, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 
 from artifacts import names, permissions
-from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, Project
+from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, Organization, Project
 from artifacts.permissions import User
 from registry import permissions as registry_permissions
 from registry.models import Link, LinkAlias, RegisteredModel, Registry, scope_filter
@@ -269,3 +269,91 @@ def model_type_created(scope: Scope, type: str) -> datetime.datetime | None:
     """When the scope's first registered model of `type` was created; None when it has none."""
     qs = RegisteredModel.objects.filter(**scope_filter(scope), type=type)
     return qs.aggregate(first=Min("created_at"))["first"]
+
+
+# W&B's current Registry: the organizations' registries and their collections.
+
+COLLECTIONS_PER_PAGE = 50
+RECENT_COLLECTIONS = 8
+
+
+def registries_for_user(user: User) -> QuerySet[Registry]:
+    """The registries the user may see, by organization and name, each with its number of collections."""
+    return (
+        Registry.objects.filter(registry_permissions.visible_registries_q(user))
+        .select_related("organization")
+        .annotate(num_collections=Count("collections"))
+        .order_by("organization__name", "name")
+    )
+
+
+def registry_for_user(user: User, organization: str, name: str) -> Registry:
+    """A registry by its organization's and its own name; 404 when the user may not see it."""
+    registry = get_object_or_404(
+        Registry.objects.select_related("organization__entity"), organization__name=organization, name=name
+    )
+    registry_permissions.require_view(user, registry)
+    return registry
+
+
+def _visible_collections(user: User) -> QuerySet[RegisteredModel]:
+    return RegisteredModel.objects.filter(registry__isnull=False).filter(
+        registry_permissions.visible_registries_q(user, prefix="registry__")
+    )
+
+
+def recent_collections(user: User) -> list[RegisteredModel]:
+    """The recently updated collections of the registries the user may see."""
+    qs = _visible_collections(user).select_related("entity", "registry__organization").order_by("-updated_at", "-id")
+    return list(qs[:RECENT_COLLECTIONS])
+
+
+def collections_of(registry: Registry, search: str = "") -> QuerySet[RegisteredModel]:
+    """A registry's collections, last updated first, with their `latest` link (as registered_models)."""
+    latest = LinkAlias.objects.filter(name="latest").select_related("link")
+    qs = (
+        RegisteredModel.objects.filter(registry=registry)
+        .select_related("entity", "registry__organization")
+        .prefetch_related(Prefetch("aliases", queryset=latest, to_attr="latest_aliases"))
+        .order_by("-updated_at", "-id")
+    )
+    for term in search.split()[:10]:
+        qs = qs.filter(Q(name__icontains=term) | Q(tags__icontains=term) | Q(description__icontains=term))
+    return qs
+
+
+SEARCH_RESULTS = 20
+
+
+def registry_search(user: User, search: str) -> dict[str, list]:
+    """The Registry's search: registries (name, description), collections (name, tags, description) and aliases
+    (`collection:alias`) the user may see, each at most SEARCH_RESULTS."""
+    terms = search.split()[:10]
+    registries = Registry.objects.filter(registry_permissions.visible_registries_q(user)).select_related("organization")
+    collections = _visible_collections(user).select_related("entity", "registry__organization")
+    aliases = LinkAlias.objects.filter(registered_model__in=_visible_collections(user).values("pk")).select_related(
+        "link", "registered_model__entity", "registered_model__registry__organization"
+    )
+    for term in terms:
+        registries = registries.filter(Q(name__icontains=term) | Q(description__icontains=term))
+        collections = collections.filter(
+            Q(name__icontains=term) | Q(tags__icontains=term) | Q(description__icontains=term)
+        )
+        aliases = aliases.filter(name__icontains=term)
+    return {
+        "registries": list(registries.order_by("name")[:SEARCH_RESULTS]),
+        "collections": list(collections.order_by("-updated_at", "-id")[:SEARCH_RESULTS]),
+        "aliases": list(aliases.order_by("name", "registered_model__name")[:SEARCH_RESULTS]),
+    }
+
+
+def administered_organizations(user: User) -> QuerySet[Organization]:
+    """Organizations where the user may create registries."""
+    if user.is_authenticated and user.is_superuser:
+        return Organization.objects.order_by("name")
+    admin_ids = [org for org, role in registry_permissions.organization_roles(user).items() if role == "admin"]
+    return Organization.objects.filter(pk__in=admin_ids).order_by("name")
+
+
+def registry_members(registry: Registry) -> QuerySet:
+    return registry.memberships.select_related("user").order_by("user__username")

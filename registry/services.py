@@ -354,16 +354,19 @@ CORE_REGISTRIES = {
 
 
 @transaction.atomic
-def organization_create(*, name: str, teams: Iterable[Entity] = (), user: User | None = None) -> Organization:
-    """An organization, its own entity (named as it: W&B's orgEntity, which holds its registries), its core
-    registries (Model, Dataset) and its teams. The system acts here (setup, admin site, fixtures)."""
+def organization_create(
+    *, name: str, teams: Iterable[Entity] = (), user: User | None = None, core_registries: bool = True
+) -> Organization:
+    """An organization, its own entity (named as it: W&B's orgEntity, which holds its registries), its teams and,
+    unless `core_registries` is false (W&B's test fixtures start bare), its core registries Model and Dataset. The
+    system acts here (setup, admin site, fixtures)."""
     names.validate_entity_name(name)
     if Organization.objects.filter(name=name).exists():
         raise ValidationError(f"An organization named '{name}' already exists.", code="duplicate")
     entity = artifact_services.entity_create(name=name, description=f"The organization {name}'s registries.")
     organization = Organization.objects.create(name=name, entity=entity)
     Entity.objects.filter(pk__in=[team.pk for team in teams]).update(organization=organization)
-    for registry_name, (description, types) in CORE_REGISTRIES.items():
+    for registry_name, (description, types) in CORE_REGISTRIES.items() if core_registries else ():
         Registry.objects.create(
             organization=organization,
             name=registry_name,

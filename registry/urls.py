@@ -11,12 +11,37 @@ LINK = f"{MODEL}/v<int:index>"
 
 TEAM = "registry/settings/<entity:entity>"
 
-# W&B's `/registry` is its Registry app; here that is the Model Registry.
-to_model_list = RedirectView.as_view(pattern_name="registry:model_list", query_string=True)
+# W&B's current Registry: an organization's registries (`entity` is the organization's name, which its own entity
+# bears) and their collections.
+REGISTRY = "orgs/<entity:entity>/registry/<name:registry>"
+COLLECTION = f"{REGISTRY}/c/<name:name>"
+COLLECTION_LINK = f"{COLLECTION}/v<int:index>"
 
 urlpatterns = [
-    path("registry", to_model_list, name="registry_root"),
-    path("registry/", to_model_list),
+    # W&B's Registry app: the organizations' registries (the legacy Model Registry is /registry/model).
+    path("registry", views.registry_home, name="registry_home"),
+    path("registry/", RedirectView.as_view(pattern_name="registry:registry_home", query_string=True)),
+    path("registry/new", views.registry_create, name="registry_create"),
+    path(REGISTRY, views.registry_detail, name="registry_detail"),
+    path(f"{REGISTRY}/collections/new", views.collection_create, name="collection_create"),
+    path(f"{REGISTRY}/settings", views.registry_settings, name="registry_settings"),
+    path(f"{REGISTRY}/settings/members", views.registry_member_add, name="registry_member_add"),
+    path(f"{REGISTRY}/settings/members/<str:username>/role", views.registry_member_role, name="registry_member_role"),
+    path(
+        f"{REGISTRY}/settings/members/<str:username>/remove",
+        views.registry_member_remove,
+        name="registry_member_remove",
+    ),
+    path(
+        f"{REGISTRY}/settings/protected-aliases",
+        views.registry_protected_alias_add,
+        name="registry_protected_alias_add",
+    ),
+    path(
+        f"{REGISTRY}/settings/protected-aliases/<name:alias>/delete",
+        views.registry_protected_alias_remove,
+        name="registry_protected_alias_remove",
+    ),
     # W&B's team-scoped form of the legacy deep links: `/<entity>/registry/model?selectionPath=...`.
     path("<entity:entity>/registry/model", views.wandb_model_list, name="wandb_model_list"),
     # The registry's gear: team settings (members, roles, protected aliases). Not under registry/model/, where
@@ -45,6 +70,22 @@ urlpatterns = [
     path(f"{LINK}/aliases/<name:alias>/delete", views.link_alias_remove, name="link_alias_remove"),
     path(f"{LINK}/unlink", views.link_unlink, name="link_unlink"),
     path(f"{LINK}/<slug:tab>", views.link_detail, name="link_tab"),
+    # A collection of an organization's registry: the registered model's own pages, addressed by registry.
+    path(f"{COLLECTION}", views.model_detail, name="collection_model_detail"),
+    path(f"{COLLECTION}/link", views.link_new_version, name="collection_link_new_version"),
+    path(f"{COLLECTION}/card", views.model_card_update, name="collection_model_card_update"),
+    path(f"{COLLECTION}/tags", views.model_tag_add, name="collection_model_tag_add"),
+    path(f"{COLLECTION}/tags/<name:tag>/delete", views.model_tag_remove, name="collection_model_tag_remove"),
+    path(f"{COLLECTION}/delete", views.model_delete, name="collection_model_delete"),
+    path(COLLECTION_LINK, views.link_detail, name="collection_link_detail"),
+    path(f"{COLLECTION_LINK}/aliases", views.link_alias_add, name="collection_link_alias_add"),
+    path(
+        f"{COLLECTION_LINK}/aliases/<name:alias>/delete",
+        views.link_alias_remove,
+        name="collection_link_alias_remove",
+    ),
+    path(f"{COLLECTION_LINK}/unlink", views.link_unlink, name="collection_link_unlink"),
+    path(f"{COLLECTION_LINK}/<slug:tab>", views.link_detail, name="collection_link_tab"),
     # From the Artifact browser: a version's Link to registry dialog.
     path(f"{VERSION}/link", views.link_to_registry, name="link_to_registry"),
 ]

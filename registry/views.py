@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -10,11 +11,20 @@ from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retar
 from artifacts import lineage, names, permissions
 from artifacts import queries as artifact_queries
 from artifacts import services as artifact_services
-from artifacts.models import Role
+from artifacts.models import Project, Role
 from artifacts.panel import AliasChip, Panel, build_panel, wandb_tab
 from artifacts.views import PANEL_PARTIALS, PANEL_TEMPLATE, render_modal, site_url
+from registry import permissions as registry_permissions
 from registry import queries, services
-from registry.forms import LinkAliasesForm, LinkNewVersionForm, RegisteredModelForm, SelectRegisteredModelForm
+from registry.forms import (
+    CollectionForm,
+    LinkAliasesForm,
+    LinkNewVersionForm,
+    RegisteredModelForm,
+    RegistryForm,
+    RegistrySettingsForm,
+    SelectRegisteredModelForm,
+)
 from registry.models import Link, RegisteredModel
 from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
@@ -134,7 +144,7 @@ def model_list(request: HtmxHttpRequest) -> HttpResponse:
         "site_url": site_url(request),
     }
     for rm in page:
-        role = permissions.role_in(request.user, rm.entity)
+        role = registry_permissions.role(request.user, rm.scope)
         rm.can_link = role in permissions.WRITE_ROLES
         rm.can_admin = role == "admin"
     template = "registry/model_list.html"
@@ -183,15 +193,18 @@ def _pick(qs, **lookup):
 
 
 @require_http_methods(["GET", "POST"])
-def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
+def link_new_version(request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None) -> HttpResponse:
     """Project -> Model Artifact -> Version; each select sends itself and its ancestors, so a change
     resets what follows. The server owns the state."""
-    rm = queries.registered_model_for_user(request.user, entity, name)
-    permissions.require_change(request.user, rm.entity, visible=True)
+    rm = queries.registered_model_for_user(request.user, entity, name, registry)
+    registry_permissions.require_change(request.user, rm.scope)
     data = request.POST if request.method == "POST" else request.GET
     # Without JavaScript, "Show choices" posts the form to fill the next select; nothing is linked.
     linking = request.method == "POST" and "refresh" not in request.POST
-    projects = queries.model_projects(request.user, rm)
+    # A collection takes versions of any team of its organization: Team -> Project -> Artifact -> Version.
+    teams = queries.source_teams(request.user, rm)
+    team = _pick(teams, name=data.get("team")) if rm.is_collection else None
+    projects = queries.model_projects(request.user, rm, team)
     project = _pick(projects, name=data.get("project"))
     artifacts = queries.model_artifacts(project, rm)
     artifact = _pick(artifacts, name=data.get("artifact")) if project else None
@@ -204,6 +217,7 @@ def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpRe
     form = LinkNewVersionForm(
         data if linking else None,
         initial={"project": data.get("project"), "artifact": data.get("artifact"), "version": data.get("version")},
+        teams=teams if rm.is_collection else None,
         projects=projects,
         artifacts=artifacts,
         versions=versions,
@@ -211,6 +225,7 @@ def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpRe
     context = {
         "rm": rm,
         "form": form,
+        "team": team,
         "project": project,
         "artifact": artifact,
         "versions": versions,
@@ -242,14 +257,14 @@ def link_new_version(request: HtmxHttpRequest, entity: str, name: str) -> HttpRe
 
 def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:
     rm = link.registered_model
-    can = permissions.can_change(request.user, rm.entity)
-    protected = set(rm.entity.protected_aliases or [])
+    can = registry_permissions.can_change(request.user, rm.scope)
+    protected = registry_permissions.protected_aliases(rm.scope)
     aliases = [
         AliasChip(
             a.name,
             protected=a.name in protected,
-            remove_url=reverse("registry:link_alias_remove", args=[rm.entity.name, rm.name, link.index, a.name])
-            if a.name != names.LATEST and permissions.may_set_alias(request.user, rm.entity, a.name)
+            remove_url=rm.route("link_alias_remove", link.index, a.name)
+            if a.name != names.LATEST and registry_permissions.may_set_alias(request.user, rm.scope, a.name)
             else None,
         )
         for a in queries.link_aliases(link)
@@ -260,12 +275,10 @@ def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:
         full_name=link.full_name,
         tab_url=link.tab_url,
         aliases=aliases,
-        alias_add_url=reverse("registry:link_alias_add", args=[rm.entity.name, rm.name, link.index]) if can else None,
+        alias_add_url=rm.route("link_alias_add", link.index) if can else None,
         usage_name=link.full_name,
         registry_link=link,
-        unlink_url=reverse("registry:link_unlink", args=[rm.entity.name, rm.name, link.index])
-        if may_unlink(request.user, link, aliases)
-        else None,
+        unlink_url=rm.route("link_unlink", link.index) if may_unlink(request.user, link, aliases) else None,
         can_change=can,
         depth=lineage.parse_depth(request.GET.get("depth")),
     )
@@ -274,7 +287,7 @@ def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:
 def _detail_context(request: HtmxHttpRequest, rm: RegisteredModel, selected: Link | None = None) -> dict:
     """The model card; its Versions table pages by LINKS_PER_PAGE, opening at the page of the selected version
     unless a page is asked for."""
-    role = permissions.role_in(request.user, rm.entity)
+    role = registry_permissions.role(request.user, rm.scope)
     number = request.GET.get("page")
     if number is None and selected is not None:
         number = queries.link_position(selected) // queries.LINKS_PER_PAGE + 1
@@ -284,9 +297,9 @@ def _detail_context(request: HtmxHttpRequest, rm: RegisteredModel, selected: Lin
     return {
         "rm": rm,
         "links": links_page,
-        "can_change": permissions.can_change(request.user, rm.entity),
-        "is_admin": role == "admin",
-        "protected": set(rm.entity.protected_aliases or []),
+        "can_change": role in permissions.WRITE_ROLES,
+        "is_admin": role == Role.ADMIN,
+        "protected": registry_permissions.protected_aliases(rm.scope),
         "selected_index": None,
     }
 
@@ -308,8 +321,8 @@ def _render_detail(request: HtmxHttpRequest, context: dict) -> HttpResponse:
 
 
 @require_GET
-def model_detail(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
-    rm = queries.registered_model_for_user(request.user, entity, name)
+def model_detail(request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name, registry)
     context = _detail_context(request, rm)
     # The Versions table refreshes from here and keeps the open version's row marked (`?v=<index>`).
     v = request.GET.get("v", "")
@@ -318,8 +331,10 @@ def model_detail(request: HtmxHttpRequest, entity: str, name: str) -> HttpRespon
 
 
 @require_GET
-def link_detail(request: HtmxHttpRequest, entity: str, name: str, index: int, tab: str = "version") -> HttpResponse:
-    link = queries.link_for_user(request.user, entity, name, index)
+def link_detail(
+    request: HtmxHttpRequest, entity: str, name: str, index: int, tab: str = "version", registry: str | None = None
+) -> HttpResponse:
+    link = queries.link_for_user(request.user, entity, name, index, registry)
     if ours := wandb_tab(tab):
         query = request.GET.urlencode()
         return redirect(link.tab_url(ours) + (f"?{query}" if query else ""))
@@ -350,8 +365,8 @@ def _after_change(request: HtmxHttpRequest, rm: RegisteredModel, region: str, er
 
 
 @require_POST
-def model_card_update(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
-    rm = queries.registered_model_for_user(request.user, entity, name)
+def model_card_update(request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name, registry)
     try:
         services.registered_model_update(
             registered_model=rm, user=request.user, description=request.POST.get("description", "")
@@ -362,8 +377,8 @@ def model_card_update(request: HtmxHttpRequest, entity: str, name: str) -> HttpR
 
 
 @require_POST
-def model_tag_add(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
-    rm = queries.registered_model_for_user(request.user, entity, name)
+def model_tag_add(request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name, registry)
     tag = request.POST.get("tag", "").strip()
     try:
         services.registered_model_update(registered_model=rm, user=request.user, tags=[*rm.tags, tag])
@@ -373,35 +388,37 @@ def model_tag_add(request: HtmxHttpRequest, entity: str, name: str) -> HttpRespo
 
 
 @require_POST
-def model_tag_remove(request: HtmxHttpRequest, entity: str, name: str, tag: str) -> HttpResponse:
-    rm = queries.registered_model_for_user(request.user, entity, name)
+def model_tag_remove(
+    request: HtmxHttpRequest, entity: str, name: str, tag: str, registry: str | None = None
+) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name, registry)
     services.registered_model_update(registered_model=rm, user=request.user, tags=[t for t in rm.tags if t != tag])
     return _after_change(request, rm, "model-tags")
 
 
 @require_http_methods(["GET", "POST"])
-def model_delete(request: HtmxHttpRequest, entity: str, name: str) -> HttpResponse:
+def model_delete(request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None) -> HttpResponse:
     """GET: the confirmation (a dialog for htmx, a page otherwise); POST: delete, admins only."""
-    rm = queries.registered_model_for_user(request.user, entity, name)
+    rm = queries.registered_model_for_user(request.user, entity, name, registry)
+    after = rm.registry.get_absolute_url() if rm.is_collection else reverse("registry:model_list")
     if request.method == "POST":
         services.registered_model_delete(registered_model=rm, user=request.user)
-        message = f"Deleted the registered model {rm.name}."
+        message = f"Deleted the {rm.kind} {rm.name}."
         messages.success(request, message)
         if request.htmx:
-            return HttpResponseClientRedirect(reverse("registry:model_list"))
-        return redirect("registry:model_list")
-    if not permissions.is_admin(request.user, rm.entity):
-        raise PermissionDenied("Only admins of the entity may delete a registered model.")
-    count = rm.links.count()
+            return HttpResponseClientRedirect(after)
+        return redirect(after)
+    registry_permissions.require_admin(request.user, rm.scope)
+    count = rm.num_versions
     confirm = {
         "title": f"Delete {rm.name}?",
         "body": [
-            f"This deletes the registered model {rm.entity.name}/model-registry/{rm.name} and its "
+            f"This deletes the {rm.kind} {rm} and its "
             f"{count} version link{'' if count == 1 else 's'}, with their aliases. The source artifact versions "
             "stay in their projects."
         ],
-        "action": reverse("registry:model_delete", args=[rm.entity.name, rm.name]),
-        "button": "Delete registered model",
+        "action": rm.route("model_delete"),
+        "button": f"Delete {rm.kind}",
         "cancel_url": rm.get_absolute_url(),
     }
     return render_modal(request, "confirm_modal.html", {"confirm": confirm}, "confirm")
@@ -409,18 +426,20 @@ def model_delete(request: HtmxHttpRequest, entity: str, name: str) -> HttpRespon
 
 def may_unlink(user, link, aliases: list[AliasChip]) -> bool:
     """The rule of services.link_delete, for showing the action: members, or admins for a protected version."""
-    entity = link.registered_model.entity
+    scope = link.registered_model.scope
     if any(a.protected for a in aliases):
-        return permissions.is_admin(user, entity)
-    return permissions.can_change(user, entity)
+        return registry_permissions.is_admin(user, scope)
+    return registry_permissions.can_change(user, scope)
 
 
 @require_http_methods(["GET", "POST"])
-def link_unlink(request: HtmxHttpRequest, entity: str, name: str, index: int) -> HttpResponse:
+def link_unlink(
+    request: HtmxHttpRequest, entity: str, name: str, index: int, registry: str | None = None
+) -> HttpResponse:
     """Unlink a registry version (the source version stays). GET: the confirmation; POST: unlink."""
-    link = queries.link_for_user(request.user, entity, name, index)
+    link = queries.link_for_user(request.user, entity, name, index, registry)
     rm = link.registered_model
-    permissions.require_change(request.user, rm.entity, visible=True)
+    registry_permissions.require_change(request.user, rm.scope)
     if request.method == "POST":
         services.link_delete(link=link, user=request.user)
         message = f"Unlinked {rm.name}:{link.label} ({link.source_name} stays in its project)."
@@ -436,11 +455,12 @@ def link_unlink(request: HtmxHttpRequest, entity: str, name: str, index: int) ->
         trigger_client_event(response, "showMessage", {"message": message})
         trigger_client_event(response, "closeModal", after="settle")
         return trigger_client_event(response, "registryChanged", after="settle")
-    protected = set(rm.entity.protected_aliases or [])
+    protected = registry_permissions.protected_aliases(rm.scope)
+    is_admin = registry_permissions.is_admin(request.user, rm.scope)
     aliases = [a.name for a in queries.link_aliases(link)]
     locked = sorted(protected & set(aliases))
     body = [
-        f"This removes {rm.name}:{link.label} from the registered model. The source version "
+        f"This removes {rm.name}:{link.label} from the {rm.kind}. The source version "
         f"{link.source.full_name} stays; {rm.name}:{link.label} is never reused for another version.",
     ]
     others = [a for a in aliases if a != names.LATEST]
@@ -448,24 +468,25 @@ def link_unlink(request: HtmxHttpRequest, entity: str, name: str, index: int) ->
         body.append(f"Its aliases go with it: {', '.join(others)}.")
     if names.LATEST in aliases:
         body.append("latest moves to the newest version left.")
-    if locked and not permissions.is_admin(request.user, rm.entity):
-        body.append(
-            f"It carries the protected alias {', '.join(locked)}: only admins of {rm.entity.name} may unlink it."
-        )
+    if locked and not is_admin:
+        where = rm.entity.name if not rm.is_collection else f"the {rm.registry.name} registry"
+        body.append(f"It carries the protected alias {', '.join(locked)}: only admins of {where} may unlink it.")
     confirm = {
         "title": f"Unlink {rm.name}:{link.label}?",
         "body": body,
-        "action": reverse("registry:link_unlink", args=[rm.entity.name, rm.name, link.index]),
-        "button": "Unlink version" if not locked or permissions.is_admin(request.user, rm.entity) else None,
+        "action": rm.route("link_unlink", link.index),
+        "button": "Unlink version" if not locked or is_admin else None,
         "cancel_url": link.get_absolute_url(),
     }
     return render_modal(request, "confirm_modal.html", {"confirm": confirm}, "confirm")
 
 
 @require_POST
-def link_alias_add(request: HtmxHttpRequest, entity: str, name: str, index: int) -> HttpResponse:
-    link = queries.link_for_user(request.user, entity, name, index)
-    permissions.require_change(request.user, link.registered_model.entity, visible=True)
+def link_alias_add(
+    request: HtmxHttpRequest, entity: str, name: str, index: int, registry: str | None = None
+) -> HttpResponse:
+    link = queries.link_for_user(request.user, entity, name, index, registry)
+    registry_permissions.require_change(request.user, link.registered_model.scope)
     try:
         services.link_alias_set(link=link, name=request.POST.get("alias", "").strip(), user=request.user)
     except (ValidationError, PermissionDenied) as exc:
@@ -474,9 +495,11 @@ def link_alias_add(request: HtmxHttpRequest, entity: str, name: str, index: int)
 
 
 @require_POST
-def link_alias_remove(request: HtmxHttpRequest, entity: str, name: str, index: int, alias: str) -> HttpResponse:
-    link = queries.link_for_user(request.user, entity, name, index)
-    permissions.require_change(request.user, link.registered_model.entity, visible=True)
+def link_alias_remove(
+    request: HtmxHttpRequest, entity: str, name: str, index: int, alias: str, registry: str | None = None
+) -> HttpResponse:
+    link = queries.link_for_user(request.user, entity, name, index, registry)
+    registry_permissions.require_change(request.user, link.registered_model.scope)
     try:
         services.link_alias_remove(link=link, name=alias, user=request.user)
     except (ValidationError, PermissionDenied) as exc:
@@ -607,3 +630,278 @@ def team_protected_alias_remove(request: HtmxHttpRequest, entity: str, alias: st
     except ValidationError as exc:
         return _team_changed(request, entity, "protected-aliases", alias_error=" ".join(exc.messages))
     return _team_changed(request, entity, "protected-aliases", f"The alias {alias} is no longer protected.")
+
+
+# W&B's current Registry: /registry, an organization's registries, their settings and collections. A collection's
+# own pages are the registered model's (above), addressed by organization and registry.
+
+
+@require_GET
+def registry_home(request: HtmxHttpRequest) -> HttpResponse:
+    """Registry cards, recently updated collections, and a search over registries, collections, tags and
+    aliases. W&B's legacy deep links (`?selectionPath=`) still lead to the Model Registry."""
+    if request.GET.get("selectionPath"):
+        return redirect(f"{reverse('registry:model_list')}?{request.GET.urlencode()}")
+    search = request.GET.get("q", "").strip()[:200]
+    context = {
+        "registries": list(queries.registries_for_user(request.user)),
+        "recent": queries.recent_collections(request.user),
+        "q": search,
+        "results": queries.registry_search(request.user, search) if search else None,
+        "can_create": request.user.is_authenticated and queries.administered_organizations(request.user).exists(),
+    }
+    template = "registry/registry_home.html"
+    if wants_fragment(request) and request.htmx.target == "registry-search-results":
+        template += "#registry-search-results"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def registry_create(request: HtmxHttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    organizations = queries.administered_organizations(request.user)
+    if not organizations.exists():
+        raise PermissionDenied("Only organization admins may create registries.")
+    form = RegistryForm(request.POST or None, organizations=organizations)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            registry = services.registry_create(
+                organization=data["organization"],
+                name=data["name"],
+                user=request.user,
+                description=data["description"],
+                artifact_types=data["artifact_types"],
+                visibility=data["visibility"],
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            for error in _errors(exc):
+                form.add_error("name" if "already exists" in error else None, error)
+        else:
+            url = registry.get_absolute_url()
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return render_modal(request, "registry/new_registry_modal.html", {"form": form}, "new-registry")
+
+
+def _registry_context(request: HtmxHttpRequest, registry) -> dict:
+    role = registry_permissions.role(request.user, registry)
+    search = request.GET.get("q", "").strip()[:200]
+    page = artifact_queries.CappedPaginator(
+        queries.collections_of(registry, search), queries.COLLECTIONS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    return {
+        "registry": registry,
+        "page": page,
+        "q": search,
+        "can_change": role in permissions.WRITE_ROLES,
+        "is_admin": role == Role.ADMIN,
+        "site_url": site_url(request),
+    }
+
+
+@require_GET
+def registry_detail(request: HtmxHttpRequest, entity: str, registry: str) -> HttpResponse:
+    """A registry: the target path to link to, Create collection, its collections (hover ⋯ -> Link new
+    version) and the gear for its settings."""
+    registry = queries.registry_for_user(request.user, entity, registry)
+    template = "registry/registry_detail.html"
+    if wants_fragment(request) and request.htmx.target == "collection-table":
+        template += "#collection-table"
+    response = render(request, template, _registry_context(request, registry))
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def collection_create(request: HtmxHttpRequest, entity: str, registry: str) -> HttpResponse:
+    """Name, Type, Description, Tags, then optionally Link version (Team -> Project -> Artifact -> Version): a
+    change of a select sends the form back (GET) and the server fills what follows; POST creates (and links)."""
+    registry = queries.registry_for_user(request.user, entity, registry)
+    registry_permissions.require_change(request.user, registry)
+    data = request.POST if request.method == "POST" else request.GET
+    creating = request.method == "POST" and "refresh" not in request.POST
+    type = data.get("type", "").strip() or (registry.artifact_types[0] if registry.artifact_types else "")
+    probe = RegisteredModel(entity=registry.organization.entity, registry=registry, type=type)
+    teams = queries.source_teams(request.user, probe)
+    team = _pick(teams, name=data.get("team"))
+    projects = queries.model_projects(request.user, probe, team) if team and type else Project.objects.none()
+    project = _pick(projects, name=data.get("project"))
+    artifacts = queries.model_artifacts(project, probe)
+    artifact = _pick(artifacts, name=data.get("artifact")) if project else None
+    versions = list(queries.artifact_versions(artifact)[: queries.VERSION_CHOICES])
+    form = CollectionForm(
+        data if creating else None,
+        initial={key: data.get(key) for key in ("name", "type", "description", "tags", "version")},
+        types=registry.artifact_types,
+        teams=teams,
+        projects=projects,
+        artifacts=artifacts,
+        versions=versions,
+    )
+    context = {"registry": registry, "form": form, "team": team, "project": project, "artifact": artifact}
+    if creating and form.is_valid():
+        cleaned = form.cleaned_data
+        version = next((v for v in versions if str(v.index) == cleaned["version"]), None)
+        if cleaned["version"] and version is None:
+            form.add_error("version", "Choose a version of the chosen artifact.")
+        else:
+            try:
+                with transaction.atomic():
+                    rm = services.registered_model_create(
+                        registry=registry,
+                        name=cleaned["name"],
+                        type=cleaned["type"],
+                        description=cleaned["description"],
+                        tags=cleaned["tags"],
+                        user=request.user,
+                    )
+                    if version is not None:
+                        services.link_version(version=version, user=request.user, registered_model=rm)
+            except (ValidationError, PermissionDenied) as exc:
+                for error in _errors(exc):
+                    form.add_error("name" if "already exists" in error else None, error)
+            else:
+                url = rm.get_absolute_url()
+                return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    if wants_fragment(request) and request.method == "GET" and request.htmx.target == "collection-form":
+        return render(request, "registry/new_collection_modal.html#collection-form", context)
+    return render_modal(request, "registry/new_collection_modal.html", context, "new-collection")
+
+
+SETTINGS_PARTIALS = {"registry-settings", "registry-members", "protected-aliases"}
+
+
+def _settings_context(request: HtmxHttpRequest, registry, form: RegistrySettingsForm | None = None) -> dict:
+    return {
+        "registry": registry,
+        "members": queries.registry_members(registry),
+        "is_admin": registry_permissions.is_admin(request.user, registry),
+        "roles": Role.choices,
+        "form": form
+        or RegistrySettingsForm(
+            initial={
+                "description": registry.description,
+                "artifact_types": ", ".join(registry.artifact_types),
+                "visibility": registry.visibility,
+            }
+        ),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def registry_settings(request: HtmxHttpRequest, entity: str, registry: str) -> HttpResponse:
+    """The gear: accepted types, description and visibility; members and roles; protected aliases. Admins change
+    them, members and viewers read them."""
+    registry = queries.registry_for_user(request.user, entity, registry)
+    form = None
+    if request.method == "POST":
+        registry_permissions.require_admin(request.user, registry)
+        form = RegistrySettingsForm(request.POST)
+        if form.is_valid():
+            try:
+                registry = services.registry_update(registry=registry, user=request.user, **form.cleaned_data)
+            except (ValidationError, PermissionDenied) as exc:
+                for error in _errors(exc):
+                    form.add_error(None, error)
+            else:
+                return _settings_changed(request, registry, "registry-settings", "Saved the registry's settings.")
+        if not request.htmx:
+            return render(request, "registry/registry_settings.html", _settings_context(request, registry, form))
+        return render(
+            request,
+            "registry/registry_settings.html#registry-settings",
+            _settings_context(request, registry, form),
+        )
+    template = "registry/registry_settings.html"
+    if wants_fragment(request) and request.htmx.target in SETTINGS_PARTIALS:
+        template += f"#{request.htmx.target}"
+    response = render(request, template, _settings_context(request, registry))
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+def _settings_changed(request: HtmxHttpRequest, registry, region: str, message: str = "", **errors: object):
+    registry_permissions.forget_roles(request.user)
+    if not registry_permissions.can_view(request.user, registry):
+        messages.success(request, message)
+        url = reverse("registry:registry_home")
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    if not request.htmx:
+        for error in errors.values():
+            if error:
+                messages.error(request, error)
+        if message and not any(errors.values()):
+            messages.success(request, message)
+        return redirect("registry:registry_settings", registry.organization.name, registry.name)
+    registry.refresh_from_db()
+    context = {**_settings_context(request, registry), **errors}
+    response = render(request, f"registry/registry_settings.html#{region}", context)
+    if message and not any(errors.values()):
+        trigger_client_event(response, "showMessage", {"message": message})
+    return response
+
+
+@require_POST
+def registry_member_add(request: HtmxHttpRequest, entity: str, registry: str) -> HttpResponse:
+    registry = queries.registry_for_user(request.user, entity, registry)
+    username = request.POST.get("username", "").strip()
+    role = request.POST.get("role", Role.MEMBER)
+    try:
+        services.registry_member_add(registry=registry, username=username, role=role, actor=request.user)
+    except ValidationError as exc:
+        return _settings_changed(
+            request, registry, "registry-members", member_error=" ".join(exc.messages), typed_username=username
+        )
+    return _settings_changed(request, registry, "registry-members", f"Added {username} as {role}.")
+
+
+def _registry_member(registry, username: str):
+    return get_object_or_404(queries.registry_members(registry), user__username=username).user
+
+
+@require_POST
+def registry_member_role(request: HtmxHttpRequest, entity: str, registry: str, username: str) -> HttpResponse:
+    registry = queries.registry_for_user(request.user, entity, registry)
+    registry_permissions.require_admin(request.user, registry)
+    user = _registry_member(registry, username)
+    role = request.POST.get("role", "")
+    try:
+        services.registry_member_set(registry=registry, user=user, role=role, actor=request.user)
+    except ValidationError as exc:
+        return _settings_changed(request, registry, "registry-members", member_error=" ".join(exc.messages))
+    return _settings_changed(request, registry, "registry-members", f"{username} is now {role}.")
+
+
+@require_POST
+def registry_member_remove(request: HtmxHttpRequest, entity: str, registry: str, username: str) -> HttpResponse:
+    registry = queries.registry_for_user(request.user, entity, registry)
+    registry_permissions.require_admin(request.user, registry)
+    user = _registry_member(registry, username)
+    services.registry_member_remove(registry=registry, user=user, actor=request.user)
+    return _settings_changed(request, registry, "registry-members", f"Removed {username} from the registry.")
+
+
+@require_POST
+def registry_protected_alias_add(request: HtmxHttpRequest, entity: str, registry: str) -> HttpResponse:
+    registry = queries.registry_for_user(request.user, entity, registry)
+    alias = request.POST.get("alias", "").strip()
+    try:
+        services.registry_protected_alias_add(registry=registry, name=alias, actor=request.user)
+    except ValidationError as exc:
+        return _settings_changed(
+            request, registry, "protected-aliases", alias_error=" ".join(exc.messages), typed_alias=alias
+        )
+    return _settings_changed(request, registry, "protected-aliases", f"Protected the alias {alias}.")
+
+
+@require_POST
+def registry_protected_alias_remove(request: HtmxHttpRequest, entity: str, registry: str, alias: str) -> HttpResponse:
+    registry = queries.registry_for_user(request.user, entity, registry)
+    try:
+        services.registry_protected_alias_remove(registry=registry, name=alias, actor=request.user)
+    except ValidationError as exc:
+        return _settings_changed(request, registry, "protected-aliases", alias_error=" ".join(exc.messages))
+    return _settings_changed(request, registry, "protected-aliases", f"The alias {alias} is no longer protected.")

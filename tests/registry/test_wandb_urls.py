@@ -11,10 +11,16 @@ def member(client, demo):
     return client
 
 
-@pytest.mark.parametrize("url", ["/registry", "/registry/"])
-def test_the_registry_root_leads_to_the_model_registry(member, url):
-    r = member.get(url)
-    assert (r.status_code, r["Location"]) == (302, "/registry/model")
+def test_the_registry_root_is_the_registry_app(member):
+    r = member.get("/registry")
+    assert r.status_code == 200
+    assert r.templates[0].name == "registry/registry_home.html"
+    assert member.get("/registry/")["Location"] == "/registry"
+
+
+def test_a_legacy_deep_link_at_the_registry_root_still_reaches_the_model_card(member):
+    r = member.get("/registry?selectionPath=reviewco%2Fmodel-registry%2FMNIST-dev&view=all-models", follow=True)
+    assert r.redirect_chain[-1] == (RM, 302)
 
 
 @pytest.mark.parametrize(

@@ -230,7 +230,8 @@ def artifact_panel(request: HtmxHttpRequest, version, tab: str) -> Panel:
         alias_add_url=reverse("artifacts:version_alias_add", args=args) if can else None,
         links=queries.version_links(request.user, version),
         link_to_registry_url=reverse("registry:link_to_registry", args=args)
-        if can and version.artifact.is_model
+        # Models go to the team's Model Registry; any type may go to a registry of the team's organization.
+        if can and (version.artifact.is_model or entity.organization_id is not None)
         else None,
         description_url=reverse("artifacts:version_description", args=args) if can else None,
         delete_url=reverse("artifacts:version_delete", args=args) if can else None,

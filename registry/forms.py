@@ -26,9 +26,14 @@ class SelectRegisteredModelForm(forms.Form):
         help_text="Letters, digits, '_', '.' and '-'.",
     )
 
-    def __init__(self, *args: object, models: list[str], **kwargs: object) -> None:
+    def __init__(self, *args: object, models: list[str], collections: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["registered_model"].choices = [("", "Choose a registered model…")] + [(m, m) for m in models]
+        what = "collection" if collections else "registered model"
+        self.fields["registered_model"].choices = [("", f"Choose a {what}…")] + [(m, m) for m in models]
+        if collections:
+            self.fields["registered_model"].label = "Select a collection"
+            self.fields["new_name"].label = "Or create a new collection"
+        self.what = what
 
     def clean_new_name(self) -> str:
         value = self.cleaned_data["new_name"].strip()
@@ -41,9 +46,9 @@ class SelectRegisteredModelForm(forms.Form):
         if self.has_error("new_name") or self.has_error("registered_model"):
             return data
         if not data.get("registered_model") and not data.get("new_name"):
-            raise forms.ValidationError("Select a registered model, or name a new one.")
+            raise forms.ValidationError(f"Select a {self.what}, or name a new one.")
         if data.get("registered_model") and data.get("new_name"):
-            raise forms.ValidationError("Select a registered model or name a new one, not both.")
+            raise forms.ValidationError(f"Select a {self.what} or name a new one, not both.")
         data["target"] = data.get("registered_model") or data.get("new_name")
         return data
 

@@ -50,17 +50,40 @@ def _done(request: HtmxHttpRequest, message: str, redirect_to: str, *events: str
 def link_to_registry(
     request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, index: int
 ) -> HttpResponse:
-    """Two steps in one dialog: Select a register model -> Next step -> Aliases -> Link to registry."""
+    """Two steps in one dialog: where (the team's Model Registry, or a registry of its organization) and Select a
+    register model (a collection) or a new name -> Next step -> Aliases -> Link to registry."""
     version = artifact_queries.version_for_user(request.user, entity, project, type, name, index)
-    target_entity = version.artifact.project.entity
-    permissions.require_change(request.user, target_entity, visible=True)
-    if not version.artifact.is_model:
-        raise Http404("Only model artifacts can be linked.")
-    linkable = queries.linkable_models(request.user, target_entity, version.artifact.type)
+    team = version.artifact.project.entity
+    permissions.require_change(request.user, team, visible=True)
+    destinations = {}
+    if version.artifact.is_model:
+        destinations[names.REGISTRY_PROJECT] = team
+    for registry in queries.linkable_registries(request.user, version):
+        destinations[registry.name] = registry
+    if not destinations:
+        raise Http404(f"No registry you may link to accepts artifacts of type '{version.artifact.type}'.")
+    data = request.POST if request.method == "POST" else request.GET
+    where = data.get("registry") if data.get("registry") in destinations else next(iter(destinations))
+    scope = destinations[where]
+    linkable = (
+        queries.linkable_models(request.user, team, version.artifact.type)
+        if scope is team
+        else RegisteredModel.objects.filter(registry=scope, type=version.artifact.type).order_by("name")
+    )
     models = list(linkable.values_list("name", flat=True))
     step = request.POST.get("step", "1") if request.method == "POST" else "1"
-    select = SelectRegisteredModelForm(request.POST if request.method == "POST" else None, models=models)
-    context = {"version": version, "select": select, "step": 1, "existing_link": None}
+    select = SelectRegisteredModelForm(
+        request.POST if request.method == "POST" else None, models=models, collections=scope is not team
+    )
+    context = {
+        "version": version,
+        "select": select,
+        "step": 1,
+        "existing_link": None,
+        "destinations": destinations,
+        "where": where,
+        "scope": scope,
+    }
 
     if request.method == "POST" and select.is_valid():
         target = select.cleaned_data["target"]
@@ -68,7 +91,7 @@ def link_to_registry(
         existing = [
             a.name
             for a in (rm.aliases.exclude(name=names.LATEST).order_by("name") if rm else [])
-            if permissions.may_set_alias(request.user, target_entity, a.name)
+            if registry_permissions.may_set_alias(request.user, scope, a.name)
         ]
         already = rm.links.filter(source=version).first() if rm else None
         aliases = LinkAliasesForm(request.POST if step == "2" else None, existing=existing)
@@ -78,7 +101,8 @@ def link_to_registry(
                 result = services.link_version(
                     version=version,
                     user=request.user,
-                    entity=target_entity,
+                    entity=scope if scope is team else None,
+                    registry=None if scope is team else scope,
                     registered_model_name=target,
                     aliases=aliases.cleaned_data["all_aliases"],
                 )
@@ -97,6 +121,8 @@ def link_to_registry(
                     version.get_absolute_url(),
                     "linksChanged",
                 )
+    if wants_fragment(request) and request.method == "GET" and request.htmx.target == "link-form":
+        return render(request, "registry/link_to_registry_modal.html#link-form", context)
     return render_modal(request, "registry/link_to_registry_modal.html", context, "link")
 
 

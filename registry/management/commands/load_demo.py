@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from artifacts import services
-from artifacts.models import Entity, Project, Role, Run
+from artifacts.models import ArtifactVersion, Entity, Organization, Project, Role, Run
 from registry import services as registry_services
 from registry.models import RegisteredModel
 
@@ -20,6 +20,8 @@ Completes product reviews as customers type them. Fine-tuned from a small causal
 - **Output**: up to 32 suggested tokens
 - **Owner**: the reviews team
 """
+
+ORGANIZATION = "reviewco-org"
 
 MNIST_CARD = """# MNIST-dev
 
@@ -49,8 +51,11 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         if Project.objects.filter(entity__name="reviewco", name="review-autocompletion").exists():
             # Loaded before: never put demo state back over what people have done since (moved aliases,
-            # deleted models). `make run` calls this every time.
-            self.stdout.write("Demo data already loaded: nothing changed.")
+            # deleted models). `make run` calls this every time. Only what a newer release adds is added.
+            if self._organization():
+                self.stdout.write("Demo data already loaded; added the organization reviewco-org.")
+            else:
+                self.stdout.write("Demo data already loaded: nothing changed.")
             return
         User = get_user_model()
         demo, _ = User.objects.get_or_create(
@@ -69,6 +74,7 @@ class Command(BaseCommand):
 
         self._review_autocompletion(entity, demo)
         self._mnist(entity, demo)
+        self._organization()
         self.stdout.write(
             f"Demo data ready: {Project.objects.filter(entity=entity).count()} projects, "
             f"{RegisteredModel.objects.filter(entity=entity).count()} registered models in '{entity}'."
@@ -166,3 +172,39 @@ class Command(BaseCommand):
         evaluation.summary = {"test/accuracy": 0.989}
         evaluation.save(update_fields=["summary"])
         services.version_use(run=evaluation, version=models[0], user=user)
+
+    def _organization(self) -> bool:
+        """W&B's current Registry: the organization `reviewco-org` owns the team, with its Model and Dataset
+        registries; the MNIST model and dataset are linked into collections. False when it exists already."""
+        if Organization.objects.filter(name=ORGANIZATION).exists():
+            return False
+        entity = Entity.objects.get(name="reviewco")
+        user = get_user_model().objects.get(username="demo")
+        organization = registry_services.organization_create(name=ORGANIZATION, teams=[entity])
+        model = organization.registries.get(name="model")
+        if not model.protected_aliases:
+            registry_services.registry_protected_alias_add(registry=model, name="production", actor=user)
+        mnist = ArtifactVersion.committed.filter(
+            artifact__project__entity=entity, artifact__name="mnist_model", index=0
+        ).first()
+        if mnist is not None:
+            link = registry_services.link_version(
+                version=mnist, user=user, registry=model, registered_model_name="mnist-classifier", aliases=["staging"]
+            ).link
+            registry_services.registered_model_update(
+                registered_model=link.registered_model,
+                user=user,
+                description="Digit classifier candidates, promoted from the mnist project.",
+                tags=["vision"],
+            )
+        dataset = ArtifactVersion.committed.filter(
+            artifact__project__entity=entity, artifact__name="mnist-dataset"
+        ).first()
+        if dataset is not None:
+            registry_services.link_version(
+                version=dataset,
+                user=user,
+                registry=organization.registries.get(name="dataset"),
+                registered_model_name="mnist",
+            )
+        return True

@@ -1,0 +1,448 @@
+"""W&B's current Registry: organizations, registries, collections; one linking implementation with the legacy
+registered models, the rules of registry roles, and the pages."""
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+
+from artifacts import services as artifact_services
+from artifacts.models import ArtifactVersion, Entity, Organization
+from registry import permissions, services
+from registry.models import Link, LinkAlias, RegisteredModel, Registry, RegistryMember, Visibility
+from tests.factories import log_version, make_entity, make_project, make_user
+
+ORG = "reviewco-org"
+
+
+@pytest.fixture
+def org(demo):
+    """The demo's organization, with its Model and Dataset registries; alice (team admin) is an organization
+    admin, bob (member) and vera (viewer) are organization members, oscar is outside."""
+    organization = Organization.objects.get(name=ORG)
+    demo.org = organization
+    demo.model = organization.registries.get(name="model")
+    demo.dataset = organization.registries.get(name="dataset")
+    demo.mnist = ArtifactVersion.committed.get(artifact__name="mnist_model", index=1)
+    demo.mnist_dataset = ArtifactVersion.committed.get(artifact__name="mnist-dataset")
+    return demo
+
+
+def _counts():
+    return (Registry.objects.count(), RegisteredModel.objects.count(), Link.objects.count(), LinkAlias.objects.count())
+
+
+# The domain.
+
+
+def test_the_demo_organization_owns_the_team_and_its_core_registries(org):
+    assert Entity.objects.get(name="reviewco").organization == org.org
+    assert org.org.entity.name == ORG
+    assert sorted(org.org.registries.values_list("name", flat=True)) == ["dataset", "model"]
+    assert org.model.artifact_types == ["model"]
+    collection = RegisteredModel.objects.get(registry=org.model, name="mnist-classifier")
+    assert collection.entity == org.org.entity
+    link = collection.links.get()
+    assert link.full_name == "wandb-registry-model/mnist-classifier:v0"
+    assert sorted(link.aliases.values_list("name", flat=True)) == ["latest", "staging"]
+
+
+def test_a_registry_member_links_with_the_shared_numbering_and_aliases(org):
+    services.registry_member_set(registry=org.model, user=org.member, role="member", actor=org.admin)
+    first = services.link_version(
+        version=org.mnist, user=org.member, registry=org.model, registered_model_name="digits", aliases=["candidate"]
+    )
+    assert first.created and first.link.index == 0
+    assert first.link.registered_model.registry == org.model
+    assert first.link.registered_model.type == "model"
+    earlier = ArtifactVersion.committed.get(artifact__name="mnist_model", index=0)
+    second = services.link_version(version=earlier, user=org.member, registry=org.model, registered_model_name="digits")
+    assert second.link.index == 1
+    aliases = dict(LinkAlias.objects.filter(registered_model=second.link.registered_model).values_list("name", "link"))
+    assert aliases == {"latest": second.link.pk, "candidate": first.link.pk}
+    # The same source again: the existing link, aliases merged.
+    again = services.link_version(
+        version=org.mnist, user=org.member, registry=org.model, registered_model_name="digits", aliases=["best"]
+    )
+    assert (again.created, again.link.pk) == (False, first.link.pk)
+    # Unlinking moves latest back and never reuses the index.
+    services.link_delete(link=second.link, user=org.member)
+    third = services.link_version(version=earlier, user=org.member, registry=org.model, registered_model_name="digits")
+    assert third.link.index == 2
+
+
+def test_a_collection_and_a_legacy_model_of_the_same_name_are_different(org):
+    services.link_version(version=org.mnist, user=org.admin, registry=org.model, registered_model_name="MNIST-dev")
+    legacy = RegisteredModel.objects.get(registry=None, name="MNIST-dev")
+    collection = RegisteredModel.objects.get(registry=org.model, name="MNIST-dev")
+    assert legacy.pk != collection.pk and legacy.entity == org.entity
+    assert legacy.links.count() == 1 and collection.links.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("who", "error"),
+    [("member", PermissionDenied), ("viewer", PermissionDenied), ("outsider", Http404)],
+)
+def test_organization_members_read_but_only_registry_members_link(org, who, error):
+    before = _counts()
+    with pytest.raises(error):
+        services.link_version(
+            version=org.mnist, user=getattr(org, who), registry=org.model, registered_model_name="digits"
+        )
+    assert _counts() == before
+
+
+def test_a_registry_refuses_types_it_does_not_accept_and_a_collection_keeps_its_type(org):
+    before = _counts()
+    with pytest.raises(ValidationError, match="the model registry accepts model"):
+        services.link_version(
+            version=org.mnist_dataset, user=org.admin, registry=org.model, registered_model_name="digits"
+        )
+    with pytest.raises(ValidationError, match="the dataset registry accepts dataset"):
+        services.link_version(version=org.mnist, user=org.admin, registry=org.dataset, registered_model_name="mnist")
+    assert _counts() == before
+    anything = services.registry_create(organization=org.org, name="anything", user=org.admin)
+    services.link_version(version=org.mnist_dataset, user=org.admin, registry=anything, registered_model_name="mixed")
+    before = _counts()
+    with pytest.raises(ValidationError, match="accepts versions of type 'dataset'"):
+        services.link_version(version=org.mnist, user=org.admin, registry=anything, registered_model_name="mixed")
+    assert _counts() == before
+
+
+def test_a_registry_that_accepts_any_type_takes_datasets_and_models(org):
+    anything = services.registry_create(organization=org.org, name="staging-area", user=org.admin)
+    assert anything.artifact_types == []
+    services.link_version(version=org.mnist, user=org.admin, registry=anything, registered_model_name="m")
+    services.link_version(version=org.mnist_dataset, user=org.admin, registry=anything, registered_model_name="d")
+    assert sorted(anything.collections.values_list("type", flat=True)) == ["dataset", "model"]
+
+
+def test_versions_of_another_organization_are_refused(org):
+    outsider_org = services.organization_create(name="other-org", teams=[Entity.objects.get(name="otherco")])
+    project = make_project(Entity.objects.get(name="otherco"), "theirs")
+    theirs = log_version(project, "their_model")
+    before = _counts()
+    # Even an admin of both sides (a superuser) may not link across organizations.
+    root = make_user("root", superuser=True)
+    with pytest.raises(ValidationError, match="not a team of the organization 'reviewco-org'"):
+        services.link_version(version=theirs, user=root, registry=org.model, registered_model_name="digits")
+    assert _counts() == before
+    # Nor may a version of a team outside every organization be linked into a registry.
+    loner = make_entity("loners", admin=[root])
+    lone = log_version(make_project(loner, "solo"), "lone_model")
+    with pytest.raises(ValidationError, match="not a team of the organization"):
+        services.link_version(version=lone, user=root, registry=org.model, registered_model_name="digits")
+    assert outsider_org.registries.count() == 2
+
+
+def test_protected_aliases_of_a_registry_need_its_admins(org):
+    services.registry_member_set(registry=org.model, user=org.member, role="member", actor=org.admin)
+    assert org.model.protected_aliases == ["production"]
+    link = services.link_version(
+        version=org.mnist, user=org.member, registry=org.model, registered_model_name="digits"
+    ).link
+    with pytest.raises(PermissionDenied, match="protected"):
+        services.link_alias_set(link=link, name="production", user=org.member)
+    # The team's own protected aliases do not reach the registry, and the registry's do not reach the team.
+    services.link_alias_set(link=link, name="staging", user=org.member)
+    services.link_alias_set(link=link, name="production", user=org.admin)
+    with pytest.raises(PermissionDenied, match="only admins may unlink"):
+        services.link_delete(link=link, user=org.member)
+    assert Link.objects.filter(pk=link.pk).exists()
+    services.registry_protected_alias_remove(registry=org.model, name="production", actor=org.admin)
+    services.link_delete(link=link, user=org.member)
+    assert not Link.objects.filter(pk=link.pk).exists()
+
+
+def test_a_restricted_registry_is_invisible_outside_its_members(org):
+    secret = services.registry_create(
+        organization=org.org, name="secret", user=org.admin, visibility=Visibility.RESTRICTED
+    )
+    assert permissions.role(org.member, secret) is None
+    assert permissions.role(org.admin, secret) == "admin"
+    services.registry_member_set(registry=secret, user=org.viewer, role="viewer", actor=org.admin)
+    permissions.forget_roles(org.viewer)
+    assert permissions.role(org.viewer, secret) == "viewer"
+    with pytest.raises(Http404):
+        services.link_version(version=org.mnist, user=org.member, registry=secret, registered_model_name="x")
+
+
+def test_only_organization_admins_create_registries_and_bad_input_writes_nothing(org):
+    before = _counts()
+    with pytest.raises(PermissionDenied):
+        services.registry_create(organization=org.org, name="mine", user=org.member)
+    with pytest.raises(Http404):
+        services.registry_create(organization=org.org, name="mine", user=org.outsider)
+    for bad in ["", "has space", "a/b", "x" * 65]:
+        with pytest.raises(ValidationError):
+            services.registry_create(organization=org.org, name=bad, user=org.admin)
+    with pytest.raises(ValidationError, match="already exists"):
+        services.registry_create(organization=org.org, name="model", user=org.admin)
+    with pytest.raises(ValidationError):
+        services.registry_create(organization=org.org, name="ok", user=org.admin, artifact_types=["bad type"])
+    with pytest.raises(ValidationError):
+        services.registry_create(organization=org.org, name="ok", user=org.admin, visibility="public")
+    assert _counts() == before
+
+
+def test_an_accepted_type_in_use_cannot_be_removed(org):
+    with pytest.raises(ValidationError, match="hold type model"):
+        services.registry_update(registry=org.model, user=org.admin, artifact_types=["checkpoint"])
+    assert Registry.objects.get(pk=org.model.pk).artifact_types == ["model"]
+    services.registry_update(registry=org.model, user=org.admin, artifact_types=["model", "checkpoint"])
+    assert Registry.objects.get(pk=org.model.pk).artifact_types == ["model", "checkpoint"]
+    with pytest.raises(PermissionDenied):
+        services.registry_update(registry=org.model, user=org.member, description="mine")
+
+
+def test_registry_members_come_from_the_organization(org):
+    with pytest.raises(ValidationError, match="not a member of the organization"):
+        services.registry_member_set(registry=org.model, user=org.outsider, role="member", actor=org.admin)
+    with pytest.raises(PermissionDenied):
+        services.registry_member_set(registry=org.model, user=org.viewer, role="admin", actor=org.member)
+    assert not RegistryMember.objects.exists()
+
+
+def test_a_collections_type_must_be_accepted_by_its_registry(org):
+    before = _counts()
+    with pytest.raises(ValidationError, match="accepts model"):
+        services.registered_model_create(registry=org.model, name="data", type="dataset", user=org.admin)
+    collection = services.registered_model_create(
+        registry=org.model, name="empty", type="model", description="Soon.", tags=["a"], user=org.admin
+    )
+    assert (collection.entity, collection.num_versions) == (org.org.entity, 0)
+    assert _counts()[1] == before[1] + 1
+
+
+def test_deleting_a_collection_needs_a_registry_admin(org):
+    collection = RegisteredModel.objects.get(registry=org.model, name="mnist-classifier")
+    services.registry_member_set(registry=org.model, user=org.member, role="member", actor=org.admin)
+    with pytest.raises(PermissionDenied, match="Only admins of the model registry"):
+        services.registered_model_delete(registered_model=collection, user=org.member)
+    services.registered_model_delete(registered_model=collection, user=org.admin)
+    assert not RegisteredModel.objects.filter(pk=collection.pk).exists()
+    # The source version stays.
+    assert ArtifactVersion.committed.filter(artifact__name="mnist_model", index=0).exists()
+
+
+def test_the_team_roles_do_not_change_who_sees_the_legacy_registry(org):
+    legacy = RegisteredModel.objects.get(registry=None, name="MNIST-dev")
+    assert permissions.can_view_model(org.viewer, legacy)
+    assert not permissions.can_view_model(org.outsider, legacy)
+    assert permissions.can_change(org.member, legacy.scope)
+
+
+# The pages.
+
+
+def _client(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_the_registry_home_shows_cards_recent_collections_and_search(client, org):
+    page = _client(client, org.member).get("/registry")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Model Registry" in text and f'href="/orgs/{ORG}/registry/model"' in text
+    assert "mnist-classifier" in text  # recently updated
+    assert "Create registry" not in text  # bob is not an organization admin
+    found = client.get("/registry?q=staging").content.decode()
+    assert "mnist-classifier:staging" in found
+    by_description = client.get(
+        "/registry?q=promoted", headers={"HX-Request": "true", "HX-Target": "registry-search-results"}
+    )
+    assert "Results for" in by_description.content.decode() and "mnist-classifier" in by_description.content.decode()
+    assert "Nothing matches" in client.get("/registry?q=zzz").content.decode()
+
+
+def test_someone_outside_the_organization_sees_no_registry(client, org):
+    text = _client(client, org.outsider).get("/registry?q=mnist").content.decode()
+    assert "mnist-classifier" not in text and f"/orgs/{ORG}/" not in text
+    assert client.get(f"/orgs/{ORG}/registry/model").status_code == 404
+    assert client.get(f"/orgs/{ORG}/registry/model/c/mnist-classifier").status_code == 404
+    assert client.get(f"/orgs/{ORG}/registry/model/c/mnist-classifier/v0").status_code == 404
+
+
+def test_the_registry_page_collection_page_and_version_panel(client, org):
+    _client(client, org.viewer)
+    page = client.get(f"/orgs/{ORG}/registry/model").content.decode()
+    assert 'target_path="wandb-registry-model/&lt;collection&gt;"' in page
+    assert "mnist-classifier" in page and "Create collection" not in page
+    detail = client.get(f"/orgs/{ORG}/registry/model/c/mnist-classifier")
+    assert detail.status_code == 200 and "Digit classifier candidates" in detail.content.decode()
+    panel = client.get(f"/orgs/{ORG}/registry/model/c/mnist-classifier/v0").content.decode()
+    assert "wandb-registry-model/mnist-classifier:v0" in panel
+    assert "mnist_model:v0" in panel  # Source Version
+    # And the source version's Linked To lists the collection beside the legacy models.
+    source = client.get("/reviewco/mnist/artifacts/model/mnist_model/v0").content.decode()
+    assert "wandb-registry-model/mnist-classifier:v0" in source and "MNIST-dev:v0" in source
+
+
+def test_create_collection_with_a_linked_version(client, org):
+    _client(client, org.admin)
+    url = f"/orgs/{ORG}/registry/model/collections/new"
+    # The cascade: choosing a team lists its projects holding the type.
+    form = client.get(
+        url, {"type": "model", "team": "reviewco"}, headers={"HX-Request": "true", "HX-Target": "collection-form"}
+    )
+    assert 'value="mnist"' in form.content.decode()
+    r = client.post(
+        url,
+        {
+            "name": "digits",
+            "type": "model",
+            "description": "Digits.",
+            "tags": "vision, cnn",
+            "team": "reviewco",
+            "project": "mnist",
+            "artifact": "mnist_model",
+            "version": "1",
+        },
+    )
+    collection = RegisteredModel.objects.get(registry=org.model, name="digits")
+    assert r.status_code == 302 and r["Location"] == collection.get_absolute_url()
+    assert collection.tags == ["vision", "cnn"]
+    assert collection.links.get().source == org.mnist
+
+
+def test_create_collection_refusals_write_nothing(client, org):
+    url = f"/orgs/{ORG}/registry/model/collections/new"
+    before = _counts()
+    assert _client(client, org.member).post(url, {"name": "digits", "type": "model"}).status_code == 403
+    _client(client, org.admin)
+    r = client.post(url, {"name": "bad name", "type": "model"})
+    assert r.status_code == 200 and "collection name" in r.content.decode()
+    r = client.post(url, {"name": "mnist-classifier", "type": "model"})
+    assert "already exists" in r.content.decode()
+    r = client.post(url, {"name": "digits", "type": "dataset"})
+    assert r.status_code == 200 and "Select a valid choice" in r.content.decode()
+    assert _counts() == before
+
+
+def test_link_new_version_of_a_collection_goes_team_project_artifact_version(client, org):
+    _client(client, org.admin)
+    url = f"/orgs/{ORG}/registry/model/c/mnist-classifier/link"
+    dialog = client.get(url).content.decode()
+    assert 'name="team"' in dialog and "reviewco" in dialog
+    r = client.post(url, {"team": "reviewco", "project": "mnist", "artifact": "mnist_model", "version": "1"})
+    assert r.status_code == 302
+    collection = RegisteredModel.objects.get(registry=org.model, name="mnist-classifier")
+    assert list(collection.links.order_by("index").values_list("index", "source")) == [
+        (0, ArtifactVersion.committed.get(artifact__name="mnist_model", index=0).pk),
+        (1, org.mnist.pk),
+    ]
+
+
+def test_link_to_registry_from_the_artifact_browser_offers_registries(client, org):
+    _client(client, org.admin)
+    url = "/reviewco/mnist/artifacts/dataset/mnist-dataset/v0/link"
+    step1 = client.get(url).content.decode()
+    assert "Select a collection" in step1  # a dataset goes to the Dataset registry only
+    step2 = client.post(url, {"step": "1", "registry": "dataset", "new_name": "digits-data"})
+    assert "Step 2 of 2" in step2.content.decode()
+    done = client.post(url, {"step": "2", "registry": "dataset", "new_name": "digits-data", "aliases": "golden"})
+    assert done.status_code == 302
+    link = Link.objects.get(registered_model__registry=org.dataset, registered_model__name="digits-data")
+    assert sorted(link.aliases.values_list("name", flat=True)) == ["golden", "latest"]
+    # A model may go to the team's Model Registry or to the model registry.
+    model_url = "/reviewco/mnist/artifacts/model/mnist_model/v1/link"
+    choices = client.get(model_url).content.decode()
+    assert "Model Registry (reviewco)" in choices and "model (wandb-registry-model)" in choices
+    r = client.post(model_url, {"step": "2", "registry": "model", "registered_model": "mnist-classifier"})
+    assert r.status_code == 302
+    assert Link.objects.filter(registered_model__registry=org.model, source=org.mnist).exists()
+
+
+def test_registry_settings_types_protected_aliases_and_members(client, org):
+    base = f"/orgs/{ORG}/registry/model/settings"
+    _client(client, org.member)
+    assert client.get(base).status_code == 200  # viewers read the settings
+    assert (
+        client.post(base, {"description": "x", "artifact_types": "model", "visibility": "organization"}).status_code
+        == 403
+    )
+    assert client.post(f"{base}/members", {"username": "bob", "role": "admin"}).status_code == 403
+    _client(client, org.admin)
+    r = client.post(base, {"description": "Models.", "artifact_types": "model, checkpoint", "visibility": "restricted"})
+    assert r.status_code == 302
+    registry = Registry.objects.get(pk=org.model.pk)
+    assert (registry.artifact_types, registry.visibility) == (["model", "checkpoint"], "restricted")
+    r = client.post(base, {"description": "", "artifact_types": "checkpoint", "visibility": "restricted"})
+    assert "hold type model" in r.content.decode()
+    assert Registry.objects.get(pk=org.model.pk).artifact_types == ["model", "checkpoint"]
+    assert client.post(f"{base}/protected-aliases", {"alias": "champion"}).status_code == 302
+    assert Registry.objects.get(pk=org.model.pk).protected_aliases == ["production", "champion"]
+    assert client.post(f"{base}/members", {"username": "bob", "role": "member"}).status_code == 302
+    assert client.post(f"{base}/members", {"username": "oscar", "role": "member"}).status_code == 302
+    assert list(RegistryMember.objects.values_list("user__username", "role")) == [("bob", "member")]
+    # bob now links on the (restricted) registry; vera no longer sees it.
+    _client(client, org.member)
+    assert client.get(f"/orgs/{ORG}/registry/model").content.decode().count("Create collection") >= 1
+    _client(client, org.viewer)
+    assert client.get(f"/orgs/{ORG}/registry/model").status_code == 404
+
+
+def test_create_registry_page_for_organization_admins(client, org):
+    assert _client(client, org.member).get("/registry/new").status_code == 403
+    _client(client, org.admin)
+    assert "Create registry" in client.get("/registry").content.decode()
+    r = client.post(
+        "/registry/new",
+        {
+            "organization": ORG,
+            "name": "evals",
+            "description": "Eval sets.",
+            "artifact_types": "dataset, eval",
+            "visibility": "organization",
+        },
+    )
+    assert r.status_code == 302 and r["Location"] == f"/orgs/{ORG}/registry/evals"
+    assert Registry.objects.get(name="evals").artifact_types == ["dataset", "eval"]
+    before = _counts()
+    assert (
+        "already exists"
+        in client.post(
+            "/registry/new", {"organization": ORG, "name": "evals", "visibility": "organization"}
+        ).content.decode()
+    )
+    assert _counts() == before
+
+
+@pytest.mark.parametrize(
+    ("who", "read", "write", "admin"),
+    [
+        ("admin", 200, 302, 302),
+        ("registry_member", 200, 302, 403),
+        ("member", 200, 403, 403),
+        ("viewer", 200, 403, 403),
+        ("outsider", 404, 404, 404),
+    ],
+)
+def test_registry_roles_by_route(client, org, who, read, write, admin):
+    """Each role against reading, linking (member) and administering (admin) routes."""
+    if who == "registry_member":
+        services.registry_member_set(registry=org.model, user=org.member, role="member", actor=org.admin)
+        who = "member"
+    _client(client, getattr(org, who))
+    base = f"/orgs/{ORG}/registry/model"
+    collection = f"{base}/c/mnist-classifier"
+    for url in [base, f"{base}/settings", collection, f"{collection}/v0", f"{collection}/v0/lineage"]:
+        assert client.get(url).status_code == read, url
+    assert client.post(f"{collection}/tags", {"tag": "new"}).status_code == write
+    assert client.post(f"{collection}/v0/aliases", {"alias": "candidate"}).status_code == write
+    assert client.post(f"{base}/settings/protected-aliases", {"alias": "gold"}).status_code == admin
+    assert client.post(f"{collection}/delete").status_code == admin
+
+
+def test_signed_out_browsers_are_sent_to_sign_in_alike_for_real_and_missing_registries(client, org):
+    for url in [f"/orgs/{ORG}/registry/model", f"/orgs/{ORG}/registry/missing", "/orgs/nope/registry/x"]:
+        r = client.get(url, headers={"Accept": "text/html"})
+        assert r.status_code == 302 and r["Location"].endswith(f"?next={url.replace('/', '%2F')}"), url
+    # The Registry home itself is public but shows nothing private.
+    assert "mnist-classifier" not in client.get("/registry").content.decode()
+
+
+def test_organization_roles_follow_team_membership_changes(org):
+    assert permissions.is_organization_admin(org.admin, org.org.pk)
+    artifact_services.membership_set(entity=org.entity, user=org.viewer, role="admin", actor=org.admin)
+    assert permissions.is_organization_admin(org.viewer, org.org.pk)

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from artifacts import names
 from artifacts.admin import ModelAdmin
@@ -296,8 +296,22 @@ class OrganizationAdmin(ModelAdmin):
         return False
 
 
+class RegistryMemberFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        """Members come from the registry's organization (the services' rule, asked before saving)."""
+        super().clean()
+        registry = self.instance
+        for form in self.forms:
+            user = form.cleaned_data.get("user") if form.cleaned_data else None
+            if user is None or form.cleaned_data.get("DELETE") or registry.organization_id is None:
+                continue
+            if not permissions.is_organization_member(user, registry.organization_id):
+                raise ValidationError(f"{user} is not a member of the organization '{registry.organization}'.")
+
+
 class RegistryMemberInline(admin.TabularInline):
     model = RegistryMember
+    formset = RegistryMemberFormSet
     extra = 0
     fields = ["user", "role"]
     autocomplete_fields = ["user"]
@@ -323,6 +337,14 @@ class RegistryForm(forms.ModelForm):
         data["artifact_types"] = [t.strip() for t in data.get("types_text", "").split(",") if t.strip()]
         for type in data["artifact_types"]:
             names.validate_name(type, "artifact type")
+        # Who may: the services' own rules, asked before anything is saved.
+        try:
+            if self.instance.pk:
+                permissions.require_admin(self.user, self.instance)
+            elif data.get("organization") is not None:
+                permissions.require_create_registry(self.user, data["organization"].pk)
+        except (PermissionDenied, Http404) as exc:
+            raise ValidationError(str(exc) or "You may not change this registry.") from None
         return data
 
 
@@ -368,9 +390,10 @@ class RegistryAdmin(UserFormMixin, ModelAdmin):
     def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset, change: bool) -> None:
         if formset.model is not RegistryMember:
             return super().save_formset(request, form, formset, change)
+        changed = formset.save(commit=False)  # also fills formset.deleted_objects
         for member in formset.deleted_objects:
             services.registry_member_remove(registry=form.instance, user=member.user, actor=request.user)
-        for member in formset.save(commit=False):
+        for member in changed:
             services.registry_member_set(registry=form.instance, user=member.user, role=member.role, actor=request.user)
         return None
 

@@ -108,7 +108,7 @@ def may_set_alias(user: User, scope: Scope, alias: str) -> bool:
 
 
 def _scope_name(scope: Scope) -> str:
-    return scope.name if isinstance(scope, Entity) else f"the {scope.name} registry"
+    return f"'{scope.name}'" if isinstance(scope, Entity) else f"the {scope.name} registry"
 
 
 def require_view(user: User, scope: Scope) -> None:

@@ -44,6 +44,8 @@ def staff_member(team):
         "registry/registeredmodel",
         "registry/link",
         "registry/linkalias",
+        "artifacts/organization",
+        "registry/registry",
     ],
 )
 def test_every_concept_has_a_searchable_admin_list(client, root, project, model):
@@ -235,3 +237,64 @@ def test_a_staff_member_who_is_no_entity_admin_cannot_change_roles_in_the_admin(
     assert r.status_code == 403
     assert snapshot() == before
     assert Membership.objects.get(pk=m.pk).role == "viewer"
+
+
+def test_an_organization_made_in_the_admin_gets_its_entity_teams_and_core_registries(client, root, team):
+    from artifacts.models import Entity, Organization
+
+    client.force_login(root)
+    r = client.post("/admin/artifacts/organization/add/", {"name": "acme", "teams": [team.entity.pk]})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    organization = Organization.objects.get(name="acme")
+    assert organization.entity.name == "acme"
+    assert Entity.objects.get(pk=team.entity.pk).organization == organization
+    assert sorted(organization.registries.values_list("name", flat=True)) == ["dataset", "model"]
+
+
+def test_registries_in_the_admin_go_through_the_services(client, root, staff_member, team):
+    from registry import services
+    from registry.models import Registry
+
+    organization = services.organization_create(name="acme", teams=[team.entity], core_registries=False)
+    # Staff with every admin permission but only a team member: not an organization admin.
+    client.force_login(staff_member)
+    before = snapshot()
+    data = {
+        "organization": organization.pk,
+        "name": "evals",
+        "description": "",
+        "types_text": "dataset",
+        "visibility": "organization",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+    }
+    r = client.post("/admin/registry/registry/add/", data)
+    assertContains(r, "Only organization admins may create registries")
+    assert not Registry.objects.exists() and snapshot() == before
+    client.force_login(root)
+    assert client.post("/admin/registry/registry/add/", data).status_code == 302
+    assert Registry.objects.get(name="evals").artifact_types == ["dataset"]
+
+
+def test_registry_members_in_the_admin_come_from_the_organization(client, root, team):
+    from registry import services
+    from registry.models import RegistryMember
+
+    organization = services.organization_create(name="acme", teams=[team.entity])
+    registry = organization.registries.get(name="model")
+    client.force_login(root)
+    data = {
+        "description": "",
+        "types_text": "model",
+        "visibility": "organization",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-0-user": team.outsider.pk,
+        "memberships-0-role": "member",
+    }
+    url = f"/admin/registry/registry/{registry.pk}/change/"
+    assertContains(client.post(url, data), "is not a member of the organization")
+    assert not RegistryMember.objects.exists()
+    data["memberships-0-user"] = team.member.pk
+    assert client.post(url, data).status_code == 302
+    assert list(RegistryMember.objects.values_list("user__username", "role")) == [("bob", "member")]

@@ -94,14 +94,14 @@ def test_create_a_registry_a_collection_and_link_into_it_from_both_sides(page, d
     dialog.get_by_role("button", name="Link version").click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_role("status").filter(has_text="Linked")).to_contain_text(
-        "Linked mnist_model:v1 as mnist-classifier:v1"
+        "Linked mnist_model:v1 as mnist-classifier:v0"
     )
 
     # View details, then a version: the five-tab panel with the registry's Full Name and the Source Version.
     page.get_by_role("row", name=re.compile("mnist-classifier")).get_by_role("link", name="View details").click()
     page.get_by_role("link", name="View").first.click()
     panel = page.locator("#detail-panel")
-    expect(panel).to_contain_text("wandb-registry-model/mnist-classifier:v1")
+    expect(panel).to_contain_text("wandb-registry-model/mnist-classifier:v0")
     expect(panel).to_contain_text("mnist_model:v1")
     for tab, text in [
         ("Metadata", "accuracy"),
@@ -109,9 +109,9 @@ def test_create_a_registry_a_collection_and_link_into_it_from_both_sides(page, d
         ("Files", "model.pt"),
     ]:
         panel.get_by_role("link", name=tab, exact=True).click()
-        expect(page).to_have_url(re.compile(f"/registry/model/c/mnist-classifier/v1/{tab.lower()}$"))
+        expect(page).to_have_url(re.compile(f"/registry/model/c/mnist-classifier/v0/{tab.lower()}$"))
         expect(page.locator("#detail-panel")).to_contain_text(text)
-    assert Link.objects.filter(registered_model__name="mnist-classifier").count() == 2
+    assert Link.objects.get(registered_model__name="mnist-classifier").source.index == 1
 
 
 def test_registry_settings_types_protected_alias_and_member(page, demo):

@@ -3,7 +3,7 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from artifacts.models import ArtifactAlias, ArtifactVersion
+from artifacts.models import ArtifactAlias, ArtifactVersion, Entity
 from tests.factories import bulk_versions, link, log_version, make_run, snapshot
 
 HX = {"HX-Request": "true"}
@@ -83,10 +83,18 @@ def test_viewers_see_no_change_controls(client, demo):
     assertNotContains(r, "Edit description")
 
 
-def test_datasets_have_no_link_to_registry_button(member):
+def test_datasets_of_a_team_outside_every_organization_have_no_link_to_registry_button(member):
+    # A dataset can go only to a registry of the team's organization (the Model Registry holds models).
+    Entity.objects.filter(name="reviewco").update(organization=None)
     r = member.get("/reviewco/mnist/artifacts/dataset/mnist-dataset/v0")
     assert r.status_code == 200
     assertNotContains(r, "Link to registry")
+    assert member.get("/reviewco/mnist/artifacts/dataset/mnist-dataset/v0/link").status_code == 404
+
+
+def test_datasets_of_an_organizations_team_may_go_to_its_dataset_registry(member):
+    r = member.get("/reviewco/mnist/artifacts/dataset/mnist-dataset/v0")
+    assertContains(r, "Link to registry")
 
 
 @pytest.mark.parametrize("tab", ["version", "metadata", "usage", "files", "lineage"])

@@ -24,6 +24,17 @@ def org(demo):
     demo.dataset = organization.registries.get(name="dataset")
     demo.mnist = ArtifactVersion.committed.get(artifact__name="mnist_model", index=1)
     demo.mnist_dataset = ArtifactVersion.committed.get(artifact__name="mnist-dataset")
+    # The demo's collections start empty: link the first model and the dataset.
+    services.link_version(
+        version=ArtifactVersion.committed.get(artifact__name="mnist_model", index=0),
+        user=demo.admin,
+        registry=demo.model,
+        registered_model_name="mnist-classifier",
+        aliases=["staging"],
+    )
+    services.link_version(
+        version=demo.mnist_dataset, user=demo.admin, registry=demo.dataset, registered_model_name="mnist"
+    )
     return demo
 
 
@@ -34,7 +45,20 @@ def _counts():
 # The domain.
 
 
-def test_the_demo_organization_owns_the_team_and_its_core_registries(org):
+def test_the_demo_organization_owns_the_team_and_its_core_registries(demo):
+    organization = Organization.objects.get(name=ORG)
+    assert Entity.objects.get(name="reviewco").organization == organization
+    assert sorted(organization.registries.values_list("name", flat=True)) == ["dataset", "model"]
+    collections = RegisteredModel.objects.filter(registry__organization=organization).order_by("name")
+    assert [(c.registry.name, c.name, c.type, c.num_versions) for c in collections] == [
+        ("dataset", "mnist", "dataset", 0),
+        ("model", "mnist-classifier", "model", 0),
+    ]
+    # The demo's versions stay linked to the legacy Model Registry only.
+    assert not Link.objects.filter(registered_model__registry__isnull=False).exists()
+
+
+def test_a_linked_collection_version_has_the_registry_full_name(org):
     assert Entity.objects.get(name="reviewco").organization == org.org
     assert org.org.entity.name == ORG
     assert sorted(org.org.registries.values_list("name", flat=True)) == ["dataset", "model"]

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from artifacts import services
-from artifacts.models import ArtifactVersion, Entity, Organization, Project, Role, Run
+from artifacts.models import Entity, Organization, Project, Role, Run
 from registry import services as registry_services
 from registry.models import RegisteredModel
 
@@ -175,7 +175,7 @@ class Command(BaseCommand):
 
     def _organization(self) -> bool:
         """W&B's current Registry: the organization `reviewco-org` owns the team, with its Model and Dataset
-        registries; the MNIST model and dataset are linked into collections. False when it exists already."""
+        registries and a collection in each. False when it exists already."""
         if Organization.objects.filter(name=ORGANIZATION).exists():
             return False
         entity = Entity.objects.get(name="reviewco")
@@ -184,27 +184,21 @@ class Command(BaseCommand):
         model = organization.registries.get(name="model")
         if not model.protected_aliases:
             registry_services.registry_protected_alias_add(registry=model, name="production", actor=user)
-        mnist = ArtifactVersion.committed.filter(
-            artifact__project__entity=entity, artifact__name="mnist_model", index=0
-        ).first()
-        if mnist is not None:
-            link = registry_services.link_version(
-                version=mnist, user=user, registry=model, registered_model_name="mnist-classifier", aliases=["staging"]
-            ).link
-            registry_services.registered_model_update(
-                registered_model=link.registered_model,
-                user=user,
-                description="Digit classifier candidates, promoted from the mnist project.",
-                tags=["vision"],
-            )
-        dataset = ArtifactVersion.committed.filter(
-            artifact__project__entity=entity, artifact__name="mnist-dataset"
-        ).first()
-        if dataset is not None:
-            registry_services.link_version(
-                version=dataset,
-                user=user,
-                registry=organization.registries.get(name="dataset"),
-                registered_model_name="mnist",
-            )
+        # Empty collections, ready for a first link (from the Artifact browser, the ⋯ menu or code): the demo's
+        # versions stay linked to the legacy Model Registry only.
+        registry_services.registered_model_create(
+            registry=model,
+            name="mnist-classifier",
+            type="model",
+            description="Digit classifier candidates, promoted from the mnist project.",
+            tags=["vision"],
+            user=user,
+        )
+        registry_services.registered_model_create(
+            registry=organization.registries.get(name="dataset"),
+            name="mnist",
+            type="dataset",
+            description="The MNIST samples the digit classifiers train on.",
+            user=user,
+        )
         return True

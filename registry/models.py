@@ -44,6 +44,8 @@ class Registry(models.Model):
     # Aliases only registry admins may set or remove.
     protected_aliases = models.JSONField(default=list, blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="RegistryMember", related_name="registries")
+    # Its collections, kept by the services as they create and delete them, so no page counts them.
+    num_collections = models.PositiveIntegerField("collections", default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -2,7 +2,7 @@
 
 import datetime
 
-from django.db.models import Count, Min, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Min, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 
 from artifacts import names, permissions
@@ -278,11 +278,10 @@ RECENT_COLLECTIONS = 8
 
 
 def registries_for_user(user: User) -> QuerySet[Registry]:
-    """The registries the user may see, by organization and name, each with its number of collections."""
+    """The registries the user may see, by organization and name (each keeps its number of collections)."""
     return (
         Registry.objects.filter(registry_permissions.visible_registries_q(user))
         .select_related("organization")
-        .annotate(num_collections=Count("collections"))
         .order_by("organization__name", "name")
     )
 

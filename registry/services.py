@@ -110,6 +110,7 @@ def registered_model_create(
     registry_permissions.require_change(user, scope)
     if RegisteredModel.objects.filter(**scope_filter(scope), name=name).exists():
         raise ValidationError(f"A {what} named '{name}' already exists in {_where(scope)}.", code="duplicate")
+    _count_collection(registry, +1)
     return RegisteredModel.objects.create(
         entity=_owner(scope),
         registry=registry,
@@ -251,7 +252,7 @@ def _registered_model_get_or_create(*, scope: Scope, name: str, user: User, type
     lookup = scope_filter(scope)
     try:
         with transaction.atomic():
-            rm, _ = RegisteredModel.objects.get_or_create(
+            rm, created = RegisteredModel.objects.get_or_create(
                 **lookup,
                 name=name,
                 defaults={
@@ -260,9 +261,17 @@ def _registered_model_get_or_create(*, scope: Scope, name: str, user: User, type
                     "created_by": user if user.is_authenticated else None,
                 },
             )
+            if created:
+                _count_collection(rm.registry, +1)
     except IntegrityError:
         rm = RegisteredModel.objects.get(**lookup, name=name)
     return rm
+
+
+def _count_collection(registry: Registry | None, delta: int) -> None:
+    """Keep a registry's number of collections on its row (legacy registered models have none)."""
+    if registry is not None:
+        Registry.objects.filter(pk=registry.pk).update(num_collections=F("num_collections") + delta)
 
 
 def _lock_model(registered_model_id: int) -> int:
@@ -342,6 +351,7 @@ def registered_model_delete(*, registered_model: RegisteredModel, user: User) ->
         registry_permissions.require_view(user, scope)
         raise PermissionDenied(f"Only admins of {_where(scope)} may delete a {registered_model.kind}.")
     registered_model.delete()
+    _count_collection(registered_model.registry, -1)
 
 
 # The organization's registries (W&B's current Registry).

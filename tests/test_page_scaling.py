@@ -117,3 +117,82 @@ def test_lists_count_no_further_than_the_cap(grown, team, project, monkeypatch):
     # Below the cap the total is exact.
     monkeypatch.setattr(artifact_queries.CappedPaginator, "CAP", 100)
     assert "1 - 2 of 6" in grown.get("/registry/model?sort=name").content.decode()
+
+
+REGISTRY_PAGES = [
+    "/registry",
+    "/registry?q=digits",
+    "/orgs/acme/registry/model",
+    "/orgs/acme/registry/model/c/digits",
+    "/orgs/acme/registry/model/c/digits/v1",
+    "/orgs/acme/registry/model/settings",
+]
+
+
+def _registry_queries(client) -> dict[str, int]:
+    counts = {}
+    for url in REGISTRY_PAGES:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200, url
+        offending = [q["sql"] for q in queries.captured_queries if _aggregates_over_big_tables(q["sql"])]
+        assert offending == [], url
+        assert not any(
+            "registry_registeredmodel" in q["sql"] and "COUNT(" in q["sql"] and "LIMIT" not in q["sql"]
+            for q in queries.captured_queries
+        ), url
+        counts[url] = len(queries.captured_queries)
+    return counts
+
+
+def test_the_registry_pages_cost_the_same_queries_at_any_size(client, team, project):
+    """W&B's Registry pages: the same number of queries with 2 links and 2 collections as with 122 links and
+    62 collections, and no aggregate over every link or collection."""
+    organization = registry_services.organization_create(name="acme", teams=[team.entity])
+    model = organization.registries.get(name="model")
+    registry_services.registry_member_set(registry=model, user=team.member, role="member")
+    for i in range(2):
+        registry_services.link_version(
+            version=log_version(project, "mnist_model", content=f"v{i}".encode()),
+            user=team.member,
+            registry=model,
+            registered_model_name="digits",
+        )
+    registry_services.registered_model_create(registry=model, name="other", user=team.member)
+    client.force_login(team.member)
+    small = _registry_queries(client)
+
+    bulk_versions(project, "mnist_model", 120, start=2)
+    rm = RegisteredModel.objects.get(registry=model, name="digits")
+    from registry.models import Link
+
+    versions = list(Artifact.objects.get(name="mnist_model").versions.filter(index__gte=2))
+    Link.objects.bulk_create(Link(registered_model=rm, index=2 + i, source=v) for i, v in enumerate(versions))
+    RegisteredModel.objects.filter(pk=rm.pk).update(next_index=122, num_versions=122)
+    for i in range(60):
+        registry_services.registered_model_create(registry=model, name=f"c{i}", user=team.member, tags=["digits"])
+    assert model.__class__.objects.get(pk=model.pk).num_collections == 62
+    assert _registry_queries(client) == small
+
+
+def test_a_registrys_kept_count_follows_collections_made_and_deleted(team, project):
+    organization = registry_services.organization_create(name="acme", teams=[team.entity])
+    model = organization.registries.get(name="model")
+    registry_services.registered_model_create(registry=model, name="made", user=team.admin)
+    registry_services.link_version(
+        version=log_version(project), user=team.admin, registry=model, registered_model_name="by-link"
+    )
+    # Linking again into the existing collection counts nothing.
+    registry_services.link_version(
+        version=log_version(project, content=b"2"), user=team.admin, registry=model, registered_model_name="by-link"
+    )
+    model.refresh_from_db()
+    assert model.num_collections == 2
+    registry_services.registered_model_delete(
+        registered_model=RegisteredModel.objects.get(name="made"), user=team.admin
+    )
+    model.refresh_from_db()
+    assert model.num_collections == 1
+    # A legacy registered model counts in no registry.
+    registry_services.registered_model_create(entity=team.entity, name="legacy", user=team.admin)
+    model.refresh_from_db()
+    assert model.num_collections == 1

@@ -96,16 +96,23 @@ def membership_set(*, entity: Entity, user: User, role: str, actor: User | None 
     return membership
 
 
-@transaction.atomic
-def membership_add(*, entity: Entity, username: str, role: str, actor: User) -> Membership:
-    """Add an existing user, named by username, to the entity; someone already in it keeps their role."""
+def user_named(username: str) -> User:
+    """The active user with this username, as a person adding a member types it."""
     from django.contrib.auth import get_user_model
 
-    permissions.require_admin(actor, entity)
     username = (username or "").strip()
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
         raise ValidationError(f"There is no user named '{username}'.", code="unknown_user")
+    return user
+
+
+@transaction.atomic
+def membership_add(*, entity: Entity, username: str, role: str, actor: User) -> Membership:
+    """Add an existing user, named by username, to the entity; someone already in it keeps their role."""
+
+    permissions.require_admin(actor, entity)
+    user = user_named(username)
     if Membership.objects.filter(entity=entity, user=user).exists():
         raise ValidationError(
             f"{username} is already in '{entity.name}': change their role in the list instead.", code="duplicate"

@@ -505,13 +505,8 @@ def registry_member_set(*, registry: Registry, user: User, role: str, actor: Use
 @transaction.atomic
 def registry_member_add(*, registry: Registry, username: str, role: str, actor: User) -> RegistryMember:
     """Add an existing user, named by username, to the registry; someone already in it keeps their role."""
-    from django.contrib.auth import get_user_model
-
     registry_permissions.require_admin(actor, registry)
-    username = (username or "").strip()
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise ValidationError(f"There is no user named '{username}'.", code="unknown_user")
+    user = artifact_services.user_named(username)
     if RegistryMember.objects.filter(registry=registry, user=user).exists():
         raise ValidationError(
             f"{username} is already in the {registry.name} registry: change their role in the list instead.",

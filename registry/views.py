@@ -29,6 +29,15 @@ from registry.models import Link, RegisteredModel
 from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
 
+def _render_page(request: HtmxHttpRequest, template: str, context: dict, partials: set[str]) -> HttpResponse:
+    """The whole page, or for htmx the partial it targets when that is one of `partials`; cached apart."""
+    if wants_fragment(request) and request.htmx.target in partials:
+        template += f"#{request.htmx.target}"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
 def _errors(exc: ValidationError | PermissionDenied) -> list[str]:
     return exc.messages if isinstance(exc, ValidationError) else [str(exc)]
 
@@ -173,12 +182,7 @@ def model_list(request: HtmxHttpRequest) -> HttpResponse:
         role = registry_permissions.role(request.user, rm.scope)
         rm.can_link = role in permissions.WRITE_ROLES
         rm.can_admin = role == "admin"
-    template = "registry/model_list.html"
-    if wants_fragment(request) and request.htmx.target == "model-table":
-        template += "#model-table"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    return response
+    return _render_page(request, "registry/model_list.html", context, {"model-table"})
 
 
 @require_http_methods(["GET", "POST"])
@@ -561,12 +565,7 @@ def _team_context(request: HtmxHttpRequest, entity) -> dict:
 def team_detail(request: HtmxHttpRequest, entity: str) -> HttpResponse:
     """Members and roles, and the protected aliases: admins change them, members and viewers read them."""
     entity = artifact_queries.team_for_user(request.user, entity)
-    template = "registry/team_settings.html"
-    if wants_fragment(request) and request.htmx.target in TEAM_PARTIALS:
-        template += f"#{request.htmx.target}"
-    response = render(request, template, _team_context(request, entity))
-    patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    return response
+    return _render_page(request, "registry/team_settings.html", _team_context(request, entity), TEAM_PARTIALS)
 
 
 def _team_changed(request: HtmxHttpRequest, entity, region: str, message: str = "", **errors: object) -> HttpResponse:
@@ -676,12 +675,7 @@ def registry_home(request: HtmxHttpRequest) -> HttpResponse:
         "results": queries.registry_search(request.user, search) if search else None,
         "can_create": request.user.is_authenticated and queries.administered_organizations(request.user).exists(),
     }
-    template = "registry/registry_home.html"
-    if wants_fragment(request) and request.htmx.target == "registry-search-results":
-        template += "#registry-search-results"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    return response
+    return _render_page(request, "registry/registry_home.html", context, {"registry-search-results"})
 
 
 @require_http_methods(["GET", "POST"])
@@ -733,12 +727,8 @@ def registry_detail(request: HtmxHttpRequest, entity: str, registry: str) -> Htt
     """A registry: the target path to link to, Create collection, its collections (hover ⋯ -> Link new
     version) and the gear for its settings."""
     registry = queries.registry_for_user(request.user, entity, registry)
-    template = "registry/registry_detail.html"
-    if wants_fragment(request) and request.htmx.target == "collection-table":
-        template += "#collection-table"
-    response = render(request, template, _registry_context(request, registry))
-    patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    return response
+    context = _registry_context(request, registry)
+    return _render_page(request, "registry/registry_detail.html", context, {"collection-table"})
 
 
 @require_http_methods(["GET", "POST"])
@@ -841,12 +831,8 @@ def registry_settings(request: HtmxHttpRequest, entity: str, registry: str) -> H
             "registry/registry_settings.html#registry-settings",
             _settings_context(request, registry, form),
         )
-    template = "registry/registry_settings.html"
-    if wants_fragment(request) and request.htmx.target in SETTINGS_PARTIALS:
-        template += f"#{request.htmx.target}"
-    response = render(request, template, _settings_context(request, registry))
-    patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    return response
+    context = _settings_context(request, registry)
+    return _render_page(request, "registry/registry_settings.html", context, SETTINGS_PARTIALS)
 
 
 def _settings_changed(request: HtmxHttpRequest, registry, region: str, message: str = "", **errors: object):

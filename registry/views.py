@@ -63,13 +63,15 @@ def link_to_registry(
     register model (a collection) or a new name -> Next step -> Aliases -> Link to registry."""
     version = artifact_queries.version_for_user(request.user, entity, project, type, name, index)
     team = version.artifact.project.entity
-    permissions.require_change(request.user, team, visible=True)
+    # The team's members link its models to its Model Registry; a registry's members and admins link into it
+    # (services.link_check decides again on submit).
     destinations = {}
-    if version.artifact.is_model:
+    if version.artifact.is_model and permissions.can_change(request.user, team):
         destinations[names.REGISTRY_PROJECT] = team
     for registry in queries.linkable_registries(request.user, version):
         destinations[registry.name] = registry
     if not destinations:
+        permissions.require_change(request.user, team, visible=True)
         raise Http404(f"No registry you may link to accepts artifacts of type '{version.artifact.type}'.")
     data = request.POST if request.method == "POST" else request.GET
     where = data.get("registry") if data.get("registry") in destinations else next(iter(destinations))

@@ -470,3 +470,18 @@ def test_organization_roles_follow_team_membership_changes(org):
     assert permissions.is_organization_admin(org.admin, org.org.pk)
     artifact_services.membership_set(entity=org.entity, user=org.viewer, role="admin", actor=org.admin)
     assert permissions.is_organization_admin(org.viewer, org.org.pk)
+
+
+def test_a_team_viewer_who_is_a_registry_member_links_from_the_artifact_browser(client, org):
+    services.registry_member_set(registry=org.model, user=org.viewer, role="member", actor=org.admin)
+    url = "/reviewco/mnist/artifacts/model/mnist_model/v1/link"
+    _client(client, org.viewer)
+    dialog = client.get(url).content.decode()
+    assert "Model Registry (reviewco)" not in dialog  # not a writer of the team's own registry
+    r = client.post(url, {"step": "2", "registry": "model", "registered_model": "mnist-classifier"})
+    assert r.status_code == 302
+    assert Link.objects.filter(registered_model__registry=org.model, source=org.mnist).exists()
+    # Without a registry to link to, a team viewer is refused as before.
+    RegistryMember.objects.all().delete()
+    permissions.forget_roles(org.viewer)
+    assert client.get(url).status_code == 403

@@ -27,6 +27,8 @@ PAGES = [
     ("lineage", "/reviewco/mnist/artifacts/model/mnist_model/v0/lineage", 1280),
     ("not-found", "/reviewco/no-such-project", 1280),
     ("registry-list-phone", "/registry/model", 390),
+    ("registry-home", "/registry", 1280),
+    ("registry", "/orgs/reviewco-org/registry/model", 1280),
 ]
 
 

@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from django.http import Http404
 
 from artifacts import names, permissions
-from artifacts.models import Artifact, ArtifactVersion, Entity, Project, Run
+from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Project, Run
 from artifacts.permissions import User
-from registry.models import Link, RegisteredModel
+from registry import permissions as registry_permissions
+from registry import queries as registry_queries
+from registry.models import Link, RegisteredModel, Registry, scope_filter
+from registry.permissions import Scope
 from wandb_api import ids
 
 # W&B's legacy Model Registry lives in this pseudo-project of every entity (no real project may take the name).
@@ -21,15 +24,24 @@ REGISTRY_PROJECT = names.REGISTRY_PROJECT
 
 @dataclass(frozen=True)
 class ProjectNode:
-    """A project as the SDK sees it: a real project, or (`project` None) an entity's Model Registry."""
+    """A project as the SDK sees it: a real project, or (`project` None) an entity's Model Registry, or (`registry`
+    set) a registry of an organization, `<org entity>/wandb-registry-<name>`."""
 
     entity: Entity
     name: str
     project: Project | None
+    registry: Registry | None = None
 
     @property
     def is_registry(self) -> bool:
-        return self.project is None and self.name == REGISTRY_PROJECT
+        return self.project is None and (self.registry is not None or self.name == REGISTRY_PROJECT)
+
+    @property
+    def scope(self) -> Scope | None:
+        """Whose registered models (collections) it holds: the registry, or the entity's Model Registry."""
+        if self.registry is not None:
+            return self.registry
+        return self.entity if self.is_registry else None
 
 
 @dataclass(frozen=True)
@@ -57,8 +69,9 @@ class IndexAlias:
 
 
 def entity_named(user: User, name: str | None) -> Entity | None:
+    """A team, or an organization's own entity (for the organization's members)."""
     entity = Entity.objects.filter(name=name or "").first()
-    if entity is None or not permissions.can_view_entity(user, entity):
+    if entity is None or not registry_permissions.can_view_entity(user, entity):
         return None
     return entity
 
@@ -76,9 +89,18 @@ def project_node(user: User, entity_name: str | None, project_name: str | None) 
         return None
     if names.is_registry_project_name(project_name):
         entity = Entity.objects.filter(name=entity_name or "").order_by().first()
-        if entity is not None and project_name == REGISTRY_PROJECT and permissions.can_view_registry(user, entity):
-            return registry_node(entity)
-        return None
+        if entity is None:
+            return None
+        if project_name == REGISTRY_PROJECT:
+            return registry_node(entity) if permissions.can_view_registry(user, entity) else None
+        registry = (
+            Registry.objects.select_related("organization__entity")
+            .filter(organization__entity=entity, name=project_name.removeprefix(names.REGISTRY_PROJECT_PREFIX))
+            .first()
+        )
+        if registry is None or not registry_permissions.can_view(user, registry):
+            return None
+        return organization_registry_node(registry)
     project = (
         Project.objects.select_related("entity")
         .filter(entity__name=entity_name or "", name=project_name)
@@ -93,6 +115,18 @@ def project_node(user: User, entity_name: str | None, project_name: str | None) 
 def registry_node(entity: Entity) -> ProjectNode:
     """The Model Registry of an entity whose registry the caller has already been allowed to see."""
     return ProjectNode(entity, REGISTRY_PROJECT, None)
+
+
+def organization_registry_node(registry: Registry) -> ProjectNode:
+    """A registry the caller has already been allowed to see, as the project `<org entity>/wandb-registry-<name>`."""
+    return ProjectNode(registry.organization.entity, registry.project_name, None, registry)
+
+
+def scope_node(registered_model: RegisteredModel) -> ProjectNode:
+    """The project a registered model (collection) is listed in: its entity's Model Registry or its registry."""
+    if registered_model.registry_id is not None:
+        return organization_registry_node(registered_model.registry)
+    return registry_node(registered_model.entity)
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -131,13 +165,18 @@ def artifact_in(node: ProjectNode, name: str) -> Artifact | None:
 
 
 def registered_model_in(node: ProjectNode, name: str) -> RegisteredModel | None:
-    if not node.is_registry:
+    if node.scope is None:
         return None
-    return RegisteredModel.objects.filter(entity=node.entity, name=name).select_related("entity").first()
+    return (
+        RegisteredModel.objects.filter(**scope_filter(node.scope), name=name)
+        .select_related("entity", "registry__organization__entity")
+        .first()
+    )
 
 
 def collection_in(node: ProjectNode, name: str) -> Artifact | RegisteredModel | None:
-    """A registered model first in `model-registry`, then an artifact of the (real) project."""
+    """A registered model first in `model-registry` (a collection in `wandb-registry-*`), then an artifact of the
+    (real) project."""
     return registered_model_in(node, name) or artifact_in(node, name)
 
 
@@ -192,6 +231,21 @@ def committed_version_for_write(user: User, artifact_id: str) -> ArtifactVersion
     if not version.is_committed:
         raise Http404(f"No committed artifact with id {artifact_id!r}.")
     return version
+
+
+def organization_named(user: User, name: str | None) -> Organization | None:
+    """An organization the user belongs to, by its name or its own entity's; None otherwise."""
+    return registry_queries.organization_for_user(user, name=name)
+
+
+def registry_by_id(user: User, registry_id: str) -> Registry | None:
+    """A registry by its project id (`Project:registry-<pk>`) when the user may see it."""
+    key = ids.decode(registry_id, "Project")
+    pk = ids.parse_int_key(key.removeprefix("registry-")) if key.startswith("registry-") else None
+    registry = Registry.objects.select_related("organization__entity").filter(pk=pk).first() if pk else None
+    if registry is None or not registry_permissions.can_view(user, registry):
+        return None
+    return registry
 
 
 def project_for_write(user: User, entity_name: str | None, project_name: str | None) -> Project:

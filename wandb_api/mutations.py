@@ -13,10 +13,12 @@ from django.db import transaction
 from django.http import Http404
 
 from artifacts import names, permissions, services, storage
-from artifacts.models import Artifact, ArtifactVersion, Entity, Run, RunState, StagedUpload
+from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Role, Run, RunState, StagedUpload
 from artifacts.permissions import User
+from registry import permissions as registry_permissions
+from registry import queries as registry_queries
 from registry import services as registry_services
-from registry.models import Link, RegisteredModel
+from registry.models import Link, RegisteredModel, Registry, Visibility
 from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import REGISTRY_PROJECT, MembershipNode
 from wandb_api.resolvers import TTL_DISABLED, Info, manifest_node, page_info
@@ -313,8 +315,14 @@ def commit_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"artifact": services.version_commit(version=version, user=user)}
 
 
+def _is_registry_project(name: str | None) -> bool:
+    """`wandb-registry-<name>`: a registry of an organization (the SDK's own test, `is_registry_path`)."""
+    return bool(name) and name.startswith(names.REGISTRY_PROJECT_PREFIX) and name != names.REGISTRY_PROJECT_PREFIX
+
+
 def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """Link a committed version to `<entity>/model-registry/<name>` (created when missing). Not wrapped in a
+    """Link a committed version to `<entity>/model-registry/<name>` or to a registry's collection
+    `<org entity>/wandb-registry-<registry>/<name>` (created when missing). Not wrapped in a
     transaction: link_version checks without writing, then writes in its own, so on SQLite the write lock is
     held only for the writes."""
     user = info.context.user
@@ -331,10 +339,23 @@ def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         result = registry_services.link_version(
             version=version, user=user, registered_model=registered_model, aliases=aliases
         )
+    elif _is_registry_project(input.get("projectName")):
+        # A collection of an organization's registry, `<org entity>/wandb-registry-<name>/<collection>`.
+        node = lookups.project_node(user, input.get("entityName"), input["projectName"])
+        if node is None or node.registry is None:
+            raise Http404(f"No registry {input.get('entityName')}/{input['projectName']}.")
+        result = registry_services.link_version(
+            version=version,
+            user=user,
+            registry=node.registry,
+            registered_model_name=input.get("artifactPortfolioName") or "",
+            aliases=aliases,
+        )
     else:
         if (input.get("projectName") or REGISTRY_PROJECT) != REGISTRY_PROJECT:
             raise ValidationError(
-                f"Links go to '<entity>/{REGISTRY_PROJECT}/<registered model name>', "
+                f"Links go to '<entity>/{REGISTRY_PROJECT}/<registered model name>' or to a registry "
+                f"'<organization>/{names.REGISTRY_PROJECT_PREFIX}<name>/<collection>', "
                 f"not to project '{input.get('projectName')}'.",
                 code="unsupported",
             )
@@ -450,6 +471,104 @@ def unlink_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"success": True}
 
 
+# The organization's registries (W&B's current Registry), which the SDK names as projects of the organization's
+# own entity. Its `access` values and this server's visibilities.
+ACCESS = {"PRIVATE": Visibility.ORGANIZATION, "RESTRICTED": Visibility.RESTRICTED}
+
+
+def _registry_name(project_name: str | None) -> str:
+    if not _is_registry_project(project_name):
+        raise ValidationError(
+            f"Only registries ('{names.REGISTRY_PROJECT_PREFIX}<name>') are created, changed or renamed here, "
+            f"not {project_name!r}.",
+            code="unsupported",
+        )
+    return project_name.removeprefix(names.REGISTRY_PROJECT_PREFIX)
+
+
+def _organization_of_entity(user: User, entity_name: str | None) -> Organization:
+    entity = Entity.objects.filter(name=entity_name or "").first()
+    organization = registry_queries.organization_for_user(user, entity=entity) if entity else None
+    if organization is None:
+        raise Http404(f"No organization whose entity is {entity_name!r}.")
+    return organization
+
+
+def _visibility(access: str | None) -> str | None:
+    if access is None:
+        return None
+    if access not in ACCESS:
+        raise ValidationError(f"A registry's access is one of {', '.join(ACCESS)}, not {access!r}.", code="invalid")
+    return ACCESS[access]
+
+
+@atomic
+def upsert_model(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`api.create_registry()` and `registry.save()`: create the registry (its creator becomes its admin member,
+    as W&B lists them), or change its description, visibility and accepted types. Types sent are added to those
+    it accepts (the SDK sends only new ones); allowing all types clears the list."""
+    user = info.context.user
+    name = _registry_name(input.get("name"))
+    organization = _organization_of_entity(user, input.get("entityName"))
+    types = [t["name"] for t in input.get("artifactTypes") or []]
+    allow_all = input.get("allowAllArtifactTypesInRegistry")
+    visibility = _visibility(input.get("access"))
+    registry = Registry.objects.filter(organization=organization, name=name).first()
+    if registry is None or not registry_permissions.can_view(user, registry):
+        registry = registry_services.registry_create(
+            organization=organization,
+            name=name,
+            user=user,
+            description=input.get("description") or "",
+            artifact_types=[] if allow_all else types,
+            visibility=visibility or Visibility.ORGANIZATION,
+        )
+        registry_services.registry_member_set(registry=registry, user=user, role=Role.ADMIN)
+        inserted = True
+    else:
+        if allow_all:
+            artifact_types = []
+        elif types or allow_all is False:
+            artifact_types = list(dict.fromkeys([*registry.artifact_types, *types]))
+        else:
+            artifact_types = None
+        registry = registry_services.registry_update(
+            registry=registry,
+            user=user,
+            description=input.get("description"),
+            artifact_types=artifact_types,
+            visibility=visibility,
+        )
+        inserted = False
+    registry = Registry.objects.select_related("organization__entity").get(pk=registry.pk)
+    node = lookups.organization_registry_node(registry)
+    return {"project": node, "model": node, "inserted": inserted}
+
+
+@atomic
+def rename_project(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`registry.save()` after `registry.name = ...`: rename a registry (its collections and links move with it)."""
+    user = info.context.user
+    new_name = _registry_name(input["newProjectName"])
+    _registry_name(input["oldProjectName"])
+    node = lookups.project_node(user, input["entityName"], input["oldProjectName"])
+    if node is None or node.registry is None:
+        raise Http404(f"No registry {input['entityName']}/{input['oldProjectName']}.")
+    registry = registry_services.registry_update(registry=node.registry, user=user, name=new_name)
+    node = lookups.organization_registry_node(registry)
+    return {"project": node, "model": node, "inserted": False}
+
+
+@atomic
+def delete_model(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`registry.delete()`: the registry with its collections and links (the source versions stay)."""
+    registry = lookups.registry_by_id(info.context.user, input["id"])
+    if registry is None:
+        raise Http404(f"No registry with id {input['id']!r}.")
+    registry_services.registry_delete(registry=registry, user=info.context.user)
+    return {"success": True}
+
+
 MUTATION: dict[str, Callable[..., Any]] = {
     "upsertBucket": upsert_bucket,
     "createRunFiles": create_run_files,
@@ -467,4 +586,7 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "deleteAliases": delete_aliases,
     "deleteArtifact": delete_artifact,
     "unlinkArtifact": unlink_artifact,
+    "upsertModel": upsert_model,
+    "renameProject": rename_project,
+    "deleteModel": delete_model,
 }

@@ -343,7 +343,7 @@ def offset_connection(nodes: list, start: int, has_next: bool, after: str | None
 
 REGISTRY_FILTERS: filters.Fields = {
     "id": filters.id_field("pk", "ProjectInternalId"),
-    "name": "project_name",
+    "name": "wandb_project_name",
     "entity_id": filters.id_field("organization__entity_id", "Entity"),
     "description": "description",
     "created_at": "created_at",
@@ -379,7 +379,7 @@ def _org_registries(entity: Entity, info: Info, project_filters: str | None) -> 
     if organization is None or organization.entity_id != entity.pk:
         return None
     rows = registry_queries.organization_registries(_user(info), organization).annotate(
-        project_name=Concat(Value(names.REGISTRY_PROJECT_PREFIX), "name", output_field=CharField())
+        wandb_project_name=Concat(Value(names.REGISTRY_PROJECT_PREFIX), "name", output_field=CharField())
     )
     return rows.filter(filters.to_q(runs.parse_json_object(project_filters, "filters"), REGISTRY_FILTERS))
 

@@ -299,3 +299,30 @@ def test_a_team_and_a_personal_entity_resolve_their_organizations(gql, team, org
     assert team_entity == {"organization": acme, "user": None}
     personal = gql(query, {"entity": "vera"}, key=api_key(team.viewer))["data"]["entity"]
     assert personal == {"organization": None, "user": {"organizations": [acme]}}
+
+
+def test_a_run_uses_a_registry_version_and_an_admin_unlinks_it(run_sdk, team, project, org):
+    version = log_version(project, "mnist_model", files={"model.pt": b"weights"})
+    model = Registry.objects.get(organization=org, name="model")
+    registry_services.link_version(version=version, user=team.admin, registry=model, registered_model_name="prod")
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            out = {}
+            with wandb.init(entity="reviewco", project="mnist") as run:
+                art = run.use_artifact("wandb-registry-model/prod:latest")
+                out["used"] = [art.name, art.entity, art.project]
+            linked = wandb.Api().artifact("acme/wandb-registry-model/prod:v0")
+            linked.unlink()
+            out["exists"] = wandb.Api().artifact_exists("acme/wandb-registry-model/prod:v0")
+            print(json.dumps(out))
+            """,
+            key=api_key(team.admin),
+            timeout=TIMEOUT,
+        )
+    )
+    assert out["used"] == ["prod:latest", "acme", "wandb-registry-model"]
+    assert out["exists"] is False
+    assert version.usages.count() == 1
+    assert not Link.objects.exists()

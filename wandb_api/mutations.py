@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -18,7 +19,7 @@ from artifacts.permissions import User
 from registry import permissions as registry_permissions
 from registry import queries as registry_queries
 from registry import services as registry_services
-from registry.models import Link, RegisteredModel, Registry, Visibility
+from registry.models import Link, RegisteredModel, Registry, RegistryMember, Visibility
 from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import REGISTRY_PROJECT, MembershipNode
 from wandb_api.resolvers import TTL_DISABLED, Info, manifest_node, page_info
@@ -569,6 +570,68 @@ def delete_model(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"success": True}
 
 
+def _registry_for_members(user: User, project_id: str) -> Registry:
+    registry = lookups.registry_by_id(user, project_id)
+    if registry is None:
+        raise Http404(f"No registry with id {project_id!r}.")
+    return registry
+
+
+def _users(user_ids: list[str] | None) -> list[User]:
+    pks = [ids.decode_int(user_id, "User") for user_id in user_ids or []]
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=pks, is_active=True)}
+    missing = [pk for pk in pks if pk not in users]
+    if missing:
+        raise Http404(f"No user with id {ids.encode('User', missing[0])!r}.")
+    return [users[pk] for pk in pks]
+
+
+def _no_teams(team_ids: list[str] | None) -> None:
+    if team_ids:
+        raise ValidationError("Teams cannot be registry members on this server: add their users.", code="unsupported")
+
+
+@atomic
+def create_project_members(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`registry.add_members(...)`: users join as members (someone already in keeps their role)."""
+    actor = info.context.user
+    registry = _registry_for_members(actor, input["projectId"])
+    _no_teams(input.get("teamIds"))
+    registry_permissions.require_admin(actor, registry)
+    for user in _users(input.get("userIds")):
+        if not RegistryMember.objects.filter(registry=registry, user=user).exists():
+            registry_services.registry_member_set(registry=registry, user=user, role=Role.MEMBER, actor=actor)
+    return {"success": True}
+
+
+@atomic
+def delete_project_members(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`registry.remove_members(...)`: removing someone who is not a member succeeds (the SDK's contract)."""
+    actor = info.context.user
+    registry = _registry_for_members(actor, input["projectId"])
+    _no_teams(input.get("teamIds"))
+    registry_permissions.require_admin(actor, registry)
+    for user in _users(input.get("userIds")):
+        if RegistryMember.objects.filter(registry=registry, user=user).exists():
+            registry_services.registry_member_remove(registry=registry, user=user, actor=actor)
+    return {"success": True}
+
+
+@atomic
+def update_project_member(_: None, info: Info, input: Input) -> dict[str, Any]:
+    actor = info.context.user
+    registry = _registry_for_members(actor, input["projectId"])
+    (user,) = _users([input["userId"]])
+    registry_services.registry_member_set(registry=registry, user=user, role=input["userProjectRole"], actor=actor)
+    return {"success": True}
+
+
+def update_project_team_member(_: None, info: Info, input: Input) -> dict[str, Any]:
+    _registry_for_members(info.context.user, input["projectId"])
+    _no_teams([input["teamId"]])
+    return {"success": False}
+
+
 MUTATION: dict[str, Callable[..., Any]] = {
     "upsertBucket": upsert_bucket,
     "createRunFiles": create_run_files,
@@ -589,4 +652,8 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "upsertModel": upsert_model,
     "renameProject": rename_project,
     "deleteModel": delete_model,
+    "createProjectMembers": create_project_members,
+    "deleteProjectMembers": delete_project_members,
+    "updateProjectMember": update_project_member,
+    "updateProjectTeamMember": update_project_team_member,
 }

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Concat
@@ -229,6 +230,15 @@ def _default_entity_name(info: Info) -> str | None:
     return entity.name if entity else None
 
 
+def users(_: None, info: Info, query: str | None = None, first: int | None = None) -> dict[str, Any]:
+    """W&B's user search, answered for an exact username or email only (no listing of accounts); another user is
+    shown as a run's creator is, by name (no email, keys or teams)."""
+    viewer = _user(info)
+    query = (query or "").strip()
+    found = get_user_model().objects.filter(Q(username=query) | Q(email__iexact=query), is_active=True)[:10]
+    return {"edges": [{"node": u if u.pk == viewer.pk else run_creator_of(u)} for u in found if query]}
+
+
 QUERY: dict[str, Resolver] = {
     "viewer": viewer,
     "serverInfo": server_info,
@@ -238,6 +248,7 @@ QUERY: dict[str, Resolver] = {
     "artifact": artifact,
     "clientIDMapping": nothing,
     "organization": organization,
+    "users": users,
 }
 
 
@@ -260,7 +271,11 @@ class RunCreator:
 
 
 def run_creator(run: Run) -> RunCreator:
-    user = run.created_by
+    return run_creator_of(run.created_by)
+
+
+def run_creator_of(user: User | None) -> RunCreator:
+    """Another user as anyone may see them: a name, nothing of their account."""
     if user is None:
         return RunCreator(None, "", "")
     return RunCreator(user.pk, user.get_username(), user.get_full_name() or user.get_username())
@@ -301,6 +316,7 @@ USER: dict[str, Resolver] = {
         [],
     ),
     "apiKeys": _own(_api_keys, {"edges": []}),
+    "deletedAt": nothing,
 }
 
 
@@ -459,6 +475,24 @@ def _entity_memberships(
     return offset_connection([MembershipNode(link.source, link) for link in found], start, has_next, after)
 
 
+def _entity_members(entity: Entity, info: Info) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": ids.encode("User", m.user.pk),
+            "admin": m.role == "admin",
+            "role": m.role,
+            "pending": False,
+            "email": m.user.email,
+            "username": m.user.get_username(),
+            "name": m.user.get_full_name() or m.user.get_username(),
+            "photoUrl": None,
+            "accountType": "USER",
+            "apiKey": None,
+        }
+        for m in entity.memberships.select_related("user").order_by("user__username")
+    ]
+
+
 ENTITY: dict[str, Resolver] = {
     "id": lambda entity, info: ids.encode("Entity", entity.pk),
     "isTeam": lambda entity, info: True,
@@ -470,6 +504,15 @@ ENTITY: dict[str, Resolver] = {
     "artifactCollections": _entity_collections,
     "artifactMemberships": _entity_memberships,
     "xxhashDigestsEnabled": lambda entity, info: False,
+    "available": lambda entity, info: False,
+    "readOnly": lambda entity, info: not permissions.can_change(_user(info), entity),
+    "readOnlyAdmin": lambda entity, info: False,
+    "privateOnly": lambda entity, info: False,
+    "storageBytes": lambda entity, info: 0,
+    "codeSavingEnabled": lambda entity, info: False,
+    "defaultAccess": lambda entity, info: "PRIVATE",
+    "isPaid": lambda entity, info: False,
+    "members": _entity_members,
 }
 
 
@@ -609,6 +652,22 @@ def _project_read_only(node: ProjectNode, info: Info) -> bool:
     return not permissions.can_change(_user(info), node.entity)
 
 
+def _project_members(node: ProjectNode, info: Info) -> list[dict[str, Any]]:
+    """A registry's members with their roles (only those given a role there, as W&B lists them)."""
+    if node.registry is None:
+        return []
+    return [
+        {
+            "id": ids.encode("User", m.user.pk),
+            "name": m.user.get_full_name() or m.user.get_username(),
+            "username": m.user.get_username(),
+            "email": m.user.email,
+            "role": {"name": m.role},
+        }
+        for m in registry_queries.registry_members(node.registry)
+    ]
+
+
 def _project_created(node: ProjectNode, info: Info, field: str = "created_at") -> str | None:
     row = node.registry or node.project
     return timestamp(getattr(row, field)) if row is not None else None
@@ -624,6 +683,8 @@ PROJECT: dict[str, Resolver] = {
     "createdAt": _project_created,
     "updatedAt": lambda node, info: _project_created(node, info, "updated_at"),
     "allowAllArtifactTypesInRegistry": lambda node, info: not (node.registry and node.registry.artifact_types),
+    "members": _project_members,
+    "teamMembers": lambda node, info: [],
     "artifact": _project_artifact,
     "artifactType": _project_artifact_type,
     "artifactTypes": _project_artifact_types,

@@ -326,3 +326,33 @@ def test_a_run_uses_a_registry_version_and_an_admin_unlinks_it(run_sdk, team, pr
     assert out["exists"] is False
     assert version.usages.count() == 1
     assert not Link.objects.exists()
+
+
+def test_an_admin_adds_updates_and_removes_registry_members_with_the_sdk(run_sdk, team, org):
+    registry_services.registry_create(organization=org, name="team-models", user=team.admin)
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            api = wandb.Api()
+            reg = api.registry("team-models", "acme")
+            bob = api.user("bob")
+            out = {}
+            reg.add_members(bob)
+            out["added"] = sorted([m.user.username, getattr(m.role, "value", m.role)] for m in reg.user_members())
+            reg.update_member(bob, "admin")
+            out["updated"] = sorted([m.user.username, getattr(m.role, "value", m.role)] for m in reg.user_members())
+            reg.remove_members(bob)
+            reg.remove_members(bob)
+            out["removed"] = [m.user.username for m in reg.user_members()]
+            out["teams"] = list(reg.team_members())
+            print(json.dumps(out))
+            """,
+            key=api_key(team.admin),
+            timeout=TIMEOUT,
+        )
+    )
+    assert out["added"] == [["bob", "member"]]
+    assert out["updated"] == [["bob", "admin"]]
+    assert out["removed"] == []
+    assert out["teams"] == []

@@ -17,6 +17,7 @@ from registry import queries as registry_queries
 from registry.models import Link, RegisteredModel, Registry, scope_filter
 from registry.permissions import Scope
 from wandb_api import ids
+from wandb_api.models import DefaultEntity
 
 # W&B's legacy Model Registry lives in this pseudo-project of every entity (no real project may take the name).
 REGISTRY_PROJECT = names.REGISTRY_PROJECT
@@ -77,9 +78,13 @@ def entity_named(user: User, name: str | None) -> Entity | None:
 
 
 def default_entity(user: User) -> Entity | None:
-    """The entity the SDK uses when none is given: the one named after the user, else their first."""
+    """The entity the SDK uses when none is given: the one the user chose (`updateUser`), while they belong to it;
+    else the one named after the user, else their first."""
     entities = Entity.objects.filter(memberships__user=user).order_by("name")
-    return entities.filter(name=user.get_username()).first() or entities.first()
+    chosen = DefaultEntity.objects.filter(user_id=user.pk).values("entity_id")
+    return (
+        entities.filter(pk__in=chosen).first() or entities.filter(name=user.get_username()).first() or entities.first()
+    )
 
 
 def project_node(user: User, entity_name: str | None, project_name: str | None) -> ProjectNode | None:

@@ -22,6 +22,7 @@ from registry import services as registry_services
 from registry.models import Link, RegisteredModel, Registry, RegistryMember, Visibility
 from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import REGISTRY_PROJECT, MembershipNode
+from wandb_api.models import DefaultEntity
 from wandb_api.resolvers import TTL_DISABLED, Info, manifest_node, page_info
 
 Input = dict[str, Any]
@@ -632,6 +633,24 @@ def update_project_team_member(_: None, info: Info, input: Input) -> dict[str, A
     return {"success": False}
 
 
+@atomic
+def update_user(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """The viewer's settings: only `defaultEntity` (the entity the SDK uses when none is given), one they belong to.
+    The row is this API's own (wandb_api.models.DefaultEntity)."""
+    user = info.context.user
+    others = sorted(k for k, v in input.items() if v is not None and k not in ("defaultEntity", "clientMutationId"))
+    if others or input.get("id") not in (None, ids.encode("User", user.pk)):
+        raise ValidationError(
+            f"Only defaultEntity can be set here, not {', '.join(others) or 'id'}.", code="unsupported"
+        )
+    if input.get("defaultEntity") is not None:
+        entity = Entity.objects.filter(name=input["defaultEntity"]).first()
+        if entity is None or not permissions.can_view_entity(user, entity):
+            raise Http404(f"No entity {input['defaultEntity']!r}.")
+        DefaultEntity.objects.update_or_create(user=user, defaults={"entity": entity})
+    return {"user": user}
+
+
 MUTATION: dict[str, Callable[..., Any]] = {
     "upsertBucket": upsert_bucket,
     "createRunFiles": create_run_files,
@@ -656,4 +675,5 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "deleteProjectMembers": delete_project_members,
     "updateProjectMember": update_project_member,
     "updateProjectTeamMember": update_project_team_member,
+    "updateUser": update_user,
 }

@@ -356,3 +356,20 @@ def test_an_admin_adds_updates_and_removes_registry_members_with_the_sdk(run_sdk
     assert out["updated"] == [["bob", "admin"]]
     assert out["removed"] == []
     assert out["teams"] == []
+
+
+SET_DEFAULT_ENTITY = """mutation SetDefaultEntity($entity: String!) {
+  updateUser(input: {defaultEntity: $entity}) { user { id } }
+}"""
+
+
+def test_a_user_chooses_the_default_entity_the_sdk_uses(run_sdk, gql, team, org):
+    make_entity("aaa-team", admin=[team.member])
+    key = api_key(team.member)
+    read = "import wandb; print(wandb.Api().default_entity)"
+    assert run_sdk(read, key=key).stdout.strip() == "aaa-team"  # the first of bob's entities by name
+    assert gql(SET_DEFAULT_ENTITY, {"entity": "reviewco"}, key=key)["data"]["updateUser"]["user"]["id"]
+    assert run_sdk(read, key=key).stdout.strip() == "reviewco"
+    refused = gql(SET_DEFAULT_ENTITY, {"entity": "otherco"}, key=key)
+    assert refused["errors"][0]["message"] == "not found: No entity 'otherco'."
+    assert run_sdk(read, key=key).stdout.strip() == "reviewco"

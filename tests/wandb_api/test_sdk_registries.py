@@ -373,3 +373,31 @@ def test_a_user_chooses_the_default_entity_the_sdk_uses(run_sdk, gql, team, org)
     refused = gql(SET_DEFAULT_ENTITY, {"entity": "otherco"}, key=key)
     assert refused["errors"][0]["message"] == "not found: No entity 'otherco'."
     assert run_sdk(read, key=key).stdout.strip() == "reviewco"
+
+
+def test_a_registry_member_outside_the_source_team_reads_a_link_and_sets_its_alias(run_sdk, team, project, org):
+    version = log_version(project, "mnist_model", files={"model.pt": b"weights"})
+    model = Registry.objects.get(organization=org, name="model")
+    registry_services.link_version(version=version, user=team.admin, registry=model, registered_model_name="prod")
+    lena = make_user("lena")
+    labs = make_entity("labs", admin=[lena])
+    registry_services.organization_team_add(organization=org, team=labs)
+    registry_services.registry_member_set(registry=model, user=lena, role="member")
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            art = wandb.Api().artifact("acme/wandb-registry-model/prod:v0")
+            out = {"source": [art.source_entity, art.source_project], "name": art.name}
+            art.aliases.append("candidate")
+            art.save()
+            out["aliases"] = sorted(wandb.Api().artifact("acme/wandb-registry-model/prod:v0").aliases)
+            print(json.dumps(out))
+            """,
+            key=api_key(lena),
+            timeout=TIMEOUT,
+        )
+    )
+    assert out["source"] == ["", ""]
+    assert out["name"] == "prod:v0"
+    assert out["aliases"] == ["candidate", "latest"]

@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404
 
 from artifacts import names, permissions, services, storage
@@ -23,7 +24,7 @@ from registry.models import Link, RegisteredModel, Registry, RegistryMember, Vis
 from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import REGISTRY_PROJECT, MembershipNode
 from wandb_api.models import DefaultEntity
-from wandb_api.resolvers import TTL_DISABLED, Info, manifest_node, page_info
+from wandb_api.resolvers import TTL_DISABLED, Info, manifest_node, page_info, run_creator_of
 
 Input = dict[str, Any]
 DEFAULT_PROJECT = "uncategorized"
@@ -651,6 +652,41 @@ def update_user(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"user": user}
 
 
+@atomic
+def create_invite(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`team.invite(username_or_email, admin=)`: an existing user joins the team at once (no pending invites);
+    the team's admins only (services.membership_add)."""
+    entity = _entity_or_404(input.get("entityName"))
+    who = input.get("username") or input.get("email") or ""
+    user = get_user_model().objects.filter(Q(username=who) | Q(email__iexact=who), is_active=True).first()
+    if user is None:
+        raise ValidationError(f"There is no user {who!r}.", code="unknown_user")
+    role = Role.ADMIN if input.get("admin") else Role.MEMBER
+    membership = services.membership_add(
+        entity=entity, username=user.get_username(), role=role, actor=info.context.user
+    )
+    return {
+        "invite": {
+            "id": ids.encode("Invite", membership.pk),
+            "name": user.get_username(),
+            "email": user.email,
+            "createdAt": None,
+            "toUser": run_creator_of(user),
+        }
+    }
+
+
+@atomic
+def delete_invite(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`Member.delete()`: take a member (by their user id, as the team's members list them) out of the team."""
+    entity = _entity_or_404(input.get("entityName"))
+    user = get_user_model().objects.filter(pk=ids.decode_int(input.get("id"), "User")).first()
+    if user is None:
+        raise Http404(f"No user with id {input.get('id')!r}.")
+    services.membership_remove(entity=entity, user=user, actor=info.context.user)
+    return {"success": True}
+
+
 MUTATION: dict[str, Callable[..., Any]] = {
     "upsertBucket": upsert_bucket,
     "createRunFiles": create_run_files,
@@ -676,4 +712,6 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "updateProjectMember": update_project_member,
     "updateProjectTeamMember": update_project_team_member,
     "updateUser": update_user,
+    "createInvite": create_invite,
+    "deleteInvite": delete_invite,
 }

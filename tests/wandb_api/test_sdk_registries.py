@@ -401,3 +401,25 @@ def test_a_registry_member_outside_the_source_team_reads_a_link_and_sets_its_ali
     assert out["source"] == ["", ""]
     assert out["name"] == "prod:v0"
     assert out["aliases"] == ["candidate", "latest"]
+
+
+def test_a_team_admin_invites_and_removes_a_member_with_the_sdk(run_sdk, team, org):
+    make_user("lena")
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            api = wandb.Api()
+            out = {"invited": api.team("reviewco").invite("lena")}
+            team = api.team("reviewco")
+            team.load(force=True)
+            lena = [m for m in team.members if m.username == "lena"][0]
+            out["deleted"] = lena.delete()
+            print(json.dumps(out))
+            """,
+            key=api_key(team.admin),
+            timeout=TIMEOUT,
+        )
+    )
+    assert out == {"invited": True, "deleted": True}
+    assert not team.entity.memberships.filter(user__username="lena").exists()

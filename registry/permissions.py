@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.http import Http404
 
 from artifacts import permissions as team
-from artifacts.models import ArtifactVersion, Entity, Membership, Role
+from artifacts.models import ArtifactVersion, Entity, Membership, Organization, Role
 from artifacts.permissions import User
 from registry.models import RegisteredModel, Registry, RegistryMember, Visibility
 
@@ -35,12 +35,18 @@ def _cached(user: User, attr: str, load) -> dict:
 
 
 def organization_roles(user: User) -> dict[int, str]:
-    """The user's role per organization id: their highest role in any of its teams."""
+    """The user's role per organization id: their highest role in any of its teams, or in the organization's own
+    entity (members of an organization without teams, as W&B's test fixtures make them)."""
 
     def load() -> dict[int, str]:
         roles: dict[int, str] = {}
-        rows = Membership.objects.filter(user=user, entity__organization__isnull=False).order_by()
-        for org_id, role in rows.values_list("entity__organization_id", "role"):
+        rows = Membership.objects.filter(
+            Q(entity__organization__isnull=False) | Q(entity__organization_of__isnull=False), user=user
+        ).order_by()
+        for team_org_id, own_org_id, role in rows.values_list(
+            "entity__organization_id", "entity__organization_of__id", "role"
+        ):
+            org_id = team_org_id or own_org_id
             if ROLE_RANK[role] > ROLE_RANK.get(roles.get(org_id), -1):
                 roles[org_id] = role
         return roles
@@ -146,6 +152,19 @@ def require_create_registry(user: User, organization_id: int) -> None:
     if not is_organization_member(user, organization_id):
         raise Http404("No such organization.")
     raise PermissionDenied("Only organization admins may create registries.")
+
+
+def can_view_entity(user: User, entity: Entity) -> bool:
+    """An entity by name: a team (its members), or an organization's own entity, which holds its registries
+    (every member of the organization sees it, and there the registries they may see)."""
+    if team.can_view_entity(user, entity):
+        return True
+    organization_id = Organization.objects.filter(entity=entity).values_list("pk", flat=True).first()
+    return organization_id is not None and is_organization_member(user, organization_id)
+
+
+def can_view_organization(user: User, organization: Organization) -> bool:
+    return is_organization_member(user, organization.pk)
 
 
 def can_view_model(user: User, registered_model: RegisteredModel) -> bool:

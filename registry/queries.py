@@ -356,3 +356,44 @@ def administered_organizations(user: User) -> QuerySet[Organization]:
 
 def registry_members(registry: Registry) -> QuerySet:
     return registry.memberships.select_related("user").order_by("user__username")
+
+
+# The organization's registries as W&B's API lists them (one query across registries, collections or versions).
+
+
+def organization_for_user(user: User, name: str | None = None, entity: Entity | None = None) -> Organization | None:
+    """An organization by its name or its own entity, when the user is a member of it; None otherwise."""
+    lookup = {"entity": entity} if entity is not None else {"name": name or ""}
+    organization = Organization.objects.select_related("entity").filter(**lookup).first()
+    if organization is None or not registry_permissions.can_view_organization(user, organization):
+        return None
+    return organization
+
+
+def organization_registries(user: User, organization: Organization) -> QuerySet[Registry]:
+    """The organization's registries the user may see, unordered."""
+    return (
+        Registry.objects.filter(organization=organization)
+        .filter(registry_permissions.visible_registries_q(user))
+        .select_related("organization__entity")
+    )
+
+
+def organization_collections(user: User, registries: QuerySet[Registry]) -> QuerySet[RegisteredModel]:
+    """The collections of `registries` (organization_registries, maybe narrowed), unordered."""
+    return RegisteredModel.objects.filter(registry__in=registries).select_related(
+        "entity", "registry__organization__entity"
+    )
+
+
+def organization_links(user: User, collections: QuerySet[RegisteredModel]) -> QuerySet[Link]:
+    """The links of `collections` (organization_collections, maybe narrowed), unordered, with their sources'
+    tags and memberships (as visible_model_links)."""
+    sources = ArtifactVersion.objects.select_related("artifact__project__entity").prefetch_related(
+        "tags", *_memberships()
+    )
+    return (
+        Link.objects.filter(registered_model__in=collections)
+        .select_related("registered_model__entity", "registered_model__registry__organization__entity")
+        .prefetch_related(Prefetch("source", queryset=sources))
+    )

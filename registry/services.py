@@ -450,9 +450,13 @@ def registry_update(
     description: str | None = None,
     artifact_types: Iterable[str] | None = None,
     visibility: str | None = None,
+    name: str | None = None,
 ) -> Registry:
-    """Change a registry's settings: its admins only. An accepted type a collection holds cannot be removed, and
-    a registry that lists types cannot go back to accepting any while its collections hold others."""
+    """Change a registry's settings (and, given `name`, rename it: W&B's SDK does): its admins only. An accepted
+    type a collection holds cannot be removed, and a registry that lists types cannot go back to accepting any
+    while its collections hold others."""
+    if name is not None:
+        validate_registry_name(name)
     if description is not None:
         names.validate_text(description, "description")
     if visibility is not None:
@@ -473,7 +477,13 @@ def registry_update(
         registry.description = description
     if visibility is not None:
         registry.visibility = visibility
-    registry.save(update_fields=["description", "artifact_types", "visibility", "updated_at"])
+    if name is not None and name != registry.name:
+        if Registry.objects.filter(organization_id=registry.organization_id, name=name).exists():
+            raise ValidationError(
+                f"A registry named '{name}' already exists in '{registry.organization}'.", code="duplicate"
+            )
+        registry.name = name
+    registry.save(update_fields=["name", "description", "artifact_types", "visibility", "updated_at"])
     return registry
 
 

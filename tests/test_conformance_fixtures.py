@@ -184,3 +184,35 @@ def test_unsupported_commands_and_unknown_fixtures_say_so(post):
     assert status == 404
     assert "db/user, db/organization, db/team" in answer["error"]
     assert post("db/user", ["up"])[0] == 400
+
+
+def test_an_organization_is_one_with_its_own_entity_and_its_team_belongs_to_it(post):
+    from artifacts.models import Organization
+    from registry import permissions as registry_permissions
+
+    make_user(post)
+    post("db/organization", {"command": "up", "orgName": "org-gw0-abc", "username": NAME})
+    data = {"planName": "plan-x", "team": {"name": "team-gw0-abc"}, "organization": {"name": "org-gw0-abc"}}
+    post("db/team", {"command": "up", "username": NAME, "fixtureData": data})
+    organization = Organization.objects.get(name="org-gw0-abc")
+    assert organization.entity.name == "org-gw0-abc"
+    assert Entity.objects.get(name="team-gw0-abc").organization == organization
+    # W&B's fixtures start bare: no core registries, so the tests may create "model" themselves.
+    assert not organization.registries.exists()
+    user = get_user_model().objects.get(username=NAME)
+    assert registry_permissions.is_organization_admin(user, organization.pk)
+
+
+def test_members_added_to_an_organization_without_teams_belong_to_it(post):
+    from artifacts.models import Organization
+    from registry import permissions as registry_permissions
+
+    make_user(post)
+    other = NAME.replace("gw0", "gw1")
+    make_user(post, other)
+    post("db/organization", {"command": "up", "orgName": "org-gw0-abc", "username": NAME})
+    members = {"members": [{"username": other, "role": "member"}]}
+    post("db/organization", {"command": "add_members", "orgName": "org-gw0-abc", "fixtureData": members})
+    organization = Organization.objects.get(name="org-gw0-abc")
+    user = get_user_model().objects.get(username=other)
+    assert registry_permissions.organization_roles(user) == {organization.pk: Role.MEMBER}

@@ -4,9 +4,11 @@ against this server: `manage.py serve_wandb_fixtures`, driven by `make wandb-con
 W&B's test server answers `POST db/user`, `db/organization` and `db/team` on a second port (the *fixture port*,
 `tests/system_tests/backend_fixtures.py`); a user made there has its name as password, API key and personal
 entity. Entities, memberships and keys are written through the services (the user row as ensure_superuser writes
-it). An organization, which this server does not have, becomes an entity of its name, and a team an entity of its
-own. `down` deletes nothing: a user is deactivated (its key stops working), organizations and teams stay, and the
-harness throws the whole DATA_DIR away after the run.
+it). An organization is one (registry.services.organization_create, without the core registries: W&B's fixtures
+start bare), whose own entity holds its maker and added members (an organization's members are those of its own
+entity and of its teams, registry.permissions); a team is an entity of the organization. `down` deletes
+nothing: a user is deactivated (its key stops working), organizations and teams stay, and the harness throws the
+whole DATA_DIR away after the run.
 
 Users whose password is their name are for a throwaway database only: `refusal()` says why a configuration may
 not serve this, and the command refuses to start unless it says nothing.
@@ -24,8 +26,9 @@ from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection, transaction
 
 from artifacts import services
-from artifacts.models import Entity
+from artifacts.models import Organization
 from artifacts.permissions import User
+from registry import services as registry_services
 
 # Nothing the fixtures send comes near this; a bigger body is not theirs.
 MAX_BODY_BYTES = 1024 * 1024
@@ -57,11 +60,11 @@ def _user(username: Any) -> User:
     return user
 
 
-def _entity(name: Any) -> Entity:
-    entity = Entity.objects.filter(name=name or "").first()
-    if entity is None:
-        raise ValidationError(f"There is no organization or team named {name!r}.", code="unknown_entity")
-    return entity
+def _organization(name: Any) -> Organization:
+    organization = Organization.objects.select_related("entity").filter(name=name or "").first()
+    if organization is None:
+        raise ValidationError(f"There is no organization named {name!r}.", code="unknown_organization")
+    return organization
 
 
 def user_command(body: dict[str, Any]) -> None:
@@ -92,13 +95,15 @@ def user_command(body: dict[str, Any]) -> None:
 def organization_command(body: dict[str, Any]) -> None:
     command, name = body.get("command"), body.get("orgName")
     if command == "up":
-        services.entity_create(name=name, owner=_user(body.get("username")))
+        user = _user(body.get("username"))
+        organization = registry_services.organization_create(name=name, user=user, core_registries=False)
+        services.membership_set(entity=organization.entity, user=user, role="admin")
     elif command == "add_members":
-        entity = _entity(name)
+        entity = _organization(name).entity
         for member in (body.get("fixtureData") or {}).get("members") or []:
             services.membership_set(entity=entity, user=_user(member.get("username")), role=member.get("role"))
     elif command == "down":
-        _entity(name)
+        _organization(name)
     else:
         raise Unsupported(f"db/organization {command!r} is not supported.")
 
@@ -106,8 +111,10 @@ def organization_command(body: dict[str, Any]) -> None:
 def team_command(body: dict[str, Any]) -> None:
     command, data = body.get("command"), body.get("fixtureData") or {}
     if command == "up":
-        # W&B's team belongs to `data["organization"]`, made just before; here both are entities of their own.
-        services.entity_create(name=(data.get("team") or {}).get("name"), owner=_user(body.get("username")))
+        # The team belongs to `data["organization"]`, made just before.
+        organization = _organization((data.get("organization") or {}).get("name"))
+        team = services.entity_create(name=(data.get("team") or {}).get("name"), owner=_user(body.get("username")))
+        registry_services.organization_team_add(organization=organization, team=team)
     elif command == "down":
         pass
     else:

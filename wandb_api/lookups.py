@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from django.http import Http404
 
 from artifacts import names, permissions
-from artifacts.models import Artifact, ArtifactVersion, Entity, Project, Run
+from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Project, Run
 from artifacts.permissions import User
-from registry.models import Link, RegisteredModel
+from registry import permissions as registry_permissions
+from registry import queries as registry_queries
+from registry.models import Link, RegisteredModel, Registry, scope_filter
+from registry.permissions import Scope
 from wandb_api import ids
+from wandb_api.models import DefaultEntity
 
 # W&B's legacy Model Registry lives in this pseudo-project of every entity (no real project may take the name).
 REGISTRY_PROJECT = names.REGISTRY_PROJECT
@@ -21,15 +25,24 @@ REGISTRY_PROJECT = names.REGISTRY_PROJECT
 
 @dataclass(frozen=True)
 class ProjectNode:
-    """A project as the SDK sees it: a real project, or (`project` None) an entity's Model Registry."""
+    """A project as the SDK sees it: a real project, or (`project` None) an entity's Model Registry, or (`registry`
+    set) a registry of an organization, `<org entity>/wandb-registry-<name>`."""
 
     entity: Entity
     name: str
     project: Project | None
+    registry: Registry | None = None
 
     @property
     def is_registry(self) -> bool:
-        return self.project is None and self.name == REGISTRY_PROJECT
+        return self.project is None and (self.registry is not None or self.name == REGISTRY_PROJECT)
+
+    @property
+    def scope(self) -> Scope | None:
+        """Whose registered models (collections) it holds: the registry, or the entity's Model Registry."""
+        if self.registry is not None:
+            return self.registry
+        return self.entity if self.is_registry else None
 
 
 @dataclass(frozen=True)
@@ -57,16 +70,21 @@ class IndexAlias:
 
 
 def entity_named(user: User, name: str | None) -> Entity | None:
+    """A team, or an organization's own entity (for the organization's members)."""
     entity = Entity.objects.filter(name=name or "").first()
-    if entity is None or not permissions.can_view_entity(user, entity):
+    if entity is None or not registry_permissions.can_view_entity(user, entity):
         return None
     return entity
 
 
 def default_entity(user: User) -> Entity | None:
-    """The entity the SDK uses when none is given: the one named after the user, else their first."""
+    """The entity the SDK uses when none is given: the one the user chose (`updateUser`), while they belong to it;
+    else the one named after the user, else their first."""
     entities = Entity.objects.filter(memberships__user=user).order_by("name")
-    return entities.filter(name=user.get_username()).first() or entities.first()
+    chosen = DefaultEntity.objects.filter(user_id=user.pk).values("entity_id")
+    return (
+        entities.filter(pk__in=chosen).first() or entities.filter(name=user.get_username()).first() or entities.first()
+    )
 
 
 def project_node(user: User, entity_name: str | None, project_name: str | None) -> ProjectNode | None:
@@ -76,9 +94,18 @@ def project_node(user: User, entity_name: str | None, project_name: str | None) 
         return None
     if names.is_registry_project_name(project_name):
         entity = Entity.objects.filter(name=entity_name or "").order_by().first()
-        if entity is not None and project_name == REGISTRY_PROJECT and permissions.can_view_registry(user, entity):
-            return registry_node(entity)
-        return None
+        if entity is None:
+            return None
+        if project_name == REGISTRY_PROJECT:
+            return registry_node(entity) if permissions.can_view_registry(user, entity) else None
+        registry = (
+            Registry.objects.select_related("organization__entity")
+            .filter(organization__entity=entity, name=project_name.removeprefix(names.REGISTRY_PROJECT_PREFIX))
+            .first()
+        )
+        if registry is None or not registry_permissions.can_view(user, registry):
+            return None
+        return organization_registry_node(registry)
     project = (
         Project.objects.select_related("entity")
         .filter(entity__name=entity_name or "", name=project_name)
@@ -93,6 +120,18 @@ def project_node(user: User, entity_name: str | None, project_name: str | None) 
 def registry_node(entity: Entity) -> ProjectNode:
     """The Model Registry of an entity whose registry the caller has already been allowed to see."""
     return ProjectNode(entity, REGISTRY_PROJECT, None)
+
+
+def organization_registry_node(registry: Registry) -> ProjectNode:
+    """A registry the caller has already been allowed to see, as the project `<org entity>/wandb-registry-<name>`."""
+    return ProjectNode(registry.organization.entity, registry.project_name, None, registry)
+
+
+def scope_node(registered_model: RegisteredModel) -> ProjectNode:
+    """The project a registered model (collection) is listed in: its entity's Model Registry or its registry."""
+    if registered_model.registry_id is not None:
+        return organization_registry_node(registered_model.registry)
+    return registry_node(registered_model.entity)
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -131,13 +170,18 @@ def artifact_in(node: ProjectNode, name: str) -> Artifact | None:
 
 
 def registered_model_in(node: ProjectNode, name: str) -> RegisteredModel | None:
-    if not node.is_registry:
+    if node.scope is None:
         return None
-    return RegisteredModel.objects.filter(entity=node.entity, name=name).select_related("entity").first()
+    return (
+        RegisteredModel.objects.filter(**scope_filter(node.scope), name=name)
+        .select_related("entity", "registry__organization__entity")
+        .first()
+    )
 
 
 def collection_in(node: ProjectNode, name: str) -> Artifact | RegisteredModel | None:
-    """A registered model first in `model-registry`, then an artifact of the (real) project."""
+    """A registered model first in `model-registry` (a collection in `wandb-registry-*`), then an artifact of the
+    (real) project."""
     return registered_model_in(node, name) or artifact_in(node, name)
 
 
@@ -166,11 +210,22 @@ def version_by_id(user: User, artifact_id: str) -> ArtifactVersion | None:
     if version is not None and version.duplicate_of_id is not None:
         # Its content was committed by another writer first: that version is what this one became.
         version = ArtifactVersion.objects.select_related("artifact__project__entity").get(pk=version.duplicate_of_id)
-    if version is None or not permissions.can_view_project(user, version.artifact.project):
+    if version is None or not _may_view(user, version):
         return None
     if not version.is_committed and not permissions.can_change(user, version.artifact.project.entity):
         return None
     return version
+
+
+def _may_view(user: User, version: ArtifactVersion) -> bool:
+    """Its project's readers see a version, and so do those who see a registered model or collection linking it
+    (a registry member outside the source team reads, and sets registry aliases on, what the registry holds)."""
+    if permissions.can_view_project(user, version.artifact.project):
+        return True
+    links = Link.objects.filter(source=version).select_related("registered_model__registry", "registered_model__entity")
+    return version.is_committed and any(
+        registry_permissions.can_view_model(user, link.registered_model) for link in links
+    )
 
 
 def version_for_write(user: User, artifact_id: str) -> ArtifactVersion:
@@ -192,6 +247,21 @@ def committed_version_for_write(user: User, artifact_id: str) -> ArtifactVersion
     if not version.is_committed:
         raise Http404(f"No committed artifact with id {artifact_id!r}.")
     return version
+
+
+def organization_named(user: User, name: str | None) -> Organization | None:
+    """An organization the user belongs to, by its name or its own entity's; None otherwise."""
+    return registry_queries.organization_for_user(user, name=name)
+
+
+def registry_by_id(user: User, registry_id: str) -> Registry | None:
+    """A registry by its project id (`Project:registry-<pk>`) when the user may see it."""
+    key = ids.decode(registry_id, "Project")
+    pk = ids.parse_int_key(key.removeprefix("registry-")) if key.startswith("registry-") else None
+    registry = Registry.objects.select_related("organization__entity").filter(pk=pk).first() if pk else None
+    if registry is None or not registry_permissions.can_view(user, registry):
+        return None
+    return registry
 
 
 def project_for_write(user: User, entity_name: str | None, project_name: str | None) -> Project:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -14,3 +15,17 @@ class WrongKeys(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address}: {self.count}"
+
+
+class DefaultEntity(models.Model):
+    """The entity the SDK uses for a user when none is given: W&B's user setting `defaultEntity`, which the SDK
+    sets with `updateUser` (lookups.default_entity reads it; without one, the user's own or first entity)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    entity = models.ForeignKey("artifacts.Entity", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name_plural = "default entities"
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.entity}"

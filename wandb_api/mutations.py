@@ -8,18 +8,23 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404
 
 from artifacts import names, permissions, services, storage
-from artifacts.models import Artifact, ArtifactVersion, Entity, Run, RunState, StagedUpload
+from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Role, Run, RunState, StagedUpload
 from artifacts.permissions import User
+from registry import permissions as registry_permissions
+from registry import queries as registry_queries
 from registry import services as registry_services
-from registry.models import Link, RegisteredModel
+from registry.models import Link, RegisteredModel, Registry, RegistryMember, Visibility
 from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import REGISTRY_PROJECT, MembershipNode
-from wandb_api.resolvers import TTL_DISABLED, Info, manifest_node, page_info
+from wandb_api.models import DefaultEntity
+from wandb_api.resolvers import TTL_DISABLED, Info, manifest_node, page_info, run_creator_of
 
 Input = dict[str, Any]
 DEFAULT_PROJECT = "uncategorized"
@@ -313,8 +318,14 @@ def commit_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"artifact": services.version_commit(version=version, user=user)}
 
 
+def _is_registry_project(name: str | None) -> bool:
+    """`wandb-registry-<name>`: a registry of an organization (the SDK's own test, `is_registry_path`)."""
+    return bool(name) and name.startswith(names.REGISTRY_PROJECT_PREFIX) and name != names.REGISTRY_PROJECT_PREFIX
+
+
 def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """Link a committed version to `<entity>/model-registry/<name>` (created when missing). Not wrapped in a
+    """Link a committed version to `<entity>/model-registry/<name>` or to a registry's collection
+    `<org entity>/wandb-registry-<registry>/<name>` (created when missing). Not wrapped in a
     transaction: link_version checks without writing, then writes in its own, so on SQLite the write lock is
     held only for the writes."""
     user = info.context.user
@@ -331,10 +342,23 @@ def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         result = registry_services.link_version(
             version=version, user=user, registered_model=registered_model, aliases=aliases
         )
+    elif _is_registry_project(input.get("projectName")):
+        # A collection of an organization's registry, `<org entity>/wandb-registry-<name>/<collection>`.
+        node = lookups.project_node(user, input.get("entityName"), input["projectName"])
+        if node is None or node.registry is None:
+            raise Http404(f"No registry {input.get('entityName')}/{input['projectName']}.")
+        result = registry_services.link_version(
+            version=version,
+            user=user,
+            registry=node.registry,
+            registered_model_name=input.get("artifactPortfolioName") or "",
+            aliases=aliases,
+        )
     else:
         if (input.get("projectName") or REGISTRY_PROJECT) != REGISTRY_PROJECT:
             raise ValidationError(
-                f"Links go to '<entity>/{REGISTRY_PROJECT}/<registered model name>', "
+                f"Links go to '<entity>/{REGISTRY_PROJECT}/<registered model name>' or to a registry "
+                f"'<organization>/{names.REGISTRY_PROJECT_PREFIX}<name>/<collection>', "
                 f"not to project '{input.get('projectName')}'.",
                 code="unsupported",
             )
@@ -450,6 +474,219 @@ def unlink_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"success": True}
 
 
+# The organization's registries (W&B's current Registry), which the SDK names as projects of the organization's
+# own entity. Its `access` values and this server's visibilities.
+ACCESS = {"PRIVATE": Visibility.ORGANIZATION, "RESTRICTED": Visibility.RESTRICTED}
+
+
+def _registry_name(project_name: str | None) -> str:
+    if not _is_registry_project(project_name):
+        raise ValidationError(
+            f"Only registries ('{names.REGISTRY_PROJECT_PREFIX}<name>') are created, changed or renamed here, "
+            f"not {project_name!r}.",
+            code="unsupported",
+        )
+    return project_name.removeprefix(names.REGISTRY_PROJECT_PREFIX)
+
+
+def _organization_of_entity(user: User, entity_name: str | None) -> Organization:
+    entity = Entity.objects.filter(name=entity_name or "").first()
+    organization = registry_queries.organization_for_user(user, entity=entity) if entity else None
+    if organization is None:
+        raise Http404(f"No organization whose entity is {entity_name!r}.")
+    return organization
+
+
+def _visibility(access: str | None) -> str | None:
+    if access is None:
+        return None
+    if access not in ACCESS:
+        raise ValidationError(f"A registry's access is one of {', '.join(ACCESS)}, not {access!r}.", code="invalid")
+    return ACCESS[access]
+
+
+@atomic
+def upsert_model(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`api.create_registry()` and `registry.save()`: create the registry (its creator becomes its admin member,
+    as W&B lists them), or change its description, visibility and accepted types. Types sent are added to those
+    it accepts (the SDK sends only new ones); allowing all types clears the list."""
+    user = info.context.user
+    name = _registry_name(input.get("name"))
+    organization = _organization_of_entity(user, input.get("entityName"))
+    types = [t["name"] for t in input.get("artifactTypes") or []]
+    allow_all = input.get("allowAllArtifactTypesInRegistry")
+    visibility = _visibility(input.get("access"))
+    registry = Registry.objects.filter(organization=organization, name=name).first()
+    if registry is None or not registry_permissions.can_view(user, registry):
+        registry = registry_services.registry_create(
+            organization=organization,
+            name=name,
+            user=user,
+            description=input.get("description") or "",
+            artifact_types=[] if allow_all else types,
+            visibility=visibility or Visibility.ORGANIZATION,
+        )
+        registry_services.registry_member_set(registry=registry, user=user, role=Role.ADMIN)
+        inserted = True
+    else:
+        if allow_all:
+            artifact_types = []
+        elif types or allow_all is False:
+            artifact_types = list(dict.fromkeys([*registry.artifact_types, *types]))
+        else:
+            artifact_types = None
+        registry = registry_services.registry_update(
+            registry=registry,
+            user=user,
+            description=input.get("description"),
+            artifact_types=artifact_types,
+            visibility=visibility,
+        )
+        inserted = False
+    registry = Registry.objects.select_related("organization__entity").get(pk=registry.pk)
+    node = lookups.organization_registry_node(registry)
+    return {"project": node, "model": node, "inserted": inserted}
+
+
+@atomic
+def rename_project(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`registry.save()` after `registry.name = ...`: rename a registry (its collections and links move with it)."""
+    user = info.context.user
+    new_name = _registry_name(input["newProjectName"])
+    _registry_name(input["oldProjectName"])
+    node = lookups.project_node(user, input["entityName"], input["oldProjectName"])
+    if node is None or node.registry is None:
+        raise Http404(f"No registry {input['entityName']}/{input['oldProjectName']}.")
+    registry = registry_services.registry_update(registry=node.registry, user=user, name=new_name)
+    node = lookups.organization_registry_node(registry)
+    return {"project": node, "model": node, "inserted": False}
+
+
+@atomic
+def delete_model(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`registry.delete()`: the registry with its collections and links (the source versions stay)."""
+    registry = lookups.registry_by_id(info.context.user, input["id"])
+    if registry is None:
+        raise Http404(f"No registry with id {input['id']!r}.")
+    registry_services.registry_delete(registry=registry, user=info.context.user)
+    return {"success": True}
+
+
+def _registry_for_members(user: User, project_id: str) -> Registry:
+    registry = lookups.registry_by_id(user, project_id)
+    if registry is None:
+        raise Http404(f"No registry with id {project_id!r}.")
+    return registry
+
+
+def _users(user_ids: list[str] | None) -> list[User]:
+    pks = [ids.decode_int(user_id, "User") for user_id in user_ids or []]
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=pks, is_active=True)}
+    missing = [pk for pk in pks if pk not in users]
+    if missing:
+        raise Http404(f"No user with id {ids.encode('User', missing[0])!r}.")
+    return [users[pk] for pk in pks]
+
+
+def _no_teams(team_ids: list[str] | None) -> None:
+    if team_ids:
+        raise ValidationError("Teams cannot be registry members on this server: add their users.", code="unsupported")
+
+
+@atomic
+def create_project_members(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`registry.add_members(...)`: users join as members (someone already in keeps their role)."""
+    actor = info.context.user
+    registry = _registry_for_members(actor, input["projectId"])
+    _no_teams(input.get("teamIds"))
+    registry_permissions.require_admin(actor, registry)
+    for user in _users(input.get("userIds")):
+        if not RegistryMember.objects.filter(registry=registry, user=user).exists():
+            registry_services.registry_member_set(registry=registry, user=user, role=Role.MEMBER, actor=actor)
+    return {"success": True}
+
+
+@atomic
+def delete_project_members(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`registry.remove_members(...)`: removing someone who is not a member succeeds (the SDK's contract)."""
+    actor = info.context.user
+    registry = _registry_for_members(actor, input["projectId"])
+    _no_teams(input.get("teamIds"))
+    registry_permissions.require_admin(actor, registry)
+    for user in _users(input.get("userIds")):
+        if RegistryMember.objects.filter(registry=registry, user=user).exists():
+            registry_services.registry_member_remove(registry=registry, user=user, actor=actor)
+    return {"success": True}
+
+
+@atomic
+def update_project_member(_: None, info: Info, input: Input) -> dict[str, Any]:
+    actor = info.context.user
+    registry = _registry_for_members(actor, input["projectId"])
+    (user,) = _users([input["userId"]])
+    registry_services.registry_member_set(registry=registry, user=user, role=input["userProjectRole"], actor=actor)
+    return {"success": True}
+
+
+def update_project_team_member(_: None, info: Info, input: Input) -> dict[str, Any]:
+    _registry_for_members(info.context.user, input["projectId"])
+    _no_teams([input["teamId"]])
+    return {"success": False}
+
+
+@atomic
+def update_user(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """The viewer's settings: only `defaultEntity` (the entity the SDK uses when none is given), one they belong to.
+    The row is this API's own (wandb_api.models.DefaultEntity)."""
+    user = info.context.user
+    others = sorted(k for k, v in input.items() if v is not None and k not in ("defaultEntity", "clientMutationId"))
+    if others or input.get("id") not in (None, ids.encode("User", user.pk)):
+        raise ValidationError(
+            f"Only defaultEntity can be set here, not {', '.join(others) or 'id'}.", code="unsupported"
+        )
+    if input.get("defaultEntity") is not None:
+        entity = Entity.objects.filter(name=input["defaultEntity"]).first()
+        if entity is None or not permissions.can_view_entity(user, entity):
+            raise Http404(f"No entity {input['defaultEntity']!r}.")
+        DefaultEntity.objects.update_or_create(user=user, defaults={"entity": entity})
+    return {"user": user}
+
+
+@atomic
+def create_invite(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`team.invite(username_or_email, admin=)`: an existing user joins the team at once (no pending invites);
+    the team's admins only (services.membership_add)."""
+    entity = _entity_or_404(input.get("entityName"))
+    who = input.get("username") or input.get("email") or ""
+    user = get_user_model().objects.filter(Q(username=who) | Q(email__iexact=who), is_active=True).first()
+    if user is None:
+        raise ValidationError(f"There is no user {who!r}.", code="unknown_user")
+    role = Role.ADMIN if input.get("admin") else Role.MEMBER
+    membership = services.membership_add(
+        entity=entity, username=user.get_username(), role=role, actor=info.context.user
+    )
+    return {
+        "invite": {
+            "id": ids.encode("Invite", membership.pk),
+            "name": user.get_username(),
+            "email": user.email,
+            "createdAt": None,
+            "toUser": run_creator_of(user),
+        }
+    }
+
+
+@atomic
+def delete_invite(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`Member.delete()`: take a member (by their user id, as the team's members list them) out of the team."""
+    entity = _entity_or_404(input.get("entityName"))
+    user = get_user_model().objects.filter(pk=ids.decode_int(input.get("id"), "User")).first()
+    if user is None:
+        raise Http404(f"No user with id {input.get('id')!r}.")
+    services.membership_remove(entity=entity, user=user, actor=info.context.user)
+    return {"success": True}
+
+
 MUTATION: dict[str, Callable[..., Any]] = {
     "upsertBucket": upsert_bucket,
     "createRunFiles": create_run_files,
@@ -467,4 +704,14 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "deleteAliases": delete_aliases,
     "deleteArtifact": delete_artifact,
     "unlinkArtifact": unlink_artifact,
+    "upsertModel": upsert_model,
+    "renameProject": rename_project,
+    "deleteModel": delete_model,
+    "createProjectMembers": create_project_members,
+    "deleteProjectMembers": delete_project_members,
+    "updateProjectMember": update_project_member,
+    "updateProjectTeamMember": update_project_team_member,
+    "updateUser": update_user,
+    "createInvite": create_invite,
+    "deleteInvite": delete_invite,
 }

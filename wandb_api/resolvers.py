@@ -15,17 +15,29 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Concat
 from django.http import HttpRequest
 from graphql import GraphQLResolveInfo
 
-from artifacts import permissions, queries, storage
-from artifacts.models import Artifact, ArtifactAlias, ArtifactFile, ArtifactUsage, ArtifactVersion, Entity, Run
+from artifacts import names, permissions, queries, storage
+from artifacts.models import (
+    Artifact,
+    ArtifactAlias,
+    ArtifactFile,
+    ArtifactUsage,
+    ArtifactVersion,
+    Entity,
+    Organization,
+    Run,
+)
 from artifacts.permissions import User
+from registry import permissions as registry_permissions
 from registry import queries as registry_queries
-from registry.models import LinkAlias, RegisteredModel
-from wandb_api import ids, lookups, runs, tokens
+from registry.models import LinkAlias, RegisteredModel, Registry, Visibility
+from wandb_api import filters, ids, lookups, runs, tokens
 from wandb_api.lookups import ArtifactTypeNode, IndexAlias, MembershipNode, ProjectNode
 
 # Only what this server does differently from W&B's oldest behaviour; the SDK falls back for the rest.
@@ -36,6 +48,10 @@ SERVER_FEATURES = [
     "TOTAL_COUNT_IN_FILE_CONNECTION",
     # views.artifact_file takes the version's own id as well as the birth version's.
     "ARTIFACT_V2_DOWNLOAD_HANDLER_SUPPORTS_ARTIFACT_ID",
+    # W&B's current Registry: `api.registries()` / `api.registry()` (organization(...).orgEntity lists), and
+    # `api.create_registry()` / `registry.save()` (upsertModel with artifact types).
+    "ARTIFACT_REGISTRY_SEARCH",
+    "INCLUDE_ARTIFACT_TYPES_IN_REGISTRY_CREATION",
 ]
 # W&B's "TTL disabled" value.
 TTL_DISABLED = -2
@@ -188,8 +204,13 @@ def server_info(_: None, info: Info) -> dict[str, Any]:
     }
 
 
-def entity(_: None, info: Info, name: str) -> Entity | None:
+def entity(_: None, info: Info, name: str | None = None) -> Entity | None:
     return lookups.entity_named(_user(info), name)
+
+
+def organization(_: None, info: Info, name: str) -> Organization | None:
+    """An organization the user belongs to; null (never an error) for any other name, as the SDK expects."""
+    return lookups.organization_named(_user(info), name)
 
 
 def project(_: None, info: Info, name: str | None = None, entityName: str | None = None) -> ProjectNode | None:
@@ -209,6 +230,15 @@ def _default_entity_name(info: Info) -> str | None:
     return entity.name if entity else None
 
 
+def users(_: None, info: Info, query: str | None = None, first: int | None = None) -> dict[str, Any]:
+    """W&B's user search, answered for an exact username or email only (no listing of accounts); another user is
+    shown as a run's creator is, by name (no email, keys or teams)."""
+    viewer = _user(info)
+    query = (query or "").strip()
+    found = get_user_model().objects.filter(Q(username=query) | Q(email__iexact=query), is_active=True)[:10]
+    return {"edges": [{"node": u if u.pk == viewer.pk else run_creator_of(u)} for u in found if query]}
+
+
 QUERY: dict[str, Resolver] = {
     "viewer": viewer,
     "serverInfo": server_info,
@@ -217,7 +247,8 @@ QUERY: dict[str, Resolver] = {
     "model": project,
     "artifact": artifact,
     "clientIDMapping": nothing,
-    "organization": nothing,
+    "organization": organization,
+    "users": users,
 }
 
 
@@ -240,7 +271,11 @@ class RunCreator:
 
 
 def run_creator(run: Run) -> RunCreator:
-    user = run.created_by
+    return run_creator_of(run.created_by)
+
+
+def run_creator_of(user: User | None) -> RunCreator:
+    """Another user as anyone may see them: a name, nothing of their account."""
     if user is None:
         return RunCreator(None, "", "")
     return RunCreator(user.pk, user.get_username(), user.get_full_name() or user.get_username())
@@ -272,21 +307,226 @@ USER: dict[str, Resolver] = {
     "admin": _own(lambda user, info: user.is_superuser),
     "flags": _own(lambda user, info: "{}"),
     "teams": _own(_teams, {"edges": [], "pageInfo": page_info(None, False)}),
-    "organizations": _own(lambda user, info: [], []),
+    "organizations": _own(
+        lambda user, info: list(
+            Organization.objects.filter(pk__in=registry_permissions.organization_roles(user))
+            .select_related("entity")
+            .order_by("name")
+        ),
+        [],
+    ),
     "apiKeys": _own(_api_keys, {"edges": []}),
+    "deletedAt": nothing,
 }
+
+
+def _own_organization(entity: Entity) -> Organization | None:
+    """The organization whose own entity (W&B's orgEntity, holding its registries) this is."""
+    if not hasattr(entity, "_own_organization"):
+        entity._own_organization = Organization.objects.filter(entity=entity).select_related("entity").first()
+    return entity._own_organization
+
+
+def _entity_organization(entity: Entity, info: Info) -> Organization | None:
+    """A team's organization, or the organization of its own entity; null for entities outside organizations."""
+    organization = _own_organization(entity) or entity.organization
+    if organization is None or not registry_permissions.can_view_organization(_user(info), organization):
+        return None
+    return organization
+
+
+def _entity_user(entity: Entity, info: Info) -> User | None:
+    """The caller, on their personal entity (named as them, outside every organization); null otherwise. The SDK
+    resolves a personal entity's organization through `user.organizations`."""
+    user = _user(info)
+    if entity.name != user.get_username() or entity.organization_id is not None or _own_organization(entity):
+        return None
+    return user
+
+
+def offset_page(rows: QuerySet, after: str | None, first: int | None) -> tuple[list, int, bool]:
+    """One page of ordered `rows` after an offset cursor: the rows, the offset of the first, whether more follow."""
+    start = _int_cursor(after) or 0
+    limit = _limit(first)
+    found = list(rows[start : start + limit + 1])
+    return found[:limit], start, len(found) > limit
+
+
+def offset_connection(nodes: list, start: int, has_next: bool, after: str | None, **fields: Any) -> dict[str, Any]:
+    edges = [{"node": node, "cursor": str(start + i + 1)} for i, node in enumerate(nodes)]
+    return connection(edges, has_next, after, **fields)
+
+
+REGISTRY_FILTERS: filters.Fields = {
+    "id": filters.id_field("pk", "ProjectInternalId"),
+    "name": "wandb_project_name",
+    "entity_id": filters.id_field("organization__entity_id", "Entity"),
+    "description": "description",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+REGISTRY_ORDERS = {"name": "name", "created_at": "created_at", "updated_at": "updated_at"}
+COLLECTION_FILTERS: filters.Fields = {
+    "id": filters.id_field("pk", "ArtifactPortfolio"),
+    "collection_id": filters.id_field("pk", "ArtifactPortfolio"),
+    "artifact_collection_id": filters.id_field("pk", "ArtifactPortfolio"),
+    "name": "name",
+    "description": "description",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+COLLECTION_ORDERS = REGISTRY_ORDERS
+VERSION_FILTERS: filters.Fields = {
+    "id": filters.id_field("source_id", "Artifact"),
+    "version": filters.version_field("index"),
+    "alias": "aliases__name",
+    "tag": "source__tags__name",
+    "metadata": "source__metadata",
+    "created_at": "created_at",
+    "updated_at": "created_at",
+}
+VERSION_ORDERS_REGISTRY = {"created_at": "created_at", "acm_created_at": "created_at"}
+
+
+def _org_registries(entity: Entity, info: Info, project_filters: str | None) -> QuerySet[Registry] | None:
+    """The registries of the organization whose own entity this is that the user may see, matching W&B's
+    `projectFilters` (project names are `wandb-registry-<name>`); None for any other entity."""
+    organization = _entity_organization(entity, info)
+    if organization is None or organization.entity_id != entity.pk:
+        return None
+    rows = registry_queries.organization_registries(_user(info), organization).annotate(
+        wandb_project_name=Concat(Value(names.REGISTRY_PROJECT_PREFIX), "name", output_field=CharField())
+    )
+    return rows.filter(filters.to_q(runs.parse_json_object(project_filters, "filters"), REGISTRY_FILTERS))
+
+
+def _entity_project(entity: Entity, info: Info, name: str | None = None) -> ProjectNode | None:
+    return lookups.project_node(_user(info), entity.name, name)
+
+
+def _entity_projects(
+    entity: Entity,
+    info: Info,
+    filters: str | None = None,
+    after: str | None = None,
+    first: int | None = None,
+    order: str | None = None,
+) -> dict[str, Any]:
+    """An organization's registries as projects `wandb-registry-<name>` (what `api.registries()` lists); other
+    entities' projects are not listed here."""
+    registries = _org_registries(entity, info, filters)
+    if registries is None:
+        return offset_connection([], 0, False, after)
+    rows = registries.order_by(*_orders(order, REGISTRY_ORDERS, ("name", "pk")))
+    found, start, has_next = offset_page(rows, after, first)
+    return offset_connection([lookups.organization_registry_node(r) for r in found], start, has_next, after)
+
+
+def _orders(order: str | None, fields: dict[str, str], default: tuple[str, ...]) -> tuple[str, ...]:
+    return filters.order_by(order, fields, default)
+
+
+def _entity_collections(
+    entity: Entity,
+    info: Info,
+    projectFilters: str | None = None,
+    filters: str | None = None,
+    collectionTypes: list[str] | None = None,
+    after: str | None = None,
+    first: int | None = None,
+    order: str | None = None,
+) -> dict[str, Any]:
+    """The collections (W&B's portfolios) of the organization's registries the user may see."""
+    registries = _org_registries(entity, info, projectFilters)
+    if registries is None or (collectionTypes is not None and "PORTFOLIO" not in collectionTypes):
+        return offset_connection([], 0, False, after, totalCount=0)
+    rows = registry_queries.organization_collections(_user(info), registries)
+    rows = rows.filter(_filter_q(filters, COLLECTION_FILTERS))
+    total = rows.count()
+    rows = rows.order_by(*_orders(order, COLLECTION_ORDERS, ("-pk",)))
+    found, start, has_next = offset_page(rows, after, first)
+    return offset_connection(found, start, has_next, after, totalCount=total)
+
+
+def _filter_q(text: str | None, fields: filters.Fields) -> Q:
+    return filters.to_q(runs.parse_json_object(text, "filters"), fields)
+
+
+def _entity_memberships(
+    entity: Entity,
+    info: Info,
+    projectFilters: str | None = None,
+    collectionFilters: str | None = None,
+    filters: str | None = None,
+    after: str | None = None,
+    first: int | None = None,
+    order: str | None = None,
+) -> dict[str, Any]:
+    """The versions linked into collections of the organization's registries the user may see, newest first."""
+    registries = _org_registries(entity, info, projectFilters)
+    if registries is None:
+        return offset_connection([], 0, False, after)
+    collections = registry_queries.organization_collections(_user(info), registries)
+    collections = collections.filter(_filter_q(collectionFilters, COLLECTION_FILTERS))
+    links = registry_queries.organization_links(_user(info), collections)
+    links = links.filter(_filter_q(filters, VERSION_FILTERS)).distinct()
+    rows = links.order_by(*_orders(order, VERSION_ORDERS_REGISTRY, ("-pk",)))
+    found, start, has_next = offset_page(rows, after, first)
+    return offset_connection([MembershipNode(link.source, link) for link in found], start, has_next, after)
+
+
+def _entity_members(entity: Entity, info: Info) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": ids.encode("User", m.user.pk),
+            "admin": m.role == "admin",
+            "role": m.role,
+            "pending": False,
+            "email": m.user.email,
+            "username": m.user.get_username(),
+            "name": m.user.get_full_name() or m.user.get_username(),
+            "photoUrl": None,
+            "accountType": "USER",
+            "apiKey": None,
+        }
+        for m in entity.memberships.select_related("user").order_by("user__username")
+    ]
+
 
 ENTITY: dict[str, Resolver] = {
     "id": lambda entity, info: ids.encode("Entity", entity.pk),
     "isTeam": lambda entity, info: True,
-    "organization": nothing,
-    "user": nothing,
+    "entityType": lambda entity, info: "organization" if _own_organization(entity) else "team",
+    "organization": _entity_organization,
+    "user": _entity_user,
+    "project": _entity_project,
+    "projects": _entity_projects,
+    "artifactCollections": _entity_collections,
+    "artifactMemberships": _entity_memberships,
     "xxhashDigestsEnabled": lambda entity, info: False,
+    "available": lambda entity, info: False,
+    "readOnly": lambda entity, info: not permissions.can_change(_user(info), entity),
+    "readOnlyAdmin": lambda entity, info: False,
+    "privateOnly": lambda entity, info: False,
+    "storageBytes": lambda entity, info: 0,
+    "codeSavingEnabled": lambda entity, info: False,
+    "defaultAccess": lambda entity, info: "PRIVATE",
+    "isPaid": lambda entity, info: False,
+    "members": _entity_members,
 }
 
 
 def _project_id(node: ProjectNode) -> str:
+    if node.registry is not None:
+        return ids.encode("Project", f"registry-{node.registry.pk}")
     return ids.encode("Project", node.project.pk if node.project else f"{node.entity.pk}-{node.name}")
+
+
+def _project_internal_id(node: ProjectNode) -> str:
+    """A registry's is W&B's `ProjectInternalId:<n>`, which the SDK sends back as the filter `{"id": n}`."""
+    if node.registry is not None:
+        return ids.encode("ProjectInternalId", node.registry.pk)
+    return str(node.project.pk) if node.project else f"{node.entity.pk}-{node.name}"
 
 
 def _project_artifact(node: ProjectNode, info: Info, name: str, enableTracking: bool | None = None) -> Any:
@@ -297,7 +537,7 @@ def _project_artifact(node: ProjectNode, info: Info, name: str, enableTracking: 
 def _type_created(node: ProjectNode, name: str) -> datetime.datetime | None:
     if node.project is not None:
         return queries.artifact_type_created(node.project, name)
-    return registry_queries.model_type_created(node.entity, name)
+    return registry_queries.model_type_created(node.scope, name)
 
 
 def _project_artifact_type(node: ProjectNode, info: Info, name: str) -> ArtifactTypeNode | None:
@@ -305,12 +545,20 @@ def _project_artifact_type(node: ProjectNode, info: Info, name: str) -> Artifact
     return ArtifactTypeNode(node, name, created) if created else None
 
 
-def _project_artifact_types(node: ProjectNode, info: Info, after: str | None = None, first: int | None = None) -> dict:
-    """Types by name; the cursor is the last name."""
+def _project_artifact_types(
+    node: ProjectNode, info: Info, after: str | None = None, first: int | None = None, includeAll: bool | None = None
+) -> dict:
+    """Types by name; the cursor is the last name. A registry that lists the types it accepts answers those with
+    `includeAll` (W&B's registry settings), whether or not a collection holds them yet."""
+    if node.registry is not None and includeAll and node.registry.artifact_types:
+        names_ = sorted(n for n in node.registry.artifact_types if not after or n > after)
+        created = node.registry.created_at
+        edges = [{"node": ArtifactTypeNode(node, n, created), "cursor": n} for n in names_]
+        return connection(edges, False, after)
     if node.project is not None:
         rows = queries.visible_artifact_types(_user(info), node.project)
     else:
-        rows = registry_queries.visible_model_types(_user(info), node.entity)
+        rows = registry_queries.visible_model_types(_user(info), node.scope)
     if after:
         rows = rows.filter(type__gt=after)
     limit = _limit(first)
@@ -335,7 +583,7 @@ def collections_page(
     if node.project is not None:
         rows = queries.visible_artifacts(_user(info), node.project, type)
     else:
-        rows = registry_queries.visible_models(_user(info), node.entity, type)
+        rows = registry_queries.visible_models(_user(info), node.scope, type)
     found, has_next = keyset_page(rows, "pk", after, first, descending=True)
     edges = [{"node": collection, "cursor": str(collection.pk)} for collection in found]
     return connection(edges, has_next, after, totalCount=rows.count())
@@ -385,14 +633,58 @@ def _project_run_count(node: ProjectNode, info: Info, filters: str | None = None
     return _runs_matching(node, filters).count()
 
 
+def _project_description(node: ProjectNode, info: Info) -> str:
+    if node.registry is not None:
+        return node.registry.description
+    return node.project.description if node.project else ""
+
+
+def _project_access(node: ProjectNode, info: Info) -> str:
+    """W&B's project access; a registry's visibility is PRIVATE (organization) or RESTRICTED."""
+    if node.registry is not None:
+        return "RESTRICTED" if node.registry.visibility == Visibility.RESTRICTED else "PRIVATE"
+    return "PUBLIC" if node.project and node.project.is_public else "PRIVATE"
+
+
+def _project_read_only(node: ProjectNode, info: Info) -> bool:
+    if node.project is None:
+        return not registry_permissions.can_change(_user(info), node.scope)
+    return not permissions.can_change(_user(info), node.entity)
+
+
+def _project_members(node: ProjectNode, info: Info) -> list[dict[str, Any]]:
+    """A registry's members with their roles (only those given a role there, as W&B lists them)."""
+    if node.registry is None:
+        return []
+    return [
+        {
+            "id": ids.encode("User", m.user.pk),
+            "name": m.user.get_full_name() or m.user.get_username(),
+            "username": m.user.get_username(),
+            "email": m.user.email,
+            "role": {"name": m.role},
+        }
+        for m in registry_queries.registry_members(node.registry)
+    ]
+
+
+def _project_created(node: ProjectNode, info: Info, field: str = "created_at") -> str | None:
+    row = node.registry or node.project
+    return timestamp(getattr(row, field)) if row is not None else None
+
+
 PROJECT: dict[str, Resolver] = {
     "id": lambda node, info: _project_id(node),
-    "internalId": lambda node, info: str(node.project.pk) if node.project else f"{node.entity.pk}-{node.name}",
+    "internalId": lambda node, info: _project_internal_id(node),
     "entityName": lambda node, info: node.entity.name,
-    "description": lambda node, info: node.project.description if node.project else "",
-    "access": lambda node, info: "PUBLIC" if node.project and node.project.is_public else "PRIVATE",
-    "readOnly": lambda node, info: not permissions.can_change(_user(info), node.entity),
-    "createdAt": lambda node, info: timestamp(node.project.created_at) if node.project else None,
+    "description": _project_description,
+    "access": _project_access,
+    "readOnly": _project_read_only,
+    "createdAt": _project_created,
+    "updatedAt": lambda node, info: _project_created(node, info, "updated_at"),
+    "allowAllArtifactTypesInRegistry": lambda node, info: not (node.registry and node.registry.artifact_types),
+    "members": _project_members,
+    "teamMembers": lambda node, info: [],
     "artifact": _project_artifact,
     "artifactType": _project_artifact_type,
     "artifactTypes": _project_artifact_types,
@@ -566,6 +858,14 @@ def _sequence_project(artifact: Artifact, info: Info) -> ProjectNode:
     return ProjectNode(artifact.project.entity, artifact.project.name, artifact.project)
 
 
+def _visible_sequence_project(artifact: Artifact, info: Info) -> ProjectNode | None:
+    """A version's own project, null for a user who reads it through a registry but may not see its project (W&B
+    answers so, and the SDK then leaves the source entity and project empty)."""
+    if not permissions.can_view_project(_user(info), artifact.project):
+        return None
+    return _sequence_project(artifact, info)
+
+
 def _latest(artifact: Artifact, info: Info) -> ArtifactVersion | None:
     return lookups.version_in(artifact, "latest")
 
@@ -574,7 +874,7 @@ SEQUENCE: dict[str, Resolver] = {
     "id": lambda artifact, info: ids.encode("ArtifactSequence", artifact.pk),
     "createdAt": lambda artifact, info: timestamp(artifact.created_at),
     "updatedAt": lambda artifact, info: timestamp(artifact.updated_at),
-    "project": _sequence_project,
+    "project": _visible_sequence_project,
     "description": lambda artifact, info: artifact.description or None,
     "defaultArtifactType": lambda artifact, info: ArtifactTypeNode(_sequence_project(artifact, info), artifact.type),
     "artifactMembership": lambda artifact, info, aliasName: lookups.membership_in(artifact, aliasName),
@@ -588,9 +888,9 @@ PORTFOLIO: dict[str, Resolver] = {
     "id": lambda model, info: ids.encode("ArtifactPortfolio", model.pk),
     "createdAt": lambda model, info: timestamp(model.created_at),
     "updatedAt": lambda model, info: timestamp(model.updated_at),
-    "project": lambda model, info: lookups.registry_node(model.entity),
+    "project": lambda model, info: lookups.scope_node(model),
     "description": lambda model, info: model.description or None,
-    "defaultArtifactType": lambda model, info: ArtifactTypeNode(lookups.registry_node(model.entity), model.type),
+    "defaultArtifactType": lambda model, info: ArtifactTypeNode(lookups.scope_node(model), model.type),
     "artifactMembership": lambda model, info, aliasName: lookups.membership_in(model, aliasName),
     "tags": _model_tags,
     "artifacts": versions_page,
@@ -723,7 +1023,11 @@ FILE: dict[str, Resolver] = {
 }
 
 ORGANIZATION: dict[str, Resolver] = {
+    "id": lambda org, info: ids.encode("Organization", org.pk),
+    "orgEntity": lambda org, info: org.entity,
     "featureFlags": lambda org, info, rampIDType=None: [],
+    # W&B's advanced registry search (other filter field names, version ordering) is not implemented.
+    "advancedRegistryFeatures": lambda org, info: {"advancedSearch": False},
 }
 
 TYPES: dict[str, dict[str, Resolver]] = {

@@ -485,3 +485,24 @@ def test_a_team_viewer_who_is_a_registry_member_links_from_the_artifact_browser(
     RegistryMember.objects.all().delete()
     permissions.forget_roles(org.viewer)
     assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("who", "read", "write"), [("org_member", 404, 404), ("viewer", 200, 403), ("member", 200, 302)]
+)
+def test_a_restricted_registrys_routes_by_role(client, org, who, read, write):
+    """A restricted registry: invisible (404) to the organization's other members, read-only (403) to its
+    viewers, writable by its members."""
+    secret = services.registry_create(organization=org.org, name="secret", user=org.admin, visibility="restricted")
+    services.link_version(version=org.mnist, user=org.admin, registry=secret, registered_model_name="quiet-one")
+    if who != "org_member":
+        services.registry_member_set(registry=secret, user=org.member, role=who, actor=org.admin)
+    _client(client, org.member)
+    base = f"/orgs/{ORG}/registry/secret"
+    for url in [base, f"{base}/settings", f"{base}/c/quiet-one", f"{base}/c/quiet-one/v0", f"{base}/c/quiet-one/link"]:
+        expected = read if not url.endswith("/link") else (write if write != 302 else 200)
+        assert client.get(url).status_code == expected, url
+    assert client.post(f"{base}/c/quiet-one/v0/aliases", {"alias": "candidate"}).status_code == write
+    assert client.post(f"{base}/collections/new", {"name": "more", "type": "model"}).status_code == write
+    home = client.get("/registry?q=quiet-one").content.decode()
+    assert ("/c/quiet-one\"" in home) == (who != "org_member")

@@ -505,4 +505,4 @@ def test_a_restricted_registrys_routes_by_role(client, org, who, read, write):
     assert client.post(f"{base}/c/quiet-one/v0/aliases", {"alias": "candidate"}).status_code == write
     assert client.post(f"{base}/collections/new", {"name": "more", "type": "model"}).status_code == write
     home = client.get("/registry?q=quiet-one").content.decode()
-    assert ("/c/quiet-one\"" in home) == (who != "org_member")
+    assert ('/c/quiet-one"' in home) == (who != "org_member")

@@ -90,6 +90,9 @@ def scope_filter(scope: "Entity | Registry") -> dict:
     return {"entity": scope, "registry": None} if isinstance(scope, Entity) else {"registry": scope}
 
 
+LEGACY = Q(registry__isnull=True)
+
+
 class RegisteredModel(models.Model):
     """A curated list of links to artifact versions: a legacy registered model, `entity/model-registry/Name`, in
     its team's Model Registry (`registry` empty), or a collection of an organization's Registry,
@@ -118,12 +121,14 @@ class RegisteredModel(models.Model):
                 fields=["registry", "name"], condition=Q(registry__isnull=False), name="unique_collection_name"
             ),
         ]
-        # The registry list's two sorts (registry.queries.SORTS), within the entities a user sees or over all;
-        # by name within an entity is the unique constraint's index.
+        # The Model Registry list's two sorts (registry.queries.SORTS), within the entities a user sees or over all,
+        # of legacy registered models only (partial indexes: collections never crowd them); a registry's
+        # collections, last updated first.
         indexes = [
-            models.Index(fields=["entity", "-updated_at", "-id"], name="registered_model_entity_upd"),
-            models.Index(fields=["-updated_at", "-id"], name="registered_model_updated"),
-            models.Index(fields=["name", "entity"], name="registered_model_name"),
+            models.Index(fields=["entity", "-updated_at", "-id"], condition=LEGACY, name="registered_model_entity_upd"),
+            models.Index(fields=["-updated_at", "-id"], condition=LEGACY, name="registered_model_updated"),
+            models.Index(fields=["name", "entity"], condition=LEGACY, name="registered_model_name"),
+            models.Index(fields=["registry", "-updated_at", "-id"], name="collection_updated"),
         ]
         ordering = ["entity_id", "name"]  # by column: through `entity` would join
 

@@ -69,8 +69,14 @@ def links_of(rm: RegisteredModel) -> QuerySet[Link]:
         Link.objects.filter(registered_model=rm)
         .select_related("created_by")
         .prefetch_related(
-            Prefetch("registered_model", queryset=RegisteredModel.objects.select_related("entity")),
-            Prefetch("source", queryset=ArtifactVersion.objects.select_related("artifact__project__entity")),
+            Prefetch(
+                "registered_model",
+                queryset=RegisteredModel.objects.select_related("entity", "registry__organization"),
+            ),
+            Prefetch(
+                "source",
+                queryset=ArtifactVersion.objects.select_related("artifact__project__entity").prefetch_related("tags"),
+            ),
             "aliases",
         )
         .order_by("-index")

@@ -506,3 +506,11 @@ def test_a_restricted_registrys_routes_by_role(client, org, who, read, write):
     assert client.post(f"{base}/collections/new", {"name": "more", "type": "model"}).status_code == write
     home = client.get("/registry?q=quiet-one").content.decode()
     assert ('/c/quiet-one"' in home) == (who != "org_member")
+
+
+def test_a_collections_versions_table_shows_the_source_versions_tags(client, org):
+    artifact_services.version_update(version=org.mnist, user=org.admin, tags_add=["best-so-far"])
+    services.link_version(version=org.mnist, user=org.admin, registry=org.model, registered_model_name="digits")
+    page = _client(client, org.viewer).get(f"/orgs/{ORG}/registry/model/c/digits").content.decode()
+    assert ">Tags</th>" in page
+    assert '<span class="tag">best-so-far</span>' in page

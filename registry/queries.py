@@ -331,13 +331,16 @@ SEARCH_RESULTS = 20
 
 
 def registry_search(user: User, search: str) -> dict[str, list]:
-    """The Registry's search: registries (name, description), collections (name, tags, description) and aliases
-    (`collection:alias`) the user may see, each at most SEARCH_RESULTS."""
+    """The Registry's search: registries (name, description), collections (name, tags, description), aliases
+    (`collection:alias`) and versions by their tags, of what the user may see, each at most SEARCH_RESULTS."""
     terms = search.split()[:10]
     registries = Registry.objects.filter(registry_permissions.visible_registries_q(user)).select_related("organization")
     collections = _visible_collections(user).select_related("entity", "registry__organization")
     aliases = LinkAlias.objects.filter(registered_model__in=_visible_collections(user).values("pk")).select_related(
         "link", "registered_model__entity", "registered_model__registry__organization"
+    )
+    tagged = Link.objects.filter(registered_model__in=_visible_collections(user).values("pk")).select_related(
+        "registered_model__entity", "registered_model__registry__organization"
     )
     for term in terms:
         registries = registries.filter(Q(name__icontains=term) | Q(description__icontains=term))
@@ -345,10 +348,13 @@ def registry_search(user: User, search: str) -> dict[str, list]:
             Q(name__icontains=term) | Q(tags__icontains=term) | Q(description__icontains=term)
         )
         aliases = aliases.filter(name__icontains=term)
+        tagged = tagged.filter(source__tags__name__icontains=term)
     return {
         "registries": list(registries.order_by("name")[:SEARCH_RESULTS]),
         "collections": list(collections.order_by("-updated_at", "-id")[:SEARCH_RESULTS]),
         "aliases": list(aliases.order_by("name", "registered_model__name")[:SEARCH_RESULTS]),
+        # Versions whose (source version's) tags match.
+        "versions": list(tagged.distinct().order_by("-created_at", "-id")[:SEARCH_RESULTS]),
     }
 
 

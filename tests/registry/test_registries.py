@@ -514,3 +514,13 @@ def test_a_collections_versions_table_shows_the_source_versions_tags(client, org
     page = _client(client, org.viewer).get(f"/orgs/{ORG}/registry/model/c/digits").content.decode()
     assert ">Tags</th>" in page
     assert '<span class="tag">best-so-far</span>' in page
+
+
+def test_the_registry_search_finds_versions_by_their_tags(client, org):
+    artifact_services.version_update(version=org.mnist, user=org.admin, tags_add=["release-candidate"])
+    services.link_version(version=org.mnist, user=org.admin, registry=org.model, registered_model_name="digits")
+    page = _client(client, org.member).get("/registry?q=release-candidate").content.decode()
+    assert f'href="/orgs/{ORG}/registry/model/c/digits/v0">digits:v0</a>' in page
+    # Not for someone outside the organization.
+    page = _client(client, org.outsider).get("/registry?q=release-candidate").content.decode()
+    assert "digits:v0" not in page

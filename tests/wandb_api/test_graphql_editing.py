@@ -12,12 +12,14 @@ from wandb.sdk.artifacts._generated import (
     ARTIFACT_USED_BY_GQL,
     DELETE_ALIASES_GQL,
     DELETE_ARTIFACT_GQL,
+    RUN_INPUT_ARTIFACTS_GQL,
+    RUN_OUTPUT_ARTIFACTS_GQL,
     UNLINK_ARTIFACT_GQL,
     UPDATE_ARTIFACT_GQL,
 )
 
 from artifacts import services
-from artifacts.models import ArtifactAlias, ArtifactVersion
+from artifacts.models import ArtifactAlias, ArtifactUsage, ArtifactVersion
 from registry.models import LinkAlias
 from tests.factories import link, log_version, make_project, make_run, snapshot
 from tests.wandb_api.helpers import api_key
@@ -43,6 +45,8 @@ RUN_QUERY = (
         ARTIFACT_USED_BY_GQL,
         IS_PROJECT_READ_ONLY_GQL,
         RUN_QUERY,
+        RUN_INPUT_ARTIFACTS_GQL,
+        RUN_OUTPUT_ARTIFACTS_GQL,
     ],
 )
 def test_the_documents_of_save_logged_by_and_used_by_validate(document):
@@ -163,6 +167,31 @@ def test_used_by_answers_only_runs_the_user_may_see(gql, team):
     assert used_by(team.outsider) == ["otherco/there", "reviewco/here"]
     creator = gql(ARTIFACT_CREATED_BY_GQL, variables, key=api_key(team.outsider))["data"]["artifact"]["createdBy"]
     assert (creator["__typename"], creator["name"], creator["project"]["name"]) == ("Run", "trainer", "open")
+
+
+def test_a_runs_used_and_logged_versions_are_only_those_the_user_may_see(gql, team):
+    public = make_project(team.entity, "open", public=True)
+    evaluator = make_run(public, "evaluator")
+    logged = log_version(public, "cnn", run=evaluator)
+    services.version_use(run=evaluator, version=log_version(public, "data"), user=team.member)
+    hidden = make_project(team.outsider.memberships.get().entity, "private")
+    # Used by someone who could see both projects then; no service call here can set that up with these personas.
+    ArtifactUsage.objects.create(run=evaluator, version=log_version(hidden, "secret"))
+    variables = {"entity": "reviewco", "project": "open", "run": "evaluator", "perPage": 1}
+
+    def names(document, user) -> list[str]:
+        found, cursor = [], None
+        while True:
+            body = gql(document, variables | {"cursor": cursor}, key=api_key(user))
+            page = body["data"]["project"]["run"]["artifacts"]
+            found += [f"{e['node']['artifactSequence']['name']}:v{e['node']['versionIndex']}" for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return found
+            cursor = page["pageInfo"]["endCursor"]
+
+    assert names(RUN_INPUT_ARTIFACTS_GQL, team.member) == ["data:v0"]
+    assert names(RUN_INPUT_ARTIFACTS_GQL, team.outsider) == ["data:v0", "secret:v0"]
+    assert names(RUN_OUTPUT_ARTIFACTS_GQL, team.outsider) == [f"cnn:v{logged.index}"]
 
 
 def test_delete_artifact_and_unlink_artifact_apply_the_pages_rules(gql, team, project):

@@ -156,6 +156,23 @@ def test_logged_by_and_used_by_name_the_runs(run_sdk, team, logged):
     }
 
 
+def test_a_runs_used_and_logged_artifacts_are_listed(run_sdk, team, logged):
+    process = run_sdk(
+        """
+        import json, wandb
+        api = wandb.Api()
+        out = {}
+        for name in ("trainer", "evaluator"):
+            run = api.run(f"reviewco/mnist/{name}")
+            out[name] = [[a.name for a in run.logged_artifacts()], [a.name for a in run.used_artifacts()]]
+        print(json.dumps(out))
+        """,
+        key=api_key(team.viewer),
+        timeout=TIMEOUT,
+    )
+    assert _result(process) == {"trainer": [["mnist_model:v0"], []], "evaluator": [[], ["mnist_model:v0"]]}
+
+
 def test_tags_metadata_and_description_are_edited_after_commit_and_kept_from_creation(run_sdk, team, project, tmp_path):
     (tmp_path / "model.pt").write_bytes(b"tagged weights")
     process = run_sdk(

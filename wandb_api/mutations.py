@@ -140,7 +140,7 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         run = lookups.run_for_write(user, input["entityName"], input["projectName"], input["runName"])
     else:
         project = lookups.project_for_write(user, input["entityName"], input["projectName"])
-    name = input["artifactCollectionName"]
+    name = _collection_name(input)
     result = services.version_create(
         run=run,
         project=project,
@@ -154,6 +154,19 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         tags=_tag_names(input.get("tags")),
     )
     return {"artifact": result.version}
+
+
+def _collection_name(input: Input) -> str:
+    """The one collection a new version goes to: the SDK's Go core sends `artifactCollectionName`, its Python
+    API (an artifact logged by `wandb.Api().run(...)`) a list, `artifactCollectionNames`, of one name."""
+    given = {input["artifactCollectionName"]} if input.get("artifactCollectionName") else set()
+    given |= set(input.get("artifactCollectionNames") or ())
+    if len(given) != 1:
+        raise ValidationError(
+            "Name exactly one collection for the new version (artifactCollectionName or artifactCollectionNames).",
+            code="invalid",
+        )
+    return given.pop()
 
 
 def _tag_names(tags: list[Input] | None) -> list[str]:

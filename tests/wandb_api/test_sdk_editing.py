@@ -173,6 +173,23 @@ def test_a_runs_used_and_logged_artifacts_are_listed(run_sdk, team, logged):
     assert _result(process) == {"trainer": [["mnist_model:v0"], []], "evaluator": [[], ["mnist_model:v0"]]}
 
 
+def test_a_fetched_run_logs_a_fetched_version_again(run_sdk, team, logged):
+    process = run_sdk(
+        """
+        import json, wandb
+        api = wandb.Api()
+        logged = api.run("reviewco/mnist/evaluator").log_artifact(
+            api.artifact("reviewco/mnist/mnist_model:v0"), aliases=["relogged"]
+        )
+        print(json.dumps([logged.name, sorted(api.artifact("reviewco/mnist/mnist_model:v0").aliases)]))
+        """,
+        key=api_key(team.member),
+        timeout=TIMEOUT,
+    )
+    assert _result(process) == ["mnist_model:v0", ["latest", "relogged"]]
+    assert ArtifactVersion.objects.count() == 1
+
+
 def test_tags_metadata_and_description_are_edited_after_commit_and_kept_from_creation(run_sdk, team, project, tmp_path):
     (tmp_path / "model.pt").write_bytes(b"tagged weights")
     process = run_sdk(

@@ -1128,6 +1128,70 @@ def version_use(*, run: Run, version: ArtifactVersion, user: User) -> ArtifactUs
     return usage
 
 
+# W&B keeps types with this prefix (`wandb-history`, ...) for the SDK's own artifacts: logged as any other, but
+# no artifact moves into or out of one.
+RESERVED_TYPE_PREFIX = "wandb-"
+
+
+@transaction.atomic
+def artifact_update(
+    *, artifact: Artifact, user: User, name: str | None = None, description: str | None = None
+) -> Artifact:
+    """Rename `artifact` (W&B's artifact sequence) or set its description; None leaves a field as it is. A name
+    another artifact of the project holds is refused. Versions, aliases and links follow, as they point at rows."""
+    if name is not None:
+        names.validate_name(name, "artifact name")
+    if description is not None:
+        names.validate_text(description)
+    permissions.require_change(
+        user, artifact.project.entity, visible=permissions.can_view_project(user, artifact.project)
+    )
+    artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    if name is not None and name != artifact.name:
+        if Artifact.objects.filter(project=artifact.project_id, name=name).exists():
+            raise ValidationError(f"The project already has an artifact named {name!r}.", code="duplicate_name")
+        artifact.name = name
+    if description is not None:
+        artifact.description = description
+    try:
+        with transaction.atomic():
+            artifact.save(update_fields=["name", "description", "updated_at"])
+    except IntegrityError:  # the name was taken by a concurrent caller meanwhile
+        raise ValidationError(f"The project already has an artifact named {name!r}.", code="duplicate_name") from None
+    return artifact
+
+
+@transaction.atomic
+def artifact_type_change(*, artifact: Artifact, user: User, type: str) -> Artifact:
+    """Give `artifact` and so all its versions another type. Refused for W&B's internal types (`wandb-...`, to
+    or from) and while any version is linked into a registered model, whose type rules checked the old type."""
+    names.validate_name(type, "artifact type")
+    max_length = Artifact._meta.get_field("type").max_length
+    if len(type) > max_length:
+        raise ValidationError(f"An artifact type has at most {max_length} characters.", code="too_long")
+    permissions.require_change(
+        user, artifact.project.entity, visible=permissions.can_view_project(user, artifact.project)
+    )
+    artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    if type == artifact.type:
+        return artifact
+    for reserved in (artifact.type, type):
+        if reserved.startswith(RESERVED_TYPE_PREFIX):
+            raise ValidationError(
+                f"The type {reserved!r} is reserved for W&B's internal artifacts: no artifact moves into or out of it.",
+                code="reserved_type",
+            )
+    if ArtifactVersion.objects.filter(artifact=artifact, links__isnull=False).exists():
+        raise ValidationError(
+            f"Versions of '{artifact.name}' are linked into registered models, which accepted its type "
+            f"'{artifact.type}': unlink them before changing it.",
+            code="linked",
+        )
+    artifact.type = type
+    artifact.save(update_fields=["type", "updated_at"])
+    return artifact
+
+
 def _api_key_name(name: str) -> str:
     name = (name or "").strip() or f"Key created {timezone.now():%Y-%m-%d %H:%M}"
     if len(name) > 100:

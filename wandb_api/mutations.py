@@ -487,6 +487,56 @@ def unlink_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"success": True}
 
 
+def _sequence(input: Input) -> Artifact:
+    pk = ids.decode_int(input["artifactSequenceID"], "ArtifactSequence")
+    artifact = Artifact.objects.select_related("project__entity").filter(pk=pk).first()
+    if artifact is None:
+        # The same answer as for one the user may not see (the services' permission checks).
+        raise Http404("No such artifact collection.")
+    return artifact
+
+
+def _text_change(input: Input, field: str) -> str | None:
+    """A field the SDK sends to change, null to clear (an empty text here); None when it was not sent."""
+    return input[field] or "" if field in input else None
+
+
+def update_artifact_sequence(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`ArtifactCollection.save()` of an artifact: its name and description."""
+    artifact = services.artifact_update(
+        artifact=_sequence(input),
+        user=info.context.user,
+        name=input.get("name"),
+        description=_text_change(input, "description"),
+    )
+    return {"artifactCollection": artifact}
+
+
+def move_artifact_sequence(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`ArtifactCollection.save()` (or `change_type()`) of an artifact with another type."""
+    artifact = services.artifact_type_change(
+        artifact=_sequence(input), user=info.context.user, type=input["destinationArtifactTypeName"]
+    )
+    return {"artifactCollection": artifact}
+
+
+def update_artifact_portfolio(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`ArtifactCollection.save()` of a registered model (or a registry's collection): its description. The SDK
+    sends the name too; registered models are not renamed here, so only their own name is accepted."""
+    user = info.context.user
+    pk = ids.decode_int(input["artifactPortfolioID"], "ArtifactPortfolio")
+    registered_model = RegisteredModel.objects.select_related("entity", "registry").filter(pk=pk).first()
+    if registered_model is None:
+        raise Http404("No such artifact collection.")
+    if input.get("name") not in (None, registered_model.name):
+        registry_permissions.require_change(user, registered_model.scope)
+        raise ValidationError("Registered models and registry collections are not renamed here.", code="unsupported")
+    registered_model = registry_services.registered_model_update(
+        registered_model=registered_model, user=user, description=_text_change(input, "description")
+    )
+    return {"artifactCollection": registered_model}
+
+
 # The organization's registries (W&B's current Registry), which the SDK names as projects of the organization's
 # own entity. Its `access` values and this server's visibilities.
 ACCESS = {"PRIVATE": Visibility.ORGANIZATION, "RESTRICTED": Visibility.RESTRICTED}
@@ -717,6 +767,9 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "deleteAliases": delete_aliases,
     "deleteArtifact": delete_artifact,
     "unlinkArtifact": unlink_artifact,
+    "updateArtifactSequence": update_artifact_sequence,
+    "moveArtifactSequence": move_artifact_sequence,
+    "updateArtifactPortfolio": update_artifact_portfolio,
     "upsertModel": upsert_model,
     "renameProject": rename_project,
     "deleteModel": delete_model,

@@ -112,7 +112,9 @@ class RunState(models.TextChoices):
 
 class Run(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
-    run_id = models.CharField(max_length=128, default=new_run_id, validators=[_validate_artifact_name])
+    run_id = models.CharField(
+        max_length=names.MAX_RUN_ID_LENGTH, default=new_run_id, validators=[names.validate_run_id]
+    )
     display_name = models.CharField(max_length=255, blank=True)
     job_type = models.CharField(max_length=64, blank=True)
     config = models.JSONField(default=dict, blank=True)

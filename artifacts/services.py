@@ -249,7 +249,7 @@ def run_create(
         "state": state,
     }
     if run_id is not None:
-        names.validate_name(run_id, "run id")
+        names.validate_run_id(run_id)
         fields["run_id"] = run_id
     if run_id and Run.objects.filter(project=project, run_id=run_id).exists():
         raise ValidationError(f"A run '{run_id}' already exists in {project}.", code="duplicate")

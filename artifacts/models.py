@@ -304,6 +304,8 @@ class ArtifactVersion(models.Model):
         Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="logged_versions"
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # The logging run's history step when it was logged (W&B's historyStep, which the SDK sends from step 1 on).
+    history_step = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     committed_at = models.DateTimeField(null=True, blank=True, editable=False)
 

@@ -526,6 +526,7 @@ def version_create(
     aliases: Iterable[str] = (),
     tags: Iterable[str] = (),
     project: Project | None = None,
+    history_step: int | None = None,
 ) -> LogResult:
     """Step one of logging in three steps (create, add files, commit), as the W&B SDK does.
 
@@ -543,6 +544,10 @@ def version_create(
     if metadata is not None and not isinstance(metadata, dict):
         raise ValidationError("The metadata must be a JSON object.", code="invalid_json")
     jsonvalues.check(metadata, "metadata")
+    if history_step is not None and (
+        isinstance(history_step, bool) or not isinstance(history_step, int) or not 0 <= history_step < 2**63
+    ):
+        raise ValidationError("The history step must be a whole number from 0.", code="invalid_step")
     project = run.project if run is not None else project
     if project is None:
         raise ValueError("version_create needs a run or a project.")
@@ -565,6 +570,7 @@ def version_create(
             pending_aliases=aliases,
             created_by_run=run,
             created_by=user if user.is_authenticated else None,
+            history_step=history_step,
         )
         _tags_add(version, tags)
     return LogResult(version, True)

@@ -152,6 +152,7 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         description=input.get("description") or "",
         aliases=_user_aliases(input.get("aliases"), name),
         tags=_tag_names(input.get("tags")),
+        history_step=input.get("historyStep"),
     )
     return {"artifact": result.version}
 

@@ -1024,7 +1024,7 @@ ARTIFACT: dict[str, Resolver] = {
         {"id": ids.encode("Tag", tag.pk), "name": tag.name, "tagCategoryName": None, "attributes": None}
         for tag in version.tags.all()
     ],
-    "historyStep": nothing,
+    "historyStep": lambda version, info: version.history_step,
     "state": lambda version, info: version.state,
     "size": lambda version, info: version.size,
     "digestAlgorithm": lambda version, info: "MANIFEST_MD5",

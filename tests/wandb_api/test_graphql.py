@@ -396,6 +396,28 @@ def test_create_artifact_takes_its_collection_from_a_list_of_one_name(gql, team,
     assert body["data"]["createArtifact"]["artifact"]["id"] == artifact_id(existing)
 
 
+def test_create_artifact_keeps_a_history_step_and_refuses_a_negative_one(gql, team, project):
+    run = make_run(project)
+    variables = {
+        "input": {
+            "entityName": "reviewco",
+            "projectName": "mnist",
+            "runName": run.run_id,
+            "artifactCollectionName": "stepped",
+            "artifactTypeName": "dataset",
+            "digest": manifest_digest({}),
+        }
+    }
+    key = api_key(team.member)
+    before = snapshot()
+    body = gql(documents.CREATE_ARTIFACT, {"input": {**variables["input"], "historyStep": -1}}, key=key)
+    assert "history step" in body["errors"][0]["message"]
+    assert snapshot() == before
+    body = gql(documents.CREATE_ARTIFACT, {"input": {**variables["input"], "historyStep": 3}}, key=key)
+    pk = ids.decode_int(body["data"]["createArtifact"]["artifact"]["id"], "Artifact")
+    assert ArtifactVersion.objects.get(pk=pk).history_step == 3
+
+
 def test_create_artifact_with_a_known_digest_returns_the_committed_version_with_aliases_merged(gql, team, project):
     existing = log_version(project, "mnist_model", content=b"weights")
     key = api_key(team.member)

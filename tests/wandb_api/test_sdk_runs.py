@@ -209,3 +209,24 @@ def test_a_run_whose_id_holds_an_equals_sign_logs_a_table(run_sdk, team, project
     )
     assert out == ["random-run-id-=1234567-seed-0", "random-run-id-=1234567-seed-0", ["run_table"]]
     assert Run.objects.get(run_id="random-run-id-=1234567-seed-0").project == project
+
+
+def test_a_version_keeps_the_history_step_it_was_logged_at(run_sdk, team, project):
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            with wandb.init(entity="reviewco", project="mnist") as run:
+                for i in range(2):
+                    artifact = wandb.Artifact("stepped", "dataset")
+                    with artifact.new_file("test.txt", "w") as f:
+                        f.write(f"testing {i}")
+                    run.log_artifact(artifact)
+                    run.log({"metric": 5})
+            api = wandb.Api()
+            print(json.dumps([api.artifact(f"reviewco/mnist/stepped:v{i}").history_step for i in range(2)]))
+            """,
+            key=api_key(team.member),
+        )
+    )
+    assert out == [None, 0]

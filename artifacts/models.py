@@ -306,6 +306,9 @@ class ArtifactVersion(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     # The logging run's history step when it was logged (W&B's historyStep, which the SDK sends from step 1 on).
     history_step = models.BigIntegerField(null=True, blank=True, editable=False)
+    # The `extra` of its manifest's file entries (`path -> object`), as the SDK uploaded them; handed back in the
+    # manifest downloads make from the files. Reference entries keep theirs on ArtifactReference.
+    file_extras = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     committed_at = models.DateTimeField(null=True, blank=True, editable=False)
 

@@ -843,6 +843,17 @@ def version_file_add(*, version: ArtifactVersion, path: str, blob: Blob, user: U
 
 
 @transaction.atomic
+def version_file_extras_set(*, version: ArtifactVersion, extras: dict[str, dict], user: User) -> None:
+    """Keep the `extra` objects of a pending version's manifest entries, by path (in NFC, as files are kept)."""
+    _require_pending(user, version)
+    if not all(isinstance(extra, dict) for extra in extras.values()):
+        raise ValidationError("The extra of a manifest entry must be a JSON object.", code="invalid_json")
+    jsonvalues.check(extras, "manifest extras")
+    extras = {names.normalize_file_path(path): extra for path, extra in extras.items() if extra}
+    ArtifactVersion.objects.filter(pk=version.pk).update(file_extras=extras)
+    version.file_extras = extras
+
+
 def version_digest_from_manifest(*, version: ArtifactVersion, md5_by_path: dict[str, str], user: User) -> None:
     """Paths are stored in NFC, but a client computes the version's digest over the paths as it wrote them
     (macOS writes NFD). When `md5_by_path` is the manifest the version was created with (its digest matches)

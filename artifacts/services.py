@@ -1160,9 +1160,7 @@ def artifact_update(
         names.validate_name(name, "artifact name")
     if description is not None:
         names.validate_text(description)
-    permissions.require_change(
-        user, artifact.project.entity, visible=permissions.can_view_project(user, artifact.project)
-    )
+    permissions.require_change_project(user, artifact.project)
     artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
     if name is not None and name != artifact.name:
         if Artifact.objects.filter(project=artifact.project_id, name=name).exists():
@@ -1186,9 +1184,7 @@ def artifact_type_change(*, artifact: Artifact, user: User, type: str) -> Artifa
     max_length = Artifact._meta.get_field("type").max_length
     if len(type) > max_length:
         raise ValidationError(f"An artifact type has at most {max_length} characters.", code="too_long")
-    permissions.require_change(
-        user, artifact.project.entity, visible=permissions.can_view_project(user, artifact.project)
-    )
+    permissions.require_change_project(user, artifact.project)
     artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
     if type == artifact.type:
         return artifact

@@ -17,3 +17,9 @@ class EntityNameConverter:
 
 class NameConverter(EntityNameConverter):
     regex = "[A-Za-z0-9_.-]{1,128}"
+
+
+class RunIdConverter(EntityNameConverter):
+    """A run id (names.validate_run_id): one path segment; ids the rule refuses simply find no run."""
+
+    regex = "[^/]{1,128}"

@@ -112,7 +112,9 @@ class RunState(models.TextChoices):
 
 class Run(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
-    run_id = models.CharField(max_length=128, default=new_run_id, validators=[_validate_artifact_name])
+    run_id = models.CharField(
+        max_length=names.MAX_RUN_ID_LENGTH, default=new_run_id, validators=[names.validate_run_id]
+    )
     display_name = models.CharField(max_length=255, blank=True)
     job_type = models.CharField(max_length=64, blank=True)
     config = models.JSONField(default=dict, blank=True)
@@ -302,6 +304,11 @@ class ArtifactVersion(models.Model):
         Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="logged_versions"
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # The logging run's history step when it was logged (W&B's historyStep, which the SDK sends from step 1 on).
+    history_step = models.BigIntegerField(null=True, blank=True, editable=False)
+    # The `extra` of its manifest's file entries (`path -> object`), as the SDK uploaded them; handed back in the
+    # manifest downloads make from the files. Reference entries keep theirs on ArtifactReference.
+    file_extras = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     committed_at = models.DateTimeField(null=True, blank=True, editable=False)
 

@@ -57,6 +57,30 @@ def validate_name(value: str, what: str = "name") -> None:
         )
 
 
+MAX_RUN_ID_LENGTH = 128
+# W&B's run ids (the SDK's Settings.validate_run_id) may hold any character but these; `\` and `%` are refused
+# too, so an id is one path segment of a page's URL and of the SDK's file_stream URL however it is written.
+RUN_ID_RESERVED = ":;,#?/'\\%"
+
+
+def validate_run_id(value: str) -> None:
+    """A run id as W&B accepts it (`seed=0-run` is one): 1-128 characters, none of RUN_ID_RESERVED, no control
+    or other invisible character, no space at either end, and not `.` or `..`."""
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= MAX_RUN_ID_LENGTH
+        or value != value.strip()
+        or value in {".", ".."}
+        or any(c in RUN_ID_RESERVED or unicodedata.category(c)[0] == "C" for c in value)
+    ):
+        raise ValidationError(
+            "Invalid run id %(value)r: use 1-%(max)s characters, no spaces at either end, none of %(reserved)s "
+            "and no control characters.",
+            code="invalid_name",
+            params={"value": value, "max": MAX_RUN_ID_LENGTH, "reserved": " ".join(RUN_ID_RESERVED)},
+        )
+
+
 # W&B's registries live at these project names of every entity: `<entity>/model-registry/<model>` is the team's
 # Model Registry and `wandb-registry-<name>` the organization's Registry. No real project may take them, so a
 # registry is never reached through a project (and its visibility) by mistake.

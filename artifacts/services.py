@@ -249,7 +249,7 @@ def run_create(
         "state": state,
     }
     if run_id is not None:
-        names.validate_name(run_id, "run id")
+        names.validate_run_id(run_id)
         fields["run_id"] = run_id
     if run_id and Run.objects.filter(project=project, run_id=run_id).exists():
         raise ValidationError(f"A run '{run_id}' already exists in {project}.", code="duplicate")
@@ -526,6 +526,7 @@ def version_create(
     aliases: Iterable[str] = (),
     tags: Iterable[str] = (),
     project: Project | None = None,
+    history_step: int | None = None,
 ) -> LogResult:
     """Step one of logging in three steps (create, add files, commit), as the W&B SDK does.
 
@@ -543,6 +544,10 @@ def version_create(
     if metadata is not None and not isinstance(metadata, dict):
         raise ValidationError("The metadata must be a JSON object.", code="invalid_json")
     jsonvalues.check(metadata, "metadata")
+    if history_step is not None and (
+        isinstance(history_step, bool) or not isinstance(history_step, int) or not 0 <= history_step < 2**63
+    ):
+        raise ValidationError("The history step must be a whole number from 0.", code="invalid_step")
     project = run.project if run is not None else project
     if project is None:
         raise ValueError("version_create needs a run or a project.")
@@ -565,6 +570,7 @@ def version_create(
             pending_aliases=aliases,
             created_by_run=run,
             created_by=user if user.is_authenticated else None,
+            history_step=history_step,
         )
         _tags_add(version, tags)
     return LogResult(version, True)
@@ -837,6 +843,17 @@ def version_file_add(*, version: ArtifactVersion, path: str, blob: Blob, user: U
 
 
 @transaction.atomic
+def version_file_extras_set(*, version: ArtifactVersion, extras: dict[str, dict], user: User) -> None:
+    """Keep the `extra` objects of a pending version's manifest entries, by path (in NFC, as files are kept)."""
+    _require_pending(user, version)
+    if not all(isinstance(extra, dict) for extra in extras.values()):
+        raise ValidationError("The extra of a manifest entry must be a JSON object.", code="invalid_json")
+    jsonvalues.check(extras, "manifest extras")
+    extras = {names.normalize_file_path(path): extra for path, extra in extras.items() if extra}
+    ArtifactVersion.objects.filter(pk=version.pk).update(file_extras=extras)
+    version.file_extras = extras
+
+
 def version_digest_from_manifest(*, version: ArtifactVersion, md5_by_path: dict[str, str], user: User) -> None:
     """Paths are stored in NFC, but a client computes the version's digest over the paths as it wrote them
     (macOS writes NFD). When `md5_by_path` is the manifest the version was created with (its digest matches)
@@ -1126,6 +1143,66 @@ def version_use(*, run: Run, version: ArtifactVersion, user: User) -> ArtifactUs
         raise ValidationError("This version is not committed yet.", code="pending")
     usage, _ = ArtifactUsage.objects.get_or_create(run=run, version=version)
     return usage
+
+
+# W&B keeps types with this prefix (`wandb-history`, ...) for the SDK's own artifacts: logged as any other, but
+# no artifact moves into or out of one.
+RESERVED_TYPE_PREFIX = "wandb-"
+
+
+@transaction.atomic
+def artifact_update(
+    *, artifact: Artifact, user: User, name: str | None = None, description: str | None = None
+) -> Artifact:
+    """Rename `artifact` (W&B's artifact sequence) or set its description; None leaves a field as it is. A name
+    another artifact of the project holds is refused. Versions, aliases and links follow, as they point at rows."""
+    if name is not None:
+        names.validate_name(name, "artifact name")
+    if description is not None:
+        names.validate_text(description)
+    permissions.require_change_project(user, artifact.project)
+    artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    if name is not None and name != artifact.name:
+        if Artifact.objects.filter(project=artifact.project_id, name=name).exists():
+            raise ValidationError(f"The project already has an artifact named {name!r}.", code="duplicate_name")
+        artifact.name = name
+    if description is not None:
+        artifact.description = description
+    try:
+        with transaction.atomic():
+            artifact.save(update_fields=["name", "description", "updated_at"])
+    except IntegrityError:  # the name was taken by a concurrent caller meanwhile
+        raise ValidationError(f"The project already has an artifact named {name!r}.", code="duplicate_name") from None
+    return artifact
+
+
+@transaction.atomic
+def artifact_type_change(*, artifact: Artifact, user: User, type: str) -> Artifact:
+    """Give `artifact` and so all its versions another type. Refused for W&B's internal types (`wandb-...`, to
+    or from) and while any version is linked into a registered model, whose type rules checked the old type."""
+    names.validate_name(type, "artifact type")
+    max_length = Artifact._meta.get_field("type").max_length
+    if len(type) > max_length:
+        raise ValidationError(f"An artifact type has at most {max_length} characters.", code="too_long")
+    permissions.require_change_project(user, artifact.project)
+    artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    if type == artifact.type:
+        return artifact
+    for reserved in (artifact.type, type):
+        if reserved.startswith(RESERVED_TYPE_PREFIX):
+            raise ValidationError(
+                f"The type {reserved!r} is reserved for W&B's internal artifacts: no artifact moves into or out of it.",
+                code="reserved_type",
+            )
+    if ArtifactVersion.objects.filter(artifact=artifact, links__isnull=False).exists():
+        raise ValidationError(
+            f"Versions of '{artifact.name}' are linked into registered models, which accepted its type "
+            f"'{artifact.type}': unlink them before changing it.",
+            code="linked",
+        )
+    artifact.type = type
+    artifact.save(update_fields=["type", "updated_at"])
+    return artifact
 
 
 def _api_key_name(name: str) -> str:

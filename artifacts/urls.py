@@ -4,6 +4,7 @@ from artifacts import converters, views
 
 register_converter(converters.EntityNameConverter, "entity")
 register_converter(converters.NameConverter, "name")
+register_converter(converters.RunIdConverter, "run_id")
 
 app_name = "artifacts"
 
@@ -15,7 +16,7 @@ urlpatterns = [
     path("<entity:entity>", views.entity_detail, name="entity_detail"),
     path(PROJECT, views.project_detail, name="project_detail"),
     path(f"{PROJECT}/runs", views.run_list, name="run_list"),
-    path(f"{PROJECT}/runs/<name:run_id>", views.run_detail, name="run_detail"),
+    path(f"{PROJECT}/runs/<run_id:run_id>", views.run_detail, name="run_detail"),
     path(f"{PROJECT}/artifacts", views.artifact_browse, name="artifact_browse"),
     path(ARTIFACT, views.artifact_detail, name="artifact_detail"),
     path(VERSION, views.version_detail, name="version_detail"),

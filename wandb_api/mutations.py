@@ -140,7 +140,7 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         run = lookups.run_for_write(user, input["entityName"], input["projectName"], input["runName"])
     else:
         project = lookups.project_for_write(user, input["entityName"], input["projectName"])
-    name = input["artifactCollectionName"]
+    name = _collection_name(input)
     result = services.version_create(
         run=run,
         project=project,
@@ -152,8 +152,22 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         description=input.get("description") or "",
         aliases=_user_aliases(input.get("aliases"), name),
         tags=_tag_names(input.get("tags")),
+        history_step=input.get("historyStep"),
     )
     return {"artifact": result.version}
+
+
+def _collection_name(input: Input) -> str:
+    """The one collection a new version goes to: the SDK's Go core sends `artifactCollectionName`, its Python
+    API (an artifact logged by `wandb.Api().run(...)`) a list, `artifactCollectionNames`, of one name."""
+    given = {input["artifactCollectionName"]} if input.get("artifactCollectionName") else set()
+    given |= set(input.get("artifactCollectionNames") or ())
+    if len(given) != 1:
+        raise ValidationError(
+            "Name exactly one collection for the new version (artifactCollectionName or artifactCollectionNames).",
+            code="invalid",
+        )
+    return given.pop()
 
 
 def _tag_names(tags: list[Input] | None) -> list[str]:
@@ -474,6 +488,56 @@ def unlink_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"success": True}
 
 
+def _sequence(input: Input) -> Artifact:
+    pk = ids.decode_int(input["artifactSequenceID"], "ArtifactSequence")
+    artifact = Artifact.objects.select_related("project__entity").filter(pk=pk).first()
+    if artifact is None:
+        # The same answer as for one the user may not see (the services' permission checks).
+        raise Http404("No such artifact collection.")
+    return artifact
+
+
+def _text_change(input: Input, field: str) -> str | None:
+    """A field the SDK sends to change, null to clear (an empty text here); None when it was not sent."""
+    return input[field] or "" if field in input else None
+
+
+def update_artifact_sequence(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`ArtifactCollection.save()` of an artifact: its name and description."""
+    artifact = services.artifact_update(
+        artifact=_sequence(input),
+        user=info.context.user,
+        name=input.get("name"),
+        description=_text_change(input, "description"),
+    )
+    return {"artifactCollection": artifact}
+
+
+def move_artifact_sequence(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`ArtifactCollection.save()` (or `change_type()`) of an artifact with another type."""
+    artifact = services.artifact_type_change(
+        artifact=_sequence(input), user=info.context.user, type=input["destinationArtifactTypeName"]
+    )
+    return {"artifactCollection": artifact}
+
+
+def update_artifact_portfolio(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`ArtifactCollection.save()` of a registered model (or a registry's collection): its description. The SDK
+    sends the name too; registered models are not renamed here, so only their own name is accepted."""
+    user = info.context.user
+    pk = ids.decode_int(input["artifactPortfolioID"], "ArtifactPortfolio")
+    registered_model = RegisteredModel.objects.select_related("entity", "registry").filter(pk=pk).first()
+    if registered_model is None:
+        raise Http404("No such artifact collection.")
+    if input.get("name") not in (None, registered_model.name):
+        registry_permissions.require_change(user, registered_model.scope)
+        raise ValidationError("Registered models and registry collections are not renamed here.", code="unsupported")
+    registered_model = registry_services.registered_model_update(
+        registered_model=registered_model, user=user, description=_text_change(input, "description")
+    )
+    return {"artifactCollection": registered_model}
+
+
 # The organization's registries (W&B's current Registry), which the SDK names as projects of the organization's
 # own entity. Its `access` values and this server's visibilities.
 ACCESS = {"PRIVATE": Visibility.ORGANIZATION, "RESTRICTED": Visibility.RESTRICTED}
@@ -704,6 +768,9 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "deleteAliases": delete_aliases,
     "deleteArtifact": delete_artifact,
     "unlinkArtifact": unlink_artifact,
+    "updateArtifactSequence": update_artifact_sequence,
+    "moveArtifactSequence": move_artifact_sequence,
+    "updateArtifactPortfolio": update_artifact_portfolio,
     "upsertModel": upsert_model,
     "renameProject": rename_project,
     "deleteModel": delete_model,

@@ -741,6 +741,25 @@ def _history_tail(run: Run, info: Info) -> str:
     return json.dumps([] if last is None else [json.dumps(last)])
 
 
+def _run_versions(rows: QuerySet, info: Info, after: str | None, first: int | None) -> dict[str, Any]:
+    """A page of committed versions, in projects the user may see, in the order they were created; the cursor is
+    the last version's id."""
+    rows = rows.filter(permissions.visible_projects_q(_user(info), "artifact__project__")).select_related(
+        "artifact__project__entity"
+    )
+    found, has_next = keyset_page(rows, "pk", after, first, descending=False)
+    edges = [{"node": version, "cursor": str(version.pk)} for version in found]
+    return connection(edges, has_next, after, totalCount=rows.count())
+
+
+def _run_input_artifacts(run: Run, info: Info, after: str | None = None, first: int | None = None) -> dict:
+    return _run_versions(ArtifactVersion.committed.filter(usages__run=run), info, after, first)
+
+
+def _run_output_artifacts(run: Run, info: Info, after: str | None = None, first: int | None = None) -> dict:
+    return _run_versions(ArtifactVersion.committed.filter(created_by_run=run), info, after, first)
+
+
 RUN: dict[str, Resolver] = {
     "id": lambda run, info: ids.encode("Run", run.pk),
     "name": lambda run, info: run.run_id,
@@ -777,6 +796,8 @@ RUN: dict[str, Resolver] = {
     "sampledHistory": _sampled_history,
     "parquetHistory": _parquet_history,
     "events": lambda run, info, samples=None: [],
+    "inputArtifacts": _run_input_artifacts,
+    "outputArtifacts": _run_output_artifacts,
 }
 
 
@@ -1003,7 +1024,7 @@ ARTIFACT: dict[str, Resolver] = {
         {"id": ids.encode("Tag", tag.pk), "name": tag.name, "tagCategoryName": None, "attributes": None}
         for tag in version.tags.all()
     ],
-    "historyStep": nothing,
+    "historyStep": lambda version, info: version.history_step,
     "state": lambda version, info: version.state,
     "size": lambda version, info: version.size,
     "digestAlgorithm": lambda version, info: "MANIFEST_MD5",

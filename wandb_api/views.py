@@ -253,12 +253,15 @@ def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) 
     entity = version.artifact.project.entity
     missing: dict[str, Blob] = {}
     references: dict[str, dict] = {}
+    extras: dict[str, Any] = {}
     for path, entry in contents.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
             raise ValidationError(f"The manifest entry for '{path}' must be an object with a digest.")
         if entry.get("ref") is not None:
             references[path] = entry
             continue
+        if entry.get("extra"):
+            extras[path] = entry["extra"]
         if names.normalize_file_path(path) in present:
             continue
         blob = services.blob_for_dedupe(entity=entity, md5=entry["digest"])
@@ -275,6 +278,7 @@ def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) 
         services.version_digest_from_manifest(
             version=version, md5_by_path={path: entry["digest"] for path, entry in contents.items()}, user=user
         )
+        services.version_file_extras_set(version=version, extras=extras, user=user)
     return HttpResponse(status=200)
 
 
@@ -309,13 +313,19 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
 def manifest_json(version: ArtifactVersion) -> dict[str, Any]:
     """W&B's manifest (version 1, storage layout V2) of a version, made from its stored files."""
     birth = ids.encode("Artifact", version.pk)
+    extras = version.file_extras or {}
     return {
         "version": 1,
         "storagePolicy": "wandb-storage-policy-v1",
         "storagePolicyConfig": {"storageLayout": "V2"},
         "contents": {
             **{
-                f.path: {"digest": f.blob.md5, "size": f.blob.size, "birthArtifactID": birth}
+                f.path: {
+                    "digest": f.blob.md5,
+                    "size": f.blob.size,
+                    "birthArtifactID": birth,
+                    **({"extra": extras[f.path]} if f.path in extras else {}),
+                }
                 for f in version.files.select_related("blob").order_by("path")
             },
             **{

@@ -373,6 +373,51 @@ def test_an_artifact_created_without_a_run_is_logged_into_the_project_by_no_run(
         assert client.get(f"/reviewco/mnist/artifacts/dataset/runless/v0{tab}").status_code == 200
 
 
+def test_create_artifact_takes_its_collection_from_a_list_of_one_name(gql, team, project):
+    existing = log_version(project, "mnist_model", content=b"weights")
+    run = make_run(project)
+    variables = {
+        "input": {
+            "entityName": "reviewco",
+            "projectName": "mnist",
+            "runName": run.run_id,
+            "artifactTypeName": "model",
+            "digest": manifest_digest({"model.pt": b64md5(b"weights")}),
+        }
+    }
+    before = snapshot()
+    for names in ([], ["mnist_model", "other"]):
+        bad = {"input": {**variables["input"], "artifactCollectionNames": names}}
+        body = gql(documents.CREATE_ARTIFACT, bad, key=api_key(team.member))
+        assert "Name exactly one collection" in body["errors"][0]["message"]
+    assert {k: v for k, v in snapshot().items() if k != "ApiKey"} == {k: v for k, v in before.items() if k != "ApiKey"}
+    good = {"input": {**variables["input"], "artifactCollectionNames": ["mnist_model"]}}
+    body = gql(documents.CREATE_ARTIFACT, good, key=api_key(team.member))
+    assert body["data"]["createArtifact"]["artifact"]["id"] == artifact_id(existing)
+
+
+def test_create_artifact_keeps_a_history_step_and_refuses_a_negative_one(gql, team, project):
+    run = make_run(project)
+    variables = {
+        "input": {
+            "entityName": "reviewco",
+            "projectName": "mnist",
+            "runName": run.run_id,
+            "artifactCollectionName": "stepped",
+            "artifactTypeName": "dataset",
+            "digest": manifest_digest({}),
+        }
+    }
+    key = api_key(team.member)
+    before = snapshot()
+    body = gql(documents.CREATE_ARTIFACT, {"input": {**variables["input"], "historyStep": -1}}, key=key)
+    assert "history step" in body["errors"][0]["message"]
+    assert snapshot() == before
+    body = gql(documents.CREATE_ARTIFACT, {"input": {**variables["input"], "historyStep": 3}}, key=key)
+    pk = ids.decode_int(body["data"]["createArtifact"]["artifact"]["id"], "Artifact")
+    assert ArtifactVersion.objects.get(pk=pk).history_step == 3
+
+
 def test_create_artifact_with_a_known_digest_returns_the_committed_version_with_aliases_merged(gql, team, project):
     existing = log_version(project, "mnist_model", content=b"weights")
     key = api_key(team.member)

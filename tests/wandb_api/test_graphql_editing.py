@@ -12,12 +12,17 @@ from wandb.sdk.artifacts._generated import (
     ARTIFACT_USED_BY_GQL,
     DELETE_ALIASES_GQL,
     DELETE_ARTIFACT_GQL,
+    RUN_INPUT_ARTIFACTS_GQL,
+    RUN_OUTPUT_ARTIFACTS_GQL,
     UNLINK_ARTIFACT_GQL,
     UPDATE_ARTIFACT_GQL,
+    UPDATE_ARTIFACT_PORTFOLIO_GQL,
+    UPDATE_ARTIFACT_SEQUENCE_GQL,
+    UPDATE_ARTIFACT_SEQUENCE_TYPE_GQL,
 )
 
 from artifacts import services
-from artifacts.models import ArtifactAlias, ArtifactVersion
+from artifacts.models import Artifact, ArtifactAlias, ArtifactUsage, ArtifactVersion
 from registry.models import LinkAlias
 from tests.factories import link, log_version, make_project, make_run, snapshot
 from tests.wandb_api.helpers import api_key
@@ -43,6 +48,11 @@ RUN_QUERY = (
         ARTIFACT_USED_BY_GQL,
         IS_PROJECT_READ_ONLY_GQL,
         RUN_QUERY,
+        RUN_INPUT_ARTIFACTS_GQL,
+        RUN_OUTPUT_ARTIFACTS_GQL,
+        UPDATE_ARTIFACT_SEQUENCE_GQL,
+        UPDATE_ARTIFACT_SEQUENCE_TYPE_GQL,
+        UPDATE_ARTIFACT_PORTFOLIO_GQL,
     ],
 )
 def test_the_documents_of_save_logged_by_and_used_by_validate(document):
@@ -165,6 +175,31 @@ def test_used_by_answers_only_runs_the_user_may_see(gql, team):
     assert (creator["__typename"], creator["name"], creator["project"]["name"]) == ("Run", "trainer", "open")
 
 
+def test_a_runs_used_and_logged_versions_are_only_those_the_user_may_see(gql, team):
+    public = make_project(team.entity, "open", public=True)
+    evaluator = make_run(public, "evaluator")
+    logged = log_version(public, "cnn", run=evaluator)
+    services.version_use(run=evaluator, version=log_version(public, "data"), user=team.member)
+    hidden = make_project(team.outsider.memberships.get().entity, "private")
+    # Used by someone who could see both projects then; no service call here can set that up with these personas.
+    ArtifactUsage.objects.create(run=evaluator, version=log_version(hidden, "secret"))
+    variables = {"entity": "reviewco", "project": "open", "run": "evaluator", "perPage": 1}
+
+    def names(document, user) -> list[str]:
+        found, cursor = [], None
+        while True:
+            body = gql(document, variables | {"cursor": cursor}, key=api_key(user))
+            page = body["data"]["project"]["run"]["artifacts"]
+            found += [f"{e['node']['artifactSequence']['name']}:v{e['node']['versionIndex']}" for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return found
+            cursor = page["pageInfo"]["endCursor"]
+
+    assert names(RUN_INPUT_ARTIFACTS_GQL, team.member) == ["data:v0"]
+    assert names(RUN_INPUT_ARTIFACTS_GQL, team.outsider) == ["data:v0", "secret:v0"]
+    assert names(RUN_OUTPUT_ARTIFACTS_GQL, team.outsider) == [f"cnn:v{logged.index}"]
+
+
 def test_delete_artifact_and_unlink_artifact_apply_the_pages_rules(gql, team, project):
     version = log_version(project, "cnn")
     services.alias_set(version=version, name="staging", user=team.admin)
@@ -198,3 +233,75 @@ def test_delete_artifact_and_unlink_artifact_apply_the_pages_rules(gql, team, pr
     body = gql(DELETE_ARTIFACT_GQL, {"input": {**delete["input"], "deleteAliases": True}}, key=member)
     assert body["data"]["result"]["artifact"]["id"] == version_id
     assert not ArtifactVersion.objects.filter(pk=version.pk).exists()
+
+
+def test_update_artifact_sequence_renames_and_describes_an_artifact_for_members_only(gql, team, project):
+    version = log_version(project, "cnn")
+    log_version(project, "taken")
+    sequence_id = ids.encode("ArtifactSequence", version.artifact_id)
+
+    def update(user, **fields) -> dict:
+        variables = {"input": {"artifactSequenceID": sequence_id, **fields}}
+        return gql(UPDATE_ARTIFACT_SEQUENCE_GQL, variables, key=keys[user])
+
+    keys = {user: api_key(user) for user in (team.viewer, team.member, team.outsider)}
+    before = snapshot()
+    assert update(team.viewer, name="renamed")["errors"][0]["extensions"]["code"] == "PERMISSION_ERROR"
+    assert "Not found" in update(team.outsider, name="renamed")["errors"][0]["message"]
+    assert "already has an artifact named 'taken'" in update(team.member, name="taken")["errors"][0]["message"]
+    assert "Invalid artifact name" in update(team.member, name="a/b", description="d")["errors"][0]["message"]
+    assert snapshot() == before
+    assert Artifact.objects.get(pk=version.artifact_id).name == "cnn"
+    body = update(team.member, name="renamed", description="Convolutional.")
+    collection = body["data"]["result"]["artifactCollection"]
+    assert (collection["name"], collection["description"], collection["type"]) == (
+        "renamed",
+        "Convolutional.",
+        {"name": "model"},
+    )
+    assert (
+        update(team.member, name="renamed", description=None)["data"]["result"]["artifactCollection"]["description"]
+        is None
+    )
+    assert version.aliases.get().name == "latest" and Artifact.objects.get(pk=version.artifact_id).name == "renamed"
+
+
+def test_move_artifact_sequence_changes_the_type_unless_linked_or_internal(gql, team, project):
+    data = log_version(project, "images", type="dataset")
+    linked = log_version(project, "cnn")
+    link(linked)
+    internal = log_version(project, "run-history", type="wandb-history")
+
+    def move(user, version, type) -> dict:
+        variables = {"input": {"artifactSequenceID": ids.encode("ArtifactSequence", version.artifact_id)}}
+        variables["input"]["destinationArtifactTypeName"] = type
+        return gql(UPDATE_ARTIFACT_SEQUENCE_TYPE_GQL, variables, key=keys[user])
+
+    keys = {user: api_key(user) for user in (team.viewer, team.member)}
+    before = snapshot()
+    assert move(team.viewer, data, "images")["errors"][0]["extensions"]["code"] == "PERMISSION_ERROR"
+    assert "unlink them" in move(team.member, linked, "weights")["errors"][0]["message"]
+    assert "reserved" in move(team.member, internal, "dataset")["errors"][0]["message"]
+    assert "reserved" in move(team.member, data, "wandb-mine")["errors"][0]["message"]
+    assert snapshot() == before
+    body = move(team.member, data, "images")
+    assert body["data"]["result"]["artifactCollection"]["type"] == {"name": "images"}
+    assert Artifact.objects.get(pk=data.artifact_id).type == "images"
+
+
+def test_update_artifact_portfolio_describes_a_registered_model_but_does_not_rename_it(gql, team, project):
+    model = link(log_version(project)).registered_model
+    portfolio_id = ids.encode("ArtifactPortfolio", model.pk)
+
+    def update(user, **fields) -> dict:
+        variables = {"input": {"artifactPortfolioID": portfolio_id, **fields}}
+        return gql(UPDATE_ARTIFACT_PORTFOLIO_GQL, variables, key=api_key(user))
+
+    assert "not renamed" in update(team.member, name="Other", description="x")["errors"][0]["message"]
+    assert update(team.viewer, name="MNIST-dev", description="x")["errors"][0]["extensions"]["code"] == (
+        "PERMISSION_ERROR"
+    )
+    body = update(team.member, name="MNIST-dev", description="The card.")
+    assert body["data"]["result"]["artifactCollection"]["description"] == "The card."
+    model.refresh_from_db()
+    assert model.description == "The card."

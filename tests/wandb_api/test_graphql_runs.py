@@ -351,3 +351,34 @@ def test_a_viewer_cannot_stream_to_a_run(client, team, project):
     assert response.status_code == 403
     run.refresh_from_db()
     assert (run.state, run.history.count(), run.history_line_count) == ("running", 0, 0)
+
+
+def test_run_ids_are_what_wandb_accepts_and_stay_one_segment_of_a_url(client, gql, team, project):
+    key = api_key(team.member)
+    variables = {"entity": "reviewco", "project": "mnist"}
+    before = snapshot()
+    for bad in (
+        "",
+        "a/b",
+        "a\\b",
+        "x?y",
+        "50%",
+        " lead",
+        "trail ",
+        "..",
+        "tab\there",
+        "del\x7f",
+        "zero\u200bwidth",
+        "a" * 129,
+    ):
+        body = gql(documents.UPSERT_BUCKET, variables | {"name": bad}, key=key)
+        assert "Invalid run id" in body["errors"][0]["message"], bad
+    assert snapshot() == before
+    for run_id in ("random-run-id-=1234567-seed-0", "lr=0.1 seed=2", "é+[x]@~!"):
+        created = gql(documents.UPSERT_BUCKET, variables | {"name": run_id}, key=key)["data"]["upsertBucket"]
+        assert created["bucket"]["name"] == run_id
+        run = Run.objects.get(project=project, run_id=run_id)
+        client.force_login(team.viewer)
+        response = client.get(run.get_absolute_url())
+        assert response.status_code == 200
+        assert run_id in response.content.decode()

@@ -348,3 +348,22 @@ def test_an_artifact_without_files_is_logged_read_and_shown(run_sdk, team, proje
     client.force_login(team.viewer)
     for tab in ("", "/files"):
         assert client.get(f"/reviewco/mnist/artifacts/dataset/placeholder/v0{tab}").status_code == 200
+
+
+def test_a_manifest_entrys_extra_comes_back_with_the_version(run_sdk, team, project):
+    process = run_sdk(
+        """
+        import json, wandb
+        with wandb.init(entity="reviewco", project="mnist") as run:
+            artifact = wandb.Artifact("with-extra", type="dataset")
+            with artifact.new_file("test_file.txt") as f:
+                f.write("test content\\n")
+            artifact.manifest.entries["test_file.txt"].extra["test_key"] = {"x": 1}
+            run.log_artifact(artifact).wait()
+        entry = wandb.Api().artifact("reviewco/mnist/with-extra:v0").manifest.entries["test_file.txt"]
+        print(json.dumps([entry.size, entry.extra]))
+        """,
+        key=api_key(team.member),
+    )
+    assert _result(process) == [13, {"test_key": {"x": 1}}]
+    assert ArtifactVersion.objects.get().file_extras == {"test_file.txt": {"test_key": {"x": 1}}}

@@ -156,6 +156,63 @@ def test_logged_by_and_used_by_name_the_runs(run_sdk, team, logged):
     }
 
 
+def test_a_runs_used_and_logged_artifacts_are_listed(run_sdk, team, logged):
+    process = run_sdk(
+        """
+        import json, wandb
+        api = wandb.Api()
+        out = {}
+        for name in ("trainer", "evaluator"):
+            run = api.run(f"reviewco/mnist/{name}")
+            out[name] = [[a.name for a in run.logged_artifacts()], [a.name for a in run.used_artifacts()]]
+        print(json.dumps(out))
+        """,
+        key=api_key(team.viewer),
+        timeout=TIMEOUT,
+    )
+    assert _result(process) == {"trainer": [["mnist_model:v0"], []], "evaluator": [[], ["mnist_model:v0"]]}
+
+
+def test_a_fetched_run_logs_a_fetched_version_again(run_sdk, team, logged):
+    process = run_sdk(
+        """
+        import json, wandb
+        api = wandb.Api()
+        logged = api.run("reviewco/mnist/evaluator").log_artifact(
+            api.artifact("reviewco/mnist/mnist_model:v0"), aliases=["relogged"]
+        )
+        print(json.dumps([logged.name, sorted(api.artifact("reviewco/mnist/mnist_model:v0").aliases)]))
+        """,
+        key=api_key(team.member),
+        timeout=TIMEOUT,
+    )
+    assert _result(process) == ["mnist_model:v0", ["latest", "relogged"]]
+    assert ArtifactVersion.objects.count() == 1
+
+
+def test_a_collection_is_renamed_described_and_retyped_with_save(run_sdk, team, project):
+    log_version(project, "images", type="dataset")
+    process = run_sdk(
+        """
+        import json, wandb
+        api = wandb.Api()
+        collection = api.artifact_collection("dataset", "reviewco/mnist/images")
+        collection.name = "pictures"
+        collection.description = "Labelled pictures."
+        collection.type = "pictures"
+        collection.save()
+        fetched = api.artifact("reviewco/mnist/pictures:latest")
+        out = [fetched.type, fetched.collection.name, fetched.collection.description]
+        fetched.collection.change_type("photos")
+        out.append(api.artifact("reviewco/mnist/pictures:v0").type)
+        print(json.dumps(out))
+        """,
+        key=api_key(team.member),
+        timeout=TIMEOUT,
+    )
+    assert _result(process) == ["pictures", "pictures", "Labelled pictures.", "photos"]
+
+
 def test_tags_metadata_and_description_are_edited_after_commit_and_kept_from_creation(run_sdk, team, project, tmp_path):
     (tmp_path / "model.pt").write_bytes(b"tagged weights")
     process = run_sdk(

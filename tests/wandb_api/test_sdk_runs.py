@@ -191,3 +191,42 @@ def test_runs_are_listed_with_mongodb_style_filters(run_sdk, team, project):
     assert out["paged"] == [3, ["alpha", "beta", "gamma"]]
     assert out["full"] == [0.01, 0.1, 0.01]
     assert "$regex" in out["refused"] and "not offered" in out["refused"]
+
+
+def test_a_run_whose_id_holds_an_equals_sign_logs_a_table(run_sdk, team, project):
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            name_and_id = "random-run-id-=1234567-seed-0"
+            with wandb.init(entity="reviewco", project="mnist", name=name_and_id, id=name_and_id) as run:
+                run.log({"my-table": wandb.Table(["a", "b"], [[1, "x"], [2, "y"]])}, step=1)
+            got = wandb.Api().run(f"reviewco/mnist/{name_and_id}")
+            print(json.dumps([got.id, got.name, [a.type for a in got.logged_artifacts()]]))
+            """,
+            key=api_key(team.member),
+        )
+    )
+    assert out == ["random-run-id-=1234567-seed-0", "random-run-id-=1234567-seed-0", ["run_table"]]
+    assert Run.objects.get(run_id="random-run-id-=1234567-seed-0").project == project
+
+
+def test_a_version_keeps_the_history_step_it_was_logged_at(run_sdk, team, project):
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            with wandb.init(entity="reviewco", project="mnist") as run:
+                for i in range(2):
+                    artifact = wandb.Artifact("stepped", "dataset")
+                    with artifact.new_file("test.txt", "w") as f:
+                        f.write(f"testing {i}")
+                    run.log_artifact(artifact)
+                    run.log({"metric": 5})
+            api = wandb.Api()
+            print(json.dumps([api.artifact(f"reviewco/mnist/stepped:v{i}").history_step for i in range(2)]))
+            """,
+            key=api_key(team.member),
+        )
+    )
+    assert out == [None, 0]

@@ -158,3 +158,25 @@ def test_a_manifest_listing_lost_bytes_is_refused_and_adds_nothing(client, team,
     assert response.status_code == 400
     assert "missing or corrupt" in response.content.decode()
     assert snapshot() == before
+
+
+def test_a_manifest_entrys_extra_must_be_an_object_and_is_kept_only_then(client, team, project):
+    blob = log_version(project, "cnn", content=CONTENT).files.get().blob
+    digest = manifest_digest({"model.pt": blob.md5})
+    version = services.version_create(
+        run=make_run(project), user=team.member, name="draft", type="model", digest=digest
+    ).version
+    url = tokens.upload_url(RequestFactory().get("/"), manifest=version.pk, user=team.member.pk)
+
+    def upload(extra):
+        manifest = {"contents": {"model.pt": {"digest": blob.md5, "size": blob.size, "extra": extra}}}
+        return client.put(url, data=json.dumps(manifest), content_type="application/json")
+
+    before = snapshot()
+    response = upload(["not", "an", "object"])
+    assert response.status_code == 400 and "must be a JSON object" in response.content.decode()
+    assert snapshot() == before
+    assert upload({"k": [1]}).status_code == 200
+    version = services.version_commit(version=version, user=team.member)
+    download = tokens.download_url(RequestFactory().get("/"), manifest=version.pk)
+    assert client.get(download).json()["contents"]["model.pt"]["extra"] == {"k": [1]}

@@ -18,7 +18,7 @@ from django.http import Http404
 from artifacts import permissions as team
 from artifacts.models import ArtifactVersion, Entity, Membership, Organization, Role
 from artifacts.permissions import User
-from registry.models import RegisteredModel, Registry, RegistryMember, Visibility
+from registry.models import Link, RegisteredModel, Registry, RegistryMember, Visibility
 
 Scope = Entity | Registry
 ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
@@ -169,6 +169,15 @@ def can_view_organization(user: User, organization: Organization) -> bool:
 
 def can_view_model(user: User, registered_model: RegisteredModel) -> bool:
     return can_view(user, registered_model.scope)
+
+
+def can_view_version(user: User, version: ArtifactVersion) -> bool:
+    """Its project's readers see a version, and so do those who see a registered model or collection linking it
+    (a registry member outside the source team reads, and sets registry aliases on, what the registry holds)."""
+    if team.can_view_project(user, version.artifact.project):
+        return True
+    links = Link.objects.filter(source=version).select_related("registered_model__registry", "registered_model__entity")
+    return version.is_committed and any(can_view_model(user, link.registered_model) for link in links)
 
 
 def may_link_from(version: ArtifactVersion, scope: Scope) -> bool:

@@ -210,22 +210,11 @@ def version_by_id(user: User, artifact_id: str) -> ArtifactVersion | None:
     if version is not None and version.duplicate_of_id is not None:
         # Its content was committed by another writer first: that version is what this one became.
         version = ArtifactVersion.objects.select_related("artifact__project__entity").get(pk=version.duplicate_of_id)
-    if version is None or not _may_view(user, version):
+    if version is None or not registry_permissions.can_view_version(user, version):
         return None
     if not version.is_committed and not permissions.can_change(user, version.artifact.project.entity):
         return None
     return version
-
-
-def _may_view(user: User, version: ArtifactVersion) -> bool:
-    """Its project's readers see a version, and so do those who see a registered model or collection linking it
-    (a registry member outside the source team reads, and sets registry aliases on, what the registry holds)."""
-    if permissions.can_view_project(user, version.artifact.project):
-        return True
-    links = Link.objects.filter(source=version).select_related("registered_model__registry", "registered_model__entity")
-    return version.is_committed and any(
-        registry_permissions.can_view_model(user, link.registered_model) for link in links
-    )
 
 
 def version_for_write(user: User, artifact_id: str) -> ArtifactVersion:

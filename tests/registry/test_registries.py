@@ -524,3 +524,22 @@ def test_the_registry_search_finds_versions_by_their_tags(client, org):
     # Not for someone outside the organization.
     page = _client(client, org.outsider).get("/registry?q=release-candidate").content.decode()
     assert "digits:v0" not in page
+
+
+def test_registry_members_roles_change_and_removal_on_the_settings_page(client, org):
+    services.registry_member_set(registry=org.model, user=org.member, role="viewer", actor=org.admin)
+    base = f"/orgs/{ORG}/registry/model/settings"
+    page = _client(client, org.admin).get(base).content.decode()
+    assert f'action="{base}/members/bob/role"' in page and f'action="{base}/members/bob/remove"' in page
+    assert f'action="{base}/protected-aliases/production/delete"' in page
+    hx = {"HX-Request": "true"}
+    r = client.post(f"{base}/members/bob/role", {"role": "admin"}, headers=hx)
+    assert 'id="registry-members"' in r.content.decode()
+    assert RegistryMember.objects.get(user=org.member).role == "admin"
+    r = client.post(f"{base}/members/bob/role", {"role": "owner"}, headers=hx)
+    assert "Unknown role" in r.content.decode() and RegistryMember.objects.get(user=org.member).role == "admin"
+    client.post(f"{base}/members/bob/remove", headers=hx)
+    assert not RegistryMember.objects.exists()
+    assert client.post(f"{base}/members/bob/remove").status_code == 404
+    client.post(f"{base}/protected-aliases/production/delete")
+    assert Registry.objects.get(pk=org.model.pk).protected_aliases == []

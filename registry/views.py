@@ -785,7 +785,7 @@ def collection_create(request: HtmxHttpRequest, entity: str, registry: str) -> H
                 url = rm.get_absolute_url()
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     if wants_fragment(request) and request.method == "GET" and request.htmx.target == "collection-form":
-        return render(request, "registry/new_collection_modal.html#collection-form", context)
+        return render(request, "registry/new_collection_modal.html#new-collection-form", context)
     return render_modal(request, "registry/new_collection_modal.html", context, "new-collection")
 
 

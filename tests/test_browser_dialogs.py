@@ -155,3 +155,81 @@ def test_a_failed_request_outside_a_dialog_is_an_error_toast(page, demo):
     )
     page.get_by_label("Search registered models").fill("mnist")
     expect(page.get_by_role("alert").filter(has_text="The search broke.")).to_be_visible()
+
+
+def _open(page, opener, name: str):
+    opener()
+    dialog = page.get_by_role("dialog", name=name)
+    expect(dialog).to_be_visible()
+    settled(page)
+    return dialog
+
+
+def test_registry_dialogs_reopen_after_every_way_of_closing_and_after_errors(page, demo):
+    sign_in(page, "alice", PASSWORD)
+    registry = "/orgs/reviewco-org/registry/model"
+    page.goto(registry)
+
+    def create_collection():
+        page.get_by_role("link", name="Create collection").click()
+
+    def link_new_version():
+        page.get_by_role("row", name=re.compile("mnist-classifier")).hover()
+        page.get_by_role("button", name="More actions for mnist-classifier").click()
+        page.get_by_role("menuitem", name="Link new version").click()
+
+    for _ in range(2):
+        for how in ("cancel", "x", "escape"):
+            _close(page, _open(page, create_collection, "Create collection"), how)
+            _close(page, _open(page, link_new_version, "Link new version"), how)
+    # An error inside the dialog, then it closes and opens again, then a success.
+    dialog = _open(page, create_collection, "Create collection")
+    dialog.get_by_label("Name").fill("mnist-classifier")
+    dialog.get_by_role("button", name="Create collection").click()
+    expect(dialog.get_by_role("alert").first).to_contain_text("already exists")
+    _close(page, dialog, "escape")
+    dialog = _open(page, link_new_version, "Link new version")
+    dialog.get_by_role("button", name="Link version").click()
+    settled(page)
+    expect(dialog).to_be_visible()  # the browser's own required-field check keeps it open
+    _close(page, dialog, "x")
+    dialog = _open(page, link_new_version, "Link new version")
+    dialog.get_by_label("Team").select_option("reviewco")
+    settled(page)
+    dialog.get_by_label("Project").select_option("mnist")
+    settled(page)
+    dialog.get_by_label("Artifact").select_option("mnist_model")
+    settled(page)
+    dialog.get_by_label("Version").select_option("0")
+    dialog.get_by_role("button", name="Link version").click()
+    expect(dialog).to_be_hidden()
+    _close(page, _open(page, link_new_version, "Link new version"), "cancel")
+    _close(page, _open(page, create_collection, "Create collection"), "cancel")
+
+    # The Registry's Create registry, after an error and after closing.
+    page.goto("/registry")
+
+    def create_registry():
+        page.get_by_role("link", name="Create registry").click()
+
+    for how in ("cancel", "x", "escape"):
+        _close(page, _open(page, create_registry, "Create registry"), how)
+    dialog = _open(page, create_registry, "Create registry")
+    dialog.get_by_label("Name").fill("model")
+    dialog.get_by_role("button", name="Create registry").click()
+    expect(dialog.get_by_role("alert").first).to_contain_text("already exists")
+    _close(page, dialog, "cancel")
+    _close(page, _open(page, create_registry, "Create registry"), "x")
+
+    # Link to registry from the Artifact browser, switching the registry, after closing.
+    page.goto("/reviewco/mnist/artifacts/model/mnist_model/v1")
+
+    def link_to_registry():
+        page.get_by_role("link", name="Link to registry").click()
+
+    for how in ("cancel", "x", "escape"):
+        dialog = _open(page, link_to_registry, "Link to registry")
+        dialog.get_by_label("Registry").select_option("model")
+        expect(dialog.get_by_label("Select a collection")).to_be_visible()
+        settled(page)
+        _close(page, dialog, how)

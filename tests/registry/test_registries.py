@@ -543,3 +543,21 @@ def test_registry_members_roles_change_and_removal_on_the_settings_page(client, 
     assert client.post(f"{base}/members/bob/remove").status_code == 404
     client.post(f"{base}/protected-aliases/production/delete")
     assert Registry.objects.get(pk=org.model.pk).protected_aliases == []
+
+
+def test_an_error_in_the_create_collection_dialog_answers_in_the_dialog(client, org):
+    before = _counts()
+    r = _client(client, org.admin).post(
+        f"/orgs/{ORG}/registry/model/collections/new",
+        {"name": "mnist-classifier", "type": "model", "team": ""},
+        headers={"HX-Request": "true", "HX-Target": "collection-form"},
+    )
+    assert r.status_code == 200
+    assert 'id="collection-form"' in r.content.decode() and "already exists" in r.content.decode()
+    r = client.post(
+        "/registry/new",
+        {"organization": ORG, "name": "model", "visibility": "organization"},
+        headers={"HX-Request": "true", "HX-Target": "new-registry-form"},
+    )
+    assert r.status_code == 200 and "already exists" in r.content.decode()
+    assert _counts() == before

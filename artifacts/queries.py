@@ -350,12 +350,22 @@ def version_labels(artifact: Artifact) -> QuerySet[ArtifactVersion]:
     )
 
 
+LINKED_COLLECTIONS_SHOWN = 50
+
+
+def linked_collections(project: Project) -> list:
+    """The project's collections of linked versions (registry.models.RegisteredModel with `project`, W&B's
+    portfolios, read through the reverse relation), by name: the first LINKED_COLLECTIONS_SHOWN, and one more to
+    tell that more exist."""
+    return list(project.portfolios.select_related("entity", "project").order_by("name")[: LINKED_COLLECTIONS_SHOWN + 1])
+
+
 def _links_qs() -> QuerySet:
     """Registry links of versions, read through the reverse relation (artifacts never imports registry)."""
     Link = ArtifactVersion._meta.get_field("links").related_model
-    return Link.objects.select_related("registered_model__entity", "registered_model__registry__organization").order_by(
-        "registered_model__name", "index"
-    )
+    return Link.objects.select_related(
+        "registered_model__entity", "registered_model__registry__organization", "registered_model__project__entity"
+    ).order_by("registered_model__name", "index")
 
 
 def _visible_links(user: User, links: Iterable) -> list:

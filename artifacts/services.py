@@ -950,6 +950,14 @@ def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:
     """The artifact row, created if missing and locked until the transaction ends (serialises numbering)."""
     artifact = Artifact.objects.select_for_update().filter(project=project, name=name).order_by().first()
     if artifact is None:
+        # `entity/project/name` names one collection: a portfolio's name (registry.models, through the reverse
+        # relation: artifacts never imports registry) is taken.
+        if project.portfolios.filter(name=name).exists():
+            raise ValidationError(
+                f"'{name}' is a collection of linked versions in project '{project.entity.name}/{project.name}': "
+                "log the artifact under another name.",
+                code="name_taken",
+            )
         try:
             with transaction.atomic():
                 artifact = Artifact.objects.create(project=project, name=name, type=type)
@@ -1109,6 +1117,33 @@ def version_delete(*, version: ArtifactVersion, user: User, delete_aliases: bool
     newest = ArtifactVersion.committed.filter(artifact=artifact).order_by("-index").first()
     if newest is not None:
         _alias_move(version=newest, name=names.LATEST)
+
+
+@transaction.atomic
+def artifact_delete(*, artifact: Artifact, user: User) -> None:
+    """Delete an artifact with every version it holds (W&B's `ArtifactCollection.delete()` of an artifact).
+
+    Refused while any of its versions is linked (unlink them first, where protected aliases are checked). Its
+    aliases go with it; the files' bytes stay until `collect_garbage` removes blobs no version refers to.
+    """
+    permissions.require_change_project(user, artifact.project)
+    # Lock the artifact row (as numbering does): no version is committed or linked to it meanwhile.
+    Artifact.objects.filter(pk=artifact.pk).update(updated_at=timezone.now())
+    linked = ArtifactVersion.objects.filter(artifact=artifact, links__isnull=False).order_by("index").distinct()
+    labels = [f"v{index}" for index in linked.values_list("index", flat=True)[:5]]
+    if labels:
+        raise ValidationError(
+            f"{artifact.name}:{', '.join(labels)} {'is' if len(labels) == 1 else 'are'} linked to a registry or "
+            "collection: unlink them there first.",
+            code="linked",
+        )
+    try:
+        with transaction.atomic():
+            artifact.delete()
+    except ProtectedError:
+        raise ValidationError(
+            f"A version of {artifact.name} was linked meanwhile; unlink it first.", code="linked"
+        ) from None
 
 
 def version_delete_check(*, version: ArtifactVersion, delete_aliases: bool = False) -> None:

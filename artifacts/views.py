@@ -182,6 +182,7 @@ def _browser_context(request: HtmxHttpRequest, project, artifact=None, version=N
         "selected_versions": queries.version_labels(artifact)[: queries.VERSIONS_PER_PAGE] if artifact else [],
         "selected_version": version,
         "selected_count": artifact.num_versions if artifact else 0,
+        "linked_collections": queries.linked_collections(project),
     }
 
 

@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from artifacts import names
-from artifacts.models import ArtifactVersion, Entity, Organization, Role
+from artifacts.models import ArtifactVersion, Entity, Organization, Project, Role
 
 
 def _validate_model_name(value: str) -> None:
@@ -85,21 +85,38 @@ class RegistryMember(models.Model):
         return f"{self.user} in {self.registry} ({self.role})"
 
 
-def scope_filter(scope: "Entity | Registry") -> dict:
-    """The registered models of a scope: an entity's legacy ones (its Model Registry), or a registry's collections."""
-    return {"entity": scope, "registry": None} if isinstance(scope, Entity) else {"registry": scope}
+def scope_filter(scope: "Entity | Registry | Project") -> dict:
+    """The registered models of a scope: an entity's legacy ones (its Model Registry), a registry's collections, or
+    a project's portfolios."""
+    if isinstance(scope, Entity):
+        return {"entity": scope, "registry": None, "project": None}
+    if isinstance(scope, Project):
+        return {"project": scope}
+    return {"registry": scope}
 
 
-LEGACY = Q(registry__isnull=True)
+def scope_related(prefix: str = "") -> list[str]:
+    """What select_related needs to name a registered model and ask about its scope without another query."""
+    return [f"{prefix}{field}" for field in ("entity", "registry__organization__entity", "project__entity")]
+
+
+# The legacy registered models of the teams' Model Registries: neither a registry's collection nor a portfolio.
+LEGACY = Q(registry__isnull=True, project__isnull=True)
 
 
 class RegisteredModel(models.Model):
-    """A curated list of links to artifact versions: a legacy registered model, `entity/model-registry/Name`, in
-    its team's Model Registry (`registry` empty), or a collection of an organization's Registry,
-    `wandb-registry-<registry>/Name`, whose entity is the organization's own."""
+    """A curated list of links to artifact versions, in one of three scopes:
+    - a legacy registered model, `entity/model-registry/Name`, in its team's Model Registry (neither `registry`
+      nor `project` set);
+    - a collection of an organization's Registry, `wandb-registry-<registry>/Name`, whose entity is the
+      organization's own (`registry` set);
+    - a portfolio, `entity/project/Name`: what W&B's `link_artifact` makes in an ordinary project of the team
+      (`project` set), readable by the project's readers.
+    """
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="registered_models")
     registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.CASCADE, related_name="collections")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="portfolios")
     name = models.CharField(max_length=128, validators=[_validate_model_name])
     type = models.CharField(max_length=64, default="model")
     description = models.TextField(blank=True, help_text="Markdown.")
@@ -114,11 +131,15 @@ class RegisteredModel(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["entity", "name"], condition=Q(registry__isnull=True), name="unique_registered_model_name"
-            ),
+            models.UniqueConstraint(fields=["entity", "name"], condition=LEGACY, name="unique_registered_model_name"),
             models.UniqueConstraint(
                 fields=["registry", "name"], condition=Q(registry__isnull=False), name="unique_collection_name"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "name"], condition=Q(project__isnull=False), name="unique_portfolio_name"
+            ),
+            models.CheckConstraint(
+                condition=Q(registry__isnull=True) | Q(project__isnull=True), name="collection_or_portfolio"
             ),
         ]
         # The Model Registry list's two sorts (registry.queries.SORTS), within the entities a user sees or over all,
@@ -143,17 +164,25 @@ class RegisteredModel(models.Model):
         return self.registry_id is not None
 
     @property
+    def is_portfolio(self) -> bool:
+        return self.project_id is not None
+
+    @property
     def kind(self) -> str:
-        return "collection" if self.is_collection else "registered model"
+        return "collection" if self.is_collection or self.is_portfolio else "registered model"
 
     @property
     def project_name(self) -> str:
-        return self.registry.project_name if self.is_collection else names.REGISTRY_PROJECT
+        if self.is_collection:
+            return self.registry.project_name
+        return self.project.name if self.is_portfolio else names.REGISTRY_PROJECT
 
     @property
-    def scope(self) -> "Entity | Registry":
-        """Whose roles and protected aliases rule it: the team's (legacy) or the registry's."""
-        return self.registry if self.is_collection else self.entity
+    def scope(self) -> "Entity | Registry | Project":
+        """Whose roles and protected aliases rule it: the team's (legacy), the registry's, or the project's."""
+        if self.is_collection:
+            return self.registry
+        return self.project if self.is_portfolio else self.entity
 
     def viewable_by(self, user) -> bool:
         """Whether `user` may see it (registry.permissions; asked through the model by artifacts, which never
@@ -167,6 +196,8 @@ class RegisteredModel(models.Model):
         for a collection (same views, addressed by organization and registry)."""
         if self.is_collection:
             return reverse(f"registry:collection_{name}", args=[self.entity.name, self.registry.name, self.name, *args])
+        if self.is_portfolio:
+            return reverse(f"registry:portfolio_{name}", args=[self.entity.name, self.project.name, self.name, *args])
         return reverse(f"registry:{name}", args=[self.entity.name, self.name, *args])
 
 
@@ -201,7 +232,8 @@ class Link(models.Model):
 
     @property
     def full_name(self) -> str:
-        """`entity/model-registry/Name:v0`, or W&B's `wandb-registry-model/Name:v0` for a collection."""
+        """`entity/model-registry/Name:v0` (`entity/project/Name:v0` in a portfolio), or W&B's
+        `wandb-registry-model/Name:v0` for a collection."""
         rm = self.registered_model
         if rm.is_collection:
             return f"{rm.project_name}/{rm.name}:{self.label}"

@@ -1,7 +1,9 @@
 """May this user see / change this registry? Legacy registries and the organizations' registries alike.
 
 A registered model lives in a *scope*: its team's Model Registry (an Entity: the team's roles and protected
-aliases, artifacts.permissions) or a Registry of an organization. A registry's roles:
+aliases, artifacts.permissions), a Registry of an organization, or (a portfolio) an ordinary Project of a team,
+which the project's readers see and the team's members and admins change, under the team's protected aliases.
+A registry's roles:
 - superusers and the organization's admins (admins of any of its teams) are admins of every registry;
 - a registry member has the role given to them there (admin, member, viewer);
 - on an organization-wide registry, every other member of the organization (of any of its teams) is a viewer;
@@ -16,11 +18,11 @@ from django.db.models import Q
 from django.http import Http404
 
 from artifacts import permissions as team
-from artifacts.models import ArtifactVersion, Entity, Membership, Organization, Role
+from artifacts.models import ArtifactVersion, Entity, Membership, Organization, Project, Role
 from artifacts.permissions import User
-from registry.models import Link, RegisteredModel, Registry, RegistryMember, Visibility
+from registry.models import Link, RegisteredModel, Registry, RegistryMember, Visibility, scope_related
 
-Scope = Entity | Registry
+Scope = Entity | Registry | Project
 ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
 
 
@@ -81,6 +83,9 @@ def is_organization_member(user: User, organization_id: int) -> bool:
 def role(user: User, scope: Scope) -> str | None:
     if isinstance(scope, Entity):
         return team.role_in(user, scope)
+    if isinstance(scope, Project):
+        found = team.role_in(user, scope.entity)
+        return Role.VIEWER if found is None and scope.is_public else found
     if is_organization_admin(user, scope.organization_id):
         return Role.ADMIN
     explicit = _registry_roles(user).get(scope.pk)
@@ -104,6 +109,8 @@ def is_admin(user: User, scope: Scope) -> bool:
 
 
 def protected_aliases(scope: Scope) -> set[str]:
+    if isinstance(scope, Project):
+        scope = scope.entity
     return set(scope.protected_aliases or [])
 
 
@@ -114,12 +121,16 @@ def may_set_alias(user: User, scope: Scope, alias: str) -> bool:
 
 
 def _scope_name(scope: Scope) -> str:
+    if isinstance(scope, Project):
+        return f"'{scope.entity.name}'"
     return f"'{scope.name}'" if isinstance(scope, Entity) else f"the {scope.name} registry"
 
 
 def require_view(user: User, scope: Scope) -> None:
     if not can_view(user, scope):
-        raise Http404("No such registry." if isinstance(scope, Registry) else "No such registered model.")
+        raise Http404(
+            {Registry: "No such registry.", Project: "No such project."}.get(type(scope), "No such registered model.")
+        )
 
 
 def require_change(user: User, scope: Scope) -> None:
@@ -176,13 +187,16 @@ def can_view_version(user: User, version: ArtifactVersion) -> bool:
     (a registry member outside the source team reads, and sets registry aliases on, what the registry holds)."""
     if team.can_view_project(user, version.artifact.project):
         return True
-    links = Link.objects.filter(source=version).select_related("registered_model__registry", "registered_model__entity")
+    links = Link.objects.filter(source=version).select_related(*scope_related("registered_model__"))
     return version.is_committed and any(can_view_model(user, link.registered_model) for link in links)
 
 
 def may_link_from(version: ArtifactVersion, scope: Scope) -> bool:
-    """A version may be linked into its own team's Model Registry, or into registries of its own organization."""
+    """A version may be linked into its own team's Model Registry or projects, or into registries of its own
+    organization."""
     entity = version.artifact.project.entity
+    if isinstance(scope, Project):
+        return entity.pk == scope.entity_id
     if isinstance(scope, Entity):
         return entity.pk == scope.pk
     return entity.organization_id == scope.organization_id
@@ -214,7 +228,9 @@ def visible_models_q(user: User, prefix: str = "") -> Q:
     """A filter for registered models and collections (or rows under them) this user may see."""
     if user.is_authenticated and user.is_superuser:
         return Q()
-    legacy = Q(**{f"{prefix}registry__isnull": True}) & team.visible_registries_q(user, f"{prefix}entity__")
+    legacy = Q(**{f"{prefix}registry__isnull": True, f"{prefix}project__isnull": True})
+    legacy &= team.visible_registries_q(user, f"{prefix}entity__")
     registry_prefix = f"{prefix}registry__"
     collections = Q(**{f"{prefix}registry__isnull": False}) & visible_registries_q(user, registry_prefix)
-    return legacy | collections
+    portfolios = Q(**{f"{prefix}project__isnull": False}) & team.visible_projects_q(user, f"{prefix}project__")
+    return legacy | collections | portfolios

@@ -9,7 +9,7 @@ from artifacts import names, permissions
 from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, Organization, Project
 from artifacts.permissions import User
 from registry import permissions as registry_permissions
-from registry.models import Link, LinkAlias, RegisteredModel, Registry, scope_filter
+from registry.models import LEGACY, Link, LinkAlias, RegisteredModel, Registry, scope_filter, scope_related
 from registry.permissions import Scope
 
 MODELS_PER_PAGE = 50
@@ -24,7 +24,7 @@ def registered_models(user: User, search: str = "", sort: str = "updated") -> Qu
     name). Nothing is counted: each row keeps its number of versions (RegisteredModel.num_versions)."""
     latest = LinkAlias.objects.filter(name="latest").select_related("link")
     qs = (
-        RegisteredModel.objects.filter(registry__isnull=True)
+        RegisteredModel.objects.filter(LEGACY)
         .filter(permissions.visible_registries_q(user, prefix="entity__"))
         .select_related("entity")
         .prefetch_related(Prefetch("aliases", queryset=latest, to_attr="latest_aliases"))
@@ -36,18 +36,24 @@ def registered_models(user: User, search: str = "", sort: str = "updated") -> Qu
     return qs
 
 
-def _addressed(entity: str, registry: str | None, prefix: str = "") -> dict:
-    """A registered model as the URLs name it: `entity` + name (legacy), or organization + registry + name."""
-    if registry is None:
-        return {f"{prefix}entity__name": entity, f"{prefix}registry__isnull": True}
-    return {f"{prefix}entity__name": entity, f"{prefix}registry__name": registry}
+def _addressed(entity: str, registry: str | None, project: str | None, prefix: str = "") -> dict:
+    """A registered model as the URLs name it: `entity` + name (legacy), organization + registry + name, or
+    entity + project + name (a portfolio)."""
+    if registry is not None:
+        return {f"{prefix}entity__name": entity, f"{prefix}registry__name": registry}
+    if project is not None:
+        return {f"{prefix}entity__name": entity, f"{prefix}project__name": project}
+    return {f"{prefix}entity__name": entity, f"{prefix}registry__isnull": True, f"{prefix}project__isnull": True}
 
 
-def registered_model_for_user(user: User, entity: str, name: str, registry: str | None = None) -> RegisteredModel:
-    """A legacy registered model (`entity`/`name`) or a collection (`entity` the organization's, `registry`)."""
+def registered_model_for_user(
+    user: User, entity: str, name: str, registry: str | None = None, project: str | None = None
+) -> RegisteredModel:
+    """A legacy registered model (`entity`/`name`), a collection (`entity` the organization's, `registry`) or a
+    portfolio (`entity`/`project`/`name`)."""
     rm = get_object_or_404(
-        RegisteredModel.objects.select_related("entity", "registry__organization"),
-        **_addressed(entity, registry),
+        RegisteredModel.objects.select_related(*scope_related()),
+        **_addressed(entity, registry, project),
         name=name,
     )
     registry_permissions.require_view(user, rm.scope)
@@ -71,7 +77,7 @@ def links_of(rm: RegisteredModel) -> QuerySet[Link]:
         .prefetch_related(
             Prefetch(
                 "registered_model",
-                queryset=RegisteredModel.objects.select_related("entity", "registry__organization"),
+                queryset=RegisteredModel.objects.select_related(*scope_related()),
             ),
             Prefetch(
                 "source",
@@ -83,17 +89,18 @@ def links_of(rm: RegisteredModel) -> QuerySet[Link]:
     )
 
 
-def link_for_user(user: User, entity: str, name: str, index: int, registry: str | None = None) -> Link:
+def link_for_user(
+    user: User, entity: str, name: str, index: int, registry: str | None = None, project: str | None = None
+) -> Link:
     link = get_object_or_404(
         Link.objects.select_related(
-            "registered_model__entity",
-            "registered_model__registry__organization",
+            *scope_related("registered_model__"),
             "source__artifact__project__entity",
             "source__created_by_run",
             "source__created_by",
             "created_by",
         ),
-        **_addressed(entity, registry, "registered_model__"),
+        **_addressed(entity, registry, project, "registered_model__"),
         registered_model__name=name,
         index=index,
     )
@@ -101,8 +108,10 @@ def link_for_user(user: User, entity: str, name: str, index: int, registry: str 
     return link
 
 
-def link_by_alias_for_user(user: User, entity: str, name: str, alias: str, registry: str | None = None) -> Link:
-    rm = registered_model_for_user(user, entity, name, registry)
+def link_by_alias_for_user(
+    user: User, entity: str, name: str, alias: str, registry: str | None = None, project: str | None = None
+) -> Link:
+    rm = registered_model_for_user(user, entity, name, registry, project)
     found = get_object_or_404(LinkAlias.objects.select_related("link"), registered_model=rm, name=alias)
     return found.link
 
@@ -122,7 +131,7 @@ def linkable_models(user: User, entity: Entity, type: str) -> QuerySet[Registere
     """Registered models of the entity that the user may link to and that accept artifacts of `type`."""
     if not permissions.can_change(user, entity):
         return RegisteredModel.objects.none()
-    return RegisteredModel.objects.filter(entity=entity, registry=None, type=type).order_by("name")
+    return RegisteredModel.objects.filter(**scope_filter(entity), type=type).order_by("name")
 
 
 def linkable_registries(user: User, version: ArtifactVersion) -> QuerySet[Registry]:
@@ -146,7 +155,7 @@ def linkable_collections(user: User, version: ArtifactVersion) -> QuerySet[Regis
     """Collections the version may be linked to by the user: of its type, in linkable_registries."""
     return (
         RegisteredModel.objects.filter(registry__in=linkable_registries(user, version), type=version.artifact.type)
-        .select_related("entity", "registry__organization")
+        .select_related(*scope_related())
         .order_by("registry__name", "name")
     )
 
@@ -210,14 +219,10 @@ def _memberships() -> tuple[Prefetch, Prefetch]:
         Prefetch("aliases", queryset=ArtifactAlias.objects.select_related("artifact__project__entity")),
         Prefetch(
             "links",
-            queryset=Link.objects.select_related(
-                "registered_model__entity", "registered_model__registry__organization"
-            ).prefetch_related(
+            queryset=Link.objects.select_related(*scope_related("registered_model__")).prefetch_related(
                 Prefetch(
                     "aliases",
-                    queryset=LinkAlias.objects.select_related(
-                        "registered_model__entity", "registered_model__registry__organization"
-                    ),
+                    queryset=LinkAlias.objects.select_related(*scope_related("registered_model__")),
                 )
             ),
         ),
@@ -261,7 +266,7 @@ def visible_models(user: User, scope: Scope, type: str | None = None) -> QuerySe
     given), unordered; none when the user may not see the registry."""
     if not registry_permissions.can_view(user, scope):
         return RegisteredModel.objects.none()
-    models = RegisteredModel.objects.filter(**scope_filter(scope)).select_related("entity", "registry__organization")
+    models = RegisteredModel.objects.filter(**scope_filter(scope)).select_related(*scope_related())
     return models.filter(type=type) if type is not None else models
 
 
@@ -309,7 +314,7 @@ def _visible_collections(user: User) -> QuerySet[RegisteredModel]:
 
 def recent_collections(user: User) -> list[RegisteredModel]:
     """The recently updated collections of the registries the user may see."""
-    qs = _visible_collections(user).select_related("entity", "registry__organization").order_by("-updated_at", "-id")
+    qs = _visible_collections(user).select_related(*scope_related()).order_by("-updated_at", "-id")
     return list(qs[:RECENT_COLLECTIONS])
 
 
@@ -318,7 +323,7 @@ def collections_of(registry: Registry, search: str = "") -> QuerySet[RegisteredM
     latest = LinkAlias.objects.filter(name="latest").select_related("link")
     qs = (
         RegisteredModel.objects.filter(registry=registry)
-        .select_related("entity", "registry__organization")
+        .select_related(*scope_related())
         .prefetch_related(Prefetch("aliases", queryset=latest, to_attr="latest_aliases"))
         .order_by("-updated_at", "-id")
     )
@@ -335,12 +340,12 @@ def registry_search(user: User, search: str) -> dict[str, list]:
     (`collection:alias`) and versions by their tags, of what the user may see, each at most SEARCH_RESULTS."""
     terms = search.split()[:10]
     registries = Registry.objects.filter(registry_permissions.visible_registries_q(user)).select_related("organization")
-    collections = _visible_collections(user).select_related("entity", "registry__organization")
+    collections = _visible_collections(user).select_related(*scope_related())
     aliases = LinkAlias.objects.filter(registered_model__in=_visible_collections(user).values("pk")).select_related(
-        "link", "registered_model__entity", "registered_model__registry__organization"
+        "link", *scope_related("registered_model__")
     )
     tagged = Link.objects.filter(registered_model__in=_visible_collections(user).values("pk")).select_related(
-        "registered_model__entity", "registered_model__registry__organization"
+        *scope_related("registered_model__")
     )
     for term in terms:
         registries = registries.filter(Q(name__icontains=term) | Q(description__icontains=term))
@@ -393,9 +398,7 @@ def organization_registries(user: User, organization: Organization) -> QuerySet[
 
 def organization_collections(user: User, registries: QuerySet[Registry]) -> QuerySet[RegisteredModel]:
     """The collections of `registries` (organization_registries, maybe narrowed), unordered."""
-    return RegisteredModel.objects.filter(registry__in=registries).select_related(
-        "entity", "registry__organization__entity"
-    )
+    return RegisteredModel.objects.filter(registry__in=registries).select_related(*scope_related())
 
 
 def organization_links(user: User, collections: QuerySet[RegisteredModel]) -> QuerySet[Link]:
@@ -406,6 +409,6 @@ def organization_links(user: User, collections: QuerySet[RegisteredModel]) -> Qu
     )
     return (
         Link.objects.filter(registered_model__in=collections)
-        .select_related("registered_model__entity", "registered_model__registry__organization__entity")
+        .select_related(*scope_related("registered_model__"))
         .prefetch_related(Prefetch("source", queryset=sources))
     )

@@ -2,6 +2,7 @@
 and API alike). A legacy registered model and a registry's collection are one model: one linking, numbering and
 alias implementation, which asks registry.permissions about the scope it lives in."""
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from artifacts import names, permissions
 from artifacts import services as artifact_services
-from artifacts.models import ArtifactVersion, Entity, Organization, Project, Role
+from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Project, Role
 from artifacts.permissions import User
 from registry import permissions as registry_permissions
 from registry.models import (
@@ -41,7 +42,9 @@ def check_accepts(registered_model: RegisteredModel, version: ArtifactVersion) -
 
 def check_scope_accepts(scope: Scope, type: str, what: str) -> None:
     """The types a registry holds: models in a team's Model Registry; a registry's accepted types (any when it
-    lists none). `what` names the thing refused, for the message."""
+    lists none); any in a project's portfolios. `what` names the thing refused, for the message."""
+    if isinstance(scope, Project):
+        return
     if isinstance(scope, Entity):
         if not names.is_model_type(type):
             raise ValidationError(
@@ -68,19 +71,40 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
     return cleaned
 
 
-def _scope(entity: Entity | None, registry: Registry | None) -> Scope:
-    if (entity is None) == (registry is None):
-        raise TypeError("Pass the entity (its Model Registry) or the registry, not both.")
-    return registry if registry is not None else entity
+def _scope(entity: Entity | None, registry: Registry | None, project: Project | None = None) -> Scope:
+    given = [scope for scope in (entity, registry, project) if scope is not None]
+    if len(given) != 1:
+        raise TypeError("Pass one scope: the entity (its Model Registry), a registry or a project.")
+    return given[0]
 
 
 def _owner(scope: Scope) -> Entity:
-    """The entity registered models of the scope belong to: the team, or the registry's organization's own."""
+    """The entity registered models of the scope belong to: the team (its own or its project's), or the registry's
+    organization's own."""
+    if isinstance(scope, Project):
+        return scope.entity
     return scope if isinstance(scope, Entity) else scope.organization.entity
 
 
 def _where(scope: Scope) -> str:
+    if isinstance(scope, Project):
+        return f"project '{scope.entity.name}/{scope.name}'"
     return f"'{scope}'" if isinstance(scope, Entity) else f"the {scope.name} registry"
+
+
+def _what(scope: Scope) -> str:
+    return "registered model" if isinstance(scope, Entity) else "collection"
+
+
+def check_portfolio_name(project: Project, name: str) -> None:
+    """A portfolio shares its project's collection names with the artifacts logged there: `entity/project/name`
+    names one collection."""
+    if Artifact.objects.filter(project=project, name=name).exists():
+        raise ValidationError(
+            f"'{name}' is an artifact of project '{project.entity.name}/{project.name}': link into a collection "
+            "of another name.",
+            code="name_taken",
+        )
 
 
 @transaction.atomic
@@ -90,16 +114,18 @@ def registered_model_create(
     user: User,
     entity: Entity | None = None,
     registry: Registry | None = None,
+    project: Project | None = None,
     type: str = "model",
     description: str = "",
     tags: Iterable[str] = (),
 ) -> RegisteredModel:
-    """A registered model in the entity's Model Registry, or a collection in `registry`."""
-    scope = _scope(entity, registry)
-    what = "registered model" if registry is None else "collection"
+    """A registered model in the entity's Model Registry, a collection in `registry`, or a portfolio in
+    `project`."""
+    scope = _scope(entity, registry, project)
+    what = _what(scope)
     names.validate_name(name, f"{what} name")
     names.validate_name(type, "type")
-    names.validate_text(description, "model card" if registry is None else "description")
+    names.validate_text(description, "model card" if isinstance(scope, Entity) else "description")
     if isinstance(scope, Entity) and not names.is_model_type(type):
         raise ValidationError(
             f"The Model Registry holds models: a registered model's type must contain 'model', not '{type}'.",
@@ -110,10 +136,13 @@ def registered_model_create(
     registry_permissions.require_change(user, scope)
     if RegisteredModel.objects.filter(**scope_filter(scope), name=name).exists():
         raise ValidationError(f"A {what} named '{name}' already exists in {_where(scope)}.", code="duplicate")
+    if project is not None:
+        check_portfolio_name(project, name)
     _count_collection(registry, +1)
     return RegisteredModel.objects.create(
         entity=_owner(scope),
         registry=registry,
+        project=project,
         name=name,
         type=type,
         description=description,
@@ -124,16 +153,35 @@ def registered_model_create(
 
 @transaction.atomic
 def registered_model_update(
-    *, registered_model: RegisteredModel, user: User, description: str | None = None, tags: Iterable[str] | None = None
+    *,
+    registered_model: RegisteredModel,
+    user: User,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+    name: str | None = None,
 ) -> RegisteredModel:
+    """Edit a registered model (collection): its description (model card), tags, and name (W&B renames
+    collections in place: links, aliases and versions keep pointing at it)."""
+    scope = registered_model.scope
     if description is not None:
         names.validate_text(description, "model card")
-    registry_permissions.require_change(user, registered_model.scope)
+    renamed = name is not None and name != registered_model.name
+    if renamed:
+        names.validate_name(name, f"{_what(scope)} name")
+    registry_permissions.require_change(user, scope)
+    if renamed:
+        if RegisteredModel.objects.filter(**scope_filter(scope), name=name).exists():
+            raise ValidationError(
+                f"A {_what(scope)} named '{name}' already exists in {_where(scope)}.", code="duplicate"
+            )
+        if isinstance(scope, Project):
+            check_portfolio_name(scope, name)
+        registered_model.name = name
     if description is not None:
         registered_model.description = description
     if tags is not None:
         registered_model.tags = _clean_tags(tags)
-    registered_model.save(update_fields=["description", "tags", "updated_at"])
+    registered_model.save(update_fields=["name", "description", "tags", "updated_at"])
     return registered_model
 
 
@@ -150,18 +198,19 @@ def link_check(
     registered_model: RegisteredModel | None = None,
     entity: Entity | None = None,
     registry: Registry | None = None,
+    project: Project | None = None,
     registered_model_name: str | None = None,
     aliases: Iterable[str] = (),
 ) -> tuple[Scope, list[str], RegisteredModel | None]:
-    """Every rule a link must pass, checked without writing; returns the target scope (the team's Model Registry
-    or a registry), the clean aliases and the target registered model (collection) when it exists."""
+    """Every rule a link must pass, checked without writing; returns the target scope (the team's Model Registry,
+    a registry or a project), the clean aliases and the target registered model (collection) when it exists."""
     if registered_model is not None:
         scope = registered_model.scope
     elif registered_model_name is None:
-        raise TypeError("Pass registered_model, or a scope (entity or registry) and registered_model_name.")
+        raise TypeError("Pass registered_model, or a scope (entity, registry or project) and registered_model_name.")
     else:
-        scope = _scope(entity, registry)
-        names.validate_name(registered_model_name, "registered model name" if registry is None else "collection name")
+        scope = _scope(entity, registry, project)
+        names.validate_name(registered_model_name, f"{_what(scope)} name")
     aliases = list(dict.fromkeys(aliases))
     for alias in aliases:
         names.validate_alias(alias)
@@ -175,6 +224,12 @@ def link_check(
         raise ValidationError("Only committed versions can be linked.", code="pending")
     check_scope_accepts(scope, version.artifact.type, f"'{version.artifact.name}'")
     if not registry_permissions.may_link_from(version, scope):
+        if isinstance(scope, Project):
+            raise ValidationError(
+                f"{version.full_name} belongs to '{source_project.entity}', not '{scope.entity.name}': a project's "
+                "collections link only versions of its own entity's projects.",
+                code="other_entity",
+            )
         if isinstance(scope, Entity):
             raise ValidationError(
                 f"{version.full_name} belongs to '{source_project.entity}', not '{scope}': a registered model "
@@ -190,6 +245,8 @@ def link_check(
         registered_model = RegisteredModel.objects.filter(**scope_filter(scope), name=registered_model_name).first()
     if registered_model is not None:
         check_accepts(registered_model, version)
+    elif isinstance(scope, Project):
+        check_portfolio_name(scope, registered_model_name)
     return scope, aliases, registered_model
 
 
@@ -200,12 +257,14 @@ def link_version(
     registered_model: RegisteredModel | None = None,
     entity: Entity | None = None,
     registry: Registry | None = None,
+    project: Project | None = None,
     registered_model_name: str | None = None,
     aliases: Iterable[str] = (),
 ) -> LinkResult:
     """Link `version` to a registered model or collection: the next index, `latest` moved, `aliases` applied.
 
-    Name the target either as `registered_model` or as a scope (`entity`: its Model Registry, or `registry`) and
+    Name the target either as `registered_model` or as a scope (`entity`: its Model Registry, a `registry`, or a
+    `project`: its portfolios) and
     `registered_model_name` (created when missing, accepting the version's type). Linking a source that is already
     linked there returns the existing link with aliases merged. Concurrent callers get consecutive indexes: the
     registered model's row is locked while numbering.
@@ -216,6 +275,7 @@ def link_version(
         registered_model=registered_model,
         entity=entity,
         registry=registry,
+        project=project,
         registered_model_name=registered_model_name,
         aliases=aliases,
     )
@@ -245,6 +305,28 @@ def link_version(
             RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
             _aliases_move(link=link, names_=aliases)
     return LinkResult(link, created)
+
+
+def link_version_into_project(
+    *,
+    version: ArtifactVersion,
+    user: User,
+    entity: Entity,
+    project_name: str,
+    registered_model_name: str,
+    aliases: Iterable[str] = (),
+) -> LinkResult:
+    """W&B's `link_artifact` into an ordinary project of a team: a collection (portfolio) there, created when
+    missing, and the project too, as `wandb.init` creates it. A refused link leaves no new project behind."""
+    project = Project.objects.select_related("entity").filter(entity=entity, name=project_name).first()
+    link = functools.partial(
+        link_version, version=version, user=user, registered_model_name=registered_model_name, aliases=aliases
+    )
+    if project is not None:
+        permissions.require_view_project(user, project)
+        return link(project=project)
+    with transaction.atomic():
+        return link(project=artifact_services.project_get_or_create(entity=entity, name=project_name, user=user))
 
 
 def _registered_model_get_or_create(*, scope: Scope, name: str, user: User, type: str) -> RegisteredModel:

@@ -17,6 +17,10 @@ REGISTRY = "orgs/<entity:entity>/registry/<name:registry>"
 COLLECTION = f"{REGISTRY}/c/<name:name>"
 COLLECTION_LINK = f"{COLLECTION}/v<int:index>"
 
+# A portfolio: what W&B's `link_artifact` makes in an ordinary project of a team (`entity/project/name`).
+PORTFOLIO = "<entity:entity>/<name:project>/portfolios/<name:name>"
+PORTFOLIO_LINK = f"{PORTFOLIO}/v<int:index>"
+
 urlpatterns = [
     # W&B's Registry app: the organizations' registries (the legacy Model Registry is /registry/model).
     path("registry", views.registry_home, name="registry_home"),
@@ -86,6 +90,22 @@ urlpatterns = [
     ),
     path(f"{COLLECTION_LINK}/unlink", views.link_unlink, name="collection_link_unlink"),
     path(f"{COLLECTION_LINK}/<slug:tab>", views.link_detail, name="collection_link_tab"),
+    # A portfolio of a project: the registered model's own pages again, addressed by project.
+    path(f"{PORTFOLIO}", views.model_detail, name="portfolio_model_detail"),
+    path(f"{PORTFOLIO}/link", views.link_new_version, name="portfolio_link_new_version"),
+    path(f"{PORTFOLIO}/card", views.model_card_update, name="portfolio_model_card_update"),
+    path(f"{PORTFOLIO}/tags", views.model_tag_add, name="portfolio_model_tag_add"),
+    path(f"{PORTFOLIO}/tags/<name:tag>/delete", views.model_tag_remove, name="portfolio_model_tag_remove"),
+    path(f"{PORTFOLIO}/delete", views.model_delete, name="portfolio_model_delete"),
+    path(PORTFOLIO_LINK, views.link_detail, name="portfolio_link_detail"),
+    path(f"{PORTFOLIO_LINK}/aliases", views.link_alias_add, name="portfolio_link_alias_add"),
+    path(
+        f"{PORTFOLIO_LINK}/aliases/<name:alias>/delete",
+        views.link_alias_remove,
+        name="portfolio_link_alias_remove",
+    ),
+    path(f"{PORTFOLIO_LINK}/unlink", views.link_unlink, name="portfolio_link_unlink"),
+    path(f"{PORTFOLIO_LINK}/<slug:tab>", views.link_detail, name="portfolio_link_tab"),
     # From the Artifact browser: a version's Link to registry dialog.
     path(f"{VERSION}/link", views.link_to_registry, name="link_to_registry"),
 ]

@@ -225,10 +225,12 @@ def _pick(qs, **lookup):
 
 
 @require_http_methods(["GET", "POST"])
-def link_new_version(request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None) -> HttpResponse:
+def link_new_version(
+    request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None, project: str | None = None
+) -> HttpResponse:
     """Project -> Model Artifact -> Version; each select sends itself and its ancestors, so a change
     resets what follows. The server owns the state."""
-    rm = queries.registered_model_for_user(request.user, entity, name, registry)
+    rm = queries.registered_model_for_user(request.user, entity, name, registry, project)
     registry_permissions.require_change(request.user, rm.scope)
     data = request.POST if request.method == "POST" else request.GET
     # Without JavaScript, "Show choices" posts the form to fill the next select; nothing is linked.
@@ -353,8 +355,10 @@ def _render_detail(request: HtmxHttpRequest, context: dict) -> HttpResponse:
 
 
 @require_GET
-def model_detail(request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None) -> HttpResponse:
-    rm = queries.registered_model_for_user(request.user, entity, name, registry)
+def model_detail(
+    request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None, project: str | None = None
+) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name, registry, project)
     context = _detail_context(request, rm)
     # The Versions table refreshes from here and keeps the open version's row marked (`?v=<index>`).
     v = request.GET.get("v", "")
@@ -364,9 +368,15 @@ def model_detail(request: HtmxHttpRequest, entity: str, name: str, registry: str
 
 @require_GET
 def link_detail(
-    request: HtmxHttpRequest, entity: str, name: str, index: int, tab: str = "version", registry: str | None = None
+    request: HtmxHttpRequest,
+    entity: str,
+    name: str,
+    index: int,
+    tab: str = "version",
+    registry: str | None = None,
+    project: str | None = None,
 ) -> HttpResponse:
-    link = queries.link_for_user(request.user, entity, name, index, registry)
+    link = queries.link_for_user(request.user, entity, name, index, registry, project)
     if ours := wandb_tab(tab):
         query = request.GET.urlencode()
         return redirect(link.tab_url(ours) + (f"?{query}" if query else ""))
@@ -397,8 +407,10 @@ def _after_change(request: HtmxHttpRequest, rm: RegisteredModel, region: str, er
 
 
 @require_POST
-def model_card_update(request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None) -> HttpResponse:
-    rm = queries.registered_model_for_user(request.user, entity, name, registry)
+def model_card_update(
+    request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None, project: str | None = None
+) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name, registry, project)
     try:
         services.registered_model_update(
             registered_model=rm, user=request.user, description=request.POST.get("description", "")
@@ -409,8 +421,10 @@ def model_card_update(request: HtmxHttpRequest, entity: str, name: str, registry
 
 
 @require_POST
-def model_tag_add(request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None) -> HttpResponse:
-    rm = queries.registered_model_for_user(request.user, entity, name, registry)
+def model_tag_add(
+    request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None, project: str | None = None
+) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name, registry, project)
     tag = request.POST.get("tag", "").strip()
     try:
         services.registered_model_update(registered_model=rm, user=request.user, tags=[*rm.tags, tag])
@@ -421,18 +435,25 @@ def model_tag_add(request: HtmxHttpRequest, entity: str, name: str, registry: st
 
 @require_POST
 def model_tag_remove(
-    request: HtmxHttpRequest, entity: str, name: str, tag: str, registry: str | None = None
+    request: HtmxHttpRequest, entity: str, name: str, tag: str, registry: str | None = None, project: str | None = None
 ) -> HttpResponse:
-    rm = queries.registered_model_for_user(request.user, entity, name, registry)
+    rm = queries.registered_model_for_user(request.user, entity, name, registry, project)
     services.registered_model_update(registered_model=rm, user=request.user, tags=[t for t in rm.tags if t != tag])
     return _after_change(request, rm, "model-tags")
 
 
 @require_http_methods(["GET", "POST"])
-def model_delete(request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None) -> HttpResponse:
+def model_delete(
+    request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None, project: str | None = None
+) -> HttpResponse:
     """GET: the confirmation (a dialog for htmx, a page otherwise); POST: delete, admins only."""
-    rm = queries.registered_model_for_user(request.user, entity, name, registry)
-    after = rm.registry.get_absolute_url() if rm.is_collection else reverse("registry:model_list")
+    rm = queries.registered_model_for_user(request.user, entity, name, registry, project)
+    if rm.is_collection:
+        after = rm.registry.get_absolute_url()
+    elif rm.is_portfolio:
+        after = reverse("artifacts:artifact_browse", args=[rm.entity.name, rm.project.name])
+    else:
+        after = reverse("registry:model_list")
     if request.method == "POST":
         services.registered_model_delete(registered_model=rm, user=request.user)
         message = f"Deleted the {rm.kind} {rm.name}."
@@ -466,10 +487,15 @@ def may_unlink(user, link, aliases: list[AliasChip]) -> bool:
 
 @require_http_methods(["GET", "POST"])
 def link_unlink(
-    request: HtmxHttpRequest, entity: str, name: str, index: int, registry: str | None = None
+    request: HtmxHttpRequest,
+    entity: str,
+    name: str,
+    index: int,
+    registry: str | None = None,
+    project: str | None = None,
 ) -> HttpResponse:
     """Unlink a registry version (the source version stays). GET: the confirmation; POST: unlink."""
-    link = queries.link_for_user(request.user, entity, name, index, registry)
+    link = queries.link_for_user(request.user, entity, name, index, registry, project)
     rm = link.registered_model
     registry_permissions.require_change(request.user, rm.scope)
     if request.method == "POST":
@@ -515,9 +541,14 @@ def link_unlink(
 
 @require_POST
 def link_alias_add(
-    request: HtmxHttpRequest, entity: str, name: str, index: int, registry: str | None = None
+    request: HtmxHttpRequest,
+    entity: str,
+    name: str,
+    index: int,
+    registry: str | None = None,
+    project: str | None = None,
 ) -> HttpResponse:
-    link = queries.link_for_user(request.user, entity, name, index, registry)
+    link = queries.link_for_user(request.user, entity, name, index, registry, project)
     registry_permissions.require_change(request.user, link.registered_model.scope)
     try:
         services.link_alias_set(link=link, name=request.POST.get("alias", "").strip(), user=request.user)
@@ -528,9 +559,15 @@ def link_alias_add(
 
 @require_POST
 def link_alias_remove(
-    request: HtmxHttpRequest, entity: str, name: str, index: int, alias: str, registry: str | None = None
+    request: HtmxHttpRequest,
+    entity: str,
+    name: str,
+    index: int,
+    alias: str,
+    registry: str | None = None,
+    project: str | None = None,
 ) -> HttpResponse:
-    link = queries.link_for_user(request.user, entity, name, index, registry)
+    link = queries.link_for_user(request.user, entity, name, index, registry, project)
     registry_permissions.require_change(request.user, link.registered_model.scope)
     try:
         services.link_alias_remove(link=link, name=alias, user=request.user)

@@ -14,7 +14,7 @@ from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Pr
 from artifacts.permissions import User
 from registry import permissions as registry_permissions
 from registry import queries as registry_queries
-from registry.models import Link, RegisteredModel, Registry, scope_filter
+from registry.models import Link, RegisteredModel, Registry, scope_filter, scope_related
 from registry.permissions import Scope
 from wandb_api import ids
 from wandb_api.models import DefaultEntity
@@ -39,10 +39,11 @@ class ProjectNode:
 
     @property
     def scope(self) -> Scope | None:
-        """Whose registered models (collections) it holds: the registry, or the entity's Model Registry."""
+        """Whose registered models (collections) it holds: the registry, the entity's Model Registry, or (its
+        portfolios) the real project."""
         if self.registry is not None:
             return self.registry
-        return self.entity if self.is_registry else None
+        return self.entity if self.is_registry else self.project
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,13 @@ def organization_registry_node(registry: Registry) -> ProjectNode:
 
 
 def scope_node(registered_model: RegisteredModel) -> ProjectNode:
-    """The project a registered model (collection) is listed in: its entity's Model Registry or its registry."""
+    """The project a registered model (collection) is listed in: its entity's Model Registry, its registry, or
+    (a portfolio) its real project."""
     if registered_model.registry_id is not None:
         return organization_registry_node(registered_model.registry)
+    if registered_model.project_id is not None:
+        project = registered_model.project
+        return ProjectNode(project.entity, project.name, project)
     return registry_node(registered_model.entity)
 
 
@@ -152,7 +157,7 @@ def version_in(artifact: Artifact, ref: str) -> ArtifactVersion | None:
 
 def link_in(registered_model: RegisteredModel, ref: str) -> Link | None:
     links = Link.objects.filter(registered_model=registered_model).select_related(
-        "registered_model__entity", "source__artifact__project__entity"
+        *scope_related("registered_model__"), "source__artifact__project__entity"
     )
     index = names.parse_version(ref)
     if index is not None:
@@ -173,16 +178,16 @@ def registered_model_in(node: ProjectNode, name: str) -> RegisteredModel | None:
     if node.scope is None:
         return None
     return (
-        RegisteredModel.objects.filter(**scope_filter(node.scope), name=name)
-        .select_related("entity", "registry__organization__entity")
-        .first()
+        RegisteredModel.objects.filter(**scope_filter(node.scope), name=name).select_related(*scope_related()).first()
     )
 
 
 def collection_in(node: ProjectNode, name: str) -> Artifact | RegisteredModel | None:
-    """A registered model first in `model-registry` (a collection in `wandb-registry-*`), then an artifact of the
-    (real) project."""
-    return registered_model_in(node, name) or artifact_in(node, name)
+    """A registered model in `model-registry` (a collection in `wandb-registry-*`); in a real project, an artifact
+    or else a portfolio (the services keep their names apart)."""
+    if node.project is not None:
+        return artifact_in(node, name) or registered_model_in(node, name)
+    return registered_model_in(node, name)
 
 
 def membership_in(collection: Artifact | RegisteredModel | None, ref: str) -> MembershipNode | None:
@@ -198,6 +203,42 @@ def membership_in(collection: Artifact | RegisteredModel | None, ref: str) -> Me
 def membership_named(node: ProjectNode, name: str) -> MembershipNode | None:
     collection, ref = split_name(name)
     return membership_in(collection_in(node, collection), ref)
+
+
+def collection_by_id(user: User, collection_id: str) -> Artifact | RegisteredModel | None:
+    """An artifact (`ArtifactSequence:<pk>`) or a registered model, collection or portfolio
+    (`ArtifactPortfolio:<pk>`) by id, when the user may see it."""
+    for kind, model, related in (
+        ("ArtifactSequence", Artifact, ["project__entity"]),
+        ("ArtifactPortfolio", RegisteredModel, scope_related()),
+    ):
+        try:
+            pk = ids.decode_int(collection_id, kind)
+        except Http404:
+            continue
+        found = model.objects.select_related(*related).filter(pk=pk).first()
+        if isinstance(found, Artifact) and permissions.can_view_project(user, found.project):
+            return found
+        if isinstance(found, RegisteredModel) and registry_permissions.can_view_model(user, found):
+            return found
+        return None
+    return None
+
+
+def sequence_for_write(user: User, collection_id: str) -> Artifact:
+    """An artifact by its collection id for a mutation: 404 when the user may not see it."""
+    found = collection_by_id(user, collection_id)
+    if not isinstance(found, Artifact):
+        raise Http404(f"No artifact collection with id {collection_id!r}.")
+    return found
+
+
+def portfolio_for_write(user: User, collection_id: str) -> RegisteredModel:
+    """A registered model, collection or portfolio by id for a mutation: 404 when the user may not see it."""
+    found = collection_by_id(user, collection_id)
+    if not isinstance(found, RegisteredModel):
+        raise Http404(f"No artifact collection with id {collection_id!r}.")
+    return found
 
 
 def version_by_id(user: User, artifact_id: str) -> ArtifactVersion | None:

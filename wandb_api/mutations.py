@@ -20,7 +20,7 @@ from artifacts.permissions import User
 from registry import permissions as registry_permissions
 from registry import queries as registry_queries
 from registry import services as registry_services
-from registry.models import Link, RegisteredModel, Registry, RegistryMember, Visibility
+from registry.models import Link, RegisteredModel, Registry, RegistryMember, Visibility, scope_related
 from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import REGISTRY_PROJECT, MembershipNode
 from wandb_api.models import DefaultEntity
@@ -338,8 +338,9 @@ def _is_registry_project(name: str | None) -> bool:
 
 
 def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """Link a committed version to `<entity>/model-registry/<name>` or to a registry's collection
-    `<org entity>/wandb-registry-<registry>/<name>` (created when missing). Not wrapped in a
+    """Link a committed version to `<entity>/model-registry/<name>`, to a registry's collection
+    `<org entity>/wandb-registry-<registry>/<name>` or to a collection of a project `<entity>/<project>/<name>`
+    (created when missing). Not wrapped in a
     transaction: link_version checks without writing, then writes in its own, so on SQLite the write lock is
     held only for the writes."""
     user = info.context.user
@@ -369,25 +370,19 @@ def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
             aliases=aliases,
         )
     else:
-        if (input.get("projectName") or REGISTRY_PROJECT) != REGISTRY_PROJECT:
-            raise ValidationError(
-                f"Links go to '<entity>/{REGISTRY_PROJECT}/<registered model name>' or to a registry "
-                f"'<organization>/{names.REGISTRY_PROJECT_PREFIX}<name>/<collection>', "
-                f"not to project '{input.get('projectName')}'.",
-                code="unsupported",
-            )
         entity_name = input.get("entityName") or version.artifact.project.entity.name
         entity = Entity.objects.filter(name=entity_name).first()
         if entity is None:
             # The same answer as for an entity whose registry the user may not see (registry_services.link_check).
             raise Http404("No such registered model.")
-        result = registry_services.link_version(
-            version=version,
-            user=user,
-            entity=entity,
-            registered_model_name=input.get("artifactPortfolioName") or "",
-            aliases=aliases,
-        )
+        project_name = input.get("projectName") or REGISTRY_PROJECT
+        target = {"version": version, "user": user, "aliases": aliases}
+        target["registered_model_name"] = input.get("artifactPortfolioName") or ""
+        if project_name == REGISTRY_PROJECT:
+            result = registry_services.link_version(entity=entity, **target)
+        else:
+            # A collection (portfolio) of an ordinary project, `<entity>/<project>/<name>`.
+            result = registry_services.link_version_into_project(entity=entity, project_name=project_name, **target)
     link = result.link
     return {"versionIndex": link.index, "artifactMembership": MembershipNode(link.source, link)}
 
@@ -433,7 +428,7 @@ def _alias_target(user: User, version: ArtifactVersion, alias: Input) -> Artifac
     collection = lookups.collection_in(node, alias["artifactCollectionName"]) if node else None
     if isinstance(collection, RegisteredModel):
         link = Link.objects.filter(registered_model=collection, source=version).select_related(
-            "registered_model__entity"
+            *scope_related("registered_model__")
         )
         if found := link.first():
             return found
@@ -463,6 +458,9 @@ def add_aliases(_: None, info: Info, input: Input) -> dict[str, Any]:
 
 @atomic
 def delete_aliases(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`latest` is the system's: `Artifact.save()` asks to delete it when the user's new list of aliases leaves
+    it out (W&B accepts that), and it stays where it is."""
+    input = {**input, "aliases": [a for a in input["aliases"] if a["alias"] != names.LATEST]}
     _change_aliases(info, input, on_link=registry_services.link_alias_remove, on_version=services.alias_remove)
     return {"success": True}
 
@@ -480,7 +478,7 @@ def unlink_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     user = info.context.user
     version = lookups.committed_version_for_write(user, input["artifactID"])
     pk = ids.decode_int(input["artifactPortfolioID"], "ArtifactPortfolio")
-    links = Link.objects.select_related("registered_model__entity")
+    links = Link.objects.select_related(*scope_related("registered_model__"))
     link = links.filter(registered_model_id=pk, source=version).first()
     if link is None:
         raise Http404("This version is not linked to that registered model.")
@@ -522,19 +520,31 @@ def move_artifact_sequence(_: None, info: Info, input: Input) -> dict[str, Any]:
 
 
 def update_artifact_portfolio(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """`ArtifactCollection.save()` of a registered model (or a registry's collection): its description. The SDK
-    sends the name too; registered models are not renamed here, so only their own name is accepted."""
+    """`ArtifactCollection.save()` of a registered model (a registry's or a project's collection): its name and
+    description."""
     user = info.context.user
-    pk = ids.decode_int(input["artifactPortfolioID"], "ArtifactPortfolio")
-    registered_model = RegisteredModel.objects.select_related("entity", "registry").filter(pk=pk).first()
-    if registered_model is None:
-        raise Http404("No such artifact collection.")
-    if input.get("name") not in (None, registered_model.name):
-        registry_permissions.require_change(user, registered_model.scope)
-        raise ValidationError("Registered models and registry collections are not renamed here.", code="unsupported")
     registered_model = registry_services.registered_model_update(
-        registered_model=registered_model, user=user, description=_text_change(input, "description")
+        registered_model=lookups.portfolio_for_write(user, input["artifactPortfolioID"]),
+        user=user,
+        name=input.get("name"),
+        description=_text_change(input, "description"),
     )
+    return {"artifactCollection": registered_model}
+
+
+def delete_artifact_sequence(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`ArtifactCollection.delete()` of an artifact: every version (services.artifact_delete)."""
+    user = info.context.user
+    artifact = lookups.sequence_for_write(user, input["artifactSequenceID"])
+    services.artifact_delete(artifact=artifact, user=user)
+    return {"artifactCollection": artifact}
+
+
+def delete_artifact_portfolio(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`ArtifactCollection.delete()` of a registered model: its links go, the versions stay (the pages' Delete)."""
+    user = info.context.user
+    registered_model = lookups.portfolio_for_write(user, input["artifactPortfolioID"])
+    registry_services.registered_model_delete(registered_model=registered_model, user=user)
     return {"artifactCollection": registered_model}
 
 
@@ -771,6 +781,8 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "updateArtifactSequence": update_artifact_sequence,
     "moveArtifactSequence": move_artifact_sequence,
     "updateArtifactPortfolio": update_artifact_portfolio,
+    "deleteArtifactSequence": delete_artifact_sequence,
+    "deleteArtifactPortfolio": delete_artifact_portfolio,
     "upsertModel": upsert_model,
     "renameProject": rename_project,
     "deleteModel": delete_model,

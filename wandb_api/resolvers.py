@@ -36,7 +36,7 @@ from artifacts.models import (
 from artifacts.permissions import User
 from registry import permissions as registry_permissions
 from registry import queries as registry_queries
-from registry.models import LinkAlias, RegisteredModel, Registry, Visibility
+from registry.models import LinkAlias, RegisteredModel, Registry, Visibility, scope_related
 from wandb_api import filters, ids, lookups, runs, tokens
 from wandb_api.lookups import ArtifactTypeNode, IndexAlias, MembershipNode, ProjectNode
 
@@ -249,6 +249,7 @@ QUERY: dict[str, Resolver] = {
     "clientIDMapping": nothing,
     "organization": organization,
     "users": users,
+    "artifactCollection": lambda _, info, id: lookups.collection_by_id(_user(info), id),
 }
 
 
@@ -535,9 +536,11 @@ def _project_artifact(node: ProjectNode, info: Info, name: str, enableTracking: 
 
 
 def _type_created(node: ProjectNode, name: str) -> datetime.datetime | None:
+    """When the first collection of type `name` was created: an artifact or (in a real project) a portfolio."""
+    found = [registry_queries.model_type_created(node.scope, name)]
     if node.project is not None:
-        return queries.artifact_type_created(node.project, name)
-    return registry_queries.model_type_created(node.scope, name)
+        found.append(queries.artifact_type_created(node.project, name))
+    return min((when for when in found if when is not None), default=None)
 
 
 def _project_artifact_type(node: ProjectNode, info: Info, name: str) -> ArtifactTypeNode | None:
@@ -555,14 +558,16 @@ def _project_artifact_types(
         created = node.registry.created_at
         edges = [{"node": ArtifactTypeNode(node, n, created), "cursor": n} for n in names_]
         return connection(edges, False, after)
+    sources = [registry_queries.visible_model_types(_user(info), node.scope)]
     if node.project is not None:
-        rows = queries.visible_artifact_types(_user(info), node.project)
-    else:
-        rows = registry_queries.visible_model_types(_user(info), node.scope)
-    if after:
-        rows = rows.filter(type__gt=after)
+        # A real project's artifacts and portfolios (a project has a handful of types).
+        sources.append(queries.visible_artifact_types(_user(info), node.project))
+    created: dict[str, datetime.datetime] = {}
+    for rows in sources:
+        for row in rows.filter(type__gt=after) if after else rows:
+            created[row["type"]] = min(created.get(row["type"], row["created_at"]), row["created_at"])
     limit = _limit(first)
-    found = list(rows[: limit + 1])
+    found = [{"type": type, "created_at": created[type]} for type in sorted(created)[: limit + 1]]
     edges = [{"node": ArtifactTypeNode(node, r["type"], r["created_at"]), "cursor": r["type"]} for r in found[:limit]]
     return connection(edges, len(found) > limit, after)
 
@@ -576,17 +581,30 @@ def collections_page(
     filters: str | None = None,
     order: str | None = None,
 ) -> dict[str, Any]:
-    """A project's artifacts or a registry's registered models, newest first (W&B's order by id); the cursor is
-    the last id. The server does not advertise filtering and ordering collections, so the SDK sends neither."""
+    """A project's artifacts then its portfolios, or a registry's registered models, newest first (W&B's order by
+    id); the cursor is the last id (`p<id>` among a project's portfolios). The server does not advertise
+    filtering and ordering collections, so the SDK sends neither."""
     if order or runs.parse_json_object(filters, "filters"):
         raise ValidationError("This server neither filters nor orders artifact collections.", code="unsupported")
-    if node.project is not None:
-        rows = queries.visible_artifacts(_user(info), node.project, type)
-    else:
-        rows = registry_queries.visible_models(_user(info), node.scope, type)
-    found, has_next = keyset_page(rows, "pk", after, first, descending=True)
-    edges = [{"node": collection, "cursor": str(collection.pk)} for collection in found]
-    return connection(edges, has_next, after, totalCount=rows.count())
+    models = registry_queries.visible_models(_user(info), node.scope, type)
+    if node.project is None:
+        found, has_next = keyset_page(models, "pk", after, first, descending=True)
+        edges = [{"node": collection, "cursor": str(collection.pk)} for collection in found]
+        return connection(edges, has_next, after, totalCount=models.count())
+    artifacts = queries.visible_artifacts(_user(info), node.project, type)
+    total = artifacts.count() + models.count()
+    edges = []
+    if not (after or "").startswith("p"):
+        found, has_next = keyset_page(artifacts, "pk", after, first, descending=True)
+        edges = [{"node": collection, "cursor": str(collection.pk)} for collection in found]
+        if has_next:
+            return connection(edges, True, after, totalCount=total)
+    remaining = _limit(first) - len(edges)
+    if remaining <= 0:
+        return connection(edges, models.exists(), after, totalCount=total)
+    found, has_next = keyset_page(models, "pk", (after or "").removeprefix("p") or None, remaining, descending=True)
+    edges += [{"node": collection, "cursor": f"p{collection.pk}"} for collection in found]
+    return connection(edges, has_next, after, totalCount=total)
 
 
 def _project_run(node: ProjectNode, info: Info, name: str, missingOk: bool | None = None) -> Run | None:
@@ -891,6 +909,29 @@ def _latest(artifact: Artifact, info: Info) -> ArtifactVersion | None:
     return lookups.version_in(artifact, "latest")
 
 
+def _collection_aliases(
+    collection: Artifact | RegisteredModel, info: Info, after: str | None = None, first: int | None = None
+) -> dict[str, Any]:
+    """The aliases its versions hold in it (each name once: aliases are unique in a collection), by name; the
+    cursor is the last name."""
+    if isinstance(collection, RegisteredModel):
+        rows = LinkAlias.objects.filter(registered_model=collection)
+        rows = rows.select_related(*scope_related("registered_model__"))
+    else:
+        rows = ArtifactAlias.objects.filter(artifact=collection).select_related("artifact__project__entity")
+    if after:
+        rows = rows.filter(name__gt=after)
+    limit = _limit(first)
+    found = list(rows.order_by("name")[: limit + 1])
+    edges = [{"node": alias, "cursor": alias.name} for alias in found[:limit]]
+    return connection(edges, len(found) > limit, after)
+
+
+def _collection_state(collection: Artifact | RegisteredModel, info: Info) -> str:
+    """READY, or DELETED for the one a delete mutation hands back (Django clears a deleted row's pk)."""
+    return "DELETED" if collection.pk is None else "READY"
+
+
 SEQUENCE: dict[str, Resolver] = {
     "id": lambda artifact, info: ids.encode("ArtifactSequence", artifact.pk),
     "createdAt": lambda artifact, info: timestamp(artifact.created_at),
@@ -903,6 +944,8 @@ SEQUENCE: dict[str, Resolver] = {
     "artifacts": versions_page,
     "latestArtifact": _latest,
     "digestAlgorithm": lambda artifact, info: "MANIFEST_MD5",
+    "aliases": _collection_aliases,
+    "state": _collection_state,
 }
 
 PORTFOLIO: dict[str, Resolver] = {
@@ -915,6 +958,8 @@ PORTFOLIO: dict[str, Resolver] = {
     "artifactMembership": lambda model, info, aliasName: lookups.membership_in(model, aliasName),
     "tags": _model_tags,
     "artifacts": versions_page,
+    "aliases": _collection_aliases,
+    "state": _collection_state,
 }
 
 
@@ -924,7 +969,7 @@ def collection_type(collection: Any, info: Info, _: Any) -> str:
 
 def _membership_aliases(node: MembershipNode, info: Info) -> list[ArtifactAlias | LinkAlias]:
     if node.link is not None:
-        return list(node.link.aliases.select_related("registered_model__entity"))
+        return list(node.link.aliases.select_related(*scope_related("registered_model__")))
     return list(node.version.aliases.select_related("artifact__project__entity"))
 
 
@@ -974,6 +1019,17 @@ def _version_aliases(version: ArtifactVersion, info: Info) -> list[ArtifactAlias
     for link in links:
         aliases += [IndexAlias(link), *link.aliases.all()]
     return aliases
+
+
+def _version_memberships(version: ArtifactVersion, info: Info, after: str | None = None, first: int | None = None):
+    """Its membership in its own artifact, then its links the user may see (W&B's `linked_artifacts` reads the
+    links from here); the cursor is an offset."""
+    _, links = registry_queries.version_memberships(_user(info), version)
+    nodes = [MembershipNode(version), *(MembershipNode(version, link) for link in links)]
+    start = ids.parse_int_key(after) or 0
+    limit = max(1, min(first or MAX_PAGE, MAX_PAGE))
+    edges = [{"node": node, "cursor": str(i + 1)} for i, node in enumerate(nodes)][start : start + limit]
+    return connection(edges, start + limit < len(nodes), after)
 
 
 def _created_by(version: ArtifactVersion, info: Info) -> Run | None:
@@ -1037,6 +1093,7 @@ ARTIFACT: dict[str, Resolver] = {
     "files": lambda version, info, names=None, after=None, first=None: files_page(info, version, names, after, first),
     "createdBy": _created_by,
     "usedBy": _used_by,
+    "artifactMemberships": _version_memberships,
 }
 
 FILE: dict[str, Resolver] = {

@@ -510,19 +510,28 @@ def test_a_viewer_cannot_link_and_nothing_is_written(gql, team, project):
     assert {k: v for k, v in after.items() if k != "ApiKey"} == {k: v for k, v in before.items() if k != "ApiKey"}
 
 
-def test_links_go_only_to_the_model_registry(gql, team, project):
+def test_links_into_a_project_make_a_collection_there_but_never_over_an_artifact(gql, team, project):
     version = log_version(project, "mnist_model")
-    variables = {
-        "input": {
-            "artifactID": artifact_id(version),
-            "artifactPortfolioName": "X",
-            "entityName": "reviewco",
-            "projectName": "mnist",
+    key = api_key(team.member)
+
+    def link_to(name: str) -> dict:
+        variables = {
+            "input": {
+                "artifactID": artifact_id(version),
+                "artifactPortfolioName": name,
+                "entityName": "reviewco",
+                "projectName": "mnist",
+            }
         }
-    }
-    body = gql(LINK_ARTIFACT_GQL, variables, key=api_key(team.member))
-    assert "model-registry" in body["errors"][0]["message"]
-    assert not Link.objects.exists()
+        return gql(LINK_ARTIFACT_GQL, variables, key=key)
+
+    before = snapshot()
+    body = link_to("mnist_model")
+    assert "'mnist_model' is an artifact of project 'reviewco/mnist'" in body["errors"][0]["message"]
+    assert snapshot() == before
+    body = link_to("X")
+    assert body["data"]["result"]["versionIndex"] == 0
+    assert Link.objects.get().registered_model.project == project
 
 
 def test_use_artifact_records_the_run_as_a_consumer(gql, team, project):

@@ -289,19 +289,77 @@ def test_move_artifact_sequence_changes_the_type_unless_linked_or_internal(gql, 
     assert Artifact.objects.get(pk=data.artifact_id).type == "images"
 
 
-def test_update_artifact_portfolio_describes_a_registered_model_but_does_not_rename_it(gql, team, project):
+def test_update_artifact_portfolio_renames_and_describes_a_registered_model(gql, team, project):
     model = link(log_version(project)).registered_model
+    link(log_version(project, "other"), "Taken")
     portfolio_id = ids.encode("ArtifactPortfolio", model.pk)
+    keys = {user: api_key(user) for user in (team.member, team.viewer, team.outsider)}
 
     def update(user, **fields) -> dict:
         variables = {"input": {"artifactPortfolioID": portfolio_id, **fields}}
-        return gql(UPDATE_ARTIFACT_PORTFOLIO_GQL, variables, key=api_key(user))
+        return gql(UPDATE_ARTIFACT_PORTFOLIO_GQL, variables, key=keys[user])
 
-    assert "not renamed" in update(team.member, name="Other", description="x")["errors"][0]["message"]
-    assert update(team.viewer, name="MNIST-dev", description="x")["errors"][0]["extensions"]["code"] == (
-        "PERMISSION_ERROR"
-    )
-    body = update(team.member, name="MNIST-dev", description="The card.")
+    before = snapshot()
+    assert "already exists" in update(team.member, name="Taken", description="x")["errors"][0]["message"]
+    assert update(team.viewer, name="Other", description="x")["errors"][0]["extensions"]["code"] == ("PERMISSION_ERROR")
+    assert update(team.outsider, name="Other")["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    model.refresh_from_db()
+    assert (model.name, model.description) == ("MNIST-dev", "")
+    assert snapshot() == before
+    body = update(team.member, name="MNIST-prod", description="The card.")
     assert body["data"]["result"]["artifactCollection"]["description"] == "The card."
     model.refresh_from_db()
-    assert model.description == "The card."
+    assert (model.name, model.description) == ("MNIST-prod", "The card.")
+
+
+DELETE_SEQUENCE = (
+    "mutation($id: ID!) { result: deleteArtifactSequence(input: {artifactSequenceID: $id})"
+    " { artifactCollection { __typename state } } }"
+)
+DELETE_PORTFOLIO = (
+    "mutation($id: ID!) { result: deleteArtifactPortfolio(input: {artifactPortfolioID: $id})"
+    " { artifactCollection { __typename state } } }"
+)
+COLLECTION = "query($id: ID!) { artifactCollection(id: $id) { __typename name aliases { edges { node { alias } } } } }"
+
+
+def test_collections_by_id_and_their_deletion(gql, team, project):
+    version = log_version(project, aliases=["best"])
+    model = link(version, aliases=["candidate"]).registered_model
+    sequence_id = ids.encode("ArtifactSequence", version.artifact_id)
+    portfolio_id = ids.encode("ArtifactPortfolio", model.pk)
+    keys = {user: api_key(user) for user in (team.admin, team.member, team.viewer, team.outsider)}
+
+    def aliases(body) -> list[str]:
+        return [edge["node"]["alias"] for edge in body["data"]["artifactCollection"]["aliases"]["edges"]]
+
+    assert aliases(gql(COLLECTION, {"id": sequence_id}, key=keys[team.viewer])) == ["best", "latest"]
+    assert aliases(gql(COLLECTION, {"id": portfolio_id}, key=keys[team.viewer])) == ["candidate", "latest"]
+    for collection_id in (sequence_id, portfolio_id, "bm90LWFuLWlk"):
+        assert gql(COLLECTION, {"id": collection_id}, key=keys[team.outsider])["data"]["artifactCollection"] is None
+    before = snapshot()
+    # Linked versions keep their artifact; viewers and outsiders delete nothing; members don't delete models.
+    assert "is linked" in gql(DELETE_SEQUENCE, {"id": sequence_id}, key=keys[team.admin])["errors"][0]["message"]
+    assert gql(DELETE_SEQUENCE, {"id": sequence_id}, key=keys[team.viewer])["errors"][0]["extensions"]["code"] == (
+        "PERMISSION_ERROR"
+    )
+    assert gql(DELETE_PORTFOLIO, {"id": portfolio_id}, key=keys[team.outsider])["errors"][0]["extensions"]["code"] == (
+        "NOT_FOUND"
+    )
+    assert gql(DELETE_PORTFOLIO, {"id": portfolio_id}, key=keys[team.member])["errors"][0]["extensions"]["code"] == (
+        "PERMISSION_ERROR"
+    )
+    assert snapshot() == before
+    body = gql(DELETE_PORTFOLIO, {"id": portfolio_id}, key=keys[team.admin])
+    assert body["data"]["result"]["artifactCollection"] == {"__typename": "ArtifactPortfolio", "state": "DELETED"}
+    body = gql(DELETE_SEQUENCE, {"id": sequence_id}, key=keys[team.member])
+    assert body["data"]["result"]["artifactCollection"] == {"__typename": "ArtifactSequence", "state": "DELETED"}
+    assert not ArtifactVersion.objects.filter(pk=version.pk).exists()
+    assert not Artifact.objects.filter(pk=version.artifact_id).exists()
+
+
+def test_deleting_latest_is_accepted_and_latest_stays(gql, team, project):
+    version = log_version(project, aliases=["best"])
+    body = gql(DELETE_ALIASES_GQL, _aliases(version, "latest", "best"), key=api_key(team.member))
+    assert "errors" not in body
+    assert _names(version) == {"latest"}

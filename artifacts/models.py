@@ -359,6 +359,21 @@ class ArtifactVersion(models.Model):
         return reverse("artifacts:version_file_download", args=[*self._args(), path])
 
 
+class VersionClientId(models.Model):
+    """The id the W&B SDK gave a version when it asked to log it (`clientID`). Until the server's id reaches it,
+    the SDK names the version by this one, e.g. in a reference of another artifact it logs
+    (`wandb-client-artifact://<client id>/<path>`), and asks the server which version it is (`clientIDMapping`).
+    Logging content that is already committed maps the id to that version."""
+
+    client_id = models.CharField(
+        max_length=names.MAX_CLIENT_ID_LENGTH, unique=True, validators=[names.validate_client_id]
+    )
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="client_ids")
+
+    def __str__(self) -> str:
+        return self.client_id
+
+
 class ArtifactFile(models.Model):
     version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="files")
     path = models.CharField(max_length=names.MAX_PATH_LENGTH, validators=[names.validate_file_path])

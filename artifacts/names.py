@@ -81,6 +81,20 @@ def validate_run_id(value: str) -> None:
         )
 
 
+MAX_CLIENT_ID_LENGTH = 128
+CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def validate_client_id(value: str) -> None:
+    """The id the SDK gives an artifact it logs (128 random characters of a-z and 0-9 in the SDK)."""
+    if not isinstance(value, str) or not CLIENT_ID_RE.fullmatch(value):
+        raise ValidationError(
+            "Invalid client id %(value)r: use 1-128 characters of A-Z, a-z, 0-9, '_' and '-'.",
+            code="invalid_client_id",
+            params={"value": value},
+        )
+
+
 # W&B's registries live at these project names of every entity: `<entity>/model-registry/<model>` is the team's
 # Model Registry and `wandb-registry-<name>` the organization's Registry. No real project may take them, so a
 # registry is never reached through a project (and its visibility) by mistake.

@@ -45,6 +45,7 @@ from artifacts.models import (
     RunState,
     RunTag,
     StagedUpload,
+    VersionClientId,
     VersionState,
     VersionTag,
 )
@@ -527,12 +528,14 @@ def version_create(
     tags: Iterable[str] = (),
     project: Project | None = None,
     history_step: int | None = None,
+    client_id: str | None = None,
 ) -> LogResult:
     """Step one of logging in three steps (create, add files, commit), as the W&B SDK does.
 
     Returns the committed version that already has `digest` (aliases and tags merged, created=False), or a
     new PENDING version (with its tags), invisible everywhere until `version_commit`. Logged by `run`, or, as
-    W&B's API allows, by no run: then into `project`.
+    W&B's API allows, by no run: then into `project`. `client_id`, the SDK's own id for what it logs, then
+    names the version returned (see VersionClientId).
     """
     names.validate_name(name, "artifact name")
     names.validate_name(type, "artifact type")
@@ -548,10 +551,14 @@ def version_create(
         isinstance(history_step, bool) or not isinstance(history_step, int) or not 0 <= history_step < 2**63
     ):
         raise ValidationError("The history step must be a whole number from 0.", code="invalid_step")
+    if client_id is not None:
+        names.validate_client_id(client_id)
     project = run.project if run is not None else project
     if project is None:
         raise ValueError("version_create needs a run or a project.")
     permissions.require_change_project(user, project)
+    if client_id is not None:
+        _require_client_id_free(client_id=client_id, project=project, name=name)
     # Bytes of the existing version that are missing or corrupt are asked for again: the client gets a pending
     # version, uploads them (repairing the blobs) and its commit resolves to the existing version.
     intact = _version_with_intact_bytes(project=project, name=name, digest=digest)
@@ -561,6 +568,7 @@ def version_create(
         if existing is not None and existing.pk == intact:
             _aliases_merge(version=existing, aliases=aliases)
             _tags_add(existing, tags)
+            _client_id_set(client_id=client_id, version=existing)
             return LogResult(existing, False)
         version = ArtifactVersion.objects.create(
             artifact=artifact,
@@ -573,7 +581,26 @@ def version_create(
             history_step=history_step,
         )
         _tags_add(version, tags)
+        _client_id_set(client_id=client_id, version=version)
     return LogResult(version, True)
+
+
+def _require_client_id_free(*, client_id: str, project: Project, name: str) -> None:
+    """A client id names one version. The same id again (the SDK retries a request whose answer it lost) is
+    taken only for the same artifact, and then names the version this request gets."""
+    taken = VersionClientId.objects.filter(client_id=client_id).exclude(
+        version__artifact__project=project, version__artifact__name=name
+    )
+    if taken.exists():
+        raise ValidationError(
+            "This client id already names a version of another artifact: log with a new one.",
+            code="client_id_taken",
+        )
+
+
+def _client_id_set(*, client_id: str | None, version: ArtifactVersion) -> None:
+    if client_id is not None:
+        VersionClientId.objects.update_or_create(client_id=client_id, defaults={"version": version})
 
 
 def _version_with_intact_bytes(*, project: Project, name: str, digest: str) -> int | None:
@@ -926,6 +953,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             version.duplicate_of = existing
             version.pending_aliases = []
             version.save(update_fields=["duplicate_of", "pending_aliases"])
+            version.client_ids.update(version=existing)
             return existing
         version.size = sum(f.blob.size for f in files) + sum(r.size or 0 for r in references)
         version.num_files = len(files) + len(references)

@@ -93,6 +93,7 @@ def snapshot() -> dict[str, int]:
         a.Blob,
         a.Artifact,
         a.ArtifactVersion,
+        a.VersionClientId,
         a.ArtifactFile,
         a.StagedUpload,
         a.VersionTag,

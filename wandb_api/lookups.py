@@ -7,6 +7,7 @@ do not leak; the `*_for_write` helpers raise Http404 instead, for mutations.
 import datetime
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
 from django.http import Http404
 
 from artifacts import names, permissions
@@ -247,7 +248,17 @@ def version_by_id(user: User, artifact_id: str) -> ArtifactVersion | None:
         pk = ids.decode_int(artifact_id, "Artifact")
     except Http404:
         return None
-    version = ArtifactVersion.objects.select_related("artifact__project__entity").filter(pk=pk).first()
+    return _visible_version(user, ArtifactVersion.objects.filter(pk=pk))
+
+
+def version_by_client_id(user: User, client_id: str) -> ArtifactVersion | None:
+    """The version the SDK logged under its own id `client_id` (artifacts.models.VersionClientId), by the rules
+    of version_by_id."""
+    return _visible_version(user, ArtifactVersion.objects.filter(client_ids__client_id=client_id))
+
+
+def _visible_version(user: User, versions: QuerySet[ArtifactVersion]) -> ArtifactVersion | None:
+    version = versions.select_related("artifact__project__entity").first()
     if version is not None and version.duplicate_of_id is not None:
         # Its content was committed by another writer first: that version is what this one became.
         version = ArtifactVersion.objects.select_related("artifact__project__entity").get(pk=version.duplicate_of_id)

@@ -153,6 +153,8 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         aliases=_user_aliases(input.get("aliases"), name),
         tags=_tag_names(input.get("tags")),
         history_step=input.get("historyStep"),
+        # wandb-core sends "" for an artifact without one.
+        client_id=input.get("clientID") or None,
     )
     return {"artifact": result.version}
 

@@ -53,6 +53,10 @@ SERVER_FEATURES = [
     "ARTIFACT_REGISTRY_SEARCH",
     "INCLUDE_ARTIFACT_TYPES_IN_REGISTRY_CREATION",
 ]
+# W&B's servers name in `cliVersionInfo.max_cli_version` the newest SDK release they know; SDKs compare it with
+# the release that began to use a feature (client ids from 0.11.0 on) and keep it for the process. This is the
+# release this server is tested against (requirements-test.txt).
+MAX_CLI_VERSION = "0.31.0"
 # W&B's "TTL disabled" value.
 TTL_DISABLED = -2
 MAX_PAGE = 10_000
@@ -194,7 +198,7 @@ def viewer(_: None, info: Info) -> User:
 def server_info(_: None, info: Info) -> dict[str, Any]:
     return {
         "features": [{"name": name, "isEnabled": True} for name in SERVER_FEATURES],
-        "cliVersionInfo": None,
+        "cliVersionInfo": {"max_cli_version": MAX_CLI_VERSION},
         # This server is never "out of date" in W&B Server's sense (no newer local image to suggest).
         "latestLocalVersionInfo": {
             "outOfDate": False,
@@ -219,6 +223,12 @@ def project(_: None, info: Info, name: str | None = None, entityName: str | None
 
 def artifact(_: None, info: Info, id: str) -> ArtifactVersion | None:
     return lookups.version_by_id(_user(info), id)
+
+
+def client_id_mapping(_: None, info: Info, clientID: str) -> dict[str, str] | None:
+    """The id of the version the SDK logged under its own id (artifacts.models.VersionClientId)."""
+    version = lookups.version_by_client_id(_user(info), clientID)
+    return {"serverID": ids.encode("Artifact", version.pk)} if version is not None else None
 
 
 def nothing(*_: Any, **__: Any) -> None:
@@ -246,7 +256,7 @@ QUERY: dict[str, Resolver] = {
     "project": project,
     "model": project,
     "artifact": artifact,
-    "clientIDMapping": nothing,
+    "clientIDMapping": client_id_mapping,
     "organization": organization,
     "users": users,
     "artifactCollection": lambda _, info, id: lookups.collection_by_id(_user(info), id),

@@ -130,6 +130,18 @@ def require_admin(user: User, entity: Entity) -> None:
     raise PermissionDenied(f"Only admins of '{entity.name}' may change its members and protected aliases.")
 
 
+def can_see_account(viewer: User, user: User) -> bool:
+    """Another user's account (email, teams, keys' names): their own, and site admins (superusers), who manage
+    every account on the admin site anyway. Everyone else sees a name only."""
+    return viewer.is_authenticated and (viewer.pk == user.pk or viewer.is_superuser)
+
+
+def require_create_team(user: User) -> None:
+    """Teams are made by the site's admins (superusers), as on the admin site."""
+    if not (user.is_authenticated and user.is_superuser):
+        raise PermissionDenied("Only site admins may create teams.")
+
+
 def require_alias_allowed(user: User, entity: Entity, alias: str) -> None:
     require_change(user, entity)
     if not may_set_alias(user, entity, alias):

@@ -109,6 +109,16 @@ def user_named(username: str) -> User:
 
 
 @transaction.atomic
+def team_create(*, name: str, actor: User, admin_username: str | None = None) -> Entity:
+    """W&B's `createTeam`: a new team (outside every organization) whose first admin is `admin_username`, else the
+    actor; site admins only. Everything is checked before the team is written."""
+    permissions.require_create_team(actor)
+    names.validate_entity_name(name)
+    admin = user_named(admin_username) if admin_username else actor
+    return entity_create(name=name, owner=admin)
+
+
+@transaction.atomic
 def membership_add(*, entity: Entity, username: str, role: str, actor: User) -> Membership:
     """Add an existing user, named by username, to the entity; someone already in it keeps their role."""
 

@@ -10,7 +10,16 @@ from artifacts import names
 from artifacts.admin import ModelAdmin
 from artifacts.models import ArtifactVersion, Entity, Organization
 from registry import permissions, services
-from registry.models import Link, LinkAlias, RegisteredModel, Registry, RegistryMember, Visibility, scope_filter
+from registry.models import (
+    Link,
+    LinkAlias,
+    RegisteredModel,
+    Registry,
+    RegistryMember,
+    RegistryTeamMember,
+    Visibility,
+    scope_filter,
+)
 
 
 class UserFormMixin:
@@ -296,25 +305,23 @@ class OrganizationAdmin(ModelAdmin):
         return False
 
 
-class RegistryMemberFormSet(forms.BaseInlineFormSet):
-    def clean(self) -> None:
-        """Members come from the registry's organization (the services' rule, asked before saving)."""
-        super().clean()
-        registry = self.instance
-        for form in self.forms:
-            user = form.cleaned_data.get("user") if form.cleaned_data else None
-            if user is None or form.cleaned_data.get("DELETE") or registry.organization_id is None:
-                continue
-            if not permissions.is_organization_member(user, registry.organization_id):
-                raise ValidationError(f"{user} is not a member of the organization '{registry.organization}'.")
-
-
 class RegistryMemberInline(admin.TabularInline):
     model = RegistryMember
-    formset = RegistryMemberFormSet
     extra = 0
     fields = ["user", "role"]
     autocomplete_fields = ["user"]
+
+
+class RegistryTeamMemberInline(admin.TabularInline):
+    model = RegistryTeamMember
+    extra = 0
+    fields = ["team", "role"]
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        # Teams only (services.registry_team_member_set's rule): an organization's own entity is not one.
+        if db_field.name == "team":
+            kwargs["queryset"] = Entity.objects.filter(organization_of__isnull=True).order_by("name")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class RegistryForm(forms.ModelForm):
@@ -358,7 +365,7 @@ class RegistryAdmin(UserFormMixin, ModelAdmin):
     search_fields = ["name", "description", "organization__name"]
     list_select_related = ["organization"]
     readonly_fields = ["protected_aliases", "created_by", "created_at", "updated_at"]
-    inlines = [RegistryMemberInline]
+    inlines = [RegistryMemberInline, RegistryTeamMemberInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Registry | None = None) -> list[str]:
         return self.readonly_fields + (["organization", "name"] if obj else [])
@@ -388,13 +395,27 @@ class RegistryAdmin(UserFormMixin, ModelAdmin):
         obj.pk = created.pk
 
     def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset, change: bool) -> None:
-        if formset.model is not RegistryMember:
+        if formset.model not in (RegistryMember, RegistryTeamMember):
             return super().save_formset(request, form, formset, change)
+        registry = form.instance
         changed = formset.save(commit=False)  # also fills formset.deleted_objects
-        for member in formset.deleted_objects:
-            services.registry_member_remove(registry=form.instance, user=member.user, actor=request.user)
-        for member in changed:
-            services.registry_member_set(registry=form.instance, user=member.user, role=member.role, actor=request.user)
+        try:
+            for member in formset.deleted_objects:
+                if formset.model is RegistryMember:
+                    services.registry_member_remove(registry=registry, user=member.user, actor=request.user)
+                else:
+                    services.registry_team_member_remove(registry=registry, team=member.team, actor=request.user)
+            for member in changed:
+                if formset.model is RegistryMember:
+                    services.registry_member_set(
+                        registry=registry, user=member.user, role=member.role, actor=request.user
+                    )
+                else:
+                    services.registry_team_member_set(
+                        registry=registry, team=member.team, role=member.role, actor=request.user
+                    )
+        except (ValidationError, PermissionDenied) as exc:
+            raise _as_form_error(exc) from None
         return None
 
     def delete_model(self, request: HttpRequest, obj: Registry) -> None:

@@ -72,10 +72,23 @@ class Registry(models.Model):
         return not self.artifact_types or type in self.artifact_types
 
 
+class RegistryRole(models.TextChoices):
+    """A registry's roles: a team's three, and W&B's Restricted Viewer, who sees collections and versions (their
+    metadata and file lists) but neither downloads nor uses them."""
+
+    ADMIN = Role.ADMIN.value, Role.ADMIN.label
+    MEMBER = Role.MEMBER.value, Role.MEMBER.label
+    VIEWER = Role.VIEWER.value, Role.VIEWER.label
+    RESTRICTED_VIEWER = "restricted_viewer", "Restricted viewer"
+
+
 class RegistryMember(models.Model):
+    """A user given a role in a registry. They need not belong to the registry's organization (W&B's server takes
+    anyone a registry admin adds); it opens this registry to them, nothing else of the organization."""
+
     registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="registry_memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    role = models.CharField(max_length=32, choices=RegistryRole.choices, default=RegistryRole.VIEWER)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["registry", "user"], name="one_registry_membership")]
@@ -83,6 +96,22 @@ class RegistryMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.registry} ({self.role})"
+
+
+class RegistryTeamMember(models.Model):
+    """A team given a role in a registry: each of the team's members has that role there (at least; their own
+    role, if higher, wins), for as long as they are in the team."""
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="team_memberships")
+    team = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="registry_memberships")
+    role = models.CharField(max_length=32, choices=RegistryRole.choices, default=RegistryRole.VIEWER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["registry", "team"], name="one_registry_team_membership")]
+        ordering = ["registry_id", "team__name"]
+
+    def __str__(self) -> str:
+        return f"{self.team} in {self.registry} ({self.role})"
 
 
 def scope_filter(scope: "Entity | Registry | Project") -> dict:

@@ -5,11 +5,14 @@ aliases, artifacts.permissions), a Registry of an organization, or (a portfolio)
 which the project's readers see and the team's members and admins change, under the team's protected aliases.
 A registry's roles:
 - superusers and the organization's admins (admins of any of its teams) are admins of every registry;
-- a registry member has the role given to them there (admin, member, viewer);
+- a registry member has the role given to them there (admin, member, viewer, restricted_viewer), directly or
+  through a team given a role there: the highest of these (W&B's inherited roles). Members need not belong to
+  the organization: the registry is open to them, nothing else of the organization;
 - on an organization-wide registry, every other member of the organization (of any of its teams) is a viewer;
   a restricted registry is invisible to them.
 Admins and members link, create collections and edit them; admins also delete collections, change the registry's
-settings, members and protected aliases, and set protected aliases. A user who may not see a registry gets 404,
+settings, members and protected aliases, and set protected aliases. Restricted viewers see collections and
+versions (metadata, file lists) but neither download nor use their files. A user who may not see a registry gets 404,
 one who sees it but may not change it 403, as everywhere else.
 """
 
@@ -20,10 +23,19 @@ from django.http import Http404
 from artifacts import permissions as team
 from artifacts.models import ArtifactVersion, Entity, Membership, Organization, Project, Role
 from artifacts.permissions import User
-from registry.models import Link, RegisteredModel, Registry, RegistryMember, Visibility, scope_related
+from registry.models import (
+    Link,
+    RegisteredModel,
+    Registry,
+    RegistryMember,
+    RegistryRole,
+    RegistryTeamMember,
+    Visibility,
+    scope_related,
+)
 
 Scope = Entity | Registry | Project
-ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
+ROLE_RANK = {RegistryRole.RESTRICTED_VIEWER: -1, Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
 
 
 def _cached(user: User, attr: str, load) -> dict:
@@ -48,20 +60,34 @@ def organization_roles(user: User) -> dict[int, str]:
         for team_org_id, own_org_id, role in rows.values_list(
             "entity__organization_id", "entity__organization_of__id", "role"
         ):
-            org_id = team_org_id or own_org_id
-            if ROLE_RANK[role] > ROLE_RANK.get(roles.get(org_id), -1):
-                roles[org_id] = role
+            _highest(roles, team_org_id or own_org_id, role)
         return roles
 
     return _cached(user, "_organization_roles", load)
 
 
+def _highest(roles: dict[int, str], key: int, role: str) -> None:
+    if ROLE_RANK[role] > ROLE_RANK.get(roles.get(key), -2):
+        roles[key] = role
+
+
 def _registry_roles(user: User) -> dict[int, str]:
-    return _cached(
-        user,
-        "_registry_roles",
-        lambda: dict(RegistryMember.objects.filter(user=user).order_by().values_list("registry_id", "role")),
-    )
+    """The user's role per registry id where they were given one, themself or through a team they are in: the
+    highest."""
+
+    def load() -> dict[int, str]:
+        roles: dict[int, str] = {}
+        own = RegistryMember.objects.filter(user=user).order_by().values_list("registry_id", "role")
+        teams = (
+            RegistryTeamMember.objects.filter(team__memberships__user=user)
+            .order_by()
+            .values_list("registry_id", "role")
+        )
+        for registry_id, role in [*own, *teams]:
+            _highest(roles, registry_id, role)
+        return roles
+
+    return _cached(user, "_registry_roles", load)
 
 
 team.CACHED_ROLES.extend(["_organization_roles", "_registry_roles"])
@@ -98,6 +124,11 @@ def role(user: User, scope: Scope) -> str | None:
 
 def can_view(user: User, scope: Scope) -> bool:
     return role(user, scope) is not None
+
+
+def can_download(user: User, scope: Scope) -> bool:
+    """Read files (download, use): everyone who sees it but a restricted viewer."""
+    return role(user, scope) not in (None, RegistryRole.RESTRICTED_VIEWER)
 
 
 def can_change(user: User, scope: Scope) -> bool:
@@ -189,6 +220,24 @@ def can_view_version(user: User, version: ArtifactVersion) -> bool:
         return True
     links = Link.objects.filter(source=version).select_related(*scope_related("registered_model__"))
     return version.is_committed and any(can_view_model(user, link.registered_model) for link in links)
+
+
+def can_download_version(user: User, version: ArtifactVersion) -> bool:
+    """Its project's readers download a version's files, and so do those who may download from a registered model
+    or collection linking it: a restricted viewer of every registry linking it sees it but gets no bytes."""
+    if team.can_view_project(user, version.artifact.project):
+        return True
+    links = Link.objects.filter(source=version).select_related("registered_model__registry", "registered_model__entity")
+    return version.is_committed and any(can_download(user, link.registered_model.scope) for link in links)
+
+
+def require_download_version(user: User, version: ArtifactVersion) -> None:
+    """404 when the user may not see the version, 403 when they see it but may not read its files."""
+    if can_download_version(user, version):
+        return
+    if not can_view_version(user, version):
+        raise Http404("No such version.")
+    raise PermissionDenied("Restricted viewers see this version but may not download or use its files.")
 
 
 def may_link_from(version: ArtifactVersion, scope: Scope) -> bool:

@@ -375,6 +375,10 @@ def registry_members(registry: Registry) -> QuerySet:
     return registry.memberships.select_related("user").order_by("user__username")
 
 
+def registry_team_members(registry: Registry) -> QuerySet:
+    return registry.team_memberships.select_related("team").order_by("team__name")
+
+
 # The organization's registries as W&B's API lists them (one query across registries, collections or versions).
 
 

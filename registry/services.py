@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from artifacts import names, permissions
 from artifacts import services as artifact_services
-from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Project, Role
+from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Project
 from artifacts.permissions import User
 from registry import permissions as registry_permissions
 from registry.models import (
@@ -23,6 +23,8 @@ from registry.models import (
     RegisteredModel,
     Registry,
     RegistryMember,
+    RegistryRole,
+    RegistryTeamMember,
     Visibility,
     scope_filter,
     validate_registry_name,
@@ -576,19 +578,32 @@ def registry_delete(*, registry: Registry, user: User) -> None:
     registry.delete()
 
 
+def _validate_registry_role(role: str) -> None:
+    if role not in RegistryRole.values:
+        raise ValidationError(f"Unknown role '{role}': use one of {', '.join(RegistryRole.values)}.", code="invalid")
+
+
+def _require_active(user: User) -> None:
+    if not user.is_active:
+        raise ValidationError(f"{user.get_username()} is deactivated.", code="inactive")
+
+
+def _require_team(team: Entity) -> None:
+    """A registry's team members are teams: an organization's own entity (its members, all at once) is not one."""
+    if Organization.objects.filter(entity=team).exists():
+        raise ValidationError(f"'{team.name}' is an organization's own entity, not a team.", code="not_a_team")
+
+
 @transaction.atomic
 def registry_member_set(*, registry: Registry, user: User, role: str, actor: User | None = None) -> RegistryMember:
     """Give `user` this role in the registry (adding them if needed). `actor`, when given, must be an admin of the
-    registry (pages and the API pass it; setup acts as the system). Only members of the organization join."""
-    if role not in Role.values:
-        raise ValidationError(f"Unknown role '{role}': use one of {', '.join(Role.values)}.", code="invalid")
+    registry (pages and the API pass it; setup acts as the system). Any active user may be given a role: being a
+    member opens this registry to them, not the rest of the organization (W&B's server takes users from outside
+    the organization too)."""
+    _validate_registry_role(role)
     if actor is not None:
         registry_permissions.require_admin(actor, registry)
-    if not user.is_active or not registry_permissions.is_organization_member(user, registry.organization_id):
-        raise ValidationError(
-            f"{user.get_username()} is not a member of the organization '{registry.organization.name}'.",
-            code="not_in_organization",
-        )
+    _require_active(user)
     member, _ = RegistryMember.objects.update_or_create(registry=registry, user=user, defaults={"role": role})
     registry_permissions.forget_roles(user)
     return member
@@ -614,6 +629,85 @@ def registry_member_remove(*, registry: Registry, user: User, actor: User) -> No
     if not deleted:
         raise ValidationError(f"{user.get_username()} is not a member of the {registry.name} registry.", code="missing")
     registry_permissions.forget_roles(user)
+
+
+@transaction.atomic
+def registry_team_member_set(
+    *, registry: Registry, team: Entity, role: str, actor: User | None = None
+) -> RegistryTeamMember:
+    """Give a team this role in the registry (adding it if needed): each of its members has at least this role
+    there while they are in the team. `actor`, when given, must be an admin of the registry."""
+    _validate_registry_role(role)
+    if actor is not None:
+        registry_permissions.require_admin(actor, registry)
+    _require_team(team)
+    member, _ = RegistryTeamMember.objects.update_or_create(registry=registry, team=team, defaults={"role": role})
+    if actor is not None:
+        registry_permissions.forget_roles(actor)
+    return member
+
+
+@transaction.atomic
+def registry_team_member_add(*, registry: Registry, team_name: str, role: str, actor: User) -> RegistryTeamMember:
+    """Add an existing team, by name, to the registry; a team already in it keeps its role."""
+    registry_permissions.require_admin(actor, registry)
+    team = Entity.objects.filter(name=team_name).first()
+    if team is None:
+        raise ValidationError(f"There is no team named '{team_name}'.", code="unknown_team")
+    if RegistryTeamMember.objects.filter(registry=registry, team=team).exists():
+        raise ValidationError(
+            f"{team_name} is already in the {registry.name} registry: change its role in the list instead.",
+            code="duplicate",
+        )
+    return registry_team_member_set(registry=registry, team=team, role=role, actor=actor)
+
+
+@transaction.atomic
+def registry_team_member_remove(*, registry: Registry, team: Entity, actor: User) -> None:
+    registry_permissions.require_admin(actor, registry)
+    deleted, _ = RegistryTeamMember.objects.filter(registry=registry, team=team).delete()
+    if not deleted:
+        raise ValidationError(f"{team.name} is not a member of the {registry.name} registry.", code="missing")
+    registry_permissions.forget_roles(actor)
+
+
+@transaction.atomic
+def registry_members_add(
+    *,
+    registry: Registry,
+    actor: User,
+    users: Iterable[User] = (),
+    teams: Iterable[Entity] = (),
+    role: str = RegistryRole.VIEWER,
+) -> None:
+    """W&B's `add_members`: users and teams join with `role` (W&B's default on a self-hosted server: viewer);
+    those already in keep theirs. Every one is checked before anything is written."""
+    users, teams = list(users), list(teams)
+    _validate_registry_role(role)
+    registry_permissions.require_admin(actor, registry)
+    for user in users:
+        _require_active(user)
+    for team in teams:
+        _require_team(team)
+    for user in users:
+        RegistryMember.objects.get_or_create(registry=registry, user=user, defaults={"role": role})
+        registry_permissions.forget_roles(user)
+    for team in teams:
+        RegistryTeamMember.objects.get_or_create(registry=registry, team=team, defaults={"role": role})
+    registry_permissions.forget_roles(actor)
+
+
+@transaction.atomic
+def registry_members_remove(
+    *, registry: Registry, actor: User, users: Iterable[User] = (), teams: Iterable[Entity] = ()
+) -> None:
+    """W&B's `remove_members`: removing a user or team that is not a member does nothing."""
+    users, teams = list(users), list(teams)
+    registry_permissions.require_admin(actor, registry)
+    RegistryMember.objects.filter(registry=registry, user__in=users).delete()
+    RegistryTeamMember.objects.filter(registry=registry, team__in=teams).delete()
+    for user in [*users, actor]:
+        registry_permissions.forget_roles(user)
 
 
 @transaction.atomic

@@ -25,7 +25,7 @@ from registry.forms import (
     RegistrySettingsForm,
     SelectRegisteredModelForm,
 )
-from registry.models import Link, RegisteredModel
+from registry.models import Link, RegisteredModel, RegistryRole
 from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
 
@@ -833,8 +833,9 @@ def _settings_context(request: HtmxHttpRequest, registry, form: RegistrySettings
     return {
         "registry": registry,
         "members": queries.registry_members(registry),
+        "team_members": queries.registry_team_members(registry),
         "is_admin": registry_permissions.is_admin(request.user, registry),
-        "roles": Role.choices,
+        "roles": RegistryRole.choices,
         "form": form
         or RegistrySettingsForm(
             initial={

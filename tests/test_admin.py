@@ -267,6 +267,8 @@ def test_registries_in_the_admin_go_through_the_services(client, root, staff_mem
         "visibility": "organization",
         "memberships-TOTAL_FORMS": "0",
         "memberships-INITIAL_FORMS": "0",
+        "team_memberships-TOTAL_FORMS": "0",
+        "team_memberships-INITIAL_FORMS": "0",
     }
     r = client.post("/admin/registry/registry/add/", data)
     assertContains(r, "Only organization admins may create registries")
@@ -276,9 +278,11 @@ def test_registries_in_the_admin_go_through_the_services(client, root, staff_mem
     assert Registry.objects.get(name="evals").artifact_types == ["dataset"]
 
 
-def test_registry_members_in_the_admin_come_from_the_organization(client, root, team):
+def test_registry_members_and_teams_in_the_admin(client, root, team):
+    """Users from outside the organization may be members (as W&B's server takes them); teams are teams, not an
+    organization's own entity."""
     from registry import services
-    from registry.models import RegistryMember
+    from registry.models import RegistryMember, RegistryTeamMember
 
     organization = services.organization_create(name="acme", teams=[team.entity])
     registry = organization.registries.get(name="model")
@@ -290,11 +294,16 @@ def test_registry_members_in_the_admin_come_from_the_organization(client, root, 
         "memberships-TOTAL_FORMS": "1",
         "memberships-INITIAL_FORMS": "0",
         "memberships-0-user": team.outsider.pk,
-        "memberships-0-role": "member",
+        "memberships-0-role": "restricted_viewer",
+        "team_memberships-TOTAL_FORMS": "1",
+        "team_memberships-INITIAL_FORMS": "0",
+        "team_memberships-0-team": organization.entity.pk,
+        "team_memberships-0-role": "member",
     }
     url = f"/admin/registry/registry/{registry.pk}/change/"
-    assertContains(client.post(url, data), "is not a member of the organization")
-    assert not RegistryMember.objects.exists()
-    data["memberships-0-user"] = team.member.pk
+    assertContains(client.post(url, data), "Select a valid choice")
+    assert not RegistryMember.objects.exists() and not RegistryTeamMember.objects.exists()
+    data["team_memberships-0-team"] = team.entity.pk
     assert client.post(url, data).status_code == 302
-    assert list(RegistryMember.objects.values_list("user__username", "role")) == [("bob", "member")]
+    assert list(RegistryMember.objects.values_list("user__username", "role")) == [("oscar", "restricted_viewer")]
+    assert list(RegistryTeamMember.objects.values_list("team__name", "role")) == [("reviewco", "member")]

@@ -20,7 +20,7 @@ from artifacts.permissions import User
 from registry import permissions as registry_permissions
 from registry import queries as registry_queries
 from registry import services as registry_services
-from registry.models import Link, RegisteredModel, Registry, RegistryMember, Visibility, scope_related
+from registry.models import Link, RegisteredModel, Registry, Visibility, scope_related
 from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import REGISTRY_PROJECT, MembershipNode
 from wandb_api.models import DefaultEntity
@@ -393,6 +393,7 @@ def use_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
     user = info.context.user
     run = lookups.run_for_write(user, input["entityName"], input["projectName"], input["runName"])
     version = lookups.committed_version_for_write(user, input["artifactID"])
+    registry_permissions.require_download_version(user, version)
     services.version_use(run=run, version=version, user=user)
     return {"artifact": version}
 
@@ -664,21 +665,24 @@ def _users(user_ids: list[str] | None) -> list[User]:
     return [users[pk] for pk in pks]
 
 
-def _no_teams(team_ids: list[str] | None) -> None:
-    if team_ids:
-        raise ValidationError("Teams cannot be registry members on this server: add their users.", code="unsupported")
+def _teams(team_ids: list[str] | None) -> list[Entity]:
+    pks = [ids.decode_int(team_id, "Entity") for team_id in team_ids or []]
+    teams = Entity.objects.in_bulk(pks)
+    missing = [pk for pk in pks if pk not in teams]
+    if missing:
+        raise Http404(f"No team with id {ids.encode('Entity', missing[0])!r}.")
+    return [teams[pk] for pk in pks]
 
 
 @atomic
 def create_project_members(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """`registry.add_members(...)`: users join as members (someone already in keeps their role)."""
+    """`registry.add_members(...)`: users and teams join as viewers (W&B's default on a self-hosted server); those
+    already in keep their role."""
     actor = info.context.user
     registry = _registry_for_members(actor, input["projectId"])
-    _no_teams(input.get("teamIds"))
-    registry_permissions.require_admin(actor, registry)
-    for user in _users(input.get("userIds")):
-        if not RegistryMember.objects.filter(registry=registry, user=user).exists():
-            registry_services.registry_member_set(registry=registry, user=user, role=Role.MEMBER, actor=actor)
+    registry_services.registry_members_add(
+        registry=registry, actor=actor, users=_users(input.get("userIds")), teams=_teams(input.get("teamIds"))
+    )
     return {"success": True}
 
 
@@ -687,11 +691,9 @@ def delete_project_members(_: None, info: Info, input: Input) -> dict[str, Any]:
     """`registry.remove_members(...)`: removing someone who is not a member succeeds (the SDK's contract)."""
     actor = info.context.user
     registry = _registry_for_members(actor, input["projectId"])
-    _no_teams(input.get("teamIds"))
-    registry_permissions.require_admin(actor, registry)
-    for user in _users(input.get("userIds")):
-        if RegistryMember.objects.filter(registry=registry, user=user).exists():
-            registry_services.registry_member_remove(registry=registry, user=user, actor=actor)
+    registry_services.registry_members_remove(
+        registry=registry, actor=actor, users=_users(input.get("userIds")), teams=_teams(input.get("teamIds"))
+    )
     return {"success": True}
 
 
@@ -704,10 +706,22 @@ def update_project_member(_: None, info: Info, input: Input) -> dict[str, Any]:
     return {"success": True}
 
 
+@atomic
 def update_project_team_member(_: None, info: Info, input: Input) -> dict[str, Any]:
-    _registry_for_members(info.context.user, input["projectId"])
-    _no_teams([input["teamId"]])
-    return {"success": False}
+    actor = info.context.user
+    registry = _registry_for_members(actor, input["projectId"])
+    (team,) = _teams([input["teamId"]])
+    registry_services.registry_team_member_set(registry=registry, team=team, role=input["teamProjectRole"], actor=actor)
+    return {"success": True}
+
+
+@atomic
+def create_team(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`api.create_team(name, admin_username=)`: a new team outside every organization (site admins only)."""
+    entity = services.team_create(
+        name=input.get("teamName") or "", actor=info.context.user, admin_username=input.get("teamAdminUserName")
+    )
+    return {"entity": entity}
 
 
 @atomic
@@ -792,6 +806,7 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "deleteProjectMembers": delete_project_members,
     "updateProjectMember": update_project_member,
     "updateProjectTeamMember": update_project_team_member,
+    "createTeam": create_team,
     "updateUser": update_user,
     "createInvite": create_invite,
     "deleteInvite": delete_invite,

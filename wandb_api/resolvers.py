@@ -112,9 +112,13 @@ def manifest_node(request: HttpRequest, version: ArtifactVersion, upload_url: st
     }
 
 
-def file_node(request: HttpRequest, file: ArtifactFile) -> dict[str, Any]:
+def file_node(request: HttpRequest, file: ArtifactFile, downloadable: bool = True) -> dict[str, Any]:
+    """A file; with an empty download URL for those who see the version but may not read its bytes (a registry's
+    restricted viewers): the SDK then asks views.artifact_file, which refuses them."""
     name = PurePosixPath(file.path).name
-    if storage.direct_transfers() and file.blob.is_ok:
+    if not downloadable:
+        url = ""
+    elif storage.direct_transfers() and file.blob.is_ok:
         url = storage.presigned_download(file.blob, filename=name, expires=tokens.DOWNLOAD_MAX_AGE)
     else:
         # Ours: it streams the bytes, or says why a copy marked bad or missing is not served.
@@ -156,10 +160,11 @@ def files_page(
     rows = list(files[: limit + 1])
     has_next = len(rows) > limit
     rows = rows[:limit]
+    downloadable = registry_permissions.can_download_version(_user(info), version)
     return {
         "totalCount": total,
         "pageInfo": page_info(rows[-1].path if rows else after, has_next),
-        "edges": [{"node": file_node(_request(info), f), "cursor": f.path} for f in rows],
+        "edges": [{"node": file_node(_request(info), f, downloadable), "cursor": f.path} for f in rows],
     }
 
 
@@ -242,11 +247,13 @@ def _default_entity_name(info: Info) -> str | None:
 
 def users(_: None, info: Info, query: str | None = None, first: int | None = None) -> dict[str, Any]:
     """W&B's user search, answered for an exact username or email only (no listing of accounts); another user is
-    shown as a run's creator is, by name (no email, keys or teams)."""
+    shown as a run's creator is, by name (no email, keys or teams), except to site admins."""
     viewer = _user(info)
     query = (query or "").strip()
     found = get_user_model().objects.filter(Q(username=query) | Q(email__iexact=query), is_active=True)[:10]
-    return {"edges": [{"node": u if u.pk == viewer.pk else run_creator_of(u)} for u in found if query]}
+    return {
+        "edges": [{"node": u if permissions.can_see_account(viewer, u) else run_creator_of(u)} for u in found if query]
+    }
 
 
 QUERY: dict[str, Resolver] = {
@@ -293,7 +300,7 @@ def run_creator_of(user: User | None) -> RunCreator:
 
 
 def _own(resolve: Resolver, other: Any = None) -> Resolver:
-    """A User field only the user themself is told: another user (a run's creator) answers `other`."""
+    """A User field only the user themself (or a site admin, users()) is told: a run's creator answers `other`."""
     return lambda user, info, **args: other if isinstance(user, RunCreator) else resolve(user, info, **args)
 
 
@@ -487,6 +494,10 @@ def _entity_memberships(
 
 
 def _entity_members(entity: Entity, info: Info) -> list[dict[str, Any]]:
+    """A team's members, to those who may see the team; a registry's team member is shown to the registry's
+    readers, who are not told who is in it."""
+    if not registry_permissions.can_view_entity(_user(info), entity):
+        return []
     return [
         {
             "id": ids.encode("User", m.user.pk),
@@ -524,6 +535,7 @@ ENTITY: dict[str, Resolver] = {
     "defaultAccess": lambda entity, info: "PRIVATE",
     "isPaid": lambda entity, info: False,
     "members": _entity_members,
+    "limits": lambda entity, info: "{}",
 }
 
 
@@ -696,6 +708,13 @@ def _project_members(node: ProjectNode, info: Info) -> list[dict[str, Any]]:
     ]
 
 
+def _project_team_members(node: ProjectNode, info: Info) -> list[dict[str, Any]]:
+    """A registry's teams with their roles."""
+    if node.registry is None:
+        return []
+    return [{"team": m.team, "role": {"name": m.role}} for m in registry_queries.registry_team_members(node.registry)]
+
+
 def _project_created(node: ProjectNode, info: Info, field: str = "created_at") -> str | None:
     row = node.registry or node.project
     return timestamp(getattr(row, field)) if row is not None else None
@@ -712,7 +731,7 @@ PROJECT: dict[str, Resolver] = {
     "updatedAt": lambda node, info: _project_created(node, info, "updated_at"),
     "allowAllArtifactTypesInRegistry": lambda node, info: not (node.registry and node.registry.artifact_types),
     "members": _project_members,
-    "teamMembers": lambda node, info: [],
+    "teamMembers": _project_team_members,
     "artifact": _project_artifact,
     "artifactType": _project_artifact_type,
     "artifactTypes": _project_artifact_types,

@@ -18,6 +18,7 @@ from artifacts.downloads import stream_blob
 from artifacts.models import ArtifactVersion, Blob, Run
 from artifacts.permissions import User
 from artifacts.storage import CHUNK_SIZE, blob_store
+from registry import permissions as registry_permissions
 from registry_site.security import client_ip
 from wandb_api import auth, ids, lookups, runs, schema, throttle, tokens
 from wandb_api.resolvers import Context
@@ -372,6 +373,8 @@ def artifact_file(
     if user is None:
         return _unauthorized(request)
     version = lookups.version_by_id(user, artifact_id or birth_id)
+    if version is not None and not registry_permissions.can_download_version(user, version):
+        return JsonResponse({"errors": [{"message": "Restricted viewers may not download files."}]}, status=403)
     try:
         md5 = storage.b64_md5(bytes.fromhex(md5_hex)) if len(md5_hex) == 32 else None
     except ValueError:

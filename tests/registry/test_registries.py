@@ -8,8 +8,8 @@ from django.http import Http404
 from artifacts import services as artifact_services
 from artifacts.models import ArtifactVersion, Entity, Organization
 from registry import permissions, services
-from registry.models import Link, LinkAlias, RegisteredModel, Registry, RegistryMember, Visibility
-from tests.factories import log_version, make_entity, make_project, make_user
+from registry.models import Link, LinkAlias, RegisteredModel, Registry, RegistryMember, RegistryTeamMember, Visibility
+from tests.factories import log_version, make_entity, make_project, make_user, snapshot
 
 ORG = "reviewco-org"
 
@@ -218,12 +218,133 @@ def test_an_accepted_type_in_use_cannot_be_removed(org):
         services.registry_update(registry=org.model, user=org.member, description="mine")
 
 
-def test_registry_members_come_from_the_organization(org):
-    with pytest.raises(ValidationError, match="not a member of the organization"):
-        services.registry_member_set(registry=org.model, user=org.outsider, role="member", actor=org.admin)
+def test_a_registry_member_from_outside_the_organization_sees_that_registry_only(org):
+    """W&B's server takes users from outside the organization (its own SDK tests add them): the registry opens to
+    them, the organization does not."""
+    services.registry_member_set(registry=org.model, user=org.outsider, role="member", actor=org.admin)
+    permissions.forget_roles(org.outsider)
+    assert permissions.role(org.outsider, org.model) == "member"
+    assert permissions.role(org.outsider, org.dataset) is None
+    assert not permissions.is_organization_member(org.outsider, org.org.pk)
+    assert permissions.can_view_version(org.outsider, org.model.collections.get().links.get().source)
+    # Their own team is outside the organization: nothing of it links here.
+    theirs = log_version(make_project(make_entity("oscars", admin=[org.outsider]), "p"), "m")
+    with pytest.raises(ValidationError):
+        services.link_version(version=theirs, user=org.outsider, registry=org.model, registered_model_name="x")
+
+
+def test_registry_member_refusals_write_nothing(org):
+    before = snapshot()
     with pytest.raises(PermissionDenied):
         services.registry_member_set(registry=org.model, user=org.viewer, role="admin", actor=org.member)
-    assert not RegistryMember.objects.exists()
+    with pytest.raises(ValidationError, match="Unknown role"):
+        services.registry_member_set(registry=org.model, user=org.viewer, role="owner", actor=org.admin)
+    org.outsider.is_active = False
+    org.outsider.save(update_fields=["is_active"])
+    with pytest.raises(ValidationError, match="deactivated"):
+        services.registry_member_set(registry=org.model, user=org.outsider, role="viewer", actor=org.admin)
+    with pytest.raises(ValidationError, match="deactivated"):
+        services.registry_members_add(registry=org.model, actor=org.admin, users=[org.viewer, org.outsider])
+    with pytest.raises(ValidationError, match="Unknown role"):
+        services.registry_members_add(registry=org.model, actor=org.admin, users=[org.viewer], role="owner")
+    with pytest.raises(PermissionDenied):
+        services.registry_members_add(registry=org.model, actor=org.member, users=[org.viewer])
+    with pytest.raises(PermissionDenied):
+        services.registry_members_remove(registry=org.model, actor=org.member, users=[org.admin])
+    assert snapshot() == before
+
+
+def test_a_teams_registry_role_reaches_its_members_while_they_are_in_it(org):
+    """W&B's inherited roles: the highest of a user's own role and those of teams they are in."""
+    secret = services.registry_create(organization=org.org, name="secret", user=org.admin, visibility="restricted")
+    lena = make_user("lena")
+    labs = make_entity("labs", admin=[lena], member=[org.outsider])
+    services.registry_team_member_set(registry=secret, team=labs, role="member", actor=org.admin)
+    assert permissions.role(org.outsider, secret) == "member"
+    assert permissions.can_change(lena, secret)
+    # A lower own role does not lower the team's; a higher one wins.
+    services.registry_member_set(registry=secret, user=org.outsider, role="restricted_viewer", actor=org.admin)
+    assert permissions.role(org.outsider, secret) == "member"
+    services.registry_member_set(registry=secret, user=org.outsider, role="admin", actor=org.admin)
+    assert permissions.role(org.outsider, secret) == "admin"
+    services.registry_member_remove(registry=secret, user=org.outsider, actor=org.admin)
+    assert permissions.role(org.outsider, secret) == "member"
+    # Leaving the team leaves the registry (membership changes forget the cached roles).
+    artifact_services.membership_remove(entity=labs, user=org.outsider, actor=lena)
+    assert permissions.role(org.outsider, secret) is None
+    assert not Registry.objects.filter(permissions.visible_registries_q(org.outsider), pk=secret.pk).exists()
+    services.registry_team_member_remove(registry=secret, team=labs, actor=org.admin)
+    permissions.forget_roles(lena)
+    assert permissions.role(lena, secret) is None
+
+
+def test_registry_team_member_refusals_write_nothing(org):
+    labs = make_entity("labs")
+    before = snapshot()
+    with pytest.raises(ValidationError, match="not a team"):
+        services.registry_team_member_set(registry=org.model, team=org.org.entity, role="viewer", actor=org.admin)
+    with pytest.raises(ValidationError, match="not a team"):
+        services.registry_members_add(registry=org.model, actor=org.admin, users=[org.viewer], teams=[org.org.entity])
+    with pytest.raises(ValidationError, match="Unknown role"):
+        services.registry_team_member_set(registry=org.model, team=labs, role="owner", actor=org.admin)
+    with pytest.raises(PermissionDenied):
+        services.registry_team_member_set(registry=org.model, team=labs, role="viewer", actor=org.member)
+    with pytest.raises(ValidationError, match="no team named"):
+        services.registry_team_member_add(registry=org.model, team_name="nope", role="viewer", actor=org.admin)
+    with pytest.raises(ValidationError, match="not a member"):
+        services.registry_team_member_remove(registry=org.model, team=labs, actor=org.admin)
+    assert snapshot() == before
+    services.registry_team_member_add(registry=org.model, team_name="labs", role="viewer", actor=org.admin)
+    with pytest.raises(ValidationError, match="already in"):
+        services.registry_team_member_add(registry=org.model, team_name="labs", role="admin", actor=org.admin)
+    assert RegistryTeamMember.objects.get().role == "viewer"
+
+
+def test_add_members_makes_viewers_keeps_existing_roles_and_remove_members_is_idempotent(org):
+    labs = make_entity("labs")
+    services.registry_member_set(registry=org.model, user=org.member, role="admin", actor=org.admin)
+    services.registry_members_add(registry=org.model, actor=org.admin, users=[org.member, org.viewer], teams=[labs])
+    assert dict(RegistryMember.objects.values_list("user__username", "role")) == {"bob": "admin", "vera": "viewer"}
+    assert list(RegistryTeamMember.objects.values_list("team__name", "role")) == [("labs", "viewer")]
+    everyone = [org.viewer, org.outsider]
+    services.registry_members_remove(registry=org.model, actor=org.admin, users=everyone, teams=[labs])
+    services.registry_members_remove(registry=org.model, actor=org.admin, users=[org.viewer], teams=[labs])
+    assert list(RegistryMember.objects.values_list("user__username", flat=True)) == ["bob"]
+    assert not RegistryTeamMember.objects.exists()
+
+
+def test_a_restricted_viewer_sees_versions_but_downloads_nothing(org):
+    source = org.model.collections.get().links.get().source
+    services.registry_member_set(registry=org.model, user=org.outsider, role="restricted_viewer", actor=org.admin)
+    assert permissions.can_view(org.outsider, org.model) and not permissions.can_change(org.outsider, org.model)
+    assert permissions.can_view_version(org.outsider, source)
+    assert not permissions.can_download_version(org.outsider, source)
+    with pytest.raises(PermissionDenied):
+        permissions.require_download_version(org.outsider, source)
+    with pytest.raises(Http404):
+        permissions.require_download_version(make_user("nobody"), source)
+    # A viewer downloads; so do the source team's readers, whatever their registry role.
+    services.registry_member_set(registry=org.model, user=org.outsider, role="viewer", actor=org.admin)
+    assert permissions.can_download_version(org.outsider, source)
+    services.registry_member_set(registry=org.model, user=org.viewer, role="restricted_viewer", actor=org.admin)
+    assert permissions.can_download_version(org.viewer, source)
+
+
+def test_only_site_admins_create_teams_and_refusals_write_nothing(org):
+    root = make_user("root", superuser=True)
+    before = snapshot()
+    with pytest.raises(PermissionDenied):
+        artifact_services.team_create(name="labs", actor=org.admin)
+    with pytest.raises(ValidationError, match="no user named"):
+        artifact_services.team_create(name="labs", actor=root, admin_username="nobody")
+    with pytest.raises(ValidationError, match="already exists"):
+        artifact_services.team_create(name="reviewco", actor=root)
+    with pytest.raises(ValidationError):
+        artifact_services.team_create(name="has space", actor=root)
+    assert snapshot() == before
+    labs = artifact_services.team_create(name="labs", actor=root, admin_username="bob")
+    assert labs.organization is None
+    assert list(labs.memberships.values_list("user__username", "role")) == [("bob", "admin")]
 
 
 def test_a_collections_type_must_be_accepted_by_its_registry(org):
@@ -397,7 +518,7 @@ def test_registry_settings_types_protected_aliases_and_members(client, org):
     assert client.post(f"{base}/protected-aliases", {"alias": "champion"}).status_code == 302
     assert Registry.objects.get(pk=org.model.pk).protected_aliases == ["production", "champion"]
     assert client.post(f"{base}/members", {"username": "bob", "role": "member"}).status_code == 302
-    assert client.post(f"{base}/members", {"username": "oscar", "role": "member"}).status_code == 302
+    assert client.post(f"{base}/members", {"username": "nobody", "role": "member"}).status_code == 302
     assert list(RegistryMember.objects.values_list("user__username", "role")) == [("bob", "member")]
     # bob now links on the (restricted) registry; vera no longer sees it.
     _client(client, org.member)
@@ -524,6 +645,14 @@ def test_the_registry_search_finds_versions_by_their_tags(client, org):
     # Not for someone outside the organization.
     page = _client(client, org.outsider).get("/registry?q=release-candidate").content.decode()
     assert "digits:v0" not in page
+
+
+def test_the_settings_page_lists_team_members_and_offers_the_restricted_viewer_role(client, org):
+    services.registry_team_member_set(registry=org.model, team=make_entity("labs"), role="member", actor=org.admin)
+    page = _client(client, org.viewer).get(f"/orgs/{ORG}/registry/model/settings").content.decode()
+    assert "<td>labs</td>" in page and ">Member</span>" in page
+    page = _client(client, org.admin).get(f"/orgs/{ORG}/registry/model/settings").content.decode()
+    assert '<option value="restricted_viewer">Restricted viewer</option>' in page
 
 
 def test_registry_members_roles_change_and_removal_on_the_settings_page(client, org):

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from artifacts.models import Entity
 from registry import services as registry_services
 from registry.models import Link, RegisteredModel, Registry
 from tests.factories import log_version, make_entity, make_project, make_user, snapshot
@@ -330,32 +331,121 @@ def test_a_run_uses_a_registry_version_and_an_admin_unlinks_it(run_sdk, team, pr
 
 def test_an_admin_adds_updates_and_removes_registry_members_with_the_sdk(run_sdk, team, org):
     registry_services.registry_create(organization=org, name="team-models", user=team.admin)
+    make_entity("labs", admin=[make_user("lena")], viewer=[team.admin])
+    # oscar is outside the organization, as the users W&B's own tests add are.
     out = _result(
         run_sdk(
             """
             import json, wandb
             api = wandb.Api()
             reg = api.registry("team-models", "acme")
-            bob = api.user("bob")
+            bob, oscar, labs = api.user("bob"), api.user("oscar"), api.team("labs")
             out = {}
-            reg.add_members(bob)
-            out["added"] = sorted([m.user.username, getattr(m.role, "value", m.role)] for m in reg.user_members())
-            reg.update_member(bob, "admin")
-            out["updated"] = sorted([m.user.username, getattr(m.role, "value", m.role)] for m in reg.user_members())
-            reg.remove_members(bob)
-            reg.remove_members(bob)
-            out["removed"] = [m.user.username for m in reg.user_members()]
-            out["teams"] = list(reg.team_members())
+            reg.add_members(bob, oscar, labs)
+            roles = lambda: sorted([m.user.username, getattr(m.role, "value", m.role)] for m in reg.user_members())
+            teams = lambda: [[m.team.name, getattr(m.role, "value", m.role)] for m in reg.team_members()]
+            out["added"], out["teams"] = roles(), teams()
+            reg.update_member(bob, "admin").update_member(oscar, "restricted_viewer").update_member(labs, "member")
+            out["updated"], out["teams_updated"] = roles(), teams()
+            out["team_members"] = [m["username"] for m in reg.team_members()[0].team.members]
+            out["oscar_email"] = [m.user.email for m in reg.user_members() if m.user.username == "oscar"]
+            reg.remove_members(bob, oscar, labs)
+            reg.remove_members(bob, labs)
+            out["removed"], out["teams_removed"] = roles(), teams()
             print(json.dumps(out))
             """,
             key=api_key(team.admin),
             timeout=TIMEOUT,
         )
     )
-    assert out["added"] == [["bob", "member"]]
-    assert out["updated"] == [["bob", "admin"]]
+    assert out["added"] == [["bob", "viewer"], ["oscar", "viewer"]]
+    assert out["teams"] == [["labs", "viewer"]]
+    assert out["updated"] == [["bob", "admin"], ["oscar", "restricted_viewer"]]
+    assert out["teams_updated"] == [["labs", "member"]]
+    assert out["team_members"] == ["alice", "lena"]
+    assert out["oscar_email"] == ["oscar@example.com"]
     assert out["removed"] == []
-    assert out["teams"] == []
+    assert out["teams_removed"] == []
+
+
+def test_a_registry_admin_who_is_not_a_site_admin_sees_no_other_users_email_and_refusals_write_nothing(
+    run_sdk, team, org
+):
+    registry = registry_services.registry_create(organization=org, name="team-models", user=team.admin)
+    registry_services.registry_member_set(registry=registry, user=team.member, role="member")
+    key = api_key(team.member)
+    before = snapshot()
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            api = wandb.Api()
+            reg = api.registry("team-models", "acme")
+            oscar = api.user("oscar")
+            out = {"email": oscar.email}
+            for name, call in [
+                ("add", lambda: reg.add_members(oscar)),
+                ("role", lambda: reg.update_member(oscar, "owner")),
+                ("team", lambda: api.create_team("labs")),
+            ]:
+                try:
+                    call()
+                    out[name] = "ok"
+                except Exception as exc:
+                    out[name] = str(exc)
+            print(json.dumps(out))
+            """,
+            key=key,
+            timeout=TIMEOUT,
+        )
+    )
+    assert out["email"] is None
+    assert "Only admins of the team-models registry" in out["add"]
+    assert "Unknown role 'owner'" in out["role"]
+    assert "members" in out["team"]  # the SDK reads the team back after a refused createTeam
+    assert snapshot() == before
+
+
+def test_a_site_admin_creates_a_team_with_the_sdk(run_sdk, team, org):
+    root = make_user("root", superuser=True)
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            team = wandb.Api().create_team("labs", admin_username="bob")
+            print(json.dumps({"name": team.name, "members": [[m.username, m.admin] for m in team.members]}))
+            """,
+            key=api_key(root),
+            timeout=TIMEOUT,
+        )
+    )
+    assert out == {"name": "labs", "members": [["bob", True]]}
+    assert Entity.objects.get(name="labs").organization is None
+
+
+def test_a_restricted_viewer_reads_a_registry_version_but_downloads_nothing(run_sdk, team, project, org):
+    version = log_version(project, "mnist_model", files={"model.pt": b"weights only viewers read"})
+    model = Registry.objects.get(organization=org, name="model")
+    registry_services.link_version(version=version, user=team.admin, registry=model, registered_model_name="prod")
+    oscar = make_user("lena")  # in the organization (the SDK resolves it), outside the source team
+    registry_services.organization_team_add(organization=org, team=make_entity("labs", member=[oscar]))
+    registry_services.registry_member_set(registry=model, user=oscar, role="restricted_viewer")
+    script = """
+        import json, wandb
+        art = wandb.Api().artifact("acme/wandb-registry-model/prod:v0")
+        out = {"name": art.name, "files": [f.name for f in art.files()]}
+        try:
+            art.download(root="dl")
+            out["download"] = "ok"
+        except Exception as exc:
+            out["download"] = type(exc).__name__
+        print(json.dumps(out))
+        """
+    out = _result(run_sdk(script, key=api_key(oscar), timeout=TIMEOUT))
+    assert out["name"] == "prod:v0" and out["files"] == ["model.pt"]
+    assert out["download"] != "ok"
+    registry_services.registry_member_set(registry=model, user=oscar, role="viewer")
+    assert _result(run_sdk(script, key=api_key(oscar), timeout=TIMEOUT))["download"] == "ok"
 
 
 SET_DEFAULT_ENTITY = """mutation SetDefaultEntity($entity: String!) {

@@ -247,7 +247,11 @@ class Artifact(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="artifacts")
     name = models.CharField(max_length=128, validators=[_validate_artifact_name])
     type = models.CharField(max_length=64, validators=[_validate_artifact_name], db_index=True)
-    description = models.TextField(blank=True)
+    # Null until one is given: W&B answers null then, and an empty description as given.
+    description = models.TextField(null=True, blank=True)
+    # W&B's collection tags (names.validate_tag), in the order they were added; kept on the row like a registered
+    # model's, as they are few and always read with it.
+    tags = models.JSONField(default=list, blank=True)
     # The next version index to hand out; never decreases, so indexes are never reused.
     next_index = models.PositiveIntegerField(default=0, editable=False)
     # Committed versions, kept by the services as they commit and delete, so no page counts them.

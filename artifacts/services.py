@@ -538,7 +538,7 @@ def version_create(
     names.validate_name(type, "artifact type")
     names.validate_text(description)
     aliases = _validate_aliases(aliases)
-    tags = _validate_version_tags(tags)
+    tags = _validate_tags(tags)
     if not DIGEST_RE.fullmatch(digest or ""):
         raise ValidationError(f"Invalid digest {digest!r}: expected 32 hex characters.", code="invalid_digest")
     if metadata is not None and not isinstance(metadata, dict):
@@ -1057,7 +1057,7 @@ def version_update(
         if not isinstance(metadata, dict):
             raise ValidationError("The metadata must be a JSON object.", code="invalid_json")
         jsonvalues.check(metadata, "metadata")
-    tags_add, tags_remove = _validate_version_tags(tags_add), _validate_version_tags(tags_remove)
+    tags_add, tags_remove = _validate_tags(tags_add), _validate_tags(tags_remove)
     _require_change_version(user, version)
     fields = []
     if description is not None:
@@ -1074,7 +1074,7 @@ def version_update(
     return version
 
 
-def _validate_version_tags(tags: Iterable[str]) -> list[str]:
+def _validate_tags(tags: Iterable[str]) -> list[str]:
     tags = list(dict.fromkeys(tags))
     for tag in tags:
         names.validate_tag(tag)
@@ -1173,6 +1173,23 @@ def artifact_update(
             artifact.save(update_fields=["name", "description", "updated_at"])
     except IntegrityError:  # the name was taken by a concurrent caller meanwhile
         raise ValidationError(f"The project already has an artifact named {name!r}.", code="duplicate_name") from None
+    return artifact
+
+
+@transaction.atomic
+def artifact_tags_change(
+    *, artifact: Artifact, user: User, add: Iterable[str] = (), remove: Iterable[str] = ()
+) -> Artifact:
+    """Add and remove tags of `artifact` (W&B's collection tags). Added tags go last in the order given; adding
+    a tag it has, or removing one it lacks, changes nothing. An invalid tag refuses the whole call."""
+    add, remove = _validate_tags(add), _validate_tags(remove)
+    permissions.require_change_project(user, artifact.project)
+    artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    tags = [tag for tag in artifact.tags if tag not in remove]
+    tags += [tag for tag in add if tag not in tags]
+    if tags != artifact.tags:
+        artifact.tags = tags
+        artifact.save(update_fields=["tags", "updated_at"])
     return artifact
 
 

@@ -633,7 +633,7 @@ def _project_run_count(node: ProjectNode, info: Info, filters: str | None = None
     return _runs_matching(node, filters).count()
 
 
-def _project_description(node: ProjectNode, info: Info) -> str:
+def _project_description(node: ProjectNode, info: Info) -> str | None:
     if node.registry is not None:
         return node.registry.description
     return node.project.description if node.project else ""
@@ -862,17 +862,20 @@ def versions_page(
     return connection(edges, has_next, after, totalCount=total)
 
 
-def _no_tags(collection: Any, info: Info, after: str | None = None, first: int | None = None) -> dict[str, Any]:
-    return connection([], False, after)
-
-
-def _model_tags(model: RegisteredModel, info: Info, after: str | None = None, first: int | None = None) -> dict:
-    """A registered model's tags (kept on the row, set on its page): one page, they are few."""
-    nodes = [
-        {"id": ids.encode("Tag", f"{model.pk}:{name}"), "name": name, "tagCategoryName": None, "attributes": None}
-        for name in model.tags or []
+def tag_nodes(collection: Artifact | RegisteredModel) -> list[dict[str, Any]]:
+    """A collection's tags (kept on its row) as W&B's Tag objects."""
+    owner = f"{collection.pk}" if isinstance(collection, RegisteredModel) else f"artifact-{collection.pk}"
+    return [
+        {"id": ids.encode("Tag", f"{owner}:{name}"), "name": name, "tagCategoryName": None, "attributes": None}
+        for name in collection.tags or []
     ]
-    return connection([{"node": node, "cursor": node["name"]} for node in nodes], False, after)
+
+
+def _collection_tags(
+    collection: Artifact | RegisteredModel, info: Info, after: str | None = None, first: int | None = None
+) -> dict[str, Any]:
+    """A collection's tags: one page, they are few."""
+    return connection([{"node": node, "cursor": node["name"]} for node in tag_nodes(collection)], False, after)
 
 
 def _sequence_project(artifact: Artifact, info: Info) -> ProjectNode:
@@ -896,10 +899,10 @@ SEQUENCE: dict[str, Resolver] = {
     "createdAt": lambda artifact, info: timestamp(artifact.created_at),
     "updatedAt": lambda artifact, info: timestamp(artifact.updated_at),
     "project": _visible_sequence_project,
-    "description": lambda artifact, info: artifact.description or None,
+    "description": lambda artifact, info: artifact.description,
     "defaultArtifactType": lambda artifact, info: ArtifactTypeNode(_sequence_project(artifact, info), artifact.type),
     "artifactMembership": lambda artifact, info, aliasName: lookups.membership_in(artifact, aliasName),
-    "tags": _no_tags,
+    "tags": _collection_tags,
     "artifacts": versions_page,
     "latestArtifact": _latest,
     "digestAlgorithm": lambda artifact, info: "MANIFEST_MD5",
@@ -913,7 +916,7 @@ PORTFOLIO: dict[str, Resolver] = {
     "description": lambda model, info: model.description or None,
     "defaultArtifactType": lambda model, info: ArtifactTypeNode(lookups.scope_node(model), model.type),
     "artifactMembership": lambda model, info, aliasName: lookups.membership_in(model, aliasName),
-    "tags": _model_tags,
+    "tags": _collection_tags,
     "artifacts": versions_page,
 }
 

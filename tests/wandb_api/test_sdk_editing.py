@@ -213,6 +213,27 @@ def test_a_collection_is_renamed_described_and_retyped_with_save(run_sdk, team, 
     assert _result(process) == ["pictures", "pictures", "Labelled pictures.", "photos"]
 
 
+def test_a_collections_tags_are_set_and_replaced_with_save_and_read_back(run_sdk, team, project):
+    log_version(project, "images", type="dataset")
+    process = run_sdk(
+        """
+        import json, wandb
+        api = wandb.Api()
+        collection = api.artifact_collection("dataset", "reviewco/mnist/images")
+        collection.tags = ["raw", "needs review"]
+        collection.save()
+        out = [sorted(api.artifact_collection("dataset", "reviewco/mnist/images").tags)]
+        collection.tags = ["reviewed"]
+        collection.save()
+        out.append(wandb.Api().artifact("reviewco/mnist/images:latest").collection.tags)
+        print(json.dumps(out))
+        """,
+        key=api_key(team.member),
+        timeout=TIMEOUT,
+    )
+    assert _result(process) == [["needs review", "raw"], ["reviewed"]]
+
+
 def test_tags_metadata_and_description_are_edited_after_commit_and_kept_from_creation(run_sdk, team, project, tmp_path):
     (tmp_path / "model.pt").write_bytes(b"tagged weights")
     process = run_sdk(

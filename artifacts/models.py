@@ -308,6 +308,9 @@ class ArtifactVersion(models.Model):
         Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="logged_versions"
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # The storage region the client logged it for (W&B's storagePolicyConfig.storageRegion, one of
+    # settings.STORAGE_REGIONS); empty when it named none. Handed back in its manifest.
+    storage_region = models.CharField(max_length=64, blank=True, editable=False)
     # The logging run's history step when it was logged (W&B's historyStep, which the SDK sends from step 1 on).
     history_step = models.BigIntegerField(null=True, blank=True, editable=False)
     # The `extra` of its manifest's file entries (`path -> object`), as the SDK uploaded them; handed back in the

@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db.models import F, ProtectedError, Q
@@ -527,12 +528,14 @@ def version_create(
     tags: Iterable[str] = (),
     project: Project | None = None,
     history_step: int | None = None,
+    storage_region: str = "",
 ) -> LogResult:
     """Step one of logging in three steps (create, add files, commit), as the W&B SDK does.
 
     Returns the committed version that already has `digest` (aliases and tags merged, created=False), or a
     new PENDING version (with its tags), invisible everywhere until `version_commit`. Logged by `run`, or, as
-    W&B's API allows, by no run: then into `project`.
+    W&B's API allows, by no run: then into `project`. A `storage_region` must be one the store answers to
+    (settings.STORAGE_REGIONS).
     """
     names.validate_name(name, "artifact name")
     names.validate_name(type, "artifact type")
@@ -548,6 +551,11 @@ def version_create(
         isinstance(history_step, bool) or not isinstance(history_step, int) or not 0 <= history_step < 2**63
     ):
         raise ValidationError("The history step must be a whole number from 0.", code="invalid_step")
+    if storage_region and storage_region not in settings.STORAGE_REGIONS:
+        raise ValidationError(
+            f"Invalid storage region {storage_region!r}: this server stores in {', '.join(settings.STORAGE_REGIONS)}.",
+            code="invalid_region",
+        )
     project = run.project if run is not None else project
     if project is None:
         raise ValueError("version_create needs a run or a project.")
@@ -571,6 +579,7 @@ def version_create(
             created_by_run=run,
             created_by=user if user.is_authenticated else None,
             history_step=history_step,
+            storage_region=storage_region,
         )
         _tags_add(version, tags)
     return LogResult(version, True)

@@ -153,6 +153,7 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         aliases=_user_aliases(input.get("aliases"), name),
         tags=_tag_names(input.get("tags")),
         history_step=input.get("historyStep"),
+        storage_region=input.get("storageRegion") or "",
     )
     return {"artifact": result.version}
 

@@ -99,7 +99,7 @@ def manifest_node(request: HttpRequest, version: ArtifactVersion, upload_url: st
             "id": ids.encode("File", f"manifest-{version.pk}"),
             "name": "wandb_manifest.json",
             "displayName": "wandb_manifest.json",
-            "directUrl": tokens.download_url(request, manifest=version.pk),
+            "directUrl": tokens.download_url(request, manifest=version.pk, name="wandb_manifest.json"),
             "uploadUrl": upload_url,
             "uploadHeaders": [],
             "uploadMultipartUrls": None,
@@ -126,7 +126,9 @@ def file_node(request: HttpRequest, file: ArtifactFile) -> dict[str, Any]:
         "md5": file.blob.md5,
         "mimetype": None,
         "updatedAt": timestamp(file.blob.created_at),
-        "storagePath": None,
+        # Where its bytes are in the store (under S3_PREFIX, or DATA_DIR/files): content-addressed, shared by every
+        # file with the same bytes.
+        "storagePath": file.blob.storage_key,
         "uploadUrl": None,
         "uploadHeaders": [],
         "uploadMultipartUrls": None,
@@ -1031,7 +1033,8 @@ ARTIFACT: dict[str, Resolver] = {
     "state": lambda version, info: version.state,
     "size": lambda version, info: version.size,
     "digestAlgorithm": lambda version, info: "MANIFEST_MD5",
-    "commitHash": nothing,
+    # What was committed: the manifest's digest, which names one committed version of a collection.
+    "commitHash": lambda version, info: version.digest if version.is_committed else None,
     "fileCount": lambda version, info: version.num_files if version.is_committed else version.files.count(),
     "createdAt": lambda version, info: timestamp(version.created_at),
     "updatedAt": lambda version, info: timestamp(version.committed_at or version.created_at),

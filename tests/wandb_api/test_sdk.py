@@ -367,3 +367,32 @@ def test_a_manifest_entrys_extra_comes_back_with_the_version(run_sdk, team, proj
     )
     assert _result(process) == [13, {"test_key": {"x": 1}}]
     assert ArtifactVersion.objects.get().file_extras == {"test_file.txt": {"test_key": {"x": 1}}}
+
+
+STORAGE_REGION_SCRIPT = """
+import json, wandb
+out = {{}}
+with wandb.init(entity="reviewco", project="mnist") as run:
+    for region in ("eu-local", "coreweave-us"):
+        artifact = wandb.Artifact(f"data-{{region}}", type="dataset", storage_region=region)
+        artifact.add_file("{path}")
+        try:
+            run.log_artifact(artifact).wait()
+        except ValueError as e:
+            out[region] = str(e)
+fetched = wandb.Api().artifact("reviewco/mnist/data-eu-local:v0")
+out["manifest"] = fetched.manifest.to_manifest_json()["storagePolicyConfig"]
+out["bytes"] = open(fetched.get_entry("data.txt").download(), "rb").read().decode()
+print(json.dumps(out))
+"""
+
+
+def test_a_storage_region_the_server_has_is_kept_and_another_is_refused(run_sdk, team, project, tmp_path, settings):
+    settings.STORAGE_REGIONS = ["default", "eu-local"]
+    (tmp_path / "data.txt").write_text("regional")
+    out = _result(run_sdk(STORAGE_REGION_SCRIPT.format(path=tmp_path / "data.txt"), key=api_key(team.member)))
+    assert out["manifest"] == {"storageLayout": "V2", "storageRegion": "eu-local"}
+    assert out["bytes"] == "regional"
+    assert "Invalid storage region 'coreweave-us': this server stores in default, eu-local" in out["coreweave-us"]
+    assert ArtifactVersion.objects.get(artifact__name="data-eu-local").storage_region == "eu-local"
+    assert not Artifact.objects.filter(name="data-coreweave-us").exists()

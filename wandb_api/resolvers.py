@@ -27,6 +27,7 @@ from artifacts.models import (
     Artifact,
     ArtifactAlias,
     ArtifactFile,
+    ArtifactReference,
     ArtifactUsage,
     ArtifactVersion,
     Entity,
@@ -136,6 +137,32 @@ def file_node(request: HttpRequest, file: ArtifactFile) -> dict[str, Any]:
     }
 
 
+def reference_node(reference: ArtifactReference) -> dict[str, Any]:
+    """A reference entry as W&B lists it among the files: its URI as both URLs (the SDK's storage handlers fetch
+    it; the server never does)."""
+    return {
+        "id": ids.encode("File", f"ref-{reference.pk}"),
+        "name": reference.path,
+        "displayName": PurePosixPath(reference.path).name,
+        "url": reference.ref,
+        "directUrl": reference.ref,
+        "sizeBytes": reference.size,
+        "digest": reference.digest,
+        "md5": None,
+        "mimetype": None,
+        "updatedAt": None,
+        "storagePath": None,
+        "uploadUrl": None,
+        "uploadHeaders": [],
+        "uploadMultipartUrls": None,
+        "artifact": reference.version,
+    }
+
+
+def _entry_node(request: HttpRequest, row: ArtifactFile | ArtifactReference) -> dict[str, Any]:
+    return file_node(request, row) if isinstance(row, ArtifactFile) else reference_node(row)
+
+
 def files_page(
     info: Info,
     version: ArtifactVersion,
@@ -143,21 +170,25 @@ def files_page(
     after: str | None = None,
     first: int | None = None,
 ) -> dict[str, Any]:
-    """A version's files ordered by path; the cursor is the last path."""
+    """A version's entries ordered by path, stored files and references together (the SDK downloads what this
+    lists); the cursor is the last path, which no file and reference of one version share."""
     files = version.files.select_related("blob", "version").order_by("path")
+    references = version.references.select_related("version").order_by("path")
     if names is not None:
-        files = files.filter(path__in=[n for n in names if n])
-    total = files.count()
+        wanted = [n for n in names if n]
+        files, references = files.filter(path__in=wanted), references.filter(path__in=wanted)
+    total = files.count() + references.count()
     if after:
-        files = files.filter(path__gt=after)
+        files, references = files.filter(path__gt=after), references.filter(path__gt=after)
     limit = max(1, min(first or MAX_PAGE, MAX_PAGE))
-    rows = list(files[: limit + 1])
+    rows = sorted([*files[: limit + 1], *references[: limit + 1]], key=lambda row: row.path)
     has_next = len(rows) > limit
     rows = rows[:limit]
+    request = _request(info)
     return {
         "totalCount": total,
         "pageInfo": page_info(rows[-1].path if rows else after, has_next),
-        "edges": [{"node": file_node(_request(info), f), "cursor": f.path} for f in rows],
+        "edges": [{"node": _entry_node(request, row), "cursor": row.path} for row in rows],
     }
 
 

@@ -475,6 +475,22 @@ class ArtifactUsage(models.Model):
         return f"{self.run} used {self.version}"
 
 
+class ArtifactOutput(models.Model):
+    """A run logged a version that was already committed with the same content (by another run, or by none):
+    W&B lists it among that run's logged artifacts too. The version's `created_by_run` stays the first."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="outputs")
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="outputs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "version"], name="unique_output")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.run} logged {self.version}"
+
+
 class ApiKey(models.Model):
     """A secret for the SDK; only its SHA-256 is stored, the key is shown once."""
 

@@ -32,6 +32,7 @@ from artifacts.models import (
     Artifact,
     ArtifactAlias,
     ArtifactFile,
+    ArtifactOutput,
     ArtifactReference,
     ArtifactUsage,
     ArtifactVersion,
@@ -569,6 +570,7 @@ def version_create(
         if existing is not None and existing.pk == intact:
             _aliases_merge(version=existing, aliases=aliases)
             _tags_add(existing, tags)
+            _output_add(run=run, version=existing)
             return LogResult(existing, False)
         version = ArtifactVersion.objects.create(
             artifact=artifact,
@@ -583,6 +585,12 @@ def version_create(
         )
         _tags_add(version, tags)
     return LogResult(version, True)
+
+
+def _output_add(*, run: Run | None, version: ArtifactVersion) -> None:
+    """`run` logged `version`'s content again: it is one of the run's outputs too (unless it logged it first)."""
+    if run is not None and run.pk != version.created_by_run_id:
+        ArtifactOutput.objects.get_or_create(run=run, version=version)
 
 
 def _version_with_intact_bytes(*, project: Project, name: str, digest: str) -> int | None:
@@ -935,6 +943,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             version.duplicate_of = existing
             version.pending_aliases = []
             version.save(update_fields=["duplicate_of", "pending_aliases"])
+            _output_add(run=version.created_by_run, version=existing)
             return existing
         version.size = sum(f.blob.size for f in files) + sum(r.size or 0 for r in references)
         version.num_files = len(files) + len(references)

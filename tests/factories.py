@@ -98,6 +98,7 @@ def snapshot() -> dict[str, int]:
         a.VersionTag,
         a.ArtifactAlias,
         a.ArtifactUsage,
+        a.ArtifactOutput,
         a.ApiKey,
         r.RegisteredModel,
         r.Link,

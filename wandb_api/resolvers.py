@@ -790,7 +790,7 @@ def _run_input_artifacts(run: Run, info: Info, after: str | None = None, first: 
 
 
 def _run_output_artifacts(run: Run, info: Info, after: str | None = None, first: int | None = None) -> dict:
-    return _run_versions(ArtifactVersion.committed.filter(created_by_run=run), info, after, first)
+    return _run_versions(ArtifactVersion.committed.filter(queries.logged_by_q(run)), info, after, first)
 
 
 RUN: dict[str, Resolver] = {

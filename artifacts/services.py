@@ -899,6 +899,51 @@ def _check_tree_against(version: ArtifactVersion, paths: set[str]) -> None:
             names.validate_file_tree([*chunk, *existing])
 
 
+@transaction.atomic
+def version_base_set(*, version: ArtifactVersion, base: ArtifactVersion, user: User) -> None:
+    """Make pending `version` incremental on `base`, a committed version of the same artifact: when it commits,
+    it holds its own entries and those of `base` at every other path, and its digest is that content's."""
+    _require_pending(user, version)
+    if not base.is_committed or base.artifact_id != version.artifact_id:
+        raise ValidationError(
+            "An incremental version adds to a committed version of the same artifact.", code="invalid_base"
+        )
+    ArtifactVersion.objects.filter(pk=version.pk).update(base=base)
+    version.base = base
+
+
+def _merge_base(
+    version: ArtifactVersion, files: list[ArtifactFile], references: list[ArtifactReference]
+) -> tuple[list[ArtifactFile], list[ArtifactReference]]:
+    """Copy into `version` the entries of its base at paths it does not hold (its own replace them); returns
+    all its files and references."""
+    own = {f.path for f in files} | {r.path for r in references}
+    base = version.base
+    inherited = [f for f in base.files.select_related("blob") if f.path not in own]
+    refs = [r for r in base.references.all() if r.path not in own]
+    names.validate_file_tree([*own, *(f.path for f in inherited), *(r.path for r in refs)])
+    unusable = [f.path for f in inherited if not f.blob.is_ok]
+    if unusable:
+        raise ValidationError(
+            f"The server's copy of {', '.join(unusable)} (from {base}) is missing or corrupt: log it again.",
+            code="blob_unavailable",
+        )
+    files = files + ArtifactFile.objects.bulk_create(
+        [ArtifactFile(version=version, path=f.path, blob=f.blob) for f in inherited]
+    )
+    references = references + ArtifactReference.objects.bulk_create(
+        [
+            ArtifactReference(version=version, path=r.path, ref=r.ref, digest=r.digest, size=r.size, extra=r.extra)
+            for r in refs
+        ]
+    )
+    extras = {path: extra for path, extra in (base.file_extras or {}).items() if path not in own}
+    if extras:
+        version.file_extras = {**extras, **(version.file_extras or {})}
+        version.save(update_fields=["file_extras"])
+    return files, references
+
+
 def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
     """Make a pending version visible: its files (none is allowed) must produce its digest. Committing twice is
     harmless.
@@ -934,6 +979,12 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
                 f"The files' digest {digest} does not match the version's digest {version.digest}.",
                 code="digest_mismatch",
             )
+        if version.base_id is not None:
+            # The client's digest covered its own entries (checked above); the version is the merged content.
+            files, references = _merge_base(version, files, references)
+            digest = manifest_digest({**{f.path: f.blob.md5 for f in files}, **{r.path: r.digest for r in references}})
+            version.digest = digest
+            version.save(update_fields=["digest"])
         existing = ArtifactVersion.committed.filter(artifact_id=version.artifact_id, digest=digest).first()
         if existing is not None:
             _aliases_merge(version=existing, aliases=version.pending_aliases)

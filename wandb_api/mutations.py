@@ -175,14 +175,19 @@ def _tag_names(tags: list[Input] | None) -> list[str]:
     return [tag["tagName"] for tag in tags or ()]
 
 
+@atomic
 def create_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any]:
     """The manifest's id and an upload URL. The uploaded manifest adds the files it lists that the entity
-    already stores (a draft's carried-over files); downloads get a manifest made from the files."""
-    if input.get("type") not in (None, "FULL"):
+    already stores (a draft's carried-over files); downloads get a manifest made from the files. An INCREMENTAL
+    manifest adds to its base version (the artifact's latest; none for its first version)."""
+    if input.get("type") not in (None, "FULL", "INCREMENTAL"):
         raise ValidationError(
-            "Incremental artifacts are not supported yet: log the whole artifact (without incremental=True)."
+            "Distributed artifacts (PATCH manifests) are not supported yet: log the whole artifact from one run."
         )
     version = lookups.version_for_change(info.context.user, input["artifactID"])
+    if input.get("type") == "INCREMENTAL" and input.get("baseArtifactID"):
+        base = lookups.committed_version_for_write(info.context.user, input["baseArtifactID"])
+        services.version_base_set(version=version, base=base, user=info.context.user)
     request = info.context.request
     return {
         "artifactManifest": manifest_node(

@@ -27,6 +27,7 @@ from artifacts import services
 from artifacts.models import Artifact, ArtifactAlias, ArtifactUsage, ArtifactVersion
 from registry.models import LinkAlias, RegisteredModel
 from tests.factories import link, log_version, make_project, make_run, snapshot
+from tests.wandb_api import documents
 from tests.wandb_api.helpers import api_key
 from wandb_api import ids
 from wandb_api.schema import SCHEMA
@@ -390,3 +391,32 @@ def test_collection_tags_of_a_registered_model_go_through_the_registry_services(
     assert RegisteredModel.objects.get(name="MNIST-dev").tags == ["reviewed"]
     gql(DELETE_ARTIFACT_COLLECTION_TAGS_GQL, variables, key=api_key(team.member))
     assert RegisteredModel.objects.get(name="MNIST-dev").tags == []
+
+
+def test_an_incremental_manifest_needs_a_committed_base_of_the_same_artifact_and_patch_is_refused(gql, team, project):
+    other = log_version(project, "other")
+    base = log_version(project, "data", files={"a.txt": b"a"})
+    digest = "0" * 32
+    pending = services.version_create(run=make_run(project), user=team.member, name="data", type="model", digest=digest)
+    pending = pending.version
+    key = api_key(team.member)
+
+    def manifest(type: str, base_version) -> dict:
+        variables = {
+            "artifactID": ids.encode("Artifact", pending.pk),
+            "baseArtifactID": ids.encode("Artifact", base_version.pk),
+            "name": "wandb_manifest.json",
+            "digest": "0" * 32,
+            "entityName": "reviewco",
+            "projectName": "mnist",
+            "runName": "r",
+            "manifestType": type,
+            "includeUpload": False,
+        }
+        return gql(documents.CREATE_ARTIFACT_MANIFEST, variables, key=key)
+
+    assert "adds to a committed version of the same artifact" in manifest("INCREMENTAL", other)["errors"][0]["message"]
+    assert "PATCH manifests" in manifest("PATCH", base)["errors"][0]["message"]
+    assert ArtifactVersion.objects.get(pk=pending.pk).base is None
+    assert "errors" not in manifest("INCREMENTAL", base)
+    assert ArtifactVersion.objects.get(pk=pending.pk).base == base

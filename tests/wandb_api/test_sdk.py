@@ -396,3 +396,33 @@ def test_a_storage_region_the_server_has_is_kept_and_another_is_refused(run_sdk,
     assert "Invalid storage region 'coreweave-us': this server stores in default, eu-local" in out["coreweave-us"]
     assert ArtifactVersion.objects.get(artifact__name="data-eu-local").storage_region == "eu-local"
     assert not Artifact.objects.filter(name="data-coreweave-us").exists()
+
+
+INCREMENTAL_SCRIPT = """
+import json, wandb
+# Version 0 holds a and b; version 1, incremental, sends b again (other bytes) and c.
+logs = ((False, {{"a.txt": "a.txt", "b.txt": "b.txt"}}), (True, {{"b.txt": "b2.txt", "c.txt": "c.txt"}}))
+for incremental, files in logs:
+    with wandb.init(entity="reviewco", project="mnist") as run:
+        artifact = wandb.Artifact("data", type="dataset", incremental=incremental)
+        for name, source in files.items():
+            artifact.add_file(f"{root}/{{source}}", name=name)
+        run.log_artifact(artifact)
+latest = wandb.Api().artifact("reviewco/mnist/data:latest")
+root = latest.download(root="out")
+entries = sorted(latest.manifest.entries)
+print(json.dumps([latest.version, entries, latest.digest, {{n: open(f"{{root}}/{{n}}").read() for n in entries}}]))
+"""
+
+
+def test_an_incremental_version_adds_to_the_latest_and_replaces_what_it_sends_again(run_sdk, team, project, tmp_path):
+    for name, text in {"a.txt": "a", "b.txt": "b", "b2.txt": "b, again", "c.txt": "c"}.items():
+        (tmp_path / name).write_text(text)
+    version, paths, digest, contents = _result(
+        run_sdk(INCREMENTAL_SCRIPT.format(root=tmp_path), key=api_key(team.member))
+    )
+    assert (version, paths) == ("v1", ["a.txt", "b.txt", "c.txt"])
+    assert contents == {"a.txt": "a", "b.txt": "b, again", "c.txt": "c"}
+    v1 = ArtifactVersion.committed.get(artifact__name="data", index=1)
+    assert v1.digest == digest and v1.num_files == 3
+    assert ArtifactVersion.committed.get(artifact__name="data", index=0).files.count() == 2

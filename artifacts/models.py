@@ -302,6 +302,10 @@ class ArtifactVersion(models.Model):
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="+", editable=False
     )
+    # A distributed version (W&B's `run.upsert_artifact(..., distributed_id=...)`): while pending, every run that
+    # logs the artifact with this id adds its entries to it; committed by `finish_artifact`, with the digest of
+    # what they sent together.
+    distributed_id = models.CharField(max_length=128, blank=True, editable=False)
     # A pending incremental version (W&B's `Artifact(incremental=True)`): the committed version of the same
     # artifact whose entries it adds to; they are merged in when it commits (services.version_commit).
     base = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False)

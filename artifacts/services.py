@@ -530,13 +530,15 @@ def version_create(
     project: Project | None = None,
     history_step: int | None = None,
     storage_region: str = "",
+    distributed_id: str = "",
 ) -> LogResult:
     """Step one of logging in three steps (create, add files, commit), as the W&B SDK does.
 
     Returns the committed version that already has `digest` (aliases and tags merged, created=False), or a
     new PENDING version (with its tags), invisible everywhere until `version_commit`. Logged by `run`, or, as
     W&B's API allows, by no run: then into `project`. A `storage_region` must be one the store answers to
-    (settings.STORAGE_REGIONS).
+    (settings.STORAGE_REGIONS). With a `distributed_id`, the artifact's pending version of that id (or a new one):
+    each run sends a part, with its own digest, so no committed version is matched by digest.
     """
     names.validate_name(name, "artifact name")
     names.validate_name(type, "artifact type")
@@ -557,6 +559,8 @@ def version_create(
             f"Invalid storage region {storage_region!r}: this server stores in {', '.join(settings.STORAGE_REGIONS)}.",
             code="invalid_region",
         )
+    if len(distributed_id) > ArtifactVersion._meta.get_field("distributed_id").max_length:
+        raise ValidationError("A distributed id has at most 128 characters.", code="too_long")
     project = run.project if run is not None else project
     if project is None:
         raise ValueError("version_create needs a run or a project.")
@@ -566,8 +570,18 @@ def version_create(
     intact = _version_with_intact_bytes(project=project, name=name, digest=digest)
     with transaction.atomic():
         artifact = _artifact_for_update(project=project, name=name, type=type)
+        if distributed_id:
+            shared = ArtifactVersion.objects.filter(
+                artifact=artifact, state=VersionState.PENDING, distributed_id=distributed_id, duplicate_of=None
+            ).first()
+            if shared is not None:
+                shared.pending_aliases = list(dict.fromkeys([*shared.pending_aliases, *aliases]))
+                shared.save(update_fields=["pending_aliases"])
+                _tags_add(shared, tags)
+                _output_add(run=run, version=shared)
+                return LogResult(shared, False)
         existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
-        if existing is not None and existing.pk == intact:
+        if existing is not None and existing.pk == intact and not distributed_id:
             _aliases_merge(version=existing, aliases=aliases)
             _tags_add(existing, tags)
             _output_add(run=run, version=existing)
@@ -582,6 +596,7 @@ def version_create(
             created_by=user if user.is_authenticated else None,
             history_step=history_step,
             storage_region=storage_region,
+            distributed_id=distributed_id,
         )
         _tags_add(version, tags)
     return LogResult(version, True)
@@ -867,6 +882,9 @@ def version_file_extras_set(*, version: ArtifactVersion, extras: dict[str, dict]
         raise ValidationError("The extra of a manifest entry must be a JSON object.", code="invalid_json")
     jsonvalues.check(extras, "manifest extras")
     extras = {names.normalize_file_path(path): extra for path, extra in extras.items() if extra}
+    if version.distributed_id:
+        # Each run's manifest lists its own part.
+        extras = {**(version.file_extras or {}), **extras}
     ArtifactVersion.objects.filter(pk=version.pk).update(file_extras=extras)
     version.file_extras = extras
 
@@ -973,7 +991,11 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             )
         references = list(version.references.all())
         digest = manifest_digest({**{f.path: f.blob.md5 for f in files}, **{r.path: r.digest for r in references}})
-        if digest != version.digest:
+        if version.distributed_id:
+            # Each run's part came with its own digest (checked file by file as uploaded): the version is the whole.
+            version.digest = digest
+            version.save(update_fields=["digest"])
+        elif digest != version.digest:
             _require_parts_completed(version)
             raise ValidationError(
                 f"The files' digest {digest} does not match the version's digest {version.digest}.",

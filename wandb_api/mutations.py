@@ -154,6 +154,7 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         tags=_tag_names(input.get("tags")),
         history_step=input.get("historyStep"),
         storage_region=input.get("storageRegion") or "",
+        distributed_id=input.get("distributedID") or "",
     )
     return {"artifact": result.version}
 
@@ -179,12 +180,11 @@ def _tag_names(tags: list[Input] | None) -> list[str]:
 def create_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any]:
     """The manifest's id and an upload URL. The uploaded manifest adds the files it lists that the entity
     already stores (a draft's carried-over files); downloads get a manifest made from the files. An INCREMENTAL
-    manifest adds to its base version (the artifact's latest; none for its first version)."""
-    if input.get("type") not in (None, "FULL", "INCREMENTAL"):
-        raise ValidationError(
-            "Distributed artifacts (PATCH manifests) are not supported yet: log the whole artifact from one run."
-        )
+    manifest adds to its base version (the artifact's latest; none for its first version); a PATCH manifest is one
+    run's part of a distributed version."""
     version = lookups.version_for_change(info.context.user, input["artifactID"])
+    if input.get("type") == "PATCH" and not version.distributed_id:
+        raise ValidationError("A PATCH manifest is a part of a distributed artifact (distributed_id).", code="invalid")
     if input.get("type") == "INCREMENTAL" and input.get("baseArtifactID"):
         base = lookups.committed_version_for_write(info.context.user, input["baseArtifactID"])
         services.version_base_set(version=version, base=base, user=info.context.user)

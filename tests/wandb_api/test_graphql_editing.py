@@ -393,7 +393,7 @@ def test_collection_tags_of_a_registered_model_go_through_the_registry_services(
     assert RegisteredModel.objects.get(name="MNIST-dev").tags == []
 
 
-def test_an_incremental_manifest_needs_a_committed_base_of_the_same_artifact_and_patch_is_refused(gql, team, project):
+def test_an_incremental_manifest_needs_a_committed_base_and_a_patch_a_distributed_version(gql, team, project):
     other = log_version(project, "other")
     base = log_version(project, "data", files={"a.txt": b"a"})
     digest = "0" * 32
@@ -416,7 +416,7 @@ def test_an_incremental_manifest_needs_a_committed_base_of_the_same_artifact_and
         return gql(documents.CREATE_ARTIFACT_MANIFEST, variables, key=key)
 
     assert "adds to a committed version of the same artifact" in manifest("INCREMENTAL", other)["errors"][0]["message"]
-    assert "PATCH manifests" in manifest("PATCH", base)["errors"][0]["message"]
+    assert "part of a distributed artifact" in manifest("PATCH", base)["errors"][0]["message"]
     assert ArtifactVersion.objects.get(pk=pending.pk).base is None
     assert "errors" not in manifest("INCREMENTAL", base)
     assert ArtifactVersion.objects.get(pk=pending.pk).base == base

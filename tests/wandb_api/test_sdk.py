@@ -426,3 +426,38 @@ def test_an_incremental_version_adds_to_the_latest_and_replaces_what_it_sends_ag
     v1 = ArtifactVersion.committed.get(artifact__name="data", index=1)
     assert v1.digest == digest and v1.num_files == 3
     assert ArtifactVersion.committed.get(artifact__name="data", index=0).files.count() == 2
+
+
+DISTRIBUTED_SCRIPT = """
+import json, wandb
+for part in ("a", "b"):
+    with wandb.init(entity="reviewco", project="mnist", group="g") as run:
+        artifact = wandb.Artifact("shards", type="dataset")
+        artifact.add_file(f"{root}/{{part}}.txt", name=f"{{part}}.txt")
+        run.upsert_artifact(artifact, distributed_id="g", aliases=[f"from-{{part}}"])
+api = wandb.Api()
+out = {{"before": [a.name for a in api.artifact_collection("dataset", "reviewco/mnist/shards").artifacts()]}}
+with wandb.init(entity="reviewco", project="mnist", group="g") as run:
+    run.finish_artifact(wandb.Artifact("shards", type="dataset"), distributed_id="g")
+latest = wandb.Api().artifact("reviewco/mnist/shards:latest")
+root = latest.download(root="out")
+entries = sorted(latest.manifest.entries)
+contents = {{n: open(f"{{root}}/{{n}}").read() for n in entries}}
+out["after"] = [latest.version, sorted(latest.aliases), latest.digest, contents]
+print(json.dumps(out))
+"""
+
+
+def test_a_distributed_version_gathers_every_runs_part_and_commits_when_finished(run_sdk, team, project, tmp_path):
+    (tmp_path / "a.txt").write_text("part a")
+    (tmp_path / "b.txt").write_text("part b")
+    out = _result(run_sdk(DISTRIBUTED_SCRIPT.format(root=tmp_path), key=api_key(team.member)))
+    assert out["before"] == []
+    version, aliases, digest, contents = out["after"]
+    assert (version, aliases, contents) == (
+        "v0",
+        ["from-a", "from-b", "latest"],
+        {"a.txt": "part a", "b.txt": "part b"},
+    )
+    committed = ArtifactVersion.committed.get(artifact__name="shards")
+    assert committed.digest == digest and ArtifactVersion.objects.filter(artifact__name="shards").count() == 1

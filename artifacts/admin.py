@@ -249,7 +249,7 @@ class ArtifactAdmin(ModelAdmin):
     list_filter = ["type", "project__entity"]
     search_fields = ["name", "type", "project__name", "description"]
     list_select_related = ["project__entity"]
-    readonly_fields = ["project", "name", "type", "next_index", "num_versions", "created_at", "updated_at"]
+    readonly_fields = ["project", "name", "type", "tags", "next_index", "num_versions", "created_at", "updated_at"]
     inlines = [VersionInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

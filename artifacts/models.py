@@ -247,7 +247,11 @@ class Artifact(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="artifacts")
     name = models.CharField(max_length=128, validators=[_validate_artifact_name])
     type = models.CharField(max_length=64, validators=[_validate_artifact_name], db_index=True)
-    description = models.TextField(blank=True)
+    # Null until one is given: W&B answers null then, and an empty description as given.
+    description = models.TextField(null=True, blank=True)
+    # W&B's collection tags (names.validate_tag), in the order they were added; kept on the row like a registered
+    # model's, as they are few and always read with it.
+    tags = models.JSONField(default=list, blank=True)
     # The next version index to hand out; never decreases, so indexes are never reused.
     next_index = models.PositiveIntegerField(default=0, editable=False)
     # Committed versions, kept by the services as they commit and delete, so no page counts them.
@@ -298,12 +302,22 @@ class ArtifactVersion(models.Model):
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="+", editable=False
     )
+    # A distributed version (W&B's `run.upsert_artifact(..., distributed_id=...)`): while pending, every run that
+    # logs the artifact with this id adds its entries to it; committed by `finish_artifact`, with the digest of
+    # what they sent together.
+    distributed_id = models.CharField(max_length=128, blank=True, editable=False)
+    # A pending incremental version (W&B's `Artifact(incremental=True)`): the committed version of the same
+    # artifact whose entries it adds to; they are merged in when it commits (services.version_commit).
+    base = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False)
     size = models.BigIntegerField(default=0, editable=False)
     num_files = models.PositiveIntegerField(default=0, editable=False)
     created_by_run = models.ForeignKey(
         Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="logged_versions"
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # The storage region the client logged it for (W&B's storagePolicyConfig.storageRegion, one of
+    # settings.STORAGE_REGIONS); empty when it named none. Handed back in its manifest.
+    storage_region = models.CharField(max_length=64, blank=True, editable=False)
     # The logging run's history step when it was logged (W&B's historyStep, which the SDK sends from step 1 on).
     history_step = models.BigIntegerField(null=True, blank=True, editable=False)
     # The `extra` of its manifest's file entries (`path -> object`), as the SDK uploaded them; handed back in the
@@ -481,6 +495,22 @@ class ArtifactUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run} used {self.version}"
+
+
+class ArtifactOutput(models.Model):
+    """A run logged a version that was already committed with the same content (by another run, or by none):
+    W&B lists it among that run's logged artifacts too. The version's `created_by_run` stays the first."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="outputs")
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="outputs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "version"], name="unique_output")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.run} logged {self.version}"
 
 
 class ApiKey(models.Model):

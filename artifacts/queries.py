@@ -29,6 +29,7 @@ from artifacts.models import (
     Artifact,
     ArtifactAlias,
     ArtifactFile,
+    ArtifactOutput,
     ArtifactUsage,
     ArtifactVersion,
     Blob,
@@ -89,7 +90,8 @@ def runs_of(project: Project) -> QuerySet[Run]:
     return (
         project.runs.select_related("created_by")
         .annotate(
-            num_logged=count_of(ArtifactVersion.committed.all(), "created_by_run"),
+            num_logged=count_of(ArtifactVersion.committed.all(), "created_by_run")
+            + count_of(ArtifactOutput.objects.all(), "run"),
             num_used=count_of(ArtifactUsage.objects.all(), "run"),
         )
         .order_by("-created_at", "-id")
@@ -225,8 +227,13 @@ def history_first_step(run: Run) -> int | None:
     return HistoryRow.objects.filter(run=run).order_by("step").values_list("step", flat=True).first()
 
 
+def logged_by_q(run: Run) -> Q:
+    """The committed versions `run` logged: first, or again with the same content (ArtifactOutput)."""
+    return Q(created_by_run=run) | Q(pk__in=ArtifactOutput.objects.filter(run=run).values("version"))
+
+
 def versions_logged_by(run: Run) -> QuerySet[ArtifactVersion]:
-    return _with_aliases(ArtifactVersion.committed.filter(created_by_run=run)).order_by("artifact__name", "-index")
+    return _with_aliases(ArtifactVersion.committed.filter(logged_by_q(run))).order_by("artifact__name", "-index")
 
 
 def versions_used_by(user: User, run: Run) -> QuerySet[ArtifactVersion]:

@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db.models import F, ProtectedError, Q
@@ -31,6 +32,7 @@ from artifacts.models import (
     Artifact,
     ArtifactAlias,
     ArtifactFile,
+    ArtifactOutput,
     ArtifactReference,
     ArtifactUsage,
     ArtifactVersion,
@@ -539,6 +541,8 @@ def version_create(
     project: Project | None = None,
     history_step: int | None = None,
     client_id: str | None = None,
+    storage_region: str = "",
+    distributed_id: str = "",
 ) -> LogResult:
     """Step one of logging in three steps (create, add files, commit), as the W&B SDK does.
 
@@ -546,12 +550,15 @@ def version_create(
     new PENDING version (with its tags), invisible everywhere until `version_commit`. Logged by `run`, or, as
     W&B's API allows, by no run: then into `project`. `client_id`, the SDK's own id for what it logs, then
     names the version returned (see VersionClientId).
+    W&B's API allows, by no run: then into `project`. A `storage_region` must be one the store answers to
+    (settings.STORAGE_REGIONS). With a `distributed_id`, the artifact's pending version of that id (or a new one):
+    each run sends a part, with its own digest, so no committed version is matched by digest.
     """
     names.validate_name(name, "artifact name")
     names.validate_name(type, "artifact type")
     names.validate_text(description)
     aliases = _validate_aliases(aliases)
-    tags = _validate_version_tags(tags)
+    tags = _validate_tags(tags)
     if not DIGEST_RE.fullmatch(digest or ""):
         raise ValidationError(f"Invalid digest {digest!r}: expected 32 hex characters.", code="invalid_digest")
     if metadata is not None and not isinstance(metadata, dict):
@@ -563,6 +570,13 @@ def version_create(
         raise ValidationError("The history step must be a whole number from 0.", code="invalid_step")
     if client_id is not None:
         names.validate_client_id(client_id)
+    if storage_region and storage_region not in settings.STORAGE_REGIONS:
+        raise ValidationError(
+            f"Invalid storage region {storage_region!r}: this server stores in {', '.join(settings.STORAGE_REGIONS)}.",
+            code="invalid_region",
+        )
+    if len(distributed_id) > ArtifactVersion._meta.get_field("distributed_id").max_length:
+        raise ValidationError("A distributed id has at most 128 characters.", code="too_long")
     project = run.project if run is not None else project
     if project is None:
         raise ValueError("version_create needs a run or a project.")
@@ -574,11 +588,22 @@ def version_create(
     intact = _version_with_intact_bytes(project=project, name=name, digest=digest)
     with transaction.atomic():
         artifact = _artifact_for_update(project=project, name=name, type=type)
+        if distributed_id:
+            shared = ArtifactVersion.objects.filter(
+                artifact=artifact, state=VersionState.PENDING, distributed_id=distributed_id, duplicate_of=None
+            ).first()
+            if shared is not None:
+                shared.pending_aliases = list(dict.fromkeys([*shared.pending_aliases, *aliases]))
+                shared.save(update_fields=["pending_aliases"])
+                _tags_add(shared, tags)
+                _output_add(run=run, version=shared)
+                return LogResult(shared, False)
         existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
-        if existing is not None and existing.pk == intact:
+        if existing is not None and existing.pk == intact and not distributed_id:
             _aliases_merge(version=existing, aliases=aliases)
             _tags_add(existing, tags)
             _client_id_set(client_id=client_id, version=existing)
+            _output_add(run=run, version=existing)
             return LogResult(existing, False)
         version = ArtifactVersion.objects.create(
             artifact=artifact,
@@ -589,6 +614,8 @@ def version_create(
             created_by_run=run,
             created_by=user if user.is_authenticated else None,
             history_step=history_step,
+            storage_region=storage_region,
+            distributed_id=distributed_id,
         )
         _tags_add(version, tags)
         _client_id_set(client_id=client_id, version=version)
@@ -611,6 +638,12 @@ def _require_client_id_free(*, client_id: str, project: Project, name: str) -> N
 def _client_id_set(*, client_id: str | None, version: ArtifactVersion) -> None:
     if client_id is not None:
         VersionClientId.objects.update_or_create(client_id=client_id, defaults={"version": version})
+
+
+def _output_add(*, run: Run | None, version: ArtifactVersion) -> None:
+    """`run` logged `version`'s content again: it is one of the run's outputs too (unless it logged it first)."""
+    if run is not None and run.pk != version.created_by_run_id:
+        ArtifactOutput.objects.get_or_create(run=run, version=version)
 
 
 def _version_with_intact_bytes(*, project: Project, name: str, digest: str) -> int | None:
@@ -887,6 +920,9 @@ def version_file_extras_set(*, version: ArtifactVersion, extras: dict[str, dict]
         raise ValidationError("The extra of a manifest entry must be a JSON object.", code="invalid_json")
     jsonvalues.check(extras, "manifest extras")
     extras = {names.normalize_file_path(path): extra for path, extra in extras.items() if extra}
+    if version.distributed_id:
+        # Each run's manifest lists its own part.
+        extras = {**(version.file_extras or {}), **extras}
     ArtifactVersion.objects.filter(pk=version.pk).update(file_extras=extras)
     version.file_extras = extras
 
@@ -919,6 +955,51 @@ def _check_tree_against(version: ArtifactVersion, paths: set[str]) -> None:
             names.validate_file_tree([*chunk, *existing])
 
 
+@transaction.atomic
+def version_base_set(*, version: ArtifactVersion, base: ArtifactVersion, user: User) -> None:
+    """Make pending `version` incremental on `base`, a committed version of the same artifact: when it commits,
+    it holds its own entries and those of `base` at every other path, and its digest is that content's."""
+    _require_pending(user, version)
+    if not base.is_committed or base.artifact_id != version.artifact_id:
+        raise ValidationError(
+            "An incremental version adds to a committed version of the same artifact.", code="invalid_base"
+        )
+    ArtifactVersion.objects.filter(pk=version.pk).update(base=base)
+    version.base = base
+
+
+def _merge_base(
+    version: ArtifactVersion, files: list[ArtifactFile], references: list[ArtifactReference]
+) -> tuple[list[ArtifactFile], list[ArtifactReference]]:
+    """Copy into `version` the entries of its base at paths it does not hold (its own replace them); returns
+    all its files and references."""
+    own = {f.path for f in files} | {r.path for r in references}
+    base = version.base
+    inherited = [f for f in base.files.select_related("blob") if f.path not in own]
+    refs = [r for r in base.references.all() if r.path not in own]
+    names.validate_file_tree([*own, *(f.path for f in inherited), *(r.path for r in refs)])
+    unusable = [f.path for f in inherited if not f.blob.is_ok]
+    if unusable:
+        raise ValidationError(
+            f"The server's copy of {', '.join(unusable)} (from {base}) is missing or corrupt: log it again.",
+            code="blob_unavailable",
+        )
+    files = files + ArtifactFile.objects.bulk_create(
+        [ArtifactFile(version=version, path=f.path, blob=f.blob) for f in inherited]
+    )
+    references = references + ArtifactReference.objects.bulk_create(
+        [
+            ArtifactReference(version=version, path=r.path, ref=r.ref, digest=r.digest, size=r.size, extra=r.extra)
+            for r in refs
+        ]
+    )
+    extras = {path: extra for path, extra in (base.file_extras or {}).items() if path not in own}
+    if extras:
+        version.file_extras = {**extras, **(version.file_extras or {})}
+        version.save(update_fields=["file_extras"])
+    return files, references
+
+
 def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
     """Make a pending version visible: its files (none is allowed) must produce its digest. Committing twice is
     harmless.
@@ -948,12 +1029,22 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             )
         references = list(version.references.all())
         digest = manifest_digest({**{f.path: f.blob.md5 for f in files}, **{r.path: r.digest for r in references}})
-        if digest != version.digest:
+        if version.distributed_id:
+            # Each run's part came with its own digest (checked file by file as uploaded): the version is the whole.
+            version.digest = digest
+            version.save(update_fields=["digest"])
+        elif digest != version.digest:
             _require_parts_completed(version)
             raise ValidationError(
                 f"The files' digest {digest} does not match the version's digest {version.digest}.",
                 code="digest_mismatch",
             )
+        if version.base_id is not None:
+            # The client's digest covered its own entries (checked above); the version is the merged content.
+            files, references = _merge_base(version, files, references)
+            digest = manifest_digest({**{f.path: f.blob.md5 for f in files}, **{r.path: r.digest for r in references}})
+            version.digest = digest
+            version.save(update_fields=["digest"])
         existing = ArtifactVersion.committed.filter(artifact_id=version.artifact_id, digest=digest).first()
         if existing is not None:
             _aliases_merge(version=existing, aliases=version.pending_aliases)
@@ -964,6 +1055,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             version.pending_aliases = []
             version.save(update_fields=["duplicate_of", "pending_aliases"])
             version.client_ids.update(version=existing)
+            _output_add(run=version.created_by_run, version=existing)
             return existing
         version.size = sum(f.blob.size for f in files) + sum(r.size or 0 for r in references)
         version.num_files = len(files) + len(references)
@@ -1103,7 +1195,7 @@ def version_update(
         if not isinstance(metadata, dict):
             raise ValidationError("The metadata must be a JSON object.", code="invalid_json")
         jsonvalues.check(metadata, "metadata")
-    tags_add, tags_remove = _validate_version_tags(tags_add), _validate_version_tags(tags_remove)
+    tags_add, tags_remove = _validate_tags(tags_add), _validate_tags(tags_remove)
     _require_change_version(user, version)
     fields = []
     if description is not None:
@@ -1120,7 +1212,7 @@ def version_update(
     return version
 
 
-def _validate_version_tags(tags: Iterable[str]) -> list[str]:
+def _validate_tags(tags: Iterable[str]) -> list[str]:
     tags = list(dict.fromkeys(tags))
     for tag in tags:
         names.validate_tag(tag)
@@ -1246,6 +1338,23 @@ def artifact_update(
             artifact.save(update_fields=["name", "description", "updated_at"])
     except IntegrityError:  # the name was taken by a concurrent caller meanwhile
         raise ValidationError(f"The project already has an artifact named {name!r}.", code="duplicate_name") from None
+    return artifact
+
+
+@transaction.atomic
+def artifact_tags_change(
+    *, artifact: Artifact, user: User, add: Iterable[str] = (), remove: Iterable[str] = ()
+) -> Artifact:
+    """Add and remove tags of `artifact` (W&B's collection tags). Added tags go last in the order given; adding
+    a tag it has, or removing one it lacks, changes nothing. An invalid tag refuses the whole call."""
+    add, remove = _validate_tags(add), _validate_tags(remove)
+    permissions.require_change_project(user, artifact.project)
+    artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    tags = [tag for tag in artifact.tags if tag not in remove]
+    tags += [tag for tag in add if tag not in tags]
+    if tags != artifact.tags:
+        artifact.tags = tags
+        artifact.save(update_fields=["tags", "updated_at"])
     return artifact
 
 

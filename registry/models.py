@@ -37,7 +37,8 @@ class Registry(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="registries")
     name = models.CharField(max_length=MAX_NAME, validators=[validate_registry_name])
-    description = models.TextField(blank=True)
+    # Null when it was created without one: W&B answers null then, and an empty description as given.
+    description = models.TextField(null=True, blank=True)
     # The artifact types its collections may hold; empty accepts every type.
     artifact_types = models.JSONField(default=list, blank=True)
     visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.ORGANIZATION)

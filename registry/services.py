@@ -504,13 +504,15 @@ def registry_create(
     organization: Organization,
     name: str,
     user: User,
-    description: str = "",
+    description: str | None = None,
     artifact_types: Iterable[str] = (),
     visibility: str = Visibility.ORGANIZATION,
 ) -> Registry:
-    """A new registry of the organization: organization admins only. No accepted types accepts every type."""
+    """A new registry of the organization: organization admins only. No accepted types accepts every type; no
+    description (None) is kept apart from an empty one, as W&B does."""
     validate_registry_name(name)
-    names.validate_text(description, "description")
+    if description is not None:
+        names.validate_text(description, "description")
     types = _clean_types(artifact_types)
     _validate_visibility(visibility)
     registry_permissions.require_create_registry(user, organization.pk)

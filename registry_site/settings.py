@@ -175,6 +175,9 @@ else:
 # With S3: the SDK and the pages move file bytes straight to and from the bucket through presigned URLs
 # (artifacts/storage.py); S3_DIRECT=0 streams them through the app servers instead. Ignored for local files.
 S3_DIRECT_TRANSFERS = env_bool("S3_DIRECT", True)
+# The storage region names (W&B's `Artifact(storage_region=...)`) the one store answers to; a version logged for
+# another is refused. `default` is the SDK's name when it gives none.
+STORAGE_REGIONS = [r.strip() for r in os.getenv("STORAGE_REGIONS", "default").split(",") if r.strip()]
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {

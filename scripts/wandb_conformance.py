@@ -197,6 +197,9 @@ def app_env(data_dir: Path, port: int) -> dict[str, str]:
         # Every test client comes from 127.0.0.1, and some send wrong keys on purpose: the throttle would answer
         # later tests 429 instead of 401.
         "API_KEY_FAILURE_LIMIT": "1000000",
+        # W&B's test server is built with the region `minio-local` (its onprem/local/scripts/env.txt), which
+        # test_storage_policy_storage_region logs to.
+        "STORAGE_REGIONS": "default,minio-local",
     }
 
 

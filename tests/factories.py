@@ -99,6 +99,7 @@ def snapshot() -> dict[str, int]:
         a.VersionTag,
         a.ArtifactAlias,
         a.ArtifactUsage,
+        a.ArtifactOutput,
         a.ApiKey,
         r.Registry,
         r.RegistryMember,

@@ -24,7 +24,7 @@ from registry.models import Link, RegisteredModel, Registry, Visibility, scope_r
 from wandb_api import ids, lookups, runs, tokens
 from wandb_api.lookups import REGISTRY_PROJECT, MembershipNode
 from wandb_api.models import DefaultEntity
-from wandb_api.resolvers import TTL_DISABLED, Info, manifest_node, page_info, run_creator_of
+from wandb_api.resolvers import TTL_DISABLED, Info, manifest_node, page_info, run_creator_of, tag_nodes
 
 Input = dict[str, Any]
 DEFAULT_PROJECT = "uncategorized"
@@ -155,6 +155,8 @@ def create_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
         history_step=input.get("historyStep"),
         # wandb-core sends "" for an artifact without one.
         client_id=input.get("clientID") or None,
+        storage_region=input.get("storageRegion") or "",
+        distributed_id=input.get("distributedID") or "",
     )
     return {"artifact": result.version}
 
@@ -176,14 +178,18 @@ def _tag_names(tags: list[Input] | None) -> list[str]:
     return [tag["tagName"] for tag in tags or ()]
 
 
+@atomic
 def create_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any]:
     """The manifest's id and an upload URL. The uploaded manifest adds the files it lists that the entity
-    already stores (a draft's carried-over files); downloads get a manifest made from the files."""
-    if input.get("type") not in (None, "FULL"):
-        raise ValidationError(
-            "Incremental artifacts are not supported yet: log the whole artifact (without incremental=True)."
-        )
+    already stores (a draft's carried-over files); downloads get a manifest made from the files. An INCREMENTAL
+    manifest adds to its base version (the artifact's latest; none for its first version); a PATCH manifest is one
+    run's part of a distributed version."""
     version = lookups.version_for_change(info.context.user, input["artifactID"])
+    if input.get("type") == "PATCH" and not version.distributed_id:
+        raise ValidationError("A PATCH manifest is a part of a distributed artifact (distributed_id).", code="invalid")
+    if input.get("type") == "INCREMENTAL" and input.get("baseArtifactID"):
+        base = lookups.committed_version_for_write(info.context.user, input["baseArtifactID"])
+        services.version_base_set(version=version, base=base, user=info.context.user)
     request = info.context.request
     return {
         "artifactManifest": manifest_node(
@@ -504,12 +510,13 @@ def _text_change(input: Input, field: str) -> str | None:
 
 
 def update_artifact_sequence(_: None, info: Info, input: Input) -> dict[str, Any]:
-    """`ArtifactCollection.save()` of an artifact: its name and description."""
+    """`ArtifactCollection.save()` of an artifact: its name and description. The SDK sends both on every save, a
+    description never given as null, which leaves it as it is (as for registries): an empty one clears it."""
     artifact = services.artifact_update(
         artifact=_sequence(input),
         user=info.context.user,
         name=input.get("name"),
-        description=_text_change(input, "description"),
+        description=input.get("description"),
     )
     return {"artifactCollection": artifact}
 
@@ -549,6 +556,37 @@ def delete_artifact_portfolio(_: None, info: Info, input: Input) -> dict[str, An
     registered_model = lookups.portfolio_for_write(user, input["artifactPortfolioID"])
     registry_services.registered_model_delete(registered_model=registered_model, user=user)
     return {"artifactCollection": registered_model}
+
+
+def _collection_for_tags(user: User, input: Input) -> Artifact | RegisteredModel:
+    node = lookups.project_node(user, input["entityName"], input["projectName"])
+    collection = lookups.collection_in(node, input["artifactCollectionName"]) if node else None
+    if collection is None:
+        raise Http404("No such artifact collection.")
+    return collection
+
+
+def _collection_tags_change(user: User, input: Input, *, add: bool) -> Artifact | RegisteredModel:
+    """`ArtifactCollection.save()` with other tags: an artifact's (services.artifact_tags_change), or a registered
+    model's or registry collection's (the tags of registry.services.registered_model_update)."""
+    collection = _collection_for_tags(user, input)
+    tags = _tag_names(input["tags"])
+    if isinstance(collection, Artifact):
+        change = {"add": tags} if add else {"remove": tags}
+        return services.artifact_tags_change(artifact=collection, user=user, **change)
+    kept = collection.tags + tags if add else [tag for tag in collection.tags if tag not in tags]
+    return registry_services.registered_model_update(registered_model=collection, user=user, tags=kept)
+
+
+def create_artifact_collection_tag_assignments(_: None, info: Info, input: Input) -> dict[str, Any]:
+    collection = _collection_tags_change(info.context.user, input, add=True)
+    added = set(_tag_names(input["tags"]))
+    return {"tags": [node for node in tag_nodes(collection) if node["name"] in added]}
+
+
+def delete_artifact_collection_tag_assignments(_: None, info: Info, input: Input) -> dict[str, Any]:
+    _collection_tags_change(info.context.user, input, add=False)
+    return {"success": True}
 
 
 # The organization's registries (W&B's current Registry), which the SDK names as projects of the organization's
@@ -599,7 +637,7 @@ def upsert_model(_: None, info: Info, input: Input) -> dict[str, Any]:
             organization=organization,
             name=name,
             user=user,
-            description=input.get("description") or "",
+            description=input.get("description"),
             artifact_types=[] if allow_all else types,
             visibility=visibility or Visibility.ORGANIZATION,
         )
@@ -799,6 +837,8 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "updateArtifactPortfolio": update_artifact_portfolio,
     "deleteArtifactSequence": delete_artifact_sequence,
     "deleteArtifactPortfolio": delete_artifact_portfolio,
+    "createArtifactCollectionTagAssignments": create_artifact_collection_tag_assignments,
+    "deleteArtifactCollectionTagAssignments": delete_artifact_collection_tag_assignments,
     "upsertModel": upsert_model,
     "renameProject": rename_project,
     "deleteModel": delete_model,

@@ -27,6 +27,7 @@ from artifacts.models import (
     Artifact,
     ArtifactAlias,
     ArtifactFile,
+    ArtifactReference,
     ArtifactUsage,
     ArtifactVersion,
     Entity,
@@ -103,7 +104,7 @@ def manifest_node(request: HttpRequest, version: ArtifactVersion, upload_url: st
             "id": ids.encode("File", f"manifest-{version.pk}"),
             "name": "wandb_manifest.json",
             "displayName": "wandb_manifest.json",
-            "directUrl": tokens.download_url(request, manifest=version.pk),
+            "directUrl": tokens.download_url(request, manifest=version.pk, name="wandb_manifest.json"),
             "uploadUrl": upload_url,
             "uploadHeaders": [],
             "uploadMultipartUrls": None,
@@ -134,12 +135,44 @@ def file_node(request: HttpRequest, file: ArtifactFile, downloadable: bool = Tru
         "md5": file.blob.md5,
         "mimetype": None,
         "updatedAt": timestamp(file.blob.created_at),
-        "storagePath": None,
+        # Where its bytes are in the store (under S3_PREFIX, or DATA_DIR/files): content-addressed, shared by every
+        # file with the same bytes.
+        "storagePath": file.blob.storage_key,
         "uploadUrl": None,
         "uploadHeaders": [],
         "uploadMultipartUrls": None,
         "artifact": file.version,
     }
+
+
+def reference_node(reference: ArtifactReference) -> dict[str, Any]:
+    """A reference entry as W&B lists it among the files: its URI as both URLs (the SDK's storage handlers fetch
+    it; the server never does)."""
+    return {
+        "id": ids.encode("File", f"ref-{reference.pk}"),
+        "name": reference.path,
+        "displayName": PurePosixPath(reference.path).name,
+        "url": reference.ref,
+        "directUrl": reference.ref,
+        "sizeBytes": reference.size,
+        "digest": reference.digest,
+        "md5": None,
+        "mimetype": None,
+        "updatedAt": None,
+        "storagePath": None,
+        "uploadUrl": None,
+        "uploadHeaders": [],
+        "uploadMultipartUrls": None,
+        "artifact": reference.version,
+    }
+
+
+def _entry_node(request: HttpRequest, row: ArtifactFile | ArtifactReference, downloadable: bool) -> dict[str, Any]:
+    if isinstance(row, ArtifactFile):
+        return file_node(request, row, downloadable)
+    node = reference_node(row)
+    # A restricted viewer sees the entry, not where its bytes are.
+    return node if downloadable else {**node, "url": "", "directUrl": ""}
 
 
 def files_page(
@@ -149,22 +182,26 @@ def files_page(
     after: str | None = None,
     first: int | None = None,
 ) -> dict[str, Any]:
-    """A version's files ordered by path; the cursor is the last path."""
+    """A version's entries ordered by path, stored files and references together (the SDK downloads what this
+    lists); the cursor is the last path, which no file and reference of one version share."""
     files = version.files.select_related("blob", "version").order_by("path")
+    references = version.references.select_related("version").order_by("path")
     if names is not None:
-        files = files.filter(path__in=[n for n in names if n])
-    total = files.count()
+        wanted = [n for n in names if n]
+        files, references = files.filter(path__in=wanted), references.filter(path__in=wanted)
+    total = files.count() + references.count()
     if after:
-        files = files.filter(path__gt=after)
+        files, references = files.filter(path__gt=after), references.filter(path__gt=after)
     limit = max(1, min(first or MAX_PAGE, MAX_PAGE))
-    rows = list(files[: limit + 1])
+    rows = sorted([*files[: limit + 1], *references[: limit + 1]], key=lambda row: row.path)
     has_next = len(rows) > limit
     rows = rows[:limit]
     downloadable = registry_permissions.can_download_version(_user(info), version)
+    request = _request(info)
     return {
         "totalCount": total,
         "pageInfo": page_info(rows[-1].path if rows else after, has_next),
-        "edges": [{"node": file_node(_request(info), f, downloadable), "cursor": f.path} for f in rows],
+        "edges": [{"node": _entry_node(request, row, downloadable), "cursor": row.path} for row in rows],
     }
 
 
@@ -673,7 +710,7 @@ def _project_run_count(node: ProjectNode, info: Info, filters: str | None = None
     return _runs_matching(node, filters).count()
 
 
-def _project_description(node: ProjectNode, info: Info) -> str:
+def _project_description(node: ProjectNode, info: Info) -> str | None:
     if node.registry is not None:
         return node.registry.description
     return node.project.description if node.project else ""
@@ -804,7 +841,7 @@ def _run_input_artifacts(run: Run, info: Info, after: str | None = None, first: 
 
 
 def _run_output_artifacts(run: Run, info: Info, after: str | None = None, first: int | None = None) -> dict:
-    return _run_versions(ArtifactVersion.committed.filter(created_by_run=run), info, after, first)
+    return _run_versions(ArtifactVersion.committed.filter(queries.logged_by_q(run)), info, after, first)
 
 
 RUN: dict[str, Resolver] = {
@@ -909,17 +946,20 @@ def versions_page(
     return connection(edges, has_next, after, totalCount=total)
 
 
-def _no_tags(collection: Any, info: Info, after: str | None = None, first: int | None = None) -> dict[str, Any]:
-    return connection([], False, after)
-
-
-def _model_tags(model: RegisteredModel, info: Info, after: str | None = None, first: int | None = None) -> dict:
-    """A registered model's tags (kept on the row, set on its page): one page, they are few."""
-    nodes = [
-        {"id": ids.encode("Tag", f"{model.pk}:{name}"), "name": name, "tagCategoryName": None, "attributes": None}
-        for name in model.tags or []
+def tag_nodes(collection: Artifact | RegisteredModel) -> list[dict[str, Any]]:
+    """A collection's tags (kept on its row) as W&B's Tag objects."""
+    owner = f"{collection.pk}" if isinstance(collection, RegisteredModel) else f"artifact-{collection.pk}"
+    return [
+        {"id": ids.encode("Tag", f"{owner}:{name}"), "name": name, "tagCategoryName": None, "attributes": None}
+        for name in collection.tags or []
     ]
-    return connection([{"node": node, "cursor": node["name"]} for node in nodes], False, after)
+
+
+def _collection_tags(
+    collection: Artifact | RegisteredModel, info: Info, after: str | None = None, first: int | None = None
+) -> dict[str, Any]:
+    """A collection's tags: one page, they are few."""
+    return connection([{"node": node, "cursor": node["name"]} for node in tag_nodes(collection)], False, after)
 
 
 def _sequence_project(artifact: Artifact, info: Info) -> ProjectNode:
@@ -966,10 +1006,10 @@ SEQUENCE: dict[str, Resolver] = {
     "createdAt": lambda artifact, info: timestamp(artifact.created_at),
     "updatedAt": lambda artifact, info: timestamp(artifact.updated_at),
     "project": _visible_sequence_project,
-    "description": lambda artifact, info: artifact.description or None,
+    "description": lambda artifact, info: artifact.description,
     "defaultArtifactType": lambda artifact, info: ArtifactTypeNode(_sequence_project(artifact, info), artifact.type),
     "artifactMembership": lambda artifact, info, aliasName: lookups.membership_in(artifact, aliasName),
-    "tags": _no_tags,
+    "tags": _collection_tags,
     "artifacts": versions_page,
     "latestArtifact": _latest,
     "digestAlgorithm": lambda artifact, info: "MANIFEST_MD5",
@@ -985,7 +1025,7 @@ PORTFOLIO: dict[str, Resolver] = {
     "description": lambda model, info: model.description or None,
     "defaultArtifactType": lambda model, info: ArtifactTypeNode(lookups.scope_node(model), model.type),
     "artifactMembership": lambda model, info, aliasName: lookups.membership_in(model, aliasName),
-    "tags": _model_tags,
+    "tags": _collection_tags,
     "artifacts": versions_page,
     "aliases": _collection_aliases,
     "state": _collection_state,
@@ -1113,7 +1153,8 @@ ARTIFACT: dict[str, Resolver] = {
     "state": lambda version, info: version.state,
     "size": lambda version, info: version.size,
     "digestAlgorithm": lambda version, info: "MANIFEST_MD5",
-    "commitHash": nothing,
+    # What was committed: the manifest's digest, which names one committed version of a collection.
+    "commitHash": lambda version, info: version.digest if version.is_committed else None,
     "fileCount": lambda version, info: version.num_files if version.is_committed else version.files.count(),
     "createdAt": lambda version, info: timestamp(version.created_at),
     "updatedAt": lambda version, info: timestamp(version.committed_at or version.created_at),

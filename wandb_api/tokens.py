@@ -30,7 +30,11 @@ def upload_url(request: HttpRequest, **payload: Any) -> str:
 
 
 def download_url(request: HttpRequest, **payload: Any) -> str:
+    """A URL that ends with the file's name (`name` in the payload), as a storage bucket's URL does: clients and
+    people read the name there (W&B's tests find the manifest's by `wandb_manifest.json`). Only the token counts."""
     token = signing.dumps(payload, salt=DOWNLOAD_SALT, compress=True)
+    if payload.get("name"):
+        return _absolute(request, reverse("wandb_api:download_named", args=[token, payload["name"]]))
     return _absolute(request, reverse("wandb_api:download", args=[token]))
 
 

@@ -318,7 +318,10 @@ def manifest_json(version: ArtifactVersion) -> dict[str, Any]:
     return {
         "version": 1,
         "storagePolicy": "wandb-storage-policy-v1",
-        "storagePolicyConfig": {"storageLayout": "V2"},
+        "storagePolicyConfig": {
+            "storageLayout": "V2",
+            **({"storageRegion": version.storage_region} if version.storage_region else {}),
+        },
         "contents": {
             **{
                 f.path: {
@@ -338,8 +341,9 @@ def manifest_json(version: ArtifactVersion) -> dict[str, Any]:
 
 
 @require_GET
-def download(request: HttpRequest, token: str) -> HttpResponse:
-    """A signed download URL, issued to a user who may read the version (the SDK sends no credentials)."""
+def download(request: HttpRequest, token: str, name: str | None = None) -> HttpResponse:
+    """A signed download URL, issued to a user who may read the version (the SDK sends no credentials). The name
+    after the token is the file's, for the reader; the token's own says what is served."""
     try:
         payload = tokens.read_download(token)
     except signing.BadSignature:

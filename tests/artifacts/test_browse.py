@@ -3,6 +3,7 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
+from artifacts import services
 from artifacts.models import ArtifactAlias, ArtifactVersion, Entity
 from tests.factories import bulk_versions, link, log_version, make_run, snapshot
 
@@ -40,6 +41,15 @@ def test_the_artifact_page_has_a_versions_table_with_linked_to(member):
         assertContains(r, f"<th>{column}</th>", html=True)
     assertContains(r, '<a href="/registry/model/reviewco/MNIST-dev/v0">MNIST-dev:v0</a>', html=True)
     assert [v.label for v in r.context["versions_page"]] == ["v1", "v0"]
+
+
+def test_the_artifact_page_shows_its_collection_tags(member, demo):
+    artifact = ArtifactVersion.committed.get(artifact__name="mnist_model", index=0).artifact
+    assertNotContains(member.get(artifact.get_absolute_url()), 'aria-label="Tags"')
+    services.artifact_tags_change(artifact=artifact, user=demo.member, add=["baseline", "small net"])
+    r = member.get(artifact.get_absolute_url())
+    assertContains(r, '<span class="tag">baseline</span>', html=True)
+    assertContains(r, '<span class="tag">small net</span>', html=True)
 
 
 def test_a_version_page_and_its_fragment_share_one_url(member):

@@ -8,9 +8,11 @@ from wandb.apis._generated import IS_PROJECT_READ_ONLY_GQL
 from wandb.apis.public.runs import LIGHTWEIGHT_RUN_FRAGMENT
 from wandb.sdk.artifacts._generated import (
     ADD_ALIASES_GQL,
+    ADD_ARTIFACT_COLLECTION_TAGS_GQL,
     ARTIFACT_CREATED_BY_GQL,
     ARTIFACT_USED_BY_GQL,
     DELETE_ALIASES_GQL,
+    DELETE_ARTIFACT_COLLECTION_TAGS_GQL,
     DELETE_ARTIFACT_GQL,
     RUN_INPUT_ARTIFACTS_GQL,
     RUN_OUTPUT_ARTIFACTS_GQL,
@@ -23,8 +25,9 @@ from wandb.sdk.artifacts._generated import (
 
 from artifacts import services
 from artifacts.models import Artifact, ArtifactAlias, ArtifactUsage, ArtifactVersion
-from registry.models import LinkAlias
+from registry.models import LinkAlias, RegisteredModel
 from tests.factories import link, log_version, make_project, make_run, snapshot
+from tests.wandb_api import documents
 from tests.wandb_api.helpers import api_key
 from wandb_api import ids
 from wandb_api.schema import SCHEMA
@@ -53,6 +56,8 @@ RUN_QUERY = (
         UPDATE_ARTIFACT_SEQUENCE_GQL,
         UPDATE_ARTIFACT_SEQUENCE_TYPE_GQL,
         UPDATE_ARTIFACT_PORTFOLIO_GQL,
+        ADD_ARTIFACT_COLLECTION_TAGS_GQL,
+        DELETE_ARTIFACT_COLLECTION_TAGS_GQL,
     ],
 )
 def test_the_documents_of_save_logged_by_and_used_by_validate(document):
@@ -259,11 +264,24 @@ def test_update_artifact_sequence_renames_and_describes_an_artifact_for_members_
         "Convolutional.",
         {"name": "model"},
     )
-    assert (
-        update(team.member, name="renamed", description=None)["data"]["result"]["artifactCollection"]["description"]
-        is None
-    )
     assert version.aliases.get().name == "latest" and Artifact.objects.get(pk=version.artifact_id).name == "renamed"
+
+
+def test_a_sequence_description_is_null_until_given_and_an_empty_one_is_kept(gql, team, project):
+    version = log_version(project, "cnn")
+    sequence_id = ids.encode("ArtifactSequence", version.artifact_id)
+
+    def description(**fields) -> str | None:
+        variables = {"input": {"artifactSequenceID": sequence_id, "name": "cnn", **fields}}
+        body = gql(UPDATE_ARTIFACT_SEQUENCE_GQL, variables, key=api_key(team.member))
+        return body["data"]["result"]["artifactCollection"]["description"]
+
+    assert description(description=None) is None
+    assert description(description="Convolutional.") == "Convolutional."
+    # The SDK sends the description on every save: null leaves it as it is.
+    assert description(description=None) == "Convolutional."
+    assert description(description="") == ""
+    assert Artifact.objects.get(pk=version.artifact_id).description == ""
 
 
 def test_move_artifact_sequence_changes_the_type_unless_linked_or_internal(gql, team, project):
@@ -363,3 +381,100 @@ def test_deleting_latest_is_accepted_and_latest_stays(gql, team, project):
     body = gql(DELETE_ALIASES_GQL, _aliases(version, "latest", "best"), key=api_key(team.member))
     assert "errors" not in body
     assert _names(version) == {"latest"}
+
+
+def _collection_tags(project: str, collection: str, *tags: str) -> dict:
+    return {
+        "input": {
+            "entityName": "reviewco",
+            "projectName": project,
+            "artifactCollectionName": collection,
+            "tags": [{"tagName": tag} for tag in tags],
+        }
+    }
+
+
+def test_collection_tags_are_added_and_removed_on_an_artifact_by_members_only(gql, team, project):
+    version = log_version(project, "cnn")
+    keys = {user: api_key(user) for user in (team.viewer, team.member, team.outsider)}
+    body = gql(
+        ADD_ARTIFACT_COLLECTION_TAGS_GQL,
+        _collection_tags("mnist", "cnn", "baseline", "small net"),
+        key=keys[team.member],
+    )
+    assert [tag["name"] for tag in body["data"]["result"]["tags"]] == ["baseline", "small net"]
+    gql(ADD_ARTIFACT_COLLECTION_TAGS_GQL, _collection_tags("mnist", "cnn", "baseline", "v2"), key=keys[team.member])
+    assert Artifact.objects.get(pk=version.artifact_id).tags == ["baseline", "small net", "v2"]
+    body = gql(
+        DELETE_ARTIFACT_COLLECTION_TAGS_GQL,
+        _collection_tags("mnist", "cnn", "small net", "absent"),
+        key=keys[team.member],
+    )
+    assert body == {"data": {"result": {"success": True}}}
+    assert Artifact.objects.get(pk=version.artifact_id).tags == ["baseline", "v2"]
+
+
+def test_collection_tags_refuse_viewers_outsiders_and_bad_tags_and_write_nothing(gql, team, project):
+    version = log_version(project, "cnn")
+    services.artifact_tags_change(artifact=version.artifact, user=team.member, add=["baseline"])
+    keys = {user: api_key(user) for user in (team.viewer, team.member, team.outsider)}
+    add = _collection_tags("mnist", "cnn", "new")
+    assert gql(ADD_ARTIFACT_COLLECTION_TAGS_GQL, add, key=keys[team.viewer])["errors"][0]["extensions"]["code"] == (
+        "PERMISSION_ERROR"
+    )
+    remove = _collection_tags("mnist", "cnn", "baseline")
+    assert (
+        gql(DELETE_ARTIFACT_COLLECTION_TAGS_GQL, remove, key=keys[team.outsider])["errors"][0]["extensions"]["code"]
+        == "NOT_FOUND"
+    )
+    bad = _collection_tags("mnist", "cnn", "fine", "not/a tag")
+    assert (
+        "Invalid tag 'not/a tag'"
+        in gql(ADD_ARTIFACT_COLLECTION_TAGS_GQL, bad, key=keys[team.member])["errors"][0]["message"]
+    )
+    missing = _collection_tags("mnist", "absent", "new")
+    assert gql(ADD_ARTIFACT_COLLECTION_TAGS_GQL, missing, key=keys[team.member])["errors"][0]["extensions"]["code"] == (
+        "NOT_FOUND"
+    )
+    assert Artifact.objects.get(pk=version.artifact_id).tags == ["baseline"]
+
+
+def test_collection_tags_of_a_registered_model_go_through_the_registry_services(gql, team, project):
+    link(log_version(project))
+    variables = _collection_tags("model-registry", "MNIST-dev", "reviewed")
+    body = gql(ADD_ARTIFACT_COLLECTION_TAGS_GQL, variables, key=api_key(team.viewer))
+    assert body["errors"][0]["extensions"]["code"] == "PERMISSION_ERROR"
+    assert RegisteredModel.objects.get(name="MNIST-dev").tags == []
+    gql(ADD_ARTIFACT_COLLECTION_TAGS_GQL, variables, key=api_key(team.member))
+    assert RegisteredModel.objects.get(name="MNIST-dev").tags == ["reviewed"]
+    gql(DELETE_ARTIFACT_COLLECTION_TAGS_GQL, variables, key=api_key(team.member))
+    assert RegisteredModel.objects.get(name="MNIST-dev").tags == []
+
+
+def test_an_incremental_manifest_needs_a_committed_base_and_a_patch_a_distributed_version(gql, team, project):
+    other = log_version(project, "other")
+    base = log_version(project, "data", files={"a.txt": b"a"})
+    digest = "0" * 32
+    pending = services.version_create(run=make_run(project), user=team.member, name="data", type="model", digest=digest)
+    pending = pending.version
+    key = api_key(team.member)
+
+    def manifest(type: str, base_version) -> dict:
+        variables = {
+            "artifactID": ids.encode("Artifact", pending.pk),
+            "baseArtifactID": ids.encode("Artifact", base_version.pk),
+            "name": "wandb_manifest.json",
+            "digest": "0" * 32,
+            "entityName": "reviewco",
+            "projectName": "mnist",
+            "runName": "r",
+            "manifestType": type,
+            "includeUpload": False,
+        }
+        return gql(documents.CREATE_ARTIFACT_MANIFEST, variables, key=key)
+
+    assert "adds to a committed version of the same artifact" in manifest("INCREMENTAL", other)["errors"][0]["message"]
+    assert "part of a distributed artifact" in manifest("PATCH", base)["errors"][0]["message"]
+    assert ArtifactVersion.objects.get(pk=pending.pk).base is None
+    assert "errors" not in manifest("INCREMENTAL", base)
+    assert ArtifactVersion.objects.get(pk=pending.pk).base == base

@@ -77,3 +77,41 @@ def test_a_reference_the_server_does_not_accept_is_refused_and_nothing_is_writte
     assert "Invalid reference 'ftp://example.invalid/no.bin'" in process.stdout + process.stderr
     assert not ArtifactVersion.committed.filter(artifact__name="bad-refs").exists()
     assert not ArtifactReference.objects.exists()
+
+
+def test_a_whole_download_fetches_references_listed_among_the_files(run_sdk, team, project, tmp_path):
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    process = run_sdk(
+        f"""
+        import json, os, wandb
+        with wandb.init(entity="reviewco", project="mnist") as run:
+            raw = wandb.Artifact("raw-data", type="dataset")
+            raw.add_file("{tmp_path}/model.pt", name="b/model.pt")
+            raw.add_reference("file://{tmp_path}/data.csv", name="a/data.csv")
+            raw = run.log_artifact(raw).wait()
+            derived = wandb.Artifact("derived", type="dataset")
+            derived.add_reference(raw.get_entry("a/data.csv").ref_url(), name="c/from-raw.csv")
+            run.log_artifact(derived).wait()
+        api = wandb.Api()
+        out = {{}}
+        for name in ("raw-data", "derived"):
+            artifact = api.artifact(f"reviewco/mnist/{{name}}:v0")
+            out[name] = [[f.name for f in artifact.files()], [f.name for f in artifact.files(per_page=1)]]
+            root = artifact.download(root=name)
+            out[name].append(sorted(
+                [os.path.relpath(os.path.join(d, f), root), open(os.path.join(d, f)).read()]
+                for d, _, files in os.walk(root) for f in files
+            ))
+        print(json.dumps(out))
+        """,
+        key=api_key(team.member),
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    out = json.loads(process.stdout.strip().splitlines()[-1])
+    assert out["raw-data"] == [
+        ["data.csv", "model.pt"],
+        ["data.csv", "model.pt"],
+        [["a/data.csv", "x,y\n1,2\n"], ["b/model.pt", "weights"]],
+    ]
+    assert out["derived"] == [["from-raw.csv"], ["from-raw.csv"], [["c/from-raw.csv", "x,y\n1,2\n"]]]

@@ -367,3 +367,97 @@ def test_a_manifest_entrys_extra_comes_back_with_the_version(run_sdk, team, proj
     )
     assert _result(process) == [13, {"test_key": {"x": 1}}]
     assert ArtifactVersion.objects.get().file_extras == {"test_file.txt": {"test_key": {"x": 1}}}
+
+
+STORAGE_REGION_SCRIPT = """
+import json, wandb
+out = {{}}
+with wandb.init(entity="reviewco", project="mnist") as run:
+    for region in ("eu-local", "coreweave-us"):
+        artifact = wandb.Artifact(f"data-{{region}}", type="dataset", storage_region=region)
+        artifact.add_file("{path}")
+        try:
+            run.log_artifact(artifact).wait()
+        except ValueError as e:
+            out[region] = str(e)
+fetched = wandb.Api().artifact("reviewco/mnist/data-eu-local:v0")
+out["manifest"] = fetched.manifest.to_manifest_json()["storagePolicyConfig"]
+out["bytes"] = open(fetched.get_entry("data.txt").download(), "rb").read().decode()
+print(json.dumps(out))
+"""
+
+
+def test_a_storage_region_the_server_has_is_kept_and_another_is_refused(run_sdk, team, project, tmp_path, settings):
+    settings.STORAGE_REGIONS = ["default", "eu-local"]
+    (tmp_path / "data.txt").write_text("regional")
+    out = _result(run_sdk(STORAGE_REGION_SCRIPT.format(path=tmp_path / "data.txt"), key=api_key(team.member)))
+    assert out["manifest"] == {"storageLayout": "V2", "storageRegion": "eu-local"}
+    assert out["bytes"] == "regional"
+    assert "Invalid storage region 'coreweave-us': this server stores in default, eu-local" in out["coreweave-us"]
+    assert ArtifactVersion.objects.get(artifact__name="data-eu-local").storage_region == "eu-local"
+    assert not Artifact.objects.filter(name="data-coreweave-us").exists()
+
+
+INCREMENTAL_SCRIPT = """
+import json, wandb
+# Version 0 holds a and b; version 1, incremental, sends b again (other bytes) and c.
+logs = ((False, {{"a.txt": "a.txt", "b.txt": "b.txt"}}), (True, {{"b.txt": "b2.txt", "c.txt": "c.txt"}}))
+for incremental, files in logs:
+    with wandb.init(entity="reviewco", project="mnist") as run:
+        artifact = wandb.Artifact("data", type="dataset", incremental=incremental)
+        for name, source in files.items():
+            artifact.add_file(f"{root}/{{source}}", name=name)
+        run.log_artifact(artifact)
+latest = wandb.Api().artifact("reviewco/mnist/data:latest")
+root = latest.download(root="out")
+entries = sorted(latest.manifest.entries)
+print(json.dumps([latest.version, entries, latest.digest, {{n: open(f"{{root}}/{{n}}").read() for n in entries}}]))
+"""
+
+
+def test_an_incremental_version_adds_to_the_latest_and_replaces_what_it_sends_again(run_sdk, team, project, tmp_path):
+    for name, text in {"a.txt": "a", "b.txt": "b", "b2.txt": "b, again", "c.txt": "c"}.items():
+        (tmp_path / name).write_text(text)
+    version, paths, digest, contents = _result(
+        run_sdk(INCREMENTAL_SCRIPT.format(root=tmp_path), key=api_key(team.member))
+    )
+    assert (version, paths) == ("v1", ["a.txt", "b.txt", "c.txt"])
+    assert contents == {"a.txt": "a", "b.txt": "b, again", "c.txt": "c"}
+    v1 = ArtifactVersion.committed.get(artifact__name="data", index=1)
+    assert v1.digest == digest and v1.num_files == 3
+    assert ArtifactVersion.committed.get(artifact__name="data", index=0).files.count() == 2
+
+
+DISTRIBUTED_SCRIPT = """
+import json, wandb
+for part in ("a", "b"):
+    with wandb.init(entity="reviewco", project="mnist", group="g") as run:
+        artifact = wandb.Artifact("shards", type="dataset")
+        artifact.add_file(f"{root}/{{part}}.txt", name=f"{{part}}.txt")
+        run.upsert_artifact(artifact, distributed_id="g", aliases=[f"from-{{part}}"])
+api = wandb.Api()
+out = {{"before": [a.name for a in api.artifact_collection("dataset", "reviewco/mnist/shards").artifacts()]}}
+with wandb.init(entity="reviewco", project="mnist", group="g") as run:
+    run.finish_artifact(wandb.Artifact("shards", type="dataset"), distributed_id="g")
+latest = wandb.Api().artifact("reviewco/mnist/shards:latest")
+root = latest.download(root="out")
+entries = sorted(latest.manifest.entries)
+contents = {{n: open(f"{{root}}/{{n}}").read() for n in entries}}
+out["after"] = [latest.version, sorted(latest.aliases), latest.digest, contents]
+print(json.dumps(out))
+"""
+
+
+def test_a_distributed_version_gathers_every_runs_part_and_commits_when_finished(run_sdk, team, project, tmp_path):
+    (tmp_path / "a.txt").write_text("part a")
+    (tmp_path / "b.txt").write_text("part b")
+    out = _result(run_sdk(DISTRIBUTED_SCRIPT.format(root=tmp_path), key=api_key(team.member)))
+    assert out["before"] == []
+    version, aliases, digest, contents = out["after"]
+    assert (version, aliases, contents) == (
+        "v0",
+        ["from-a", "from-b", "latest"],
+        {"a.txt": "part a", "b.txt": "part b"},
+    )
+    committed = ArtifactVersion.committed.get(artifact__name="shards")
+    assert committed.digest == digest and ArtifactVersion.objects.filter(artifact__name="shards").count() == 1

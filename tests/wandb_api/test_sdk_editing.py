@@ -3,8 +3,9 @@
 import json
 
 import pytest
+from pytest_django.asserts import assertContains
 
-from artifacts import services
+from artifacts import queries, services
 from artifacts.models import ArtifactAlias, ArtifactVersion
 from registry.models import LinkAlias
 from tests.factories import link, log_version, make_run, snapshot
@@ -173,21 +174,53 @@ def test_a_runs_used_and_logged_artifacts_are_listed(run_sdk, team, logged):
     assert _result(process) == {"trainer": [["mnist_model:v0"], []], "evaluator": [[], ["mnist_model:v0"]]}
 
 
-def test_a_fetched_run_logs_a_fetched_version_again(run_sdk, team, logged):
+def test_a_fetched_run_logs_a_fetched_version_again(run_sdk, team, logged, client):
     process = run_sdk(
         """
         import json, wandb
         api = wandb.Api()
-        logged = api.run("reviewco/mnist/evaluator").log_artifact(
-            api.artifact("reviewco/mnist/mnist_model:v0"), aliases=["relogged"]
-        )
-        print(json.dumps([logged.name, sorted(api.artifact("reviewco/mnist/mnist_model:v0").aliases)]))
+        run = api.run("reviewco/mnist/evaluator")
+        logged = run.log_artifact(api.artifact("reviewco/mnist/mnist_model:v0"), aliases=["relogged"])
+        print(json.dumps([
+            logged.name,
+            sorted(api.artifact("reviewco/mnist/mnist_model:v0").aliases),
+            [a.name for a in run.logged_artifacts()],
+            [a.name for a in api.run("reviewco/mnist/trainer").logged_artifacts()],
+            api.artifact("reviewco/mnist/mnist_model:v0").logged_by().id,
+        ]))
         """,
         key=api_key(team.member),
         timeout=TIMEOUT,
     )
-    assert _result(process) == ["mnist_model:v0", ["latest", "relogged"]]
+    # Both runs list it as logged; it stays the trainer's (its lineage).
+    assert _result(process) == [
+        "mnist_model:v0",
+        ["latest", "relogged"],
+        ["mnist_model:v0"],
+        ["mnist_model:v0"],
+        "trainer",
+    ]
     assert ArtifactVersion.objects.count() == 1
+    assert ArtifactVersion.objects.get().created_by_run.run_id == "trainer"
+    client.force_login(team.viewer)
+    assertContains(client.get("/reviewco/mnist/runs/evaluator"), "mnist_model")
+    assert [r.num_logged for r in queries.runs_of(logged.artifact.project)] == [1, 1]
+
+
+def test_a_viewer_cannot_log_a_version_again_from_a_fetched_run(run_sdk, team, logged):
+    key = api_key(team.viewer)
+    before = snapshot()
+    process = run_sdk(
+        """
+        import wandb
+        api = wandb.Api()
+        api.run("reviewco/mnist/evaluator").log_artifact(api.artifact("reviewco/mnist/mnist_model:v0"))
+        """,
+        key=key,
+        timeout=TIMEOUT,
+    )
+    assert process.returncode != 0 and "ermission" in process.stderr
+    assert snapshot() == before
 
 
 def test_a_collection_is_renamed_described_and_retyped_with_save(run_sdk, team, project):
@@ -211,6 +244,27 @@ def test_a_collection_is_renamed_described_and_retyped_with_save(run_sdk, team, 
         timeout=TIMEOUT,
     )
     assert _result(process) == ["pictures", "pictures", "Labelled pictures.", "photos"]
+
+
+def test_a_collections_tags_are_set_and_replaced_with_save_and_read_back(run_sdk, team, project):
+    log_version(project, "images", type="dataset")
+    process = run_sdk(
+        """
+        import json, wandb
+        api = wandb.Api()
+        collection = api.artifact_collection("dataset", "reviewco/mnist/images")
+        collection.tags = ["raw", "needs review"]
+        collection.save()
+        out = [sorted(api.artifact_collection("dataset", "reviewco/mnist/images").tags)]
+        collection.tags = ["reviewed"]
+        collection.save()
+        out.append(wandb.Api().artifact("reviewco/mnist/images:latest").collection.tags)
+        print(json.dumps(out))
+        """,
+        key=api_key(team.member),
+        timeout=TIMEOUT,
+    )
+    assert _result(process) == [["needs review", "raw"], ["reviewed"]]
 
 
 def test_tags_metadata_and_description_are_edited_after_commit_and_kept_from_creation(run_sdk, team, project, tmp_path):

@@ -513,3 +513,27 @@ def test_a_team_admin_invites_and_removes_a_member_with_the_sdk(run_sdk, team, o
     )
     assert out == {"invited": True, "deleted": True}
     assert not team.entity.memberships.filter(user__username="lena").exists()
+
+
+def test_a_registry_created_without_a_description_has_none_unlike_an_empty_one(run_sdk, team, org):
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            api = wandb.Api()
+            api.create_registry("plain", visibility="organization", organization="acme")
+            api.create_registry("blank", visibility="organization", organization="acme", description="")
+            plain = api.registry("plain", "acme")
+            plain.save()
+            print(json.dumps([plain.description, api.registry("plain", "acme").description,
+                              api.registry("blank", "acme").description]))
+            """,
+            key=api_key(team.admin),
+            timeout=TIMEOUT,
+        )
+    )
+    assert out == [None, None, ""]
+    assert dict(Registry.objects.filter(name__in=["plain", "blank"]).values_list("name", "description")) == {
+        "plain": None,
+        "blank": "",
+    }

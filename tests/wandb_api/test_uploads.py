@@ -99,7 +99,8 @@ def test_download_urls_stream_the_bytes_and_honour_ranges(client, team, project)
     assert partial["Content-Range"] == f"bytes 13-25/{len(CONTENT)}"
     assert b"".join(partial.streaming_content) == CONTENT[13:26]
     assert client.get(url, headers={"Range": f"bytes={len(CONTENT)}-"}).status_code == 416
-    assert client.get(url[:-3] + "abc").status_code == 403
+    token = url.removesuffix("/model.pt")
+    assert client.get(token[:-3] + "abc/model.pt").status_code == 403
 
 
 def _flip_a_byte(root, blob: Blob) -> None:
@@ -180,3 +181,39 @@ def test_a_manifest_entrys_extra_must_be_an_object_and_is_kept_only_then(client,
     version = services.version_commit(version=version, user=team.member)
     download = tokens.download_url(RequestFactory().get("/"), manifest=version.pk)
     assert client.get(download).json()["contents"]["model.pt"]["extra"] == {"k": [1]}
+
+
+VERSION_URLS = """
+query Version($id: ID!) {
+  artifact(id: $id) {
+    commitHash
+    digest
+    currentManifest { file { directUrl } }
+    files { edges { node { name directUrl storagePath } } }
+  }
+}
+"""
+
+
+def test_download_urls_end_with_the_files_name_and_the_token_alone_decides(client, gql, team, project, file_storage):
+    version = log_version(project, files={"weights v1?.pt": b"weights"})
+    body = gql(VERSION_URLS, {"id": ids.encode("Artifact", version.pk)}, key=api_key(team.member))["data"]["artifact"]
+    manifest_url = body["currentManifest"]["file"]["directUrl"]
+    assert manifest_url.endswith("/wandb_manifest.json")
+    assert list(client.get(manifest_url).json()["contents"]) == ["weights v1?.pt"]
+    file_url = body["files"]["edges"][0]["node"]["directUrl"]
+    assert file_url.endswith("/weights%20v1%3F.pt")
+    assert body["files"]["edges"][0]["node"]["storagePath"] == version.files.get().blob.storage_key
+    assert b"".join(client.get(file_url).streaming_content) == b"weights"
+    # Another name after the token serves the same file under the token's name; a bad token nothing.
+    renamed = client.get(file_url.rsplit("/", 1)[0] + "/other.bin")
+    assert b"".join(renamed.streaming_content) == b"weights"
+    assert renamed["Content-Disposition"] == 'attachment; filename="weights v1?.pt"'
+    token = file_url.split("/files/download/")[1].split("/")[0]
+    assert client.get(f"/files/download/{token[:-2]}xx/weights.pt").status_code == 403
+
+
+def test_a_committed_version_answers_its_digest_as_commit_hash(gql, team, project):
+    version = log_version(project)
+    body = gql(VERSION_URLS, {"id": ids.encode("Artifact", version.pk)}, key=api_key(team.member))["data"]["artifact"]
+    assert body["commitHash"] == body["digest"] == version.digest

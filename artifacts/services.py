@@ -596,6 +596,7 @@ def version_create(
                 shared.pending_aliases = list(dict.fromkeys([*shared.pending_aliases, *aliases]))
                 shared.save(update_fields=["pending_aliases"])
                 _tags_add(shared, tags)
+                _client_id_set(client_id=client_id, version=shared)
                 _output_add(run=run, version=shared)
                 return LogResult(shared, False)
         existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()

@@ -549,8 +549,7 @@ def version_create(
     Returns the committed version that already has `digest` (aliases and tags merged, created=False), or a
     new PENDING version (with its tags), invisible everywhere until `version_commit`. Logged by `run`, or, as
     W&B's API allows, by no run: then into `project`. `client_id`, the SDK's own id for what it logs, then
-    names the version returned (see VersionClientId).
-    W&B's API allows, by no run: then into `project`. A `storage_region` must be one the store answers to
+    names the version returned (see VersionClientId). A `storage_region` must be one the store answers to
     (settings.STORAGE_REGIONS). With a `distributed_id`, the artifact's pending version of that id (or a new one):
     each run sends a part, with its own digest, so no committed version is matched by digest.
     """

@@ -165,6 +165,23 @@ class Run(models.Model):
         return self.state
 
 
+class DeletedRun(models.Model):
+    """What is left of a deleted run (services.run_delete): W&B keeps deleted runs, so deleting one again succeeds,
+    and with `deleteArtifacts` then deletes the versions it logged, which the first deletion kept."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deleted_runs")
+    run_id = models.CharField(max_length=names.MAX_RUN_ID_LENGTH)
+    # The deleted row's primary key: the SDK names runs by it (`Run:<pk>`), and keys are never reused.
+    run_pk = models.BigIntegerField(unique=True)
+    # The versions it logged that the deletion kept (ids; those deleted or linked later are checked again).
+    kept_versions = models.JSONField(default=list, blank=True)
+    deleted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    deleted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.run_id} (deleted)"
+
+
 class RunTag(models.Model):
     # The unique constraint's index serves lookups by run.
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tags", db_index=False)

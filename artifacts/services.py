@@ -13,6 +13,7 @@ import random
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +39,7 @@ from artifacts.models import (
     ArtifactVersion,
     Blob,
     BlobStatus,
+    DeletedRun,
     Entity,
     HistoryRow,
     Membership,
@@ -327,6 +329,65 @@ def run_finish(*, run: Run, user: User, exit_code: int) -> Run:
     run.heartbeat_at = timezone.now()
     run.save(update_fields=["state", "heartbeat_at", "updated_at"])
     return run
+
+
+@transaction.atomic
+def run_delete(*, run: Run | DeletedRun, user: User, delete_artifacts: bool = False) -> None:
+    """Delete a run with its tags, history, console output and its uses of versions, as W&B's
+    `Run.delete(delete_artifacts=...)`; members and admins of its team may.
+
+    The versions it logged stay, logged by no run, unless `delete_artifacts`: then they go too, pending ones
+    included, with their aliases (`latest` moves to the newest version left; indexes are never reused). The
+    whole call is refused, nothing deleted, while any of those versions is linked into a registry, a registered
+    model or a project's collection: unlink them there first. A run deleted before (a DeletedRun) may be deleted
+    again, as W&B's deleted runs may: with `delete_artifacts` that deletes the versions the first deletion kept.
+    Bytes stay until `collect_garbage` removes blobs no version refers to.
+    """
+    permissions.require_change_project(user, run.project)
+    if isinstance(run, DeletedRun):
+        logged = ArtifactVersion.objects.filter(pk__in=run.kept_versions, created_by_run=None)
+    else:
+        logged = ArtifactVersion.objects.filter(created_by_run=run)
+    doomed = logged if delete_artifacts else ArtifactVersion.objects.none()
+    artifact_ids = sorted(set(doomed.values_list("artifact_id", flat=True)))
+    for project in Project.objects.filter(artifacts__in=artifact_ids).exclude(pk=run.project_id).distinct():
+        permissions.require_change_project(user, project)
+    # Lock the artifacts' rows (as numbering does, in one order): nothing is linked or committed meanwhile.
+    for artifact_id in artifact_ids:
+        _lock_artifact(artifact_id)
+    linked = (
+        doomed.filter(links__isnull=False).distinct().select_related("artifact").order_by("artifact__name", "index")
+    )
+    labels = [str(version) for version in linked[:5]]
+    if labels:
+        raise ValidationError(
+            f"Run {run.run_id} logged {', '.join(labels)}, linked to a registry or collection: unlink "
+            f"{'it' if len(labels) == 1 else 'them'} there first, or delete the run without its artifacts.",
+            code="linked",
+        )
+    committed = Counter(doomed.filter(state=VersionState.COMMITTED).values_list("artifact_id", flat=True))
+    try:
+        with transaction.atomic():
+            doomed.delete()
+    except ProtectedError:
+        raise ValidationError(
+            f"A version run {run.run_id} logged was linked meanwhile; unlink it first.", code="linked"
+        ) from None
+    for artifact_id, count in sorted(committed.items()):
+        Artifact.objects.filter(pk=artifact_id).update(
+            num_versions=F("num_versions") - count, updated_at=timezone.now()
+        )
+        newest = ArtifactVersion.committed.filter(artifact_id=artifact_id).order_by("-index").first()
+        if newest is not None:
+            _alias_move(version=newest, name=names.LATEST)
+    kept = [] if delete_artifacts else list(logged.order_by("pk").values_list("pk", flat=True))
+    if isinstance(run, DeletedRun):
+        DeletedRun.objects.filter(pk=run.pk).update(kept_versions=kept)
+        return
+    DeletedRun.objects.create(
+        project=run.project, run_id=run.run_id, run_pk=run.pk, kept_versions=kept, deleted_by=user
+    )
+    run.delete()
 
 
 # Steps are 64-bit, as W&B's.

@@ -88,6 +88,7 @@ def snapshot() -> dict[str, int]:
         a.Membership,
         a.Project,
         a.Run,
+        a.DeletedRun,
         a.RunTag,
         a.HistoryRow,
         a.Blob,

@@ -15,7 +15,17 @@ from django.db.models import Q
 from django.http import Http404
 
 from artifacts import names, permissions, services, storage
-from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Role, Run, RunState, StagedUpload
+from artifacts.models import (
+    Artifact,
+    ArtifactVersion,
+    DeletedRun,
+    Entity,
+    Organization,
+    Role,
+    Run,
+    RunState,
+    StagedUpload,
+)
 from artifacts.permissions import User
 from registry import permissions as registry_permissions
 from registry import queries as registry_queries
@@ -106,6 +116,18 @@ def upsert_bucket(_: None, info: Info, input: Input) -> dict[str, Any]:
     if summary:
         run = services.run_update(run=run, user=user, summary=summary)
     return {"bucket": run, "inserted": True}
+
+
+def delete_run(_: None, info: Info, input: Input) -> dict[str, Any]:
+    """`api.run(path).delete(delete_artifacts=...)` (services.run_delete), also of a run deleted before."""
+    user = info.context.user
+    pk = ids.decode_int(input["id"], "Run")
+    run = Run.objects.select_related("project__entity").filter(pk=pk).first()
+    run = run or DeletedRun.objects.select_related("project__entity").filter(run_pk=pk).first()
+    if run is None:
+        raise Http404(f"No run with id {input['id']!r}.")
+    services.run_delete(run=run, user=user, delete_artifacts=bool(input.get("deleteArtifacts")))
+    return {"clientMutationId": input.get("clientMutationId")}
 
 
 def create_run_files(_: None, info: Info, input: Input) -> dict[str, Any]:
@@ -819,6 +841,7 @@ MUTATION: dict[str, Callable[..., Any]] = {
     "upsertBucket": upsert_bucket,
     "createRunFiles": create_run_files,
     "markRunFilesUploaded": mark_run_files_uploaded,
+    "deleteRun": delete_run,
     "createArtifact": create_artifact,
     "createArtifactManifest": create_artifact_manifest,
     "updateArtifactManifest": update_artifact_manifest,

@@ -342,12 +342,12 @@ def _own(resolve: Resolver, other: Any = None) -> Resolver:
 
 
 def _api_keys(user: User, info: Info) -> dict[str, Any]:
-    """The viewer's active keys as the profile page lists them (a run's creator has none to show)."""
+    """The viewer's active keys (a run's creator has none to show). A key's `name` is W&B's key id, a start of the
+    key that cannot be used as one (`viewer.api_keys`): its stored prefix, as the profile page shows it, without
+    the ellipsis; the name given to the key is its `description`."""
     keys = queries.api_keys_of(user).order_by("created_at", "pk")
     return {
-        "edges": [
-            {"node": {"id": ids.encode("ApiKey", k.pk), "name": f"{k.prefix}…", "description": k.name}} for k in keys
-        ]
+        "edges": [{"node": {"id": ids.encode("ApiKey", k.pk), "name": k.prefix, "description": k.name}} for k in keys]
     }
 
 
@@ -852,7 +852,8 @@ RUN: dict[str, Resolver] = {
     "notes": nothing,
     "config": lambda run, info: runs.config_to_wandb(run.config),
     "summaryMetrics": lambda run, info: json.dumps(run.summary or {}),
-    # The SDK's own `_wandb` config is not kept; its telemetry key "t" marks a run as started, for resuming.
+    # Every key asked for is answered present: the SDK asks for "t" (telemetry) to learn a run has started, for
+    # resuming, and runs stored before the config kept its `_wandb` entry have none.
     "wandbConfig": lambda run, info, keys=None: json.dumps({key: {} for key in keys or []}),
     "sweepName": nothing,
     "state": lambda run, info: run.current_state,

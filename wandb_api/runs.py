@@ -10,8 +10,6 @@ from artifacts import jsonvalues
 
 logger = logging.getLogger(__name__)
 
-# The SDK's own bookkeeping (versions, telemetry, runtime); W&B hides it from the run page too.
-INTERNAL_KEY = "_wandb"
 MAX_JSON_CHARS = 1_000_000
 # What the SDK adds to every history row.
 HISTORY_OWN_KEYS = ("_step", "_runtime", "_timestamp")
@@ -33,15 +31,13 @@ def parse_json_object(raw: str | None, what: str) -> dict[str, Any] | None:
 
 
 def config_from_wandb(raw: str | None) -> dict[str, Any] | None:
-    """W&B's `{"lr": {"value": 0.1, "desc": null}}` -> `{"lr": 0.1}`, without the SDK's own `_wandb` entry."""
+    """W&B's `{"lr": {"value": 0.1, "desc": null}}` -> `{"lr": 0.1}`. The SDK's own `_wandb` entry (versions,
+    telemetry, metric definitions) is kept, as W&B keeps it: `Api().run(...).update()` sends it back from
+    `rawconfig`, and a resumed run merges parts of it."""
     config = parse_json_object(raw, "config")
     if config is None:
         return None
-    return {
-        key: item["value"] if isinstance(item, dict) and "value" in item else item
-        for key, item in config.items()
-        if key != INTERNAL_KEY
-    }
+    return {key: item["value"] if isinstance(item, dict) and "value" in item else item for key, item in config.items()}
 
 
 def config_to_wandb(config: dict[str, Any]) -> str:
@@ -49,10 +45,8 @@ def config_to_wandb(config: dict[str, Any]) -> str:
 
 
 def summary_from_wandb(raw: str | None) -> dict[str, Any] | None:
-    summary = parse_json_object(raw, "summary")
-    if summary is None:
-        return None
-    return {key: value for key, value in summary.items() if key != INTERNAL_KEY}
+    """The summary as sent, the SDK's `_wandb` entry included (W&B keeps it: a resumed run reads its runtime)."""
+    return parse_json_object(raw, "summary")
 
 
 def history_from_wandb(lines: list[str]) -> list[dict[str, Any]]:

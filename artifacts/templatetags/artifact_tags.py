@@ -33,6 +33,12 @@ def as_json(value: object) -> str:
 
 
 @register.filter
+def config_items(config: dict) -> list:
+    """A run's config without the SDK's own `_wandb` entry, which W&B's run page hides too."""
+    return [(k, v) for k, v in (config or {}).items() if k != "_wandb"]
+
+
+@register.filter
 def public_items(data: dict) -> list:
     """Items without the SDK's bookkeeping keys (`_step`, `_runtime`, `_timestamp`, ...)."""
     return [(k, v) for k, v in (data or {}).items() if not str(k).startswith("_")]

@@ -51,6 +51,14 @@ def test_the_run_page_shows_the_output_log(client, team, project):
     assert "hello from training" in r.content.decode()
 
 
+def test_the_run_page_hides_the_sdks_own_config_entry(client, team, project):
+    make_run(project, "configured", config={"lr": 0.1, "_wandb": {"cli_version": "0.31.0"}})
+    client.force_login(team.viewer)
+    page = client.get("/reviewco/mnist/runs/configured").content.decode()
+    assert ">lr<" in page
+    assert "_wandb" not in page and "cli_version" not in page
+
+
 def test_stored_bytes_are_found_only_within_the_entity(team, project):
     version = log_version(project, "cnn", content=b"weights")
     md5 = version.files.get().blob.md5

@@ -104,15 +104,17 @@ VIEWER_0_21 = """
         """
 
 
-def test_api_keys_are_the_viewers_active_ones_by_prefix_and_name_never_their_secrets(gql, team):
+def test_api_keys_are_the_viewers_active_ones_named_by_their_prefix_never_their_secrets(gql, team):
     laptop, secret = services.api_key_create(user=team.member, name="laptop")
     old, old_secret = services.api_key_create(user=team.member, name="old")
     services.api_key_revoke(key=old, user=team.member)
     services.api_key_create(user=team.viewer, name="someone else's")
     response = gql(VIEWER_0_21, key=secret)
     assert response["data"]["viewer"]["apiKeys"] == {
-        "edges": [{"node": {"id": ids.encode("ApiKey", laptop.pk), "name": f"{secret[:8]}…", "description": "laptop"}}]
+        "edges": [{"node": {"id": ids.encode("ApiKey", laptop.pk), "name": secret[:8], "description": "laptop"}}]
     }
+    # W&B's `viewer.api_keys` lists key ids, each a start of its key.
+    assert secret.startswith(response["data"]["viewer"]["apiKeys"]["edges"][0]["node"]["name"])
     assert secret not in json.dumps(response) and old_secret not in json.dumps(response)
 
 
@@ -291,7 +293,9 @@ def test_an_outsider_cannot_reach_a_private_project(gql, team, project):
     assert snapshot() == before
 
 
-def test_upsert_bucket_creates_the_run_then_updates_its_config_and_summary(gql, team, project):
+def test_upsert_bucket_creates_the_run_then_updates_its_config_and_summary_keeping_the_sdks_own_entries(
+    gql, team, project
+):
     key = api_key(team.member)
     config = {"lr": {"value": 0.1, "desc": None}, "_wandb": {"value": {"cli_version": "0.31.0"}}}
     variables = {"entity": "reviewco", "project": "mnist", "name": "abc123", "config": json.dumps(config)}
@@ -300,7 +304,8 @@ def test_upsert_bucket_creates_the_run_then_updates_its_config_and_summary(gql, 
     assert created["bucket"]["name"] == "abc123"
     assert created["bucket"]["project"]["entity"]["name"] == "reviewco"
     run = Run.objects.get(project=project, run_id="abc123")
-    assert run.config == {"lr": 0.1}
+    # W&B keeps the SDK's `_wandb` entry: `Api().run(...).update()` sends it back from `rawconfig`.
+    assert run.config == {"lr": 0.1, "_wandb": {"cli_version": "0.31.0"}}
     assert run.created_by == team.member
 
     summary = json.dumps({"acc": 0.9, "_wandb": {"runtime": 3}})
@@ -308,8 +313,11 @@ def test_upsert_bucket_creates_the_run_then_updates_its_config_and_summary(gql, 
     updated = gql(documents.UPSERT_BUCKET, variables, key=key)["data"]["upsertBucket"]
     assert updated["inserted"] is False
     run.refresh_from_db()
-    assert (run.summary, run.display_name, run.config) == ({"acc": 0.9}, "happy-run", {"lr": 0.1})
-    assert json.loads(updated["bucket"]["config"]) == {"lr": {"value": 0.1}}
+    assert (run.summary, run.display_name) == ({"acc": 0.9, "_wandb": {"runtime": 3}}, "happy-run")
+    assert json.loads(updated["bucket"]["config"]) == {
+        "lr": {"value": 0.1},
+        "_wandb": {"value": {"cli_version": "0.31.0"}},
+    }
 
 
 def test_upsert_bucket_creates_a_missing_project_for_members_only(gql, team):
@@ -609,7 +617,7 @@ def test_run_files_and_file_stream_store_the_summary(client, gql, team, project)
     )
     assert response.json() == {"exitcode": None, "limits": {}}
     run.refresh_from_db()
-    assert run.summary == {"loss": 0.1}
+    assert run.summary == {"loss": 0.1, "_wandb": {"runtime": 2}}
 
 
 def test_telemetry_is_accepted_and_dropped(client):

@@ -12,10 +12,11 @@ from graphql import parse, validate
 from wandb.apis.public.runs import LIGHTWEIGHT_RUN_FRAGMENT, RUN_FRAGMENT, _create_runs_query
 
 from artifacts import services
-from artifacts.models import HistoryRow, Run, RunState
-from tests.factories import make_project, make_run, snapshot
+from artifacts.models import ArtifactVersion, HistoryRow, Run, RunState
+from tests.factories import link, log_version, make_project, make_run, snapshot
 from tests.wandb_api import documents
 from tests.wandb_api.helpers import api_key, basic_auth
+from wandb_api import ids
 from wandb_api.schema import SCHEMA
 
 # The documents wandb.apis.public.runs (0.31.0) builds at run time.
@@ -382,3 +383,63 @@ def test_run_ids_are_what_wandb_accepts_and_stay_one_segment_of_a_url(client, gq
         response = client.get(run.get_absolute_url())
         assert response.status_code == 200
         assert run_id in response.content.decode()
+
+
+# wandb.apis.public.runs.Run.delete (0.31.0) with delete_artifacts=True; without it the document leaves the
+# variable out (and the SDK still sends it, as false).
+DELETE_RUN = """
+mutation DeleteRun($id: ID!, $deleteArtifacts: Boolean) {
+    deleteRun(input: {id: $id, deleteArtifacts: $deleteArtifacts}) { clientMutationId }
+}
+"""
+DELETE_RUN_ONLY = """
+mutation DeleteRun($id: ID!) { deleteRun(input: {id: $id}) { clientMutationId } }
+"""
+
+
+def test_delete_run_deletes_the_run_and_with_delete_artifacts_the_versions_it_logged(gql, team, project):
+    key = api_key(team.member)
+    kept_by, gone_with = make_run(project, "first"), make_run(project, "second")
+    kept = log_version(project, "cnn", content=b"kept", run=kept_by)
+    log_version(project, "cnn", content=b"gone", run=gone_with)
+
+    body = gql(DELETE_RUN_ONLY, {"id": ids.encode("Run", kept_by.pk), "deleteArtifacts": False}, key=key)
+    assert body == {"data": {"deleteRun": {"clientMutationId": None}}}
+    body = gql(DELETE_RUN, {"id": ids.encode("Run", gone_with.pk), "deleteArtifacts": True}, key=key)
+    assert "errors" not in body
+
+    assert not Run.objects.exists()
+    assert list(ArtifactVersion.objects.all()) == [kept]
+    assert [a.name for a in kept.aliases.all()] == ["latest"]
+
+
+def test_delete_run_refuses_viewers_outsiders_unknown_ids_and_linked_versions_and_writes_nothing(gql, team, project):
+    run = make_run(project, "doomed")
+    link(log_version(project, "cnn", run=run))
+    target = {"id": ids.encode("Run", run.pk), "deleteArtifacts": True}
+    viewer, outsider, member = api_key(team.viewer), api_key(team.outsider), api_key(team.member)
+    before = snapshot()
+    for key, variables, code in (
+        (viewer, target, "PERMISSION_ERROR"),
+        (outsider, target, "NOT_FOUND"),
+        (member, {"id": ids.encode("Run", run.pk + 1000)}, "NOT_FOUND"),
+        (member, {"id": "not-an-id"}, "NOT_FOUND"),
+        (member, target, "BAD_USER_INPUT"),
+    ):
+        body = gql(DELETE_RUN, variables, key=key)
+        assert body["errors"][0]["extensions"]["code"] == code, body
+    assert "linked to a registry" in body["errors"][0]["message"]
+    assert snapshot() == before
+
+
+def test_delete_run_of_a_deleted_run_succeeds_and_with_delete_artifacts_deletes_what_it_kept(gql, team, project):
+    key = api_key(team.member)
+    run = make_run(project, "twice")
+    log_version(project, "cnn", run=run)
+    variables = {"id": ids.encode("Run", run.pk)}
+
+    assert "errors" not in gql(DELETE_RUN_ONLY, variables | {"deleteArtifacts": False}, key=key)
+    assert ArtifactVersion.objects.count() == 1
+    assert "errors" not in gql(DELETE_RUN, variables | {"deleteArtifacts": True}, key=key)
+    assert not ArtifactVersion.objects.exists()
+    assert gql(DELETE_RUN, variables, key=api_key(team.outsider))["errors"][0]["extensions"]["code"] == "NOT_FOUND"

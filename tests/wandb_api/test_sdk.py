@@ -102,6 +102,8 @@ def test_logging_linking_using_and_downloading_models(run_sdk, team, project, tm
     assert Blob.objects.filter(md5=seed_source.files.get().blob.md5).count() == 1
 
     run = Run.objects.get(run_id=run_id)
+    # The SDK's own `_wandb` entry is kept beside the config, as W&B keeps it.
+    assert run.config.pop("_wandb")["cli_version"]
     assert run.config == {"lr": 0.01}
     assert run.summary["loss"] == 0.5
     dir_model = ArtifactVersion.objects.get(artifact__name="dir-model")
@@ -205,6 +207,7 @@ def test_a_resumed_run_keeps_its_config_and_summary(run_sdk, team, project):
     )
     _result(process)
     run = Run.objects.get(run_id="resumable")
+    assert run.config.pop("_wandb")["cli_version"]
     assert run.config == {"lr": 0.1}
     assert (run.summary["loss"], run.summary["_step"]) == (0.3, 1)
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from artifacts.models import HistoryRow, Run
+from tests.factories import make_run
 from tests.wandb_api.helpers import api_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -230,3 +231,56 @@ def test_a_version_keeps_the_history_step_it_was_logged_at(run_sdk, team, projec
         )
     )
     assert out == [None, 0]
+
+
+def test_a_run_updated_through_the_public_api_keeps_the_sdks_own_config_and_can_be_deleted(run_sdk, team, project):
+    out = _result(
+        run_sdk(
+            """
+            import json, wandb
+            with wandb.init(entity="reviewco", project="mnist", config={"foo": "not_bar"}) as seed:
+                seed.log({"acc": 100})
+                artifact = wandb.Artifact("seeded", "dataset")
+                with artifact.new_file("a.txt", "w") as f:
+                    f.write("a")
+                seed.log_artifact(artifact)
+            api = wandb.Api()
+            run = api.run(f"reviewco/mnist/{seed.id}")
+            wandb_key = run.rawconfig["_wandb"]
+            run.tags.append("test")
+            run.config["foo"] = "bar"
+            run.update()
+            again = wandb.Api().run(f"reviewco/mnist/{seed.id}")
+            out = {
+                "config": again.config,
+                "same_wandb": again.rawconfig["_wandb"] == wandb_key,
+                "cli_version": wandb_key.get("cli_version"),
+                "tags": again.tags,
+            }
+            again.delete()
+            again.delete(delete_artifacts=True)
+            out["exists"] = wandb.Api().artifact_exists("reviewco/mnist/seeded:v0")
+            print(json.dumps(out))
+            """,
+            key=api_key(team.member),
+        )
+    )
+    assert out["config"] == {"foo": "bar"}
+    assert out["same_wandb"] is True and out["cli_version"]
+    assert out["tags"] == ["test"]
+    assert out["exists"] is False
+    assert not Run.objects.exists()
+
+
+def test_a_viewer_cannot_delete_a_run_through_the_public_api(run_sdk, team, project):
+    run = make_run(project, "kept")
+    process = run_sdk(
+        """
+        import wandb
+        wandb.Api().run("reviewco/mnist/kept").delete()
+        """,
+        key=api_key(team.viewer),
+    )
+    assert process.returncode != 0
+    assert "member or admin role" in process.stderr, process.stderr
+    assert Run.objects.filter(pk=run.pk).exists()

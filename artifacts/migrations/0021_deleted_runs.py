@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('artifacts', '0014_version_client_ids'),
+        ('artifacts', '0020_version_distributed_id'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -324,8 +324,9 @@ class ArtifactVersion(models.Model):
     # what they sent together.
     distributed_id = models.CharField(max_length=128, blank=True, editable=False)
     # A pending incremental version (W&B's `Artifact(incremental=True)`): the committed version of the same
-    # artifact whose entries it adds to; they are merged in when it commits (services.version_commit).
-    base = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False)
+    # artifact whose entries it adds to; they are merged in when it commits (services.version_commit), and the
+    # base is cleared. Deleting the base deletes increments still pending on it, which could no longer complete.
+    base = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="+", editable=False)
     size = models.BigIntegerField(default=0, editable=False)
     num_files = models.PositiveIntegerField(default=0, editable=False)
     created_by_run = models.ForeignKey(

@@ -1104,8 +1104,10 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             # The client's digest covered its own entries (checked above); the version is the merged content.
             files, references = _merge_base(version, files, references)
             digest = manifest_digest({**{f.path: f.blob.md5 for f in files}, **{r.path: r.digest for r in references}})
-            version.digest = digest
-            version.save(update_fields=["digest"])
+            # Merged: the version holds its base's entries now, and no longer depends on the base (whose deletion
+            # deletes only increments still pending on it).
+            version.digest, version.base = digest, None
+            version.save(update_fields=["digest", "base"])
         existing = ArtifactVersion.committed.filter(artifact_id=version.artifact_id, digest=digest).first()
         if existing is not None:
             _aliases_merge(version=existing, aliases=version.pending_aliases)

@@ -108,3 +108,37 @@ def test_a_malformed_digest_is_rejected(team, project):
     with pytest.raises(ValidationError, match="32 hex"):
         services.version_create(run=run, user=team.member, name="cnn", type="model", digest="xyz")
     assert snapshot() == before
+
+
+def _increment(project, user, files: dict[str, bytes], base):
+    """A pending version of `files` only (created with their digest, as the SDK does), adding to `base`."""
+    digest = storage.manifest_digest(
+        {path: storage.b64_md5(hashlib.md5(data).digest()) for path, data in files.items()}
+    )
+    version = services.version_create(
+        run=make_run(project), user=user, name=base.artifact.name, type=base.artifact.type, digest=digest
+    ).version
+    for path, data in files.items():
+        services.version_file_add(version=version, path=path, blob=storage.blob_store(io.BytesIO(data)), user=user)
+    services.version_base_set(version=version, base=base, user=user)
+    return version
+
+
+def test_an_increment_merges_its_base_at_commit_and_then_no_longer_depends_on_it(team, project):
+    base = log_version(project, "ds", type="dataset", files={"a.txt": b"a", "b.txt": b"b"})
+    committed = services.version_commit(
+        version=_increment(project, team.member, {"b.txt": b"B", "c.txt": b"c"}, base), user=team.member
+    )
+    assert committed.base is None
+    assert dict(committed.files.values_list("path", "blob__size")) == {"a.txt": 1, "b.txt": 1, "c.txt": 1}
+    assert committed.files.get(path="b.txt").blob.md5 == storage.b64_md5(hashlib.md5(b"B").digest())
+    # Deleting the base later leaves the merged version whole.
+    services.version_delete(version=base, user=team.admin)
+    assert ArtifactVersion.objects.get(pk=committed.pk).files.count() == 3
+
+
+def test_deleting_the_base_deletes_the_increments_still_pending_on_it(team, project):
+    base = log_version(project, "ds", type="dataset", files={"a.txt": b"a"})
+    pending = _increment(project, team.member, {"c.txt": b"c"}, base)
+    services.version_delete(version=base, user=team.admin)
+    assert not ArtifactVersion.objects.filter(pk=pending.pk).exists()

@@ -407,6 +407,24 @@ def version_for_user(user: User, entity: str, project: str, type: str, name: str
     return version
 
 
+def versions_by_index(artifact: Artifact, indexes: Iterable[int]) -> dict[int, ArtifactVersion]:
+    """The artifact's committed versions with these indexes (by index), with their aliases."""
+    found = {}
+    for version in ArtifactVersion.committed.filter(artifact=artifact, index__in=set(indexes)).prefetch_related(
+        "aliases"
+    ):
+        version.artifact = artifact
+        found[version.index] = version
+    return found
+
+
+def version_indexes(artifact: Artifact, indexes: Iterable[int]) -> set[int]:
+    """Which of `indexes` name committed versions of the artifact."""
+    return set(
+        ArtifactVersion.committed.filter(artifact=artifact, index__in=set(indexes)).values_list("index", flat=True)
+    )
+
+
 def version_aliases(version: ArtifactVersion) -> list[ArtifactAlias]:
     return list(version.aliases.order_by("name"))
 

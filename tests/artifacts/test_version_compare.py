@@ -138,9 +138,9 @@ def bulk_files(version: ArtifactVersion, count: int, *, changed_every: int = 0, 
     ArtifactVersion.objects.filter(pk=version.pk).update(num_files=count)
 
 
-def bulk_pair(project, name: str, count: int) -> tuple[ArtifactVersion, ArtifactVersion]:
+def bulk_pair(project, name: str, count: int, type: str = "dataset") -> tuple[ArtifactVersion, ArtifactVersion]:
     """Two committed versions of `count` files each: a tenth changed, and a few added and removed."""
-    artifact = Artifact.objects.create(project=project, name=name, type="dataset", next_index=2, num_versions=2)
+    artifact = Artifact.objects.create(project=project, name=name, type=type, next_index=2, num_versions=2)
     old, new = ArtifactVersion.objects.bulk_create(
         ArtifactVersion(artifact=artifact, index=i, state=VersionState.COMMITTED, digest=f"{i:032x}") for i in (0, 1)
     )

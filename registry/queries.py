@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from artifacts import names, permissions
 from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, Organization, Project
 from artifacts.permissions import User
+from artifacts.queries import index_in
 from registry import permissions as registry_permissions
 from registry.models import LEGACY, Link, LinkAlias, RegisteredModel, Registry, scope_filter, scope_related
 from registry.permissions import Scope
@@ -113,7 +114,7 @@ def links_by_index(rm: RegisteredModel, indexes: Iterable[int]) -> dict[int, Lin
     """The registered model's links with these indexes (by index), with their aliases and sources."""
     found = {}
     links = (
-        Link.objects.filter(registered_model=rm, index__in=set(indexes))
+        Link.objects.filter(index_in(indexes), registered_model=rm)
         .select_related("source__artifact__project__entity")
         .prefetch_related("aliases")
     )
@@ -125,7 +126,7 @@ def links_by_index(rm: RegisteredModel, indexes: Iterable[int]) -> dict[int, Lin
 
 def link_indexes(rm: RegisteredModel, indexes: Iterable[int]) -> set[int]:
     """Which of `indexes` name links of the registered model."""
-    return set(Link.objects.filter(registered_model=rm, index__in=set(indexes)).values_list("index", flat=True))
+    return set(Link.objects.filter(index_in(indexes), registered_model=rm).values_list("index", flat=True))
 
 
 def link_by_alias_for_user(

@@ -252,6 +252,9 @@ def test_the_same_version_twice_is_refused_with_a_reason(member, two):
 def test_an_unknown_version_is_404_saying_which(member, two):
     r = member.get(f"{URL}/compare/v0...v9")
     assertContains(r, "mnist_model has no version v9.", status_code=404)
+    # Past any column's range: still a 404, not a database error.
+    huge = 10**30
+    assertContains(member.get(f"{URL}/compare/v0...v{huge}"), f"no version v{huge}.", status_code=404)
 
 
 def test_outsiders_get_404_for_a_private_project(client, team, two):

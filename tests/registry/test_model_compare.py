@@ -67,6 +67,7 @@ def test_bad_input_says_why(client, team, linked):
     assertContains(client.get(f"{MODEL}/compare", {"v": ["0", "5"]}), "MNIST-dev has no version v5.", status_code=400)
     assertContains(client.get(f"{MODEL}/compare/v0...v5"), "MNIST-dev has no version v5.", status_code=404)
     assertContains(client.get(f"{MODEL}/compare/v1...v1"), "compares v1 with itself", status_code=400)
+    assertContains(client.get(f"{MODEL}/compare/v{10**30}...v1"), "no version v1000", status_code=404)
 
 
 def test_outsiders_get_404(client, team, linked):

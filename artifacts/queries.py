@@ -407,6 +407,29 @@ def version_for_user(user: User, entity: str, project: str, type: str, name: str
     return version
 
 
+def index_in(indexes: Iterable[int]) -> Q:
+    """`index` is one of `indexes`, as exact lookups: those match nothing for a number past the column's range
+    (a URL's `v99999999999999999999`), where an `__in` lookup hands it to the database, which fails."""
+    q = Q(pk__in=[])
+    for index in set(indexes):
+        q |= Q(index=index)
+    return q
+
+
+def versions_by_index(artifact: Artifact, indexes: Iterable[int]) -> dict[int, ArtifactVersion]:
+    """The artifact's committed versions with these indexes (by index), with their aliases."""
+    found = {}
+    for version in ArtifactVersion.committed.filter(index_in(indexes), artifact=artifact).prefetch_related("aliases"):
+        version.artifact = artifact
+        found[version.index] = version
+    return found
+
+
+def version_indexes(artifact: Artifact, indexes: Iterable[int]) -> set[int]:
+    """Which of `indexes` name committed versions of the artifact."""
+    return set(ArtifactVersion.committed.filter(index_in(indexes), artifact=artifact).values_list("index", flat=True))
+
+
 def version_aliases(version: ArtifactVersion) -> list[ArtifactAlias]:
     return list(version.aliases.order_by("name"))
 

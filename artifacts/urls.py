@@ -19,6 +19,9 @@ urlpatterns = [
     path(f"{PROJECT}/runs/<run_id:run_id>", views.run_detail, name="run_detail"),
     path(f"{PROJECT}/artifacts", views.artifact_browse, name="artifact_browse"),
     path(ARTIFACT, views.artifact_detail, name="artifact_detail"),
+    # Before the alias routes: `.../compare` is the compare picker, never an alias named `compare`.
+    path(f"{ARTIFACT}/compare", views.artifact_compare_pick, name="artifact_compare_pick"),
+    path(f"{ARTIFACT}/compare/v<int:old>...v<int:new>", views.artifact_compare, name="artifact_compare"),
     path(VERSION, views.version_detail, name="version_detail"),
     path(f"{VERSION}/aliases", views.version_alias_add, name="version_alias_add"),
     path(f"{VERSION}/aliases/<name:alias>/delete", views.version_alias_remove, name="version_alias_remove"),

@@ -1,3 +1,5 @@
+from collections.abc import Callable, Iterable
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,9 +11,9 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import push_url, reswap, retarget, trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget, trigger_client_event
 
-from artifacts import lineage, names, permissions, queries, services
+from artifacts import compare, lineage, names, permissions, queries, services
 from artifacts.downloads import stream_blob
 from artifacts.forms import ApiKeyForm
 from artifacts.models import ApiKey
@@ -418,3 +420,135 @@ def _version_deleted(request: HtmxHttpRequest, version) -> HttpResponse:
     push_url(response, url)
     trigger_client_event(response, "showMessage", {"message": message})
     return trigger_client_event(response, "closeModal", after="settle")
+
+
+COMPARE_TEMPLATE = "artifacts/version_compare.html"
+COMPARE_FILTERS = [("", "All"), *((status, status.capitalize()) for status in compare.STATUSES)]
+
+
+def render_compare(
+    request: HtmxHttpRequest,
+    context: dict,
+    old: compare.Side | None = None,
+    new: compare.Side | None = None,
+    *,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The compare page of two versions (the Artifact browser's and the registry's), or why it cannot be shown
+    (`error`, with `status`); for htmx paging and filtering its Files section alone."""
+    context["error"] = error
+    template = COMPARE_TEMPLATE
+    if not error and old is not None and new is not None:
+        context.update(_compare_context(request, old, new))
+        if wants_fragment(request) and request.htmx.target == "compare-files":
+            template += "#compare-files"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+def _compare_context(request: HtmxHttpRequest, old: compare.Side, new: compare.Side) -> dict:
+    status = request.GET.get("status", "")
+    if status not in compare.STATUSES:
+        status = ""
+    counts = compare.file_counts(old.version, new.version)
+    rows = compare.file_rows(old.version, new.version, status or None)
+    files = queries.CountedPaginator(rows, compare.FILES_PER_PAGE, counts[status or "all"]).get_page(
+        request.GET.get("page")
+    )
+    files.object_list = compare.with_deltas(files.object_list)
+    return {
+        "old": old,
+        "new": new,
+        "sides": [old, new],
+        "status": status,
+        "files": files,
+        "filters": [
+            {"key": key, "label": label, "count": counts[key or "all"], "url": f"{request.path}?status={key}"}
+            for key, label in COMPARE_FILTERS
+        ],
+        "metadata": compare.metadata_diff(old.version.metadata, new.version.metadata),
+        "size_delta": new.version.size - old.version.size,
+        "files_delta": new.version.num_files - old.version.num_files,
+    }
+
+
+def compare_range_error(old: int, new: int, found: Iterable[int], owner: str) -> tuple[str, int] | None:
+    """Why `v<old>...v<new>` cannot be compared, with the status to answer; None when it can."""
+    if old == new:
+        return f"Pick two different versions: v{old}...v{new} compares v{old} with itself.", 400
+    missing = sorted({old, new} - set(found))
+    if missing:
+        return f"{owner} has no version {' or '.join(f'v{i}' for i in missing)}.", 404
+    return None
+
+
+def compare_picked(
+    request: HtmxHttpRequest, context: dict, existing: Callable[[set[int]], set[int]], owner: str, url: Callable
+) -> HttpResponse:
+    """The Versions table's Compare selected (`?v=3&v=1`): on to the compare page of the two ticked versions,
+    older first (htmx: a full navigation); else the form again with why (htmx), or the page saying why (400)."""
+    try:
+        old, new = compare.parse_picked(request.GET.getlist("v"), existing, owner)
+    except ValueError as exc:
+        if request.htmx:
+            return render(
+                request, "artifacts/_compare_form.html", {"compare_pick_url": request.path, "compare_error": str(exc)}
+            )
+        return render_compare(request, context, error=str(exc), status=400)
+    target = url(old, new)
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+def _artifact_compare_context(artifact) -> dict:
+    p = artifact.project
+    return {
+        "project": p,
+        "subject": artifact.name,
+        "back_url": artifact.get_absolute_url(),
+        "crumbs": [
+            (p.entity.name, reverse("artifacts:entity_detail", args=[p.entity.name])),
+            (p.name, p.get_absolute_url()),
+            ("artifacts", reverse("artifacts:artifact_browse", args=[p.entity.name, p.name])),
+            (artifact.name, artifact.get_absolute_url()),
+            ("Compare", None),
+        ],
+    }
+
+
+@require_GET
+def artifact_compare_pick(request: HtmxHttpRequest, entity: str, project: str, type: str, name: str) -> HttpResponse:
+    artifact = queries.artifact_for_user(request.user, entity, project, type, name)
+    return compare_picked(
+        request,
+        _artifact_compare_context(artifact),
+        lambda indexes: queries.version_indexes(artifact, indexes),
+        artifact.name,
+        lambda old, new: reverse("artifacts:artifact_compare", args=[entity, project, type, name, old, new]),
+    )
+
+
+@require_GET
+def artifact_compare(
+    request: HtmxHttpRequest, entity: str, project: str, type: str, name: str, old: int, new: int
+) -> HttpResponse:
+    """`.../<name>/compare/v1...v3`: v1's files and metadata against v3's (what v3 added, removed, changed)."""
+    artifact = queries.artifact_for_user(request.user, entity, project, type, name)
+    context = _artifact_compare_context(artifact)
+    versions = queries.versions_by_index(artifact, [old, new])
+    if problem := compare_range_error(old, new, versions, artifact.name):
+        return render_compare(request, context, error=problem[0], status=problem[1])
+    context["swap_url"] = reverse("artifacts:artifact_compare", args=[entity, project, type, name, new, old])
+    old_side, new_side = (
+        compare.Side(
+            label=v.label,
+            full_name=v.full_name,
+            url=v.get_absolute_url(),
+            version=v,
+            aliases=[a.name for a in v.aliases.all()],
+            links=queries.version_links(request.user, v),
+        )
+        for v in (versions[old], versions[new])
+    )
+    return render_compare(request, context, old_side, new_side)

@@ -1,6 +1,7 @@
 """Reads for the registry pages, shaped so templates never query per row."""
 
 import datetime
+from collections.abc import Iterable
 
 from django.db.models import Min, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.shortcuts import get_object_or_404
@@ -8,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from artifacts import names, permissions
 from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, Organization, Project
 from artifacts.permissions import User
+from artifacts.queries import index_in
 from registry import permissions as registry_permissions
 from registry.models import LEGACY, Link, LinkAlias, RegisteredModel, Registry, scope_filter, scope_related
 from registry.permissions import Scope
@@ -106,6 +108,25 @@ def link_for_user(
     )
     registry_permissions.require_view(user, link.registered_model.scope)
     return link
+
+
+def links_by_index(rm: RegisteredModel, indexes: Iterable[int]) -> dict[int, Link]:
+    """The registered model's links with these indexes (by index), with their aliases and sources."""
+    found = {}
+    links = (
+        Link.objects.filter(index_in(indexes), registered_model=rm)
+        .select_related("source__artifact__project__entity")
+        .prefetch_related("aliases")
+    )
+    for link in links:
+        link.registered_model = rm
+        found[link.index] = link
+    return found
+
+
+def link_indexes(rm: RegisteredModel, indexes: Iterable[int]) -> set[int]:
+    """Which of `indexes` name links of the registered model."""
+    return set(Link.objects.filter(index_in(indexes), registered_model=rm).values_list("index", flat=True))
 
 
 def link_by_alias_for_user(

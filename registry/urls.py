@@ -69,6 +69,8 @@ urlpatterns = [
     path(f"{MODEL}/tags", views.model_tag_add, name="model_tag_add"),
     path(f"{MODEL}/tags/<name:tag>/delete", views.model_tag_remove, name="model_tag_remove"),
     path(f"{MODEL}/delete", views.model_delete, name="model_delete"),
+    path(f"{MODEL}/compare", views.model_compare_pick, name="model_compare_pick"),
+    path(f"{MODEL}/compare/v<int:old>...v<int:new>", views.model_compare, name="model_compare"),
     path(LINK, views.link_detail, name="link_detail"),
     path(f"{LINK}/aliases", views.link_alias_add, name="link_alias_add"),
     path(f"{LINK}/aliases/<name:alias>/delete", views.link_alias_remove, name="link_alias_remove"),
@@ -81,6 +83,8 @@ urlpatterns = [
     path(f"{COLLECTION}/tags", views.model_tag_add, name="collection_model_tag_add"),
     path(f"{COLLECTION}/tags/<name:tag>/delete", views.model_tag_remove, name="collection_model_tag_remove"),
     path(f"{COLLECTION}/delete", views.model_delete, name="collection_model_delete"),
+    path(f"{COLLECTION}/compare", views.model_compare_pick, name="collection_model_compare_pick"),
+    path(f"{COLLECTION}/compare/v<int:old>...v<int:new>", views.model_compare, name="collection_model_compare"),
     path(COLLECTION_LINK, views.link_detail, name="collection_link_detail"),
     path(f"{COLLECTION_LINK}/aliases", views.link_alias_add, name="collection_link_alias_add"),
     path(
@@ -97,6 +101,8 @@ urlpatterns = [
     path(f"{PORTFOLIO}/tags", views.model_tag_add, name="portfolio_model_tag_add"),
     path(f"{PORTFOLIO}/tags/<name:tag>/delete", views.model_tag_remove, name="portfolio_model_tag_remove"),
     path(f"{PORTFOLIO}/delete", views.model_delete, name="portfolio_model_delete"),
+    path(f"{PORTFOLIO}/compare", views.model_compare_pick, name="portfolio_model_compare_pick"),
+    path(f"{PORTFOLIO}/compare/v<int:old>...v<int:new>", views.model_compare, name="portfolio_model_compare"),
     path(PORTFOLIO_LINK, views.link_detail, name="portfolio_link_detail"),
     path(f"{PORTFOLIO_LINK}/aliases", views.link_alias_add, name="portfolio_link_alias_add"),
     path(

@@ -8,12 +8,20 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget, trigger_client_event
 
-from artifacts import lineage, names, permissions
+from artifacts import compare, lineage, names, permissions
 from artifacts import queries as artifact_queries
 from artifacts import services as artifact_services
 from artifacts.models import Project, Role
 from artifacts.panel import AliasChip, Panel, build_panel, wandb_tab
-from artifacts.views import PANEL_PARTIALS, PANEL_TEMPLATE, render_modal, site_url
+from artifacts.views import (
+    PANEL_PARTIALS,
+    PANEL_TEMPLATE,
+    compare_picked,
+    compare_range_error,
+    render_compare,
+    render_modal,
+    site_url,
+)
 from registry import permissions as registry_permissions
 from registry import queries, services
 from registry.forms import (
@@ -385,6 +393,73 @@ def link_detail(
     context["selected_index"] = link.index
     context.update(build_panel(request.user, _registry_panel(request, link, tab), site_url(request)))
     return _render_detail(request, context)
+
+
+def _model_compare_context(rm: RegisteredModel) -> dict:
+    """The compare page's breadcrumbs, as the model card's."""
+    if rm.is_collection:
+        crumbs = [
+            ("Registry", reverse("registry:registry_home")),
+            (rm.registry.organization.name, None),
+            (rm.registry.name, rm.registry.get_absolute_url()),
+        ]
+    elif rm.is_portfolio:
+        crumbs = [
+            (rm.entity.name, reverse("artifacts:entity_detail", args=[rm.entity.name])),
+            (rm.project.name, rm.project.get_absolute_url()),
+            ("Artifacts", reverse("artifacts:artifact_browse", args=[rm.entity.name, rm.project.name])),
+        ]
+    else:
+        crumbs = [("Model Registry", reverse("registry:model_list")), (rm.entity.name, None)]
+    crumbs += [(rm.name, rm.get_absolute_url()), ("Compare", None)]
+    return {"rm": rm, "subject": rm.name, "back_url": rm.get_absolute_url(), "crumbs": crumbs}
+
+
+@require_GET
+def model_compare_pick(
+    request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None, project: str | None = None
+) -> HttpResponse:
+    rm = queries.registered_model_for_user(request.user, entity, name, registry, project)
+    return compare_picked(
+        request,
+        _model_compare_context(rm),
+        lambda indexes: queries.link_indexes(rm, indexes),
+        rm.name,
+        lambda old, new: rm.route("model_compare", old, new),
+    )
+
+
+@require_GET
+def model_compare(
+    request: HtmxHttpRequest,
+    entity: str,
+    name: str,
+    old: int,
+    new: int,
+    registry: str | None = None,
+    project: str | None = None,
+) -> HttpResponse:
+    """`<registered model>/compare/v1...v3`: the two registry versions, their source versions' files and
+    metadata compared; who may see the registered model sees both (as on the version pages)."""
+    rm = queries.registered_model_for_user(request.user, entity, name, registry, project)
+    context = _model_compare_context(rm)
+    links = queries.links_by_index(rm, [old, new])
+    if problem := compare_range_error(old, new, links, rm.name):
+        return render_compare(request, context, error=problem[0], status=problem[1])
+    context["swap_url"] = rm.route("model_compare", new, old)
+    old_side, new_side = (
+        compare.Side(
+            label=lk.label,
+            full_name=lk.full_name,
+            url=lk.get_absolute_url(),
+            version=lk.source,
+            aliases=[a.name for a in lk.aliases.all()],
+            links=artifact_queries.version_links(request.user, lk.source),
+            source=lk.source,
+        )
+        for lk in (links[old], links[new])
+    )
+    return render_compare(request, context, old_side, new_side)
 
 
 def _after_change(request: HtmxHttpRequest, rm: RegisteredModel, region: str, error: str | None = None, link=None):

@@ -22,6 +22,15 @@ def humansize(num_bytes: int | None) -> str:
 
 
 @register.filter
+def signed_size(delta: int | None) -> str:
+    """A size difference: '+4.2KB', '−300B', '0B'."""
+    if delta is None:
+        return ""
+    sign = "+" if delta > 0 else "−" if delta < 0 else ""
+    return sign + humansize(abs(delta))
+
+
+@register.filter
 def is_scalar(value: object) -> bool:
     return not isinstance(value, dict | list)
 

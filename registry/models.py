@@ -149,7 +149,8 @@ class RegisteredModel(models.Model):
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="portfolios")
     name = models.CharField(max_length=128, validators=[_validate_model_name])
     type = models.CharField(max_length=64, default="model")
-    description = models.TextField(blank=True, help_text="Markdown.")
+    # Null when never given (a collection made by linking), as W&B tells it apart from an empty one.
+    description = models.TextField(null=True, blank=True, help_text="Markdown.")
     tags = models.JSONField(default=list, blank=True)
     # The next link index to hand out; never decreases, so indexes are never reused.
     next_index = models.PositiveIntegerField(default=0, editable=False)

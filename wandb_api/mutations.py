@@ -526,11 +526,6 @@ def _sequence(input: Input) -> Artifact:
     return artifact
 
 
-def _text_change(input: Input, field: str) -> str | None:
-    """A field the SDK sends to change, null to clear (an empty text here); None when it was not sent."""
-    return input[field] or "" if field in input else None
-
-
 def update_artifact_sequence(_: None, info: Info, input: Input) -> dict[str, Any]:
     """`ArtifactCollection.save()` of an artifact: its name and description. The SDK sends both on every save, a
     description never given as null, which leaves it as it is (as for registries): an empty one clears it."""
@@ -553,13 +548,13 @@ def move_artifact_sequence(_: None, info: Info, input: Input) -> dict[str, Any]:
 
 def update_artifact_portfolio(_: None, info: Info, input: Input) -> dict[str, Any]:
     """`ArtifactCollection.save()` of a registered model (a registry's or a project's collection): its name and
-    description."""
+    description; a description never given comes back null, which leaves it as it is (as for artifacts)."""
     user = info.context.user
     registered_model = registry_services.registered_model_update(
         registered_model=lookups.portfolio_for_write(user, input["artifactPortfolioID"]),
         user=user,
         name=input.get("name"),
-        description=_text_change(input, "description"),
+        description=input.get("description"),
     )
     return {"artifactCollection": registered_model}
 

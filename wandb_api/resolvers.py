@@ -1023,7 +1023,7 @@ PORTFOLIO: dict[str, Resolver] = {
     "createdAt": lambda model, info: timestamp(model.created_at),
     "updatedAt": lambda model, info: timestamp(model.updated_at),
     "project": lambda model, info: lookups.scope_node(model),
-    "description": lambda model, info: model.description or None,
+    "description": lambda model, info: model.description,
     "defaultArtifactType": lambda model, info: ArtifactTypeNode(lookups.scope_node(model), model.type),
     "artifactMembership": lambda model, info, aliasName: lookups.membership_in(model, aliasName),
     "tags": _collection_tags,

@@ -322,12 +322,16 @@ def test_update_artifact_portfolio_renames_and_describes_a_registered_model(gql,
     assert update(team.viewer, name="Other", description="x")["errors"][0]["extensions"]["code"] == ("PERMISSION_ERROR")
     assert update(team.outsider, name="Other")["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     model.refresh_from_db()
-    assert (model.name, model.description) == ("MNIST-dev", "")
+    # Made by linking, it has no description at all (null, as W&B tells it apart from an empty one).
+    assert (model.name, model.description) == ("MNIST-dev", None)
     assert snapshot() == before
     body = update(team.member, name="MNIST-prod", description="The card.")
     assert body["data"]["result"]["artifactCollection"]["description"] == "The card."
     model.refresh_from_db()
     assert (model.name, model.description) == ("MNIST-prod", "The card.")
+    # The SDK sends the description on every save: null leaves it, an empty one clears it.
+    assert update(team.member, description=None)["data"]["result"]["artifactCollection"]["description"] == "The card."
+    assert update(team.member, description="")["data"]["result"]["artifactCollection"]["description"] == ""
 
 
 DELETE_SEQUENCE = (

@@ -1186,20 +1186,42 @@ def _lock_artifact(artifact_id: int) -> int:
     return Artifact.objects.select_for_update().filter(pk=artifact_id).values_list("next_index", flat=True).get()
 
 
-def move_aliases(model: type, *, scope: dict, holder: dict, names_: Iterable[str], fresh: bool = False) -> None:
+@dataclass(frozen=True)
+class AliasMove:
+    """One alias that `move_aliases` pointed at its holder: `from_index` is the index of the version (link) it
+    left, None when it was new in its scope."""
+
+    name: str
+    from_index: int | None
+
+
+def move_aliases(
+    model: type, *, scope: dict, holder: dict, names_: Iterable[str], fresh: bool = False
+) -> list[AliasMove]:
     """Point each alias in `names_` at `holder` (a version, or a registry link), taking it off any other holder
-    in `scope` (its artifact, or its registered model): the one rule for artifact and registry aliases.
+    in `scope` (its artifact, or its registered model): the one rule for artifact and registry aliases. Returns
+    the aliases that moved or were new (not those the holder already had), so callers can record them.
 
     The caller holds the scope's row lock. `fresh` says the holder was just created, so it has no aliases yet.
     """
     names_ = list(dict.fromkeys(names_))
     if not names_:
-        return
-    model.objects.filter(**scope, name__in=names_).exclude(**holder).delete()
-    if not fresh:
-        held = set(model.objects.filter(**scope, **holder, name__in=names_).values_list("name", flat=True))
-        names_ = [name for name in names_ if name not in held]
+        return []
+    [(field, target)] = holder.items()
+    # One read of every holder of these names in the scope: what moves, where from, and what the holder has.
+    current = model.objects.filter(**scope, name__in=names_).values_list("pk", "name", f"{field}_id", f"{field}__index")
+    held, taken, left = set(), [], {}
+    for pk, name, holder_id, index in current:
+        if holder_id == target.pk:
+            held.add(name)
+        else:
+            taken.append(pk)
+            left[name] = index
+    if taken:
+        model.objects.filter(pk__in=taken).delete()
+    names_ = [name for name in names_ if name not in held]
     model.objects.bulk_create(model(**scope, **holder, name=name) for name in names_)
+    return [AliasMove(name, left.get(name)) for name in names_]
 
 
 def _alias_move(*, version: ArtifactVersion, name: str) -> ArtifactAlias:

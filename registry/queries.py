@@ -3,7 +3,7 @@
 import datetime
 from collections.abc import Iterable
 
-from django.db.models import Min, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Min, Prefetch, Q, QuerySet, Subquery, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 
 from artifacts import names, permissions
@@ -11,7 +11,7 @@ from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, O
 from artifacts.permissions import User
 from artifacts.queries import index_in
 from registry import permissions as registry_permissions
-from registry.models import LEGACY, Link, LinkAlias, RegisteredModel, Registry, scope_filter, scope_related
+from registry.models import LEGACY, Event, Link, LinkAlias, RegisteredModel, Registry, scope_filter, scope_related
 from registry.permissions import Scope
 
 MODELS_PER_PAGE = 50
@@ -436,4 +436,37 @@ def organization_links(user: User, collections: QuerySet[RegisteredModel]) -> Qu
         Link.objects.filter(registered_model__in=collections)
         .select_related(*scope_related("registered_model__"))
         .prefetch_related(Prefetch("source", queryset=sources))
+    )
+
+
+EVENTS_PER_PAGE = 50
+
+
+def events_of(
+    rm: RegisteredModel, *, alias: str = "", kind: str = "", hide_latest: bool = False, before: int | None = None
+) -> list[Event]:
+    """One page of the model's History, newest first, and one more row when an older page follows. Keyset paged
+    (`before`: the id of the last event shown), so every page costs one query read by the (model, time, id)
+    index."""
+    qs = Event.objects.filter(registered_model=rm)
+    if alias:
+        qs = qs.filter(alias=alias)
+    elif hide_latest:
+        qs = qs.exclude(alias=names.LATEST)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if before is not None:
+        last = Subquery(Event.objects.filter(pk=before, registered_model=rm).values("created_at")[:1])
+        qs = qs.filter(Q(created_at__lt=last) | Q(created_at=last, pk__lt=before))
+    return list(qs.order_by("-created_at", "-id")[: EVENTS_PER_PAGE + 1])
+
+
+def event_aliases(rm: RegisteredModel) -> list[str]:
+    """Every alias the model's History names, for its filter."""
+    return list(
+        Event.objects.filter(registered_model=rm)
+        .exclude(alias="")
+        .order_by("alias")
+        .values_list("alias", flat=True)
+        .distinct()
     )

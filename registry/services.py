@@ -18,6 +18,8 @@ from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Pr
 from artifacts.permissions import User
 from registry import permissions as registry_permissions
 from registry.models import (
+    Event,
+    EventKind,
     Link,
     LinkAlias,
     RegisteredModel,
@@ -302,10 +304,16 @@ def link_version(
             RegisteredModel.objects.filter(pk=registered_model.pk).update(
                 next_index=next_index + 1, num_versions=F("num_versions") + 1, updated_at=timezone.now()
             )
-            _aliases_move(link=link, names_=[names.LATEST, *aliases], fresh=True)
+            moves = _aliases_move(link=link, names_=[names.LATEST, *aliases], fresh=True)
         else:
             RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
-            _aliases_move(link=link, names_=aliases)
+            moves = _aliases_move(link=link, names_=aliases)
+        link.registered_model = registered_model
+        recorder = _Events(user=user, link=link)
+        if created:
+            recorder.add(EventKind.LINK_CREATED, after={"version": link.label, "source": _source_label(version)})
+        recorder.add_moves(moves)
+        recorder.save()
     return LinkResult(link, created)
 
 
@@ -369,9 +377,56 @@ def _lock_model(registered_model_id: int) -> int:
     )
 
 
-def _aliases_move(*, link: Link, names_: Iterable[str], fresh: bool = False) -> None:
+class _Events:
+    """The events one operation on `link` records: gathered as it goes, written at its end in one insert."""
+
+    def __init__(self, *, user: User, link: Link) -> None:
+        self.link, self.rows = link, []
+        self.actor = user if user.is_authenticated else None
+        self.actor_name = user.get_username() if self.actor is not None else ""
+        self.now = timezone.now()
+
+    def add(self, kind: str, *, alias: str = "", before: dict | None = None, after: dict | None = None) -> None:
+        rm = self.link.registered_model
+        self.rows.append(
+            Event(
+                kind=kind,
+                actor=self.actor,
+                actor_name=self.actor_name,
+                created_at=self.now,
+                entity_id=rm.entity_id,
+                registered_model_id=rm.pk,
+                object_id=self.link.pk,
+                object_label=f"{rm.name}:{self.link.label}",
+                alias=alias,
+                before=before,
+                after=after,
+            )
+        )
+
+    def add_moves(self, moves: Iterable[artifact_services.AliasMove], *, left: str | None = None) -> None:
+        """An alias new to the registered model was set; one another version held moved (`left`: the label of
+        the version it left when that version is gone already)."""
+        for move in moves:
+            before = f"v{move.from_index}" if move.from_index is not None else left
+            after = {"version": self.link.label}
+            if before is None:
+                self.add(EventKind.ALIAS_SET, alias=move.name, after=after)
+            else:
+                self.add(EventKind.ALIAS_MOVED, alias=move.name, before={"version": before}, after=after)
+
+    def save(self) -> None:
+        if self.rows:
+            Event.objects.bulk_create(self.rows)
+
+
+def _source_label(version: ArtifactVersion) -> str:
+    return f"{version.artifact.name}:{version.label}"
+
+
+def _aliases_move(*, link: Link, names_: Iterable[str], fresh: bool = False) -> list[artifact_services.AliasMove]:
     """Point each alias in `names_` at `link` by the rule artifact aliases follow; the caller holds the lock."""
-    artifact_services.move_aliases(
+    return artifact_services.move_aliases(
         LinkAlias,
         scope={"registered_model_id": link.registered_model_id},
         holder={"link": link},
@@ -380,18 +435,16 @@ def _aliases_move(*, link: Link, names_: Iterable[str], fresh: bool = False) -> 
     )
 
 
-def _alias_move(*, link: Link, name: str) -> LinkAlias:
-    _lock_model(link.registered_model_id)
-    _aliases_move(link=link, names_=[name])
-    return LinkAlias.objects.get(link=link, name=name)
-
-
 @transaction.atomic
 def link_alias_set(*, link: Link, name: str, user: User) -> LinkAlias:
     """Point registry alias `name` at `link`, taking it off any other link of the registered model."""
     names.validate_alias(name)
     registry_permissions.require_alias_allowed(user, link.registered_model.scope, name)
-    return _alias_move(link=link, name=name)
+    _lock_model(link.registered_model_id)
+    recorder = _Events(user=user, link=link)
+    recorder.add_moves(_aliases_move(link=link, names_=[name]))
+    recorder.save()
+    return LinkAlias.objects.get(link=link, name=name)
 
 
 @transaction.atomic
@@ -405,6 +458,9 @@ def link_alias_remove(*, link: Link, name: str, user: User) -> None:
     deleted, _ = LinkAlias.objects.filter(link=link, name=name).delete()
     if not deleted:
         raise ValidationError(f"{link} has no alias '{name}'.", code="missing")
+    recorder = _Events(user=user, link=link)
+    recorder.add(EventKind.ALIAS_REMOVED, alias=name, before={"version": link.label})
+    recorder.save()
 
 
 @transaction.atomic
@@ -418,13 +474,25 @@ def link_delete(*, link: Link, user: User) -> None:
     _lock_model(registered_model.pk)
     RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
     protected = registry_permissions.protected_aliases(scope)
-    if protected & set(link.aliases.values_list("name", flat=True)) and not registry_permissions.is_admin(user, scope):
+    held = sorted(link.aliases.values_list("name", flat=True))
+    if protected & set(held) and not registry_permissions.is_admin(user, scope):
         raise PermissionDenied("This version carries a protected alias: only admins may unlink it.")
+    newest = Link.objects.filter(registered_model=registered_model).exclude(pk=link.pk).order_by("-index").first()
+    unlinked = _Events(user=user, link=link)
+    unlinked.add(EventKind.LINK_REMOVED, before={"version": link.label, "source": _source_label(link.source)})
+    for name in held:
+        # `latest` moves on to the newest link left (recorded below), unless none is left.
+        if name != names.LATEST or newest is None:
+            unlinked.add(EventKind.ALIAS_REMOVED, alias=name, before={"version": link.label})
     link.delete()
     RegisteredModel.objects.filter(pk=registered_model.pk).update(num_versions=F("num_versions") - 1)
-    newest = Link.objects.filter(registered_model=registered_model).order_by("-index").first()
     if newest is not None:
-        _alias_move(link=newest, name=names.LATEST)
+        newest.registered_model = registered_model
+        moved = _Events(user=user, link=newest)
+        moved.now = unlinked.now
+        moved.add_moves(_aliases_move(link=newest, names_=[names.LATEST]), left=link.label)
+        unlinked.rows += moved.rows
+    unlinked.save()
 
 
 @transaction.atomic

@@ -33,7 +33,7 @@ from registry.forms import (
     RegistrySettingsForm,
     SelectRegisteredModelForm,
 )
-from registry.models import Link, RegisteredModel, RegistryRole
+from registry.models import EventKind, Link, RegisteredModel, RegistryRole
 from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
 
@@ -393,6 +393,49 @@ def link_detail(
     context["selected_index"] = link.index
     context.update(build_panel(request.user, _registry_panel(request, link, tab), site_url(request)))
     return _render_detail(request, context)
+
+
+@require_GET
+def model_history(
+    request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None, project: str | None = None
+) -> HttpResponse:
+    """The model card's History tab: who linked, unlinked and moved which alias when, filtered by alias and kind,
+    50 a page (`?before=<event id>` pages back); the filter form swaps only the list under htmx."""
+    rm = queries.registered_model_for_user(request.user, entity, name, registry, project)
+    alias = request.GET.get("alias", "")
+    kind = request.GET.get("kind", "")
+    if kind and kind not in EventKind.values:
+        kind = ""
+    hide_latest = request.GET.get("hide_latest") == "1"
+    before = request.GET.get("before", "")
+    events = queries.events_of(
+        rm, alias=alias, kind=kind, hide_latest=hide_latest, before=int(before) if before.isdigit() else None
+    )
+    older = None
+    if len(events) > queries.EVENTS_PER_PAGE:
+        events = events[: queries.EVENTS_PER_PAGE]
+        query = request.GET.copy()
+        query["before"] = str(events[-1].pk)
+        older = f"?{query.urlencode()}"
+    newest = request.GET.copy()
+    newest.pop("before", None)
+    context = {
+        "rm": rm,
+        "events": events,
+        "older_url": older,
+        "newest_url": f"?{newest.urlencode()}" if before else None,
+        "aliases": queries.event_aliases(rm),
+        "kinds": EventKind.choices,
+        "alias": alias,
+        "kind": kind,
+        "hide_latest": hide_latest,
+    }
+    template = "registry/model_history.html"
+    if wants_fragment(request) and request.htmx.target == "history-list":
+        template += "#history-list"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 def _model_compare_context(rm: RegisteredModel) -> dict:

@@ -90,10 +90,13 @@ def test_registry_and_artifact_alias_changes_take_their_collections_lock(team, p
     lk = link(version, "Locked")
     with CaptureQueriesContext(connection) as ctx:
         registry_services.link_alias_set(link=lk, name="staging", user=team.member)
-    assert any('FROM "registry_registeredmodel"' in s for s in _sql_before(ctx.captured_queries, "DELETE"))
+    # Locked before the aliases are first read (what moves is read, then written, under the lock).
+    assert any(
+        'FROM "registry_registeredmodel"' in s for s in _sql_before(ctx.captured_queries, '"registry_linkalias"')
+    )
     with CaptureQueriesContext(connection) as ctx:
         services.alias_set(version=version, name="best", user=team.member)
-    assert any('FROM "artifacts_artifact"' in s for s in _sql_before(ctx.captured_queries, "DELETE"))
+    assert any('FROM "artifacts_artifact"' in s for s in _sql_before(ctx.captured_queries, '"artifacts_artifactalias"'))
     with CaptureQueriesContext(connection) as ctx:
         services.alias_remove(version=version, name="best", user=team.member)
     assert any('FROM "artifacts_artifact"' in s for s in _sql_before(ctx.captured_queries, "DELETE"))

@@ -653,7 +653,9 @@ def collections_page(
     artifacts = queries.visible_artifacts(_user(info), node.project, type)
     total = artifacts.count() + models.count()
     edges = []
-    if not (after or "").startswith("p"):
+    # After an artifact's cursor (or none) the page starts among the artifacts, and the portfolios from their first.
+    portfolio_after = after[1:] if (after or "").startswith("p") else None
+    if portfolio_after is None:
         found, has_next = keyset_page(artifacts, "pk", after, first, descending=True)
         edges = [{"node": collection, "cursor": str(collection.pk)} for collection in found]
         if has_next:
@@ -661,7 +663,7 @@ def collections_page(
     remaining = _limit(first) - len(edges)
     if remaining <= 0:
         return connection(edges, models.exists(), after, totalCount=total)
-    found, has_next = keyset_page(models, "pk", (after or "").removeprefix("p") or None, remaining, descending=True)
+    found, has_next = keyset_page(models, "pk", portfolio_after, remaining, descending=True)
     edges += [{"node": collection, "cursor": f"p{collection.pk}"} for collection in found]
     return connection(edges, has_next, after, totalCount=total)
 

@@ -306,3 +306,37 @@ def test_versions_of_a_public_project_never_show_the_registry_of_its_team(gql, t
         ("latest", "Open-Model"),
         ("production", "Open-Model"),
     }
+
+
+COLLECTIONS_PAGE = (
+    'query($after: String) { project(name: "mnist", entityName: "reviewco") { artifactType(name: "model") {'
+    " artifactCollections(first: 2, after: $after) { totalCount edges { cursor node { __typename name } }"
+    " pageInfo { hasNextPage endCursor } } } } }"
+)
+
+
+def test_a_projects_collections_page_through_its_artifacts_then_its_portfolios(gql, team, project):
+    for name in ("a1", "a2", "a3"):
+        log_version(project, name)
+    source = log_version(project, "a1")
+    for name in ("p1", "p2", "p3"):
+        registry_services.link_version(version=source, user=team.admin, project=project, registered_model_name=name)
+    key = api_key(team.member)
+    seen, after = [], None
+    for _ in range(5):
+        body = gql(COLLECTIONS_PAGE, {"after": after}, key=key)
+        page = body["data"]["project"]["artifactType"]["artifactCollections"]
+        assert page["totalCount"] == 6
+        seen += [(edge["node"]["__typename"], edge["node"]["name"]) for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    # Newest first: every artifact, then every portfolio, each once, whatever page boundary falls between them.
+    assert seen == [
+        ("ArtifactSequence", "a3"),
+        ("ArtifactSequence", "a2"),
+        ("ArtifactSequence", "a1"),
+        ("ArtifactPortfolio", "p3"),
+        ("ArtifactPortfolio", "p2"),
+        ("ArtifactPortfolio", "p1"),
+    ]

@@ -142,17 +142,24 @@ def registered_model_create(
         raise ValidationError(f"A {what} named '{name}' already exists in {_where(scope)}.", code="duplicate")
     if project is not None:
         check_portfolio_name(project, name)
+    try:
+        # A request creating the same name at the same moment passed the check above too: the unique constraint
+        # decides, and the loser gets the same answer as if it had come second.
+        with transaction.atomic():
+            rm = RegisteredModel.objects.create(
+                entity=_owner(scope),
+                registry=registry,
+                project=project,
+                name=name,
+                type=type,
+                description=description,
+                tags=tags,
+                created_by=user if user.is_authenticated else None,
+            )
+    except IntegrityError:
+        raise ValidationError(f"A {what} named '{name}' already exists in {_where(scope)}.", code="duplicate") from None
     _count_collection(registry, +1)
-    return RegisteredModel.objects.create(
-        entity=_owner(scope),
-        registry=registry,
-        project=project,
-        name=name,
-        type=type,
-        description=description,
-        tags=tags,
-        created_by=user if user.is_authenticated else None,
-    )
+    return rm
 
 
 @transaction.atomic

@@ -44,3 +44,34 @@ def test_32_threads_linking_at_once_get_v0_to_v31(team, project):
     assert indexes == list(range(THREADS))
     sources = Link.objects.filter(registered_model__name="Race-Model").values_list("source", flat=True)
     assert len(set(sources)) == THREADS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_creating_one_name_at_once_makes_one_model_and_tells_the_others_it_exists(team):
+    """On PostgreSQL the requests all pass the name check before any inserts (SQLite queues whole transactions)."""
+    from django.core.exceptions import ValidationError
+
+    from registry.models import RegisteredModel
+
+    barrier = threading.Barrier(8)
+    made, refused, errors = [], [], []
+
+    def worker():
+        try:
+            barrier.wait()
+            made.append(services.registered_model_create(name="Same-Name", user=team.admin, entity=team.entity))
+        except ValidationError as exc:
+            refused.append(exc.code)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == [] and len(made) == 1 and refused == ["duplicate"] * 7
+    assert RegisteredModel.objects.filter(name="Same-Name").count() == 1

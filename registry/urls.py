@@ -36,6 +36,9 @@ urlpatterns = [
         views.registry_member_remove,
         name="registry_member_remove",
     ),
+    path(f"{REGISTRY}/settings/teams", views.registry_team_add, name="registry_team_add"),
+    path(f"{REGISTRY}/settings/teams/<entity:team>/role", views.registry_team_role, name="registry_team_role"),
+    path(f"{REGISTRY}/settings/teams/<entity:team>/remove", views.registry_team_remove, name="registry_team_remove"),
     path(
         f"{REGISTRY}/settings/protected-aliases",
         views.registry_protected_alias_add,

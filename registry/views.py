@@ -944,7 +944,7 @@ def collection_create(request: HtmxHttpRequest, entity: str, registry: str) -> H
     return render_modal(request, "registry/new_collection_modal.html", context, "new-collection")
 
 
-SETTINGS_PARTIALS = {"registry-settings", "registry-members", "protected-aliases"}
+SETTINGS_PARTIALS = {"registry-settings", "registry-teams", "registry-members", "protected-aliases"}
 
 
 def _settings_context(request: HtmxHttpRequest, registry, form: RegistrySettingsForm | None = None) -> dict:
@@ -1052,6 +1052,46 @@ def registry_member_remove(request: HtmxHttpRequest, entity: str, registry: str,
     user = _registry_member(registry, username)
     services.registry_member_remove(registry=registry, user=user, actor=request.user)
     return _settings_changed(request, registry, "registry-members", f"Removed {username} from the registry.")
+
+
+@require_POST
+def registry_team_add(request: HtmxHttpRequest, entity: str, registry: str) -> HttpResponse:
+    """Add a team to the registry: each of its members has the team's role there while in the team."""
+    registry = queries.registry_for_user(request.user, entity, registry)
+    team = request.POST.get("team", "").strip()
+    role = request.POST.get("role", RegistryRole.VIEWER)
+    try:
+        services.registry_team_member_add(registry=registry, team_name=team, role=role, actor=request.user)
+    except ValidationError as exc:
+        return _settings_changed(
+            request, registry, "registry-teams", team_error=" ".join(exc.messages), typed_team=team
+        )
+    return _settings_changed(request, registry, "registry-teams", f"Added the team {team} as {role}.")
+
+
+def _registry_team(registry, team: str):
+    return get_object_or_404(queries.registry_team_members(registry), team__name=team).team
+
+
+@require_POST
+def registry_team_role(request: HtmxHttpRequest, entity: str, registry: str, team: str) -> HttpResponse:
+    registry = queries.registry_for_user(request.user, entity, registry)
+    registry_permissions.require_admin(request.user, registry)
+    found = _registry_team(registry, team)
+    role = request.POST.get("role", "")
+    try:
+        services.registry_team_member_set(registry=registry, team=found, role=role, actor=request.user)
+    except ValidationError as exc:
+        return _settings_changed(request, registry, "registry-teams", team_error=" ".join(exc.messages))
+    return _settings_changed(request, registry, "registry-teams", f"The team {team} is now {role}.")
+
+
+@require_POST
+def registry_team_remove(request: HtmxHttpRequest, entity: str, registry: str, team: str) -> HttpResponse:
+    registry = queries.registry_for_user(request.user, entity, registry)
+    registry_permissions.require_admin(request.user, registry)
+    services.registry_team_member_remove(registry=registry, team=_registry_team(registry, team), actor=request.user)
+    return _settings_changed(request, registry, "registry-teams", f"Removed the team {team} from the registry.")
 
 
 @require_POST

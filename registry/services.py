@@ -16,6 +16,7 @@ from artifacts import names, permissions
 from artifacts import services as artifact_services
 from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Project
 from artifacts.permissions import User
+from registry import automations
 from registry import permissions as registry_permissions
 from registry.models import (
     Event,
@@ -416,8 +417,10 @@ class _Events:
                 self.add(EventKind.ALIAS_MOVED, alias=move.name, before={"version": before}, after=after)
 
     def save(self) -> None:
+        """Write the events, then the webhook deliveries they fire (same transaction: both commit or neither)."""
         if self.rows:
             Event.objects.bulk_create(self.rows)
+            automations.dispatch(events=self.rows, link=self.link)
 
 
 def _source_label(version: ArtifactVersion) -> str:

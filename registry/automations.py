@@ -58,7 +58,10 @@ VARIABLES = {
     "event_time": ("When, ISO 8601 in UTC.", "2026-11-26T10:02:00+00:00"),
     "alias": ("The alias added (empty when a version is linked).", "production"),
     "artifact_version": ("The registry version: v3.", "v3"),
-    "artifact_version_string": ("The version's full name: entity/model-registry/Name:v3.", "team/model-registry/Model:v3"),
+    "artifact_version_string": (
+        "The version's full name: entity/model-registry/Name:v3.",
+        "team/model-registry/Model:v3",
+    ),
     "artifact_collection_name": ("The registered model (collection).", "Model"),
     "artifact_source_version": ("The linked artifact version: name:v7.", "model-artifact:v7"),
     "project_name": ("The project: model-registry, or wandb-registry-<name>.", "model-registry"),
@@ -113,7 +116,9 @@ def validate_alias_pattern(pattern: str) -> None:
         re.compile(pattern)
     except re.error as exc:
         raise ValidationError(
-            "The alias pattern is not a valid regular expression: %(error)s", code="invalid_regex", params={"error": exc}
+            "The alias pattern is not a valid regular expression: %(error)s",
+            code="invalid_regex",
+            params={"error": exc},
         ) from exc
 
 
@@ -392,9 +397,9 @@ def delivery_attempt(*, delivery_id: int) -> str:
     POSTed outside any transaction, then recorded, and retried later by a new task while attempts remain."""
     now = timezone.now()
     lease = timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-    ).update(status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, lease_until=now + lease)
+    claimed = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now).update(
+        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, lease_until=now + lease
+    )
     if not claimed:
         return "not due"
     delivery = Delivery.objects.select_related("automation__webhook").get(pk=delivery_id)

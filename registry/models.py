@@ -357,7 +357,9 @@ class Webhook(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["entity", "name"], condition=Q(entity__isnull=False), name="unique_webhook"),
+            models.UniqueConstraint(
+                fields=["entity", "name"], condition=Q(entity__isnull=False), name="unique_webhook"
+            ),
             models.UniqueConstraint(
                 fields=["registry", "name"], condition=Q(registry__isnull=False), name="unique_registry_webhook"
             ),
@@ -383,9 +385,7 @@ class Automation(models.Model):
     payload rendered from `payload_template` to a webhook."""
 
     entity = models.ForeignKey(Entity, null=True, blank=True, on_delete=models.CASCADE, related_name="automations")
-    registry = models.ForeignKey(
-        Registry, null=True, blank=True, on_delete=models.CASCADE, related_name="automations"
-    )
+    registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.CASCADE, related_name="automations")
     registered_model = models.ForeignKey(
         RegisteredModel, null=True, blank=True, on_delete=models.CASCADE, related_name="automations"
     )

@@ -11,7 +11,19 @@ from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, O
 from artifacts.permissions import User
 from artifacts.queries import index_in
 from registry import permissions as registry_permissions
-from registry.models import LEGACY, Event, Link, LinkAlias, RegisteredModel, Registry, scope_filter, scope_related
+from registry.models import (
+    LEGACY,
+    Automation,
+    Delivery,
+    Event,
+    Link,
+    LinkAlias,
+    RegisteredModel,
+    Registry,
+    Webhook,
+    scope_filter,
+    scope_related,
+)
 from registry.permissions import Scope
 
 MODELS_PER_PAGE = 50
@@ -470,3 +482,40 @@ def event_aliases(rm: RegisteredModel) -> list[str]:
         .values_list("alias", flat=True)
         .distinct()
     )
+
+
+# Automations (team admins only: the views check before asking).
+
+DELIVERIES_PER_PAGE = 25
+
+
+def team_admin_for_user(user: User, name: str) -> Entity:
+    """The team whose automations and webhooks these are: 404 for those outside it, 403 for its non-admins."""
+    entity = get_object_or_404(Entity, name=name)
+    registry_permissions.require_admin(user, entity)
+    return entity
+
+
+def automations_of(entity: Entity) -> QuerySet[Automation]:
+    return Automation.objects.filter(entity=entity).select_related("webhook", "registered_model").order_by("name")
+
+
+def model_automations(rm: RegisteredModel) -> QuerySet[Automation]:
+    """The automations that watch a registered model: its own and its team's unscoped ones."""
+    if rm.is_collection or rm.is_portfolio:
+        return Automation.objects.none()
+    return automations_of(rm.entity).filter(Q(registered_model=rm) | Q(registered_model__isnull=True))
+
+
+def webhooks_of(entity: Entity) -> QuerySet[Webhook]:
+    return Webhook.objects.filter(entity=entity).order_by("name")
+
+
+def automation_for_user(user: User, entity: str, pk: int) -> Automation:
+    team = team_admin_for_user(user, entity)
+    return get_object_or_404(automations_of(team), pk=pk)
+
+
+def deliveries_of(automation: Automation) -> QuerySet[Delivery]:
+    """Newest first, each with its attempts: two queries a page, whatever its length."""
+    return Delivery.objects.filter(automation=automation).prefetch_related("attempt_log").order_by("-id")

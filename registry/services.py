@@ -19,6 +19,9 @@ from artifacts.permissions import User
 from registry import automations
 from registry import permissions as registry_permissions
 from registry.models import (
+    Automation,
+    AutomationEvent,
+    Delivery,
     Event,
     EventKind,
     Link,
@@ -29,6 +32,7 @@ from registry.models import (
     RegistryRole,
     RegistryTeamMember,
     Visibility,
+    Webhook,
     scope_filter,
     validate_registry_name,
 )
@@ -845,3 +849,119 @@ def model_link_path(
         aliases=aliases,
     )
     return ModelLinkResult(log, link)
+
+
+# Automations: a team's webhooks and the automations that send to them (registry.automations delivers).
+
+
+def _clean_name(name: str, what: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise ValidationError(f"A {what} name has 1 to 64 characters.", code="invalid")
+    names.validate_text(name, f"{what} name")
+    return name
+
+
+@transaction.atomic
+def webhook_create(
+    *, entity: Entity, name: str, url: str, user: User, secret: str = "", headers: dict[str, str] | None = None
+) -> Webhook:
+    """A webhook of the team: team admins only. The URL must be http(s) and, unless WEBHOOK_ALLOW_PRIVATE is on,
+    resolve to public addresses only (checked again at every delivery)."""
+    name = _clean_name(name, "webhook")
+    headers = headers or {}
+    automations.validate_headers(headers)
+    if len(secret) > 256:
+        raise ValidationError("A secret has at most 256 characters.", code="invalid")
+    registry_permissions.require_admin(user, entity)
+    automations.resolve(url.strip())
+    if Webhook.objects.filter(entity=entity, name=name).exists():
+        raise ValidationError(f"A webhook named '{name}' already exists in '{entity.name}'.", code="duplicate")
+    return Webhook.objects.create(
+        entity=entity,
+        name=name,
+        url=url.strip(),
+        secret=secret,
+        headers=headers,
+        created_by=user if user.is_authenticated else None,
+    )
+
+
+@transaction.atomic
+def webhook_delete(*, webhook: Webhook, user: User) -> None:
+    registry_permissions.require_admin(user, webhook.entity)
+    used = list(webhook.automations.values_list("name", flat=True))
+    if used:
+        raise ValidationError(
+            f"The webhook '{webhook.name}' is used by {', '.join(used)}: delete those automations first.",
+            code="in_use",
+        )
+    webhook.delete()
+
+
+@transaction.atomic
+def automation_create(
+    *,
+    entity: Entity,
+    name: str,
+    event: str,
+    webhook: Webhook,
+    payload_template: str,
+    user: User,
+    alias_pattern: str = "",
+    registered_model: RegisteredModel | None = None,
+) -> Automation:
+    """An automation of the team's Model Registry: team admins only. An alias automation needs a pattern (a
+    regular expression the whole alias must match); the payload template must be JSON once its variables are
+    filled in; the webhook and the registered model, if any, must be the team's."""
+    name = _clean_name(name, "automation")
+    if event not in AutomationEvent.values:
+        raise ValidationError(f"Unknown event '{event}'.", code="invalid")
+    if event == AutomationEvent.ALIAS_ADDED:
+        if not alias_pattern:
+            raise ValidationError("Give the pattern of the aliases to watch, such as production.", code="required")
+        automations.validate_alias_pattern(alias_pattern)
+    else:
+        alias_pattern = ""
+    names.validate_text(payload_template, "payload template", 20_000)
+    automations.validate_template(payload_template)
+    registry_permissions.require_admin(user, entity)
+    if webhook.entity_id != entity.pk:
+        raise ValidationError(f"The webhook '{webhook.name}' is not one of {entity.name}'s.", code="invalid")
+    if registered_model is not None and (
+        registered_model.entity_id != entity.pk or registered_model.registry_id or registered_model.project_id
+    ):
+        raise ValidationError(f"'{registered_model.name}' is not in {entity.name}'s Model Registry.", code="invalid")
+    if Automation.objects.filter(entity=entity, name=name).exists():
+        raise ValidationError(f"An automation named '{name}' already exists in '{entity.name}'.", code="duplicate")
+    return Automation.objects.create(
+        entity=entity,
+        name=name,
+        event=event,
+        alias_pattern=alias_pattern,
+        registered_model=registered_model,
+        webhook=webhook,
+        payload_template=payload_template,
+        created_by=user if user.is_authenticated else None,
+    )
+
+
+@transaction.atomic
+def automation_delete(*, automation: Automation, user: User) -> None:
+    """Delete an automation and its delivery log (pending deliveries are dropped)."""
+    registry_permissions.require_admin(user, automation.entity)
+    automation.delete()
+
+
+@transaction.atomic
+def automation_enable(*, automation: Automation, enabled: bool, user: User) -> Automation:
+    registry_permissions.require_admin(user, automation.entity)
+    automation.enabled = enabled
+    automation.save(update_fields=["enabled"])
+    return automation
+
+
+def automation_test(*, automation: Automation, user: User) -> Delivery:
+    """The Test button: the payload with sample values goes to the webhook through the worker."""
+    registry_permissions.require_admin(user, automation.entity)
+    return automations.delivery_test(automation=automation)

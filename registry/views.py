@@ -1,6 +1,8 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,9 +24,10 @@ from artifacts.views import (
     render_modal,
     site_url,
 )
+from registry import automations, queries, services
 from registry import permissions as registry_permissions
-from registry import queries, services
 from registry.forms import (
+    AutomationForm,
     CollectionForm,
     LinkAliasesForm,
     LinkNewVersionForm,
@@ -32,8 +35,9 @@ from registry.forms import (
     RegistryForm,
     RegistrySettingsForm,
     SelectRegisteredModelForm,
+    WebhookForm,
 )
-from registry.models import EventKind, Link, RegisteredModel, RegistryRole
+from registry.models import DeliveryStatus, EventKind, Link, RegisteredModel, RegistryRole
 from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
 
@@ -343,6 +347,7 @@ def _detail_context(request: HtmxHttpRequest, rm: RegisteredModel, selected: Lin
         "is_admin": role == Role.ADMIN,
         "protected": registry_permissions.protected_aliases(rm.scope),
         "selected_index": None,
+        "automations": queries.model_automations(rm) if role == Role.ADMIN else None,
     }
 
 
@@ -706,15 +711,18 @@ def team_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "registry/team_list.html", {"teams": teams})
 
 
-TEAM_PARTIALS = {"team-members", "protected-aliases"}
+TEAM_PARTIALS = {"team-members", "protected-aliases", "webhooks"}
 
 
 def _team_context(request: HtmxHttpRequest, entity) -> dict:
+    is_admin = permissions.is_admin(request.user, entity)
     return {
         "entity": entity,
         "members": artifact_queries.members_of(entity),
-        "is_admin": permissions.is_admin(request.user, entity),
+        "is_admin": is_admin,
         "roles": Role.choices,
+        # Webhooks (their URLs and headers) are for the team's admins only.
+        "webhooks": queries.webhooks_of(entity).annotate(used_by=Count("automations")) if is_admin else None,
     }
 
 
@@ -1075,3 +1083,155 @@ def registry_protected_alias_remove(request: HtmxHttpRequest, entity: str, regis
     except ValidationError as exc:
         return _settings_changed(request, registry, "protected-aliases", alias_error=" ".join(exc.messages))
     return _settings_changed(request, registry, "protected-aliases", f"The alias {alias} is no longer protected.")
+
+
+# Automations: a team's webhooks (in its settings) and automations (their own pages), team admins only.
+
+
+@require_GET
+def automation_list(request: HtmxHttpRequest, entity: str) -> HttpResponse:
+    team = queries.team_admin_for_user(request.user, entity)
+    context = {
+        "entity": team,
+        "automations": queries.automations_of(team),
+        "has_webhooks": queries.webhooks_of(team).exists(),
+    }
+    return _render_page(request, "registry/automation_list.html", context, {"automation-table"})
+
+
+@require_http_methods(["GET", "POST"])
+def webhook_create(request: HtmxHttpRequest, entity: str) -> HttpResponse:
+    team = queries.team_admin_for_user(request.user, entity)
+    form = WebhookForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            webhook = services.webhook_create(
+                entity=team,
+                name=data["name"],
+                url=data["url"],
+                secret=data["secret"],
+                headers=data["headers"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            for error in exc.messages:
+                form.add_error(None, error)
+        else:
+            url = reverse("registry:team_detail", args=[team.name])
+            return _done(request, f"Added the webhook {webhook.name}.", url, "webhooksChanged")
+    return render_modal(request, "registry/new_webhook_modal.html", {"form": form, "entity": team}, "new-webhook")
+
+
+@require_http_methods(["GET", "POST"])
+def webhook_delete(request: HtmxHttpRequest, entity: str, pk: int) -> HttpResponse:
+    team = queries.team_admin_for_user(request.user, entity)
+    webhook = get_object_or_404(queries.webhooks_of(team), pk=pk)
+    after = reverse("registry:team_detail", args=[team.name])
+    errors = []
+    if request.method == "POST":
+        try:
+            services.webhook_delete(webhook=webhook, user=request.user)
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            return _done(request, f"Deleted the webhook {webhook.name}.", after, "webhooksChanged")
+    confirm = {
+        "title": f"Delete the webhook {webhook.name}?",
+        "body": [f"Automations can no longer send to {webhook.url}."],
+        "action": reverse("registry:webhook_delete", args=[team.name, webhook.pk]),
+        "button": "Delete webhook",
+        "cancel_url": after,
+    }
+    return render_modal(request, "confirm_modal.html", {"confirm": confirm, "errors": errors}, "confirm")
+
+
+@require_http_methods(["GET", "POST"])
+def automation_create(request: HtmxHttpRequest, entity: str) -> HttpResponse:
+    """From the Automations page, or a model card's Create automation (`?model=<name>` picks the model)."""
+    team = queries.team_admin_for_user(request.user, entity)
+    models = RegisteredModel.objects.filter(entity=team, registry=None, project=None).order_by("name")
+    form = AutomationForm(
+        request.POST or None,
+        initial={"registered_model": request.GET.get("model") or None},
+        models=models,
+        webhooks=queries.webhooks_of(team),
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            automation = services.automation_create(
+                entity=team,
+                name=data["name"],
+                event=data["event"],
+                alias_pattern=data["alias_pattern"],
+                registered_model=data["registered_model"],
+                webhook=data["webhook"],
+                payload_template=data["payload_template"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            for error in exc.messages:
+                form.add_error(None, error)
+        else:
+            messages.success(request, f"Created the automation {automation.name}.")
+            if request.htmx:
+                return HttpResponseClientRedirect(automation.get_absolute_url())
+            return redirect(automation.get_absolute_url())
+    context = {"form": form, "entity": team, "variables": automations.VARIABLES, "model": request.GET.get("model")}
+    return render_modal(request, "registry/new_automation_modal.html", context, "new-automation")
+
+
+@require_GET
+def automation_detail(request: HtmxHttpRequest, entity: str, pk: int) -> HttpResponse:
+    """An automation and its delivery log, 25 a page; the log refreshes itself while a delivery is under way."""
+    automation = queries.automation_for_user(request.user, entity, pk)
+    page = Paginator(queries.deliveries_of(automation), queries.DELIVERIES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "automation": automation,
+        "entity": automation.entity,
+        "deliveries": page,
+        "under_way": any(d.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING) for d in page),
+    }
+    return _render_page(request, "registry/automation_detail.html", context, {"delivery-log"})
+
+
+@require_POST
+def automation_test(request: HtmxHttpRequest, entity: str, pk: int) -> HttpResponse:
+    automation = queries.automation_for_user(request.user, entity, pk)
+    services.automation_test(automation=automation, user=request.user)
+    message = f"Queued a test payload for {automation.webhook.name}."
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(automation.get_absolute_url())
+    response = HttpResponse(status=204)
+    trigger_client_event(response, "showMessage", {"message": message})
+    trigger_client_event(response, "deliveriesChanged")
+    return response
+
+
+@require_POST
+def automation_enable(request: HtmxHttpRequest, entity: str, pk: int) -> HttpResponse:
+    automation = queries.automation_for_user(request.user, entity, pk)
+    enabled = request.POST.get("enabled") == "1"
+    services.automation_enable(automation=automation, enabled=enabled, user=request.user)
+    messages.success(request, f"{'Enabled' if enabled else 'Disabled'} the automation {automation.name}.")
+    return redirect(automation.get_absolute_url())
+
+
+@require_http_methods(["GET", "POST"])
+def automation_delete(request: HtmxHttpRequest, entity: str, pk: int) -> HttpResponse:
+    automation = queries.automation_for_user(request.user, entity, pk)
+    after = reverse("registry:automation_list", args=[automation.entity.name])
+    if request.method == "POST":
+        services.automation_delete(automation=automation, user=request.user)
+        messages.success(request, f"Deleted the automation {automation.name}.")
+        return HttpResponseClientRedirect(after) if request.htmx else redirect(after)
+    confirm = {
+        "title": f"Delete the automation {automation.name}?",
+        "body": ["Its delivery log goes with it; deliveries not yet made are dropped."],
+        "action": reverse("registry:automation_delete", args=[automation.entity.name, automation.pk]),
+        "button": "Delete automation",
+        "cancel_url": automation.get_absolute_url(),
+    }
+    return render_modal(request, "confirm_modal.html", {"confirm": confirm}, "confirm")

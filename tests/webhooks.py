@@ -135,3 +135,16 @@ def make_automation(
         payload_template=payload_template,
         user=user,
     )
+
+
+def database_url() -> str:
+    """The test database, for a subprocess (a worker) to share."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
+    return f"postgres://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,6 +68,18 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# A background worker (`manage.py run_worker`) serves no page: it loads the apps whose models it uses and no other,
+# to idle in little memory beside the web server.
+if sys.argv[1:2] == ["run_worker"] and Path(sys.argv[0]).name == "manage.py":
+    INSTALLED_APPS = [
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django_tasks",
+        "django_tasks_db",
+        "artifacts",
+        "registry",
+    ]
 
 ROOT_URLCONF = "registry_site.urls"
 WSGI_APPLICATION = "registry_site.wsgi.application"

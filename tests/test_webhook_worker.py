@@ -87,3 +87,58 @@ def test_a_worker_killed_mid_delivery_loses_no_event(team, project, settings):
                 worker.terminate()
                 worker.wait(timeout=10)
         receiver.stop()
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    kids = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        kids += [int(c) for c in (task / "children").read_text().split()]
+    return kids
+
+
+def _cmdline(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().replace(b"\0", b" ").decode()
+
+
+def test_the_server_make_run_starts_runs_a_worker_beside_it_and_stops_it(team, project, settings):
+    from tests.test_s3_storage import free_port
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    receiver = Receiver().start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DATA_DIR": str(settings.DATA_DIR),
+        "MANIFEST_STATIC": "false",
+        "PORT": str(free_port()),
+        "WORKERS": "1",
+        "WEBHOOK_ALLOW_PRIVATE": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "registry_site/gunicorn_conf.py", "registry_site.wsgi"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (workers := [p for p in _children(server.pid) if "run_worker" in _cmdline(p)]):
+            assert time.monotonic() < deadline and server.poll() is None, "no task worker started"
+            time.sleep(0.2)
+        hook = make_webhook(team.entity, team.admin, receiver.url)
+        make_automation(team.entity, team.admin, hook)
+        link(log_version(project))
+        receiver.wait_for(1, timeout=30)
+        assert _status(Delivery.objects.get(), DeliveryStatus.SUCCEEDED).attempts == 1
+        server.terminate()
+        server.wait(timeout=60)
+        [worker] = workers
+        assert not os.path.exists(f"/proc/{worker}") or "run_worker" not in _cmdline(worker)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        receiver.stop()

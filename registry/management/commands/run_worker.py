@@ -1,3 +1,6 @@
+import ctypes
+import ctypes.util
+import gc
 import os
 import signal
 import threading
@@ -8,6 +11,11 @@ from django.db import connection
 from django_tasks_db.management.commands import db_worker
 
 from registry import automations
+
+
+def _malloc_trim() -> None:
+    if libc := ctypes.util.find_library("c"):
+        ctypes.CDLL(libc).malloc_trim(0)
 
 
 def _sweep_forever(parent_pid: int | None) -> None:
@@ -27,6 +35,8 @@ def _sweep_forever(parent_pid: int | None) -> None:
 
 
 class Command(db_worker.Command):
+    # The checks would import every URL and view: `manage.py check` and the web server run them.
+    requires_system_checks = []
     help = (
         "Run a background worker: webhook deliveries (and any other task), after giving back deliveries that a "
         "stopped worker left unfinished; it sweeps for those every WEBHOOK_SWEEP_SECONDS too. Start as many as "
@@ -40,6 +50,9 @@ class Command(db_worker.Command):
     def handle(self, *args, parent_pid: int | None = None, **options) -> None:
         swept = automations.delivery_sweep()
         connection.close()
+        # What loading left behind goes back to the system: the worker idles beside the web server.
+        gc.collect()
+        _malloc_trim()
         self.stdout.write(f"Worker started; gave back {swept} unfinished deliveries.")
         if not options.get("batch"):
             threading.Thread(target=_sweep_forever, args=(parent_pid,), daemon=True, name="sweep").start()

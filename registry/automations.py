@@ -228,6 +228,24 @@ class Outcome:
         return self.response_code is not None and 200 <= self.response_code < 300
 
 
+def _read_capped(response: http.client.HTTPResponse, deadline: float) -> bytes:
+    """At most MAX_RESPONSE_BYTES of the answer, and only until `deadline`: a receiver dripping bytes cannot hold
+    the worker past its lease."""
+    answer = b""
+    while len(answer) < MAX_RESPONSE_BYTES and time.monotonic() < deadline:
+        chunk = response.read1(min(8192, MAX_RESPONSE_BYTES - len(answer)))
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
+def lease() -> timedelta:
+    """How long a worker holds a delivery: at least the longest one attempt can take (connecting, waiting for the
+    answer's first line, reading it: a timeout each), with a margin."""
+    return timedelta(seconds=max(settings.WEBHOOK_LEASE_SECONDS, 3 * settings.WEBHOOK_TIMEOUT + 5))
+
+
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -253,8 +271,8 @@ def post(webhook: Webhook, body: bytes, delivery_id: int | None = None) -> Outco
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()
-        answer = response.read(MAX_RESPONSE_BYTES)
         code = response.status
+        answer = _read_capped(response, started + settings.WEBHOOK_TIMEOUT)
     except (OSError, http.client.HTTPException) as exc:
         return Outcome(None, took(), f"{type(exc).__name__}: {exc}"[:1000])
     finally:
@@ -396,9 +414,8 @@ def delivery_attempt(*, delivery_id: int) -> str:
     """One attempt at a delivery, if it is due and no other worker holds it: claimed (status `sending`, a lease),
     POSTed outside any transaction, then recorded, and retried later by a new task while attempts remain."""
     now = timezone.now()
-    lease = timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
     claimed = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now).update(
-        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, lease_until=now + lease
+        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, lease_until=now + lease()
     )
     if not claimed:
         return "not due"
@@ -448,7 +465,7 @@ def delivery_sweep() -> int:
     from django_tasks_db.models import DBTaskResult
 
     now = timezone.now()
-    lease = timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+    held = lease()
     swept = 0
     for delivery in Delivery.objects.filter(status=DeliveryStatus.SENDING, lease_until__lt=now).order_by()[:500]:
         with transaction.atomic():
@@ -459,11 +476,11 @@ def delivery_sweep() -> int:
                 continue
             error = "The worker stopped during this attempt; it is attempted again."
             DeliveryAttempt.objects.create(
-                delivery=delivery, number=delivery.attempts, started_at=delivery.lease_until - lease, error=error
+                delivery=delivery, number=delivery.attempts, started_at=delivery.lease_until - held, error=error
             )
             _retry_or_fail(rows, delivery, delivery.attempts, {"last_error": error, "lease_until": None})
             swept += 1
-    overdue = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lt=now - lease).order_by()
+    overdue = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lt=now - held).order_by()
     for delivery in overdue[:500]:
         waiting = DBTaskResult.objects.filter(pk=delivery.task_id or None, status="READY").exists()
         if not waiting:
@@ -472,6 +489,6 @@ def delivery_sweep() -> int:
             swept += 1
     # The task rows of killed workers stay RUNNING forever: close them, their deliveries are handled above.
     DBTaskResult.objects.filter(
-        status="RUNNING", task_path="registry.tasks.deliver_webhook", started_at__lt=now - lease
+        status="RUNNING", task_path="registry.tasks.deliver_webhook", started_at__lt=now - held
     ).update(status="FAILED", finished_at=now, exception_class_path="", traceback="The worker was lost.")
     return swept

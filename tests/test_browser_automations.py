@@ -114,3 +114,17 @@ def test_create_a_webhook_and_an_automation_fire_it_and_read_the_log(page, demo,
     dialog.get_by_role("button", name="Delete automation").click()
     expect(page).to_have_url(re.compile(r"/registry/settings/reviewco/automations$"))
     expect(page.locator("#automation-table")).to_contain_text("No automations yet")
+
+    # The webhook, unused now, goes too, from the team settings.
+    page.goto("/registry/settings/reviewco")
+
+    def delete_webhook():
+        page.locator("#webhooks").get_by_role("link", name="Delete").click()
+
+    for how in ("cancel", "x", "escape"):
+        _close(page, _open(page, delete_webhook, "Delete the webhook ci?"), how)
+    dialog = _open(page, delete_webhook, "Delete the webhook ci?")
+    dialog.get_by_role("button", name="Delete webhook").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#webhooks")).to_contain_text("No webhooks yet")
+    assert not Webhook.objects.exists()

@@ -372,6 +372,20 @@ class Webhook(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def scope(self) -> "Entity | Registry":
+        return self.registry if self.registry_id else self.entity
+
+    def route(self, name: str) -> str:
+        return scope_route(self.scope, name, self.pk)
+
+
+def scope_route(scope: "Entity | Registry", name: str, *args: object) -> str:
+    """A page of a team's automations (registry:`name`) or a registry's (registry:registry_`name`)."""
+    if isinstance(scope, Registry):
+        return reverse(f"registry:registry_{name}", args=[scope.organization.name, scope.name, *args])
+    return reverse(f"registry:{name}", args=[scope.name, *args])
+
 
 class AutomationEvent(models.TextChoices):
     """What an automation watches; W&B's event types, as `${event_type}` names them."""
@@ -424,7 +438,14 @@ class Automation(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("registry:automation_detail", args=[self.entity.name, self.pk])
+        return self.route("automation_detail")
+
+    @property
+    def scope(self) -> "Entity | Registry":
+        return self.registry if self.registry_id else self.entity
+
+    def route(self, name: str) -> str:
+        return scope_route(self.scope, name, self.pk)
 
 
 class DeliveryStatus(models.TextChoices):

@@ -484,36 +484,50 @@ def event_aliases(rm: RegisteredModel) -> list[str]:
     )
 
 
-# Automations (team admins only: the views check before asking).
+# Automations (admins of their team or registry only: the views check before asking).
 
 DELIVERIES_PER_PAGE = 25
 
 
-def team_admin_for_user(user: User, name: str) -> Entity:
-    """The team whose automations and webhooks these are: 404 for those outside it, 403 for its non-admins."""
-    entity = get_object_or_404(Entity, name=name)
-    registry_permissions.require_admin(user, entity)
-    return entity
+def automation_scope_for_user(user: User, entity: str, registry: str | None = None) -> Scope:
+    """The team (`entity`), or the registry of organization `entity`, whose automations and webhooks these are:
+    404 for those who may not see it, 403 for those who see it but are not its admins."""
+    scope = registry_for_user(user, entity, registry) if registry else get_object_or_404(Entity, name=entity)
+    registry_permissions.require_admin(user, scope)
+    return scope
 
 
-def automations_of(entity: Entity) -> QuerySet[Automation]:
-    return Automation.objects.filter(entity=entity).select_related("webhook", "registered_model").order_by("name")
+def _owned_by(scope: Scope) -> dict:
+    return {"registry": scope} if isinstance(scope, Registry) else {"entity": scope}
+
+
+def automations_of(scope: Scope) -> QuerySet[Automation]:
+    return (
+        Automation.objects.filter(**_owned_by(scope))
+        .select_related("webhook", "registered_model", "entity", "registry__organization")
+        .order_by("name")
+    )
 
 
 def model_automations(rm: RegisteredModel) -> QuerySet[Automation]:
-    """The automations that watch a registered model: its own and its team's unscoped ones."""
-    if rm.is_collection or rm.is_portfolio:
+    """The automations that watch a registered model (collection): its own and its scope's unscoped ones."""
+    if rm.is_portfolio:
         return Automation.objects.none()
-    return automations_of(rm.entity).filter(Q(registered_model=rm) | Q(registered_model__isnull=True))
+    return automations_of(rm.scope).filter(Q(registered_model=rm) | Q(registered_model__isnull=True))
 
 
-def webhooks_of(entity: Entity) -> QuerySet[Webhook]:
-    return Webhook.objects.filter(entity=entity).order_by("name")
+def automation_models(scope: Scope) -> QuerySet[RegisteredModel]:
+    return RegisteredModel.objects.filter(**scope_filter(scope)).order_by("name")
 
 
-def automation_for_user(user: User, entity: str, pk: int) -> Automation:
-    team = team_admin_for_user(user, entity)
-    return get_object_or_404(automations_of(team), pk=pk)
+def webhooks_of(scope: Scope) -> QuerySet[Webhook]:
+    return (
+        Webhook.objects.filter(**_owned_by(scope)).select_related("entity", "registry__organization").order_by("name")
+    )
+
+
+def automation_for_user(user: User, entity: str, pk: int, registry: str | None = None) -> Automation:
+    return get_object_or_404(automations_of(automation_scope_for_user(user, entity, registry)), pk=pk)
 
 
 def deliveries_of(automation: Automation) -> QuerySet[Delivery]:

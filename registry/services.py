@@ -851,7 +851,8 @@ def model_link_path(
     return ModelLinkResult(log, link)
 
 
-# Automations: a team's webhooks and the automations that send to them (registry.automations delivers).
+# Automations: a team's (or a registry's) webhooks and the automations that send to them; registry.automations
+# delivers. Only admins of the team or registry.
 
 
 def _clean_name(name: str, what: str) -> str:
@@ -862,23 +863,39 @@ def _clean_name(name: str, what: str) -> str:
     return name
 
 
+def _owned_by(scope: Scope) -> dict:
+    return {"registry": scope} if isinstance(scope, Registry) else {"entity": scope}
+
+
+def _scope_name(scope: Scope) -> str:
+    return f"the {scope.name} registry" if isinstance(scope, Registry) else f"'{scope.name}'"
+
+
 @transaction.atomic
 def webhook_create(
-    *, entity: Entity, name: str, url: str, user: User, secret: str = "", headers: dict[str, str] | None = None
+    *,
+    name: str,
+    url: str,
+    user: User,
+    entity: Entity | None = None,
+    registry: Registry | None = None,
+    secret: str = "",
+    headers: dict[str, str] | None = None,
 ) -> Webhook:
-    """A webhook of the team: team admins only. The URL must be http(s) and, unless WEBHOOK_ALLOW_PRIVATE is on,
-    resolve to public addresses only (checked again at every delivery)."""
+    """A webhook of a team (`entity`) or a registry: its admins only. The URL must be http(s) and, unless
+    WEBHOOK_ALLOW_PRIVATE is on, resolve to public addresses only (checked again at every delivery)."""
+    scope = _scope(entity, registry)
     name = _clean_name(name, "webhook")
     headers = headers or {}
     automations.validate_headers(headers)
     if len(secret) > 256:
         raise ValidationError("A secret has at most 256 characters.", code="invalid")
-    registry_permissions.require_admin(user, entity)
+    registry_permissions.require_admin(user, scope)
     automations.resolve(url.strip())
-    if Webhook.objects.filter(entity=entity, name=name).exists():
-        raise ValidationError(f"A webhook named '{name}' already exists in '{entity.name}'.", code="duplicate")
+    if Webhook.objects.filter(**_owned_by(scope), name=name).exists():
+        raise ValidationError(f"A webhook named '{name}' already exists in {_scope_name(scope)}.", code="duplicate")
     return Webhook.objects.create(
-        entity=entity,
+        **_owned_by(scope),
         name=name,
         url=url.strip(),
         secret=secret,
@@ -889,7 +906,7 @@ def webhook_create(
 
 @transaction.atomic
 def webhook_delete(*, webhook: Webhook, user: User) -> None:
-    registry_permissions.require_admin(user, webhook.entity)
+    registry_permissions.require_admin(user, webhook.scope)
     used = list(webhook.automations.values_list("name", flat=True))
     if used:
         raise ValidationError(
@@ -902,18 +919,20 @@ def webhook_delete(*, webhook: Webhook, user: User) -> None:
 @transaction.atomic
 def automation_create(
     *,
-    entity: Entity,
     name: str,
     event: str,
     webhook: Webhook,
     payload_template: str,
     user: User,
+    entity: Entity | None = None,
+    registry: Registry | None = None,
     alias_pattern: str = "",
     registered_model: RegisteredModel | None = None,
 ) -> Automation:
-    """An automation of the team's Model Registry: team admins only. An alias automation needs a pattern (a
-    regular expression the whole alias must match); the payload template must be JSON once its variables are
-    filled in; the webhook and the registered model, if any, must be the team's."""
+    """An automation of a team's Model Registry (`entity`) or of a registry: its admins only. An alias automation
+    needs a pattern (a regular expression the whole alias must match); the payload template must be JSON once its
+    variables are filled in; the webhook and the registered model (collection), if any, must be the scope's."""
+    scope = _scope(entity, registry)
     name = _clean_name(name, "automation")
     if event not in AutomationEvent.values:
         raise ValidationError(f"Unknown event '{event}'.", code="invalid")
@@ -925,17 +944,15 @@ def automation_create(
         alias_pattern = ""
     names.validate_text(payload_template, "payload template", 20_000)
     automations.validate_template(payload_template)
-    registry_permissions.require_admin(user, entity)
-    if webhook.entity_id != entity.pk:
-        raise ValidationError(f"The webhook '{webhook.name}' is not one of {entity.name}'s.", code="invalid")
-    if registered_model is not None and (
-        registered_model.entity_id != entity.pk or registered_model.registry_id or registered_model.project_id
-    ):
-        raise ValidationError(f"'{registered_model.name}' is not in {entity.name}'s Model Registry.", code="invalid")
-    if Automation.objects.filter(entity=entity, name=name).exists():
-        raise ValidationError(f"An automation named '{name}' already exists in '{entity.name}'.", code="duplicate")
+    registry_permissions.require_admin(user, scope)
+    if webhook.scope != scope:
+        raise ValidationError(f"The webhook '{webhook.name}' is not one of {_scope_name(scope)}'s.", code="invalid")
+    if registered_model is not None and registered_model.scope != scope:
+        raise ValidationError(f"'{registered_model.name}' is not in {_scope_name(scope)}.", code="invalid")
+    if Automation.objects.filter(**_owned_by(scope), name=name).exists():
+        raise ValidationError(f"An automation named '{name}' already exists in {_scope_name(scope)}.", code="duplicate")
     return Automation.objects.create(
-        entity=entity,
+        **_owned_by(scope),
         name=name,
         event=event,
         alias_pattern=alias_pattern,
@@ -949,13 +966,13 @@ def automation_create(
 @transaction.atomic
 def automation_delete(*, automation: Automation, user: User) -> None:
     """Delete an automation and its delivery log (pending deliveries are dropped)."""
-    registry_permissions.require_admin(user, automation.entity)
+    registry_permissions.require_admin(user, automation.scope)
     automation.delete()
 
 
 @transaction.atomic
 def automation_enable(*, automation: Automation, enabled: bool, user: User) -> Automation:
-    registry_permissions.require_admin(user, automation.entity)
+    registry_permissions.require_admin(user, automation.scope)
     automation.enabled = enabled
     automation.save(update_fields=["enabled"])
     return automation
@@ -963,5 +980,5 @@ def automation_enable(*, automation: Automation, enabled: bool, user: User) -> A
 
 def automation_test(*, automation: Automation, user: User) -> Delivery:
     """The Test button: the payload with sample values goes to the webhook through the worker."""
-    registry_permissions.require_admin(user, automation.entity)
+    registry_permissions.require_admin(user, automation.scope)
     return automations.delivery_test(automation=automation)

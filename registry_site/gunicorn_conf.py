@@ -6,7 +6,8 @@ import sys
 import threading
 from pathlib import Path
 
-from registry_site.settings import DATA_DIR
+# As settings.py reads it: the master never imports Django (only its workers do), which keeps it small.
+DATA_DIR = Path(os.getenv("DATA_DIR", Path(__file__).resolve().parent.parent / "data")).resolve()
 
 _port = os.getenv("PORT", "8000")
 bind = f"{os.getenv('HOST', '127.0.0.1')}:{_port}"

@@ -15,7 +15,16 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from registry import automations, services
-from registry.models import Automation, AutomationEvent, Delivery, DeliveryAttempt, DeliveryStatus, Webhook
+from registry.models import (
+    Automation,
+    AutomationEvent,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Event,
+    EventKind,
+    Webhook,
+)
 from tests.factories import link, log_version, snapshot
 from tests.webhooks import SECRET, Receiver, make_automation, make_webhook, run_tasks
 
@@ -71,6 +80,7 @@ def test_a_version_linked_on_the_page_reaches_the_receiver_signed(client, team, 
     }
     delivery = Delivery.objects.get(pk=sent.headers["X-Wandb-Delivery"])
     assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempts == 1 and delivery.response_code == 200
+    assert delivery.event_id == Event.objects.get(kind=EventKind.LINK_CREATED, object_label="Other:v1").pk
 
 
 def test_a_version_linked_by_the_command_reaches_the_receiver(team, project, receiver, hook, tmp_path: Path):
@@ -305,6 +315,25 @@ def test_the_sweep_gives_back_a_delivery_whose_worker_died(team, project, receiv
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempts == 2 and len(receiver.requests) == 1
     assert "worker stopped" in delivery.attempt_log.first().error
+
+
+def test_the_sweep_gives_a_new_task_to_a_delivery_whose_task_was_lost(team, project, receiver, hook):
+    from django_tasks_db.models import DBTaskResult
+
+    make_automation(team.entity, team.admin, hook)
+    link(log_version(project))
+    delivery = Delivery.objects.get()
+    long_ago = timezone.now() - timedelta(hours=1)
+    # A worker took the task, then died before it claimed the delivery: the task stays RUNNING for ever.
+    DBTaskResult.objects.filter(pk=delivery.task_id).update(status="RUNNING", started_at=long_ago)
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=long_ago)
+    assert run_tasks() == 0
+    assert automations.delivery_sweep() == 1
+    assert DBTaskResult.objects.get(pk=delivery.task_id).status == "FAILED"
+    assert run_tasks() == 1
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SUCCEEDED and len(receiver.requests) == 1
+    assert automations.delivery_sweep() == 0
 
 
 def test_a_link_without_automations_costs_at_most_one_query(team, project):

@@ -424,3 +424,40 @@ def test_a_webhook_in_use_cannot_be_deleted(client, team, hook):
     r = client.post(reverse("registry:webhook_delete", args=["reviewco", hook.pk]), headers=HX)
     assertContains(r, "used by notify-ci")
     assert Webhook.objects.count() == 1
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, settings):
+    """A receiver on https://localhost (127.0.0.1) with a self-signed certificate for `localhost`."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.fail("the TLS test needs the openssl command")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1"]
+        + ["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+        check=True,
+        capture_output=True,
+    )
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    r = Receiver().start()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    r.server.socket = context.wrap_socket(r.server.socket, server_side=True)
+    r.cert = cert
+    yield r
+    r.stop()
+
+
+def test_https_is_verified_for_the_urls_host_while_connecting_to_the_checked_address(team, tls_receiver, monkeypatch):
+    url = tls_receiver.url.replace("http://127.0.0.1", "https://localhost")
+    webhook = make_webhook(team.entity, team.admin, url)
+    refused = automations.post(webhook, b"{}")
+    assert refused.response_code is None and "CERTIFICATE_VERIFY_FAILED" in refused.error
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_receiver.cert))
+    sent = automations.post(webhook, b'{"ok": true}')
+    assert sent.ok and tls_receiver.requests[-1].json == {"ok": True}
+    assert tls_receiver.requests[-1].headers["Host"].startswith("localhost:")

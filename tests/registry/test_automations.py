@@ -461,3 +461,50 @@ def test_https_is_verified_for_the_urls_host_while_connecting_to_the_checked_add
     sent = automations.post(webhook, b'{"ok": true}')
     assert sent.ok and tls_receiver.requests[-1].json == {"ok": True}
     assert tls_receiver.requests[-1].headers["Host"].startswith("localhost:")
+
+
+def test_the_log_pages_by_25_newest_first(client, team, hook):
+    automation = make_automation(team.entity, team.admin, hook)
+    now = timezone.now()
+    Delivery.objects.bulk_create(
+        Delivery(
+            automation=automation,
+            event_type="LINK_ARTIFACT",
+            summary=f"M:v{i}",
+            payload="{}",
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for i in range(30)
+    )
+    client.force_login(team.admin)
+    first = client.get(automation.get_absolute_url())
+    assert first.content.decode().count("data-delivery=") == 25
+    assertContains(first, "M:v29")
+    assertContains(first, "Older")
+    second = client.get(automation.get_absolute_url(), {"page": 2}, headers={**HX, "HX-Target": "delivery-log"})
+    assert second.content.decode().count("data-delivery=") == 5
+    assertContains(second, "M:v0")
+    assertNotContains(second, "<html")
+    # Pending deliveries on the page: the log polls.
+    assertContains(second, "every 2s")
+
+
+def test_the_pages_fragments_and_dialogs(client, team, hook):
+    client.force_login(team.admin)
+    r = client.get(_page(team), headers={**HX, "HX-Target": "webhooks"})
+    assertContains(r, 'id="webhooks"')
+    assertNotContains(r, "<html")
+    url = reverse("registry:automation_list", args=["reviewco"])
+    assertContains(client.get(url), "<html")
+    r = client.get(url, headers={**HX, "HX-Target": "automation-table"})
+    assertContains(r, 'id="automation-table"')
+    assertNotContains(r, "<html")
+    for name, dialog in [("automation_create", "new-automation-dialog"), ("webhook_create", "new-webhook-dialog")]:
+        url = reverse(f"registry:{name}", args=["reviewco"])
+        assertContains(client.get(url, headers=HX), f'id="{dialog}"')
+        assertContains(client.get(url), "<html")
+    r = client.post(reverse("registry:webhook_create", args=["reviewco"]), {"name": "ci", "url": hook.url}, headers=HX)
+    assertContains(r, "already exists")
+    assertContains(r, 'id="new-webhook-form"')
+    assertNotContains(r, "<dialog")

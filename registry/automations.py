@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from re import _constants as _sre
+from re import _parser
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -111,15 +113,49 @@ def validate_template(template: str) -> None:
         ) from exc
 
 
+MAX_PATTERN_LENGTH = 200
+_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT}
+
+
+def _backtracks(items, inside_repeat: bool = False) -> bool:
+    """Whether a parsed pattern repeats something that itself repeats or branches, such as `(a+)+` or `(a|ab)*`:
+    the shapes that make a regular expression engine backtrack exponentially on a crafted alias."""
+    for op, value in items:
+        if op in _REPEATS:
+            _, most, sub = value
+            repeats = most is _sre.MAXREPEAT or most > 1
+            if (repeats and inside_repeat) or _backtracks(sub, inside_repeat or repeats):
+                return True
+        elif op is _sre.BRANCH:
+            if inside_repeat or any(_backtracks(branch, inside_repeat) for branch in value[1]):
+                return True
+        elif op in (_sre.SUBPATTERN, _sre.ASSERT, _sre.ASSERT_NOT) and _backtracks(value[-1], inside_repeat):
+            return True
+    return False
+
+
 def validate_alias_pattern(pattern: str) -> None:
+    """A regular expression the whole alias must match. It runs in the request that sets an alias, so a pattern
+    that can backtrack without end (a repeat inside a repeat, or alternatives inside one) is refused."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise ValidationError(
+            "An alias pattern has at most %(n)s characters.", code="invalid_regex", params={"n": MAX_PATTERN_LENGTH}
+        )
     try:
         re.compile(pattern)
+        parsed = _parser.parse(pattern)
     except re.error as exc:
         raise ValidationError(
             "The alias pattern is not a valid regular expression: %(error)s",
             code="invalid_regex",
             params={"error": exc},
         ) from exc
+    if _backtracks(list(parsed)):
+        raise ValidationError(
+            "The alias pattern repeats a part that itself repeats or has alternatives (like (a+)+ or (a|b)*): "
+            "write it without nesting, such as production|staging or v[0-9]+.",
+            code="invalid_regex",
+        )
 
 
 def alias_matches(pattern: str, alias: str) -> bool:

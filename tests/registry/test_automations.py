@@ -252,7 +252,7 @@ def test_a_bad_template_or_pattern_is_a_form_error_and_nothing_is_written(client
     }
     cases = {
         "payload_template": ['{"a": ${alias}}', '{"a": "${nope}"}', '{"a": "${alias}"', "not json"],
-        "alias_pattern": ["prod(", ""],
+        "alias_pattern": ["prod(", "", "(a+)+$", "(prod|p)*", "x" * 201],
     }
     messages = {
         '{"a": ${alias}}': "not valid JSON",
@@ -261,6 +261,10 @@ def test_a_bad_template_or_pattern_is_a_form_error_and_nothing_is_written(client
         "not json": "not valid JSON",
         "prod(": "not a valid regular expression",
         "": "Give the pattern",
+        # Patterns that can backtrack without end would run in the request that sets an alias.
+        "(a+)+$": "repeats a part that itself repeats",
+        "(prod|p)*": "repeats a part that itself repeats or has alternatives",
+        "x" * 201: "at most 200 characters",
     }
     for field, values in cases.items():
         for value in values:
@@ -508,3 +512,13 @@ def test_the_pages_fragments_and_dialogs(client, team, hook):
     assertContains(r, "already exists")
     assertContains(r, 'id="new-webhook-form"')
     assertNotContains(r, "<dialog")
+
+
+def test_alias_patterns_that_backtrack_are_refused_and_plain_ones_accepted():
+    from django.core.exceptions import ValidationError
+
+    for pattern in ["production", "prod|staging", r"(prod|staging)-v\d+", "v[0-9]+", "release-.*", "champion?"]:
+        automations.validate_alias_pattern(pattern)
+    for pattern in ["(a+)+", "(a|ab)*", "(a*)*b", "((ab)*)+", "(?=(a+)+)x"]:
+        with pytest.raises(ValidationError, match="repeats a part"):
+            automations.validate_alias_pattern(pattern)

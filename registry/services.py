@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -926,23 +927,18 @@ def webhook_delete(*, webhook: Webhook, user: User) -> None:
     webhook.delete()
 
 
-@transaction.atomic
-def automation_create(
+def _automation_fields(
+    scope: Scope,
     *,
     name: str,
     event: str,
     webhook: Webhook,
     payload_template: str,
     user: User,
-    entity: Entity | None = None,
-    registry: Registry | None = None,
     alias_pattern: str = "",
     registered_model: RegisteredModel | None = None,
-) -> Automation:
-    """An automation of a team's Model Registry (`entity`) or of a registry: its admins only. An alias automation
-    needs a pattern (a regular expression the whole alias must match); the payload template must be JSON once its
-    variables are filled in; the webhook and the registered model (collection), if any, must be the scope's."""
-    scope = _scope(entity, registry)
+) -> dict:
+    """An automation's fields checked for `scope`, as automation_create and automation_update take them."""
     name = _clean_name(name, "automation")
     if event not in AutomationEvent.values:
         raise ValidationError(f"Unknown event '{event}'.", code="invalid")
@@ -959,21 +955,59 @@ def automation_create(
         raise ValidationError(f"The webhook '{webhook.name}' is not one of {_scope_name(scope)}'s.", code="invalid")
     if registered_model is not None and registered_model.scope != scope:
         raise ValidationError(f"'{registered_model.name}' is not in {_scope_name(scope)}.", code="invalid")
-    duplicate = f"An automation named '{name}' already exists in {_scope_name(scope)}."
-    if Automation.objects.filter(**_owned_by(scope), name=name).exists():
+    return {
+        "name": name,
+        "event": event,
+        "alias_pattern": alias_pattern,
+        "registered_model": registered_model,
+        "webhook": webhook,
+        "payload_template": payload_template,
+    }
+
+
+def _automation_duplicate(scope: Scope, name: str) -> str:
+    return f"An automation named '{name}' already exists in {_scope_name(scope)}."
+
+
+@transaction.atomic
+def automation_create(
+    *, user: User, entity: Entity | None = None, registry: Registry | None = None, **fields: Any
+) -> Automation:
+    """An automation of a team's Model Registry (`entity`) or of a registry: its admins only. An alias automation
+    needs a pattern (a regular expression the whole alias must match); the payload template must be JSON once its
+    variables are filled in; the webhook and the registered model (collection), if any, must be the scope's
+    (_automation_fields)."""
+    scope = _scope(entity, registry)
+    fields = _automation_fields(scope, user=user, **fields)
+    duplicate = _automation_duplicate(scope, fields["name"])
+    if Automation.objects.filter(**_owned_by(scope), name=fields["name"]).exists():
         raise ValidationError(duplicate, code="duplicate")
     return artifact_services.create_unique(
         Automation,
         duplicate=duplicate,
         **_owned_by(scope),
-        name=name,
-        event=event,
-        alias_pattern=alias_pattern,
-        registered_model=registered_model,
-        webhook=webhook,
-        payload_template=payload_template,
+        **fields,
         created_by=user if user.is_authenticated else None,
     )
+
+
+@transaction.atomic
+def automation_update(*, automation: Automation, user: User, **fields: Any) -> Automation:
+    """Change what an automation watches, where it sends and what: the same rules as automation_create. Deliveries
+    already owed keep the payload they were given."""
+    scope = automation.scope
+    fields = _automation_fields(scope, user=user, **fields)
+    duplicate = _automation_duplicate(scope, fields["name"])
+    if Automation.objects.filter(**_owned_by(scope), name=fields["name"]).exclude(pk=automation.pk).exists():
+        raise ValidationError(duplicate, code="duplicate")
+    for field, value in fields.items():
+        setattr(automation, field, value)
+    try:
+        with transaction.atomic():
+            automation.save(update_fields=list(fields))
+    except IntegrityError:
+        raise ValidationError(duplicate, code="duplicate") from None
+    return automation
 
 
 @transaction.atomic

@@ -1252,6 +1252,47 @@ def automation_create(request: HtmxHttpRequest, entity: str, registry: str | Non
     return render_modal(request, "registry/new_automation_modal.html", context, "new-automation")
 
 
+@require_http_methods(["GET", "POST"])
+def automation_edit(request: HtmxHttpRequest, entity: str, pk: int, registry: str | None = None) -> HttpResponse:
+    """The automation's form again, filled in: the same checks as when it was created."""
+    automation = queries.automation_for_user(request.user, entity, pk, registry)
+    scope = automation.scope
+    registry_permissions.require_admin(request.user, scope)
+    form = AutomationForm(
+        request.POST or None,
+        initial={
+            "name": automation.name,
+            "event": automation.event,
+            "alias_pattern": automation.alias_pattern,
+            "registered_model": automation.registered_model.name if automation.registered_model else None,
+            "webhook": automation.webhook.name,
+            "payload_template": automation.payload_template,
+        },
+        models=queries.automation_models(scope),
+        webhooks=queries.webhooks_of(scope),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.automation_update(automation=automation, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for error in exc.messages:
+                form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved the automation {automation.name}.")
+            url = automation.get_absolute_url()
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    context = {
+        **_scope_context(scope),
+        "form": form,
+        "variables": automations.VARIABLES,
+        "form_action": automation.route("automation_edit"),
+        "form_title": f"Edit {automation.name}",
+        "form_submit": "Save automation",
+        "cancel_url": automation.get_absolute_url(),
+    }
+    return render_modal(request, "registry/new_automation_modal.html", context, "new-automation")
+
+
 @require_GET
 def automation_detail(request: HtmxHttpRequest, entity: str, pk: int, registry: str | None = None) -> HttpResponse:
     """An automation and its delivery log, 25 a page; the log refreshes itself while a delivery is under way."""

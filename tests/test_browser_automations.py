@@ -105,6 +105,23 @@ def test_create_a_webhook_and_an_automation_fire_it_and_read_the_log(page, demo,
     expect(row).to_contain_text("ADD_ARTIFACT_ALIAS")
     assert Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 2
 
+    # Edit: the form comes back filled in; a bad pattern is refused in place, then the change is saved.
+    def edit_automation():
+        page.get_by_role("link", name="Edit").click()
+
+    for how in ("cancel", "x", "escape"):
+        _close(page, _open(page, edit_automation, "Edit deploy"), how)
+    dialog = _open(page, edit_automation, "Edit deploy")
+    expect(dialog.get_by_label("Alias pattern")).to_have_value("production|staging")
+    dialog.get_by_label("Alias pattern").fill("(a+)+")
+    dialog.get_by_role("button", name="Save automation").click()
+    expect(dialog.get_by_role("alert").first).to_contain_text("repeats a part")
+    dialog.get_by_label("Alias pattern").fill("production")
+    dialog.get_by_role("button", name="Save automation").click()
+    expect(page.get_by_text("Saved the automation deploy.")).to_be_visible()
+    expect(page.get_by_role("paragraph").filter(has_text="matching")).not_to_contain_text("staging")
+    assert Automation.objects.get().alias_pattern == "production"
+
     def delete_automation():
         page.get_by_role("link", name="Delete").click()
 

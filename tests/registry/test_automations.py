@@ -376,11 +376,13 @@ def test_only_team_admins_see_or_make_automations_and_webhooks(client, team, pro
         reverse("registry:webhook_create", args=["reviewco"]),
         automation.get_absolute_url(),
     ]
+    urls.append(reverse("registry:automation_edit", args=["reviewco", automation.pk]))
     for url in urls:
         assert client.get(url).status_code == expected, url
     posts = [
         (reverse("registry:webhook_create", args=["reviewco"]), {"name": "x", "url": "http://127.0.0.1/"}),
         (reverse("registry:automation_test", args=["reviewco", automation.pk]), {}),
+        (reverse("registry:automation_edit", args=["reviewco", automation.pk]), {"name": "renamed"}),
         (reverse("registry:automation_delete", args=["reviewco", automation.pk]), {}),
         (reverse("registry:webhook_delete", args=["reviewco", hook.pk]), {}),
     ]
@@ -522,3 +524,46 @@ def test_alias_patterns_that_backtrack_are_refused_and_plain_ones_accepted():
     for pattern in ["(a+)+", "(a|ab)*", "(a*)*b", "((ab)*)+", "(?=(a+)+)x"]:
         with pytest.raises(ValidationError, match="repeats a part"):
             automations.validate_alias_pattern(pattern)
+
+
+def test_an_admin_edits_an_automation_with_the_same_checks_as_creating_it(client, team, project, receiver, hook):
+    rm = link(log_version(project)).registered_model
+    automation = make_automation(team.entity, team.admin, hook)
+    other = make_automation(
+        team.entity, team.admin, hook, name="other", event=AutomationEvent.ALIAS_ADDED, alias_pattern="never"
+    )
+    client.force_login(team.admin)
+    url = reverse("registry:automation_edit", args=["reviewco", automation.pk])
+    r = client.get(url, headers=HX)
+    assertContains(r, "Save automation")
+    assertContains(r, f'value="{automation.name}"')
+    data = {
+        "name": "deploy",
+        "event": AutomationEvent.ALIAS_ADDED,
+        "alias_pattern": "production|staging",
+        "registered_model": rm.name,
+        "webhook": hook.name,
+        "payload_template": '{"v": "${artifact_version_string}", "a": "${alias}"}',
+    }
+    before = list(Automation.objects.order_by("pk").values())
+    for field, value, error in [
+        ("name", other.name, "already exists"),
+        ("alias_pattern", "(a+)+", "repeats a part"),
+        ("payload_template", '{"v": ${alias}}', "not valid JSON"),
+    ]:
+        assertContains(client.post(url, {**data, field: value}, headers=HX), error)
+    assert list(Automation.objects.order_by("pk").values()) == before
+    r = client.post(url, data, headers=HX)
+    assert r["HX-Redirect"] == automation.get_absolute_url()
+    automation.refresh_from_db()
+    assert (automation.name, automation.event, automation.alias_pattern, automation.registered_model) == (
+        "deploy",
+        AutomationEvent.ALIAS_ADDED,
+        "production|staging",
+        rm,
+    )
+    # It now fires on the new rule.
+    version = log_version(project)
+    link(version, rm.name, aliases=["staging"])
+    run_tasks()
+    assert [r.json for r in receiver.requests] == [{"v": f"reviewco/model-registry/{rm.name}:v1", "a": "staging"}]

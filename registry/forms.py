@@ -271,6 +271,25 @@ class WebhookForm(forms.Form):
         return url
 
 
+class WebhookEditForm(WebhookForm):
+    """A webhook's form when editing it: a blank secret or headers keep the current ones, never shown back."""
+
+    clear_secret = forms.BooleanField(required=False, label="Remove the secret")
+    clear_headers = forms.BooleanField(required=False, label="Remove the headers")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["secret"].help_text = "Leave blank to keep the current one. " + self.fields["secret"].help_text
+        self.fields["headers"].help_text = "Leave blank to keep the current ones. " + self.fields["headers"].help_text
+
+    def changes(self) -> dict:
+        """What webhook_update takes: None keeps the secret or the headers, "" and {} remove them."""
+        data = self.cleaned_data
+        secret = "" if data["clear_secret"] else (data["secret"] or None)
+        headers = {} if data["clear_headers"] else (data["headers"] or None)
+        return {"name": data["name"], "url": data["url"], "secret": secret, "headers": headers}
+
+
 class AutomationForm(forms.Form):
     name = forms.CharField(max_length=64)
     event = forms.ChoiceField(choices=AutomationEvent.choices)

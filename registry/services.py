@@ -915,6 +915,45 @@ def webhook_create(
     )
 
 
+def webhook_update(
+    *,
+    webhook: Webhook,
+    user: User,
+    name: str,
+    url: str,
+    secret: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Webhook:
+    """Change a webhook: the same checks as webhook_create. `secret` and `headers` None keep the current ones
+    (pages never show them back), "" and {} remove them. Automations that send to it use the change from their
+    next attempt on."""
+    scope = webhook.scope
+    name = _clean_name(name, "webhook")
+    if headers is not None:
+        automations.validate_headers(headers)
+    if secret is not None and len(secret) > 256:
+        raise ValidationError("A secret has at most 256 characters.", code="invalid")
+    registry_permissions.require_admin(user, scope)
+    automations.resolve(url.strip())
+    duplicate = f"A webhook named '{name}' already exists in {_scope_name(scope)}."
+    if Webhook.objects.filter(**_owned_by(scope), name=name).exclude(pk=webhook.pk).exists():
+        raise ValidationError(duplicate, code="duplicate")
+    webhook.name, webhook.url = name, url.strip()
+    fields = ["name", "url"]
+    if secret is not None:
+        webhook.secret = secret
+        fields.append("secret")
+    if headers is not None:
+        webhook.headers = headers
+        fields.append("headers")
+    try:
+        with transaction.atomic():
+            webhook.save(update_fields=fields)
+    except IntegrityError:
+        raise ValidationError(duplicate, code="duplicate") from None
+    return webhook
+
+
 @transaction.atomic
 def webhook_delete(*, webhook: Webhook, user: User) -> None:
     registry_permissions.require_admin(user, webhook.scope)

@@ -51,6 +51,7 @@ urlpatterns = [
     ),
     # A registry's automations and webhooks (listed in its settings): its admins only.
     path(f"{REGISTRY}/settings/webhooks/new", views.webhook_create, name="registry_webhook_create"),
+    path(f"{REGISTRY}/settings/webhooks/<int:pk>/edit", views.webhook_edit, name="registry_webhook_edit"),
     path(f"{REGISTRY}/settings/webhooks/<int:pk>/delete", views.webhook_delete, name="registry_webhook_delete"),
     path(f"{REGISTRY}/automations", views.automation_list, name="registry_automation_list"),
     path(f"{REGISTRY}/automations/new", views.automation_create, name="registry_automation_create"),
@@ -76,6 +77,7 @@ urlpatterns = [
     ),
     # A team's Model Registry automations, and its webhooks (listed in its settings): team admins only.
     path(f"{TEAM}/webhooks/new", views.webhook_create, name="webhook_create"),
+    path(f"{TEAM}/webhooks/<int:pk>/edit", views.webhook_edit, name="webhook_edit"),
     path(f"{TEAM}/webhooks/<int:pk>/delete", views.webhook_delete, name="webhook_delete"),
     path(f"{TEAM}/automations", views.automation_list, name="automation_list"),
     path(f"{TEAM}/automations/new", views.automation_create, name="automation_create"),

@@ -35,6 +35,7 @@ from registry.forms import (
     RegistryForm,
     RegistrySettingsForm,
     SelectRegisteredModelForm,
+    WebhookEditForm,
     WebhookForm,
 )
 from registry.models import DeliveryStatus, EventKind, Link, RegisteredModel, Registry, RegistryRole, scope_route
@@ -1186,6 +1187,29 @@ def webhook_create(request: HtmxHttpRequest, entity: str, registry: str | None =
             message = f"Added the webhook {webhook.name}."
             return _done(request, message, context["settings_url"], "webhooksChanged")
     return render_modal(request, "registry/new_webhook_modal.html", {**context, "form": form}, "new-webhook")
+
+
+@require_http_methods(["GET", "POST"])
+def webhook_edit(request: HtmxHttpRequest, entity: str, pk: int, registry: str | None = None) -> HttpResponse:
+    scope = queries.automation_scope_for_user(request.user, entity, registry)
+    webhook = get_object_or_404(queries.webhooks_of(scope), pk=pk)
+    context = _scope_context(scope)
+    form = WebhookEditForm(request.POST or None, initial={"name": webhook.name, "url": webhook.url})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.webhook_update(webhook=webhook, user=request.user, **form.changes())
+        except ValidationError as exc:
+            for error in exc.messages:
+                form.add_error(None, error)
+        else:
+            return _done(request, f"Saved the webhook {webhook.name}.", context["settings_url"], "webhooksChanged")
+    context |= {
+        "form": form,
+        "form_action": webhook.route("webhook_edit"),
+        "form_title": f"Edit the webhook {webhook.name}",
+        "form_submit": "Save webhook",
+    }
+    return render_modal(request, "registry/new_webhook_modal.html", context, "new-webhook")
 
 
 @require_http_methods(["GET", "POST"])

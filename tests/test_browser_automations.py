@@ -57,6 +57,20 @@ def test_create_a_webhook_and_an_automation_fire_it_and_read_the_log(page, demo,
     assert Webhook.objects.get().secret == "signing-secret"
     _close(page, _open(page, new_webhook, "New webhook"), "cancel")
 
+    # Edit it: a blank secret keeps the one it has.
+    def edit_webhook():
+        page.get_by_role("link", name="Edit the webhook ci").click()
+
+    for how in ("cancel", "x", "escape"):
+        _close(page, _open(page, edit_webhook, "Edit the webhook ci"), how)
+    dialog = _open(page, edit_webhook, "Edit the webhook ci")
+    expect(dialog.get_by_label("URL")).to_have_value(receiver.url)
+    dialog.get_by_role("textbox", name="Headers").fill("X-Team: reviewco\nX-Source: registry")
+    dialog.get_by_role("button", name="Save webhook").click()
+    expect(dialog).to_be_hidden()
+    expect(webhooks.get_by_role("row", name=re.compile("ci"))).to_contain_text("X-Source")
+    assert Webhook.objects.get().secret == "signing-secret"
+
     page.goto(MODEL)
 
     def create_automation():

@@ -377,12 +377,14 @@ def test_only_team_admins_see_or_make_automations_and_webhooks(client, team, pro
         automation.get_absolute_url(),
     ]
     urls.append(reverse("registry:automation_edit", args=["reviewco", automation.pk]))
+    urls.append(reverse("registry:webhook_edit", args=["reviewco", hook.pk]))
     for url in urls:
         assert client.get(url).status_code == expected, url
     posts = [
         (reverse("registry:webhook_create", args=["reviewco"]), {"name": "x", "url": "http://127.0.0.1/"}),
         (reverse("registry:automation_test", args=["reviewco", automation.pk]), {}),
         (reverse("registry:automation_edit", args=["reviewco", automation.pk]), {"name": "renamed"}),
+        (reverse("registry:webhook_edit", args=["reviewco", hook.pk]), {"name": "x", "url": "http://127.0.0.1/"}),
         (reverse("registry:automation_delete", args=["reviewco", automation.pk]), {}),
         (reverse("registry:webhook_delete", args=["reviewco", hook.pk]), {}),
     ]
@@ -567,3 +569,41 @@ def test_an_admin_edits_an_automation_with_the_same_checks_as_creating_it(client
     link(version, rm.name, aliases=["staging"])
     run_tasks()
     assert [r.json for r in receiver.requests] == [{"v": f"reviewco/model-registry/{rm.name}:v1", "a": "staging"}]
+
+
+def test_an_admin_edits_a_webhook_keeping_or_removing_its_secret_and_headers(client, team, project, receiver, hook):
+    automation = make_automation(team.entity, team.admin, hook)
+    other = make_webhook(team.entity, team.admin, receiver.url, name="other")
+    client.force_login(team.admin)
+    url = reverse("registry:webhook_edit", args=["reviewco", hook.pk])
+    r = client.get(url, headers=HX)
+    assertContains(r, "Save webhook")
+    assertNotContains(r, SECRET)
+    assertNotContains(r, "ci-token")
+    before = list(Webhook.objects.order_by("pk").values())
+    for data, error in [
+        ({"name": other.name, "url": receiver.url}, "already exists"),
+        ({"name": "ci", "url": "ftp://example.com/"}, "http:// or https://"),
+        ({"name": "ci", "url": receiver.url, "headers": "Host: evil"}, "set by the server"),
+    ]:
+        assertContains(client.post(url, data, headers=HX), error)
+    assert list(Webhook.objects.order_by("pk").values()) == before
+    # Blank secret and headers keep them.
+    r = client.post(url, {"name": "deploy-hook", "url": receiver.url + "/v2"}, headers=HX)
+    assert r.status_code == 204 and "webhooksChanged" in json.loads(r["HX-Trigger"])
+    hook.refresh_from_db()
+    assert (hook.name, hook.url, hook.secret, hook.headers) == (
+        "deploy-hook",
+        receiver.url + "/v2",
+        SECRET,
+        {"Authorization": "Bearer ci-token"},
+    )
+    link(log_version(project))
+    run_tasks()
+    (request,) = receiver.requests
+    assert request.path == "/hook/v2" and request.signed_with(SECRET)
+    # Removing both.
+    client.post(url, {"name": "deploy-hook", "url": receiver.url, "clear_secret": "on", "clear_headers": "on"})
+    hook.refresh_from_db()
+    assert (hook.secret, hook.headers) == ("", {})
+    assert automation.webhook_id == hook.pk

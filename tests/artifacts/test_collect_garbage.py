@@ -214,3 +214,20 @@ def test_an_upload_racing_the_collection_of_the_content_it_reused_answers_503_an
     assert client.put(url, data=CONTENT, content_type="application/octet-stream").status_code == 200
     stored = Blob.objects.get()
     assert (file_storage / stored.storage_key).read_bytes() == CONTENT
+
+
+def test_finished_background_tasks_are_pruned_after_task_days(db):
+    from django_tasks_db.models import DBTaskResult
+
+    from registry.tasks import deliver_webhook
+
+    old, recent, waiting = (deliver_webhook.enqueue(0).id for _ in range(3))
+    done = timezone.now()
+    DBTaskResult.objects.filter(pk=old).update(status="SUCCESSFUL", finished_at=done - timedelta(days=15))
+    DBTaskResult.objects.filter(pk=recent).update(status="FAILED", finished_at=done - timedelta(days=13))
+    collect()
+    assert {str(pk) for pk in DBTaskResult.objects.values_list("pk", flat=True)} == {recent, waiting}
+    collect("--task-days", "0")
+    assert {str(pk) for pk in DBTaskResult.objects.values_list("pk", flat=True)} == {waiting}
+    with pytest.raises(CommandError):
+        collect("--task-days", "-1")

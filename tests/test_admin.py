@@ -44,7 +44,7 @@ def staff_member(team):
         "registry/registeredmodel",
         "registry/link",
         "registry/linkalias",
-        "registry/event",
+        "artifacts/event",
         "artifacts/organization",
         "registry/registry",
     ],

@@ -234,7 +234,7 @@ def test_the_history_filters_by_alias_and_by_kind(client, history):
     assert all(e.alias != "latest" for e in r.context["events"]) and len(r.context["events"]) == 6
     # The alias list offers every alias the history names; an unknown kind is no filter.
     assert client.get(HISTORY).context["aliases"] == ["latest", "production", "staging"]
-    assert len(client.get(HISTORY, {"kind": "nonsense"}).context["events"]) == 7
+    assert len(client.get(HISTORY, {"kind": "nonsense"}).context["events"]) == 8
 
 
 def test_the_filter_swaps_only_the_list_for_htmx(client, history):

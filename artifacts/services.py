@@ -1461,7 +1461,7 @@ def artifact_delete(*, artifact: Artifact, user: User) -> None:
         EventKind.ARTIFACT_DELETED,
         artifact,
         gone=True,
-        before={"type": artifact.type, "versions": artifact.num_versions},
+        before={"type": artifact.type, "versions": ArtifactVersion.committed.filter(artifact=artifact).count()},
     )
     try:
         with transaction.atomic():

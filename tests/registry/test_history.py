@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from registry import services
 from artifacts.models import Event, EventKind
+from registry import services
 from registry.models import Link, RegisteredModel
 from tests.factories import link, log_version, snapshot
 

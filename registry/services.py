@@ -694,7 +694,12 @@ def registry_update(
 def registry_delete(*, registry: Registry, user: User) -> None:
     """Delete a registry with its collections and links (the source versions stay): organization admins only."""
     registry_permissions.require_create_registry(user, registry.organization_id)
+    # Each collection's history records its end, as deleting it alone does.
+    recorder = _Events(user=user)
+    for rm in registry.collections.all():
+        recorder.add_model(EventKind.MODEL_DELETED, rm, before={**_model_state(rm), "versions": rm.num_versions})
     registry.delete()
+    recorder.save()
 
 
 def _validate_registry_role(role: str) -> None:

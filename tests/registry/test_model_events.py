@@ -245,3 +245,14 @@ def test_the_registry_version_panel_costs_the_same_queries_with_many_events(clie
     assert _queries(client, history.get_absolute_url()) == small
     r = client.get(history.get_absolute_url())
     assert len(r.context["events"]) == 10 and r.context["more_events"]
+
+
+def test_deleting_a_registry_records_each_of_its_collections_deleted(org, project):
+    services.link_version(
+        version=log_version(project), user=org.admin, registry=org.registry, registered_model_name="digits"
+    )
+    rm_pk = RegisteredModel.objects.get(name="digits").pk
+    services.registry_delete(registry=org.registry, user=org.admin)
+    deleted = Event.objects.get(kind=EventKind.MODEL_DELETED)
+    assert (deleted.registered_model_id, deleted.object_label, deleted.actor_name) == (rm_pk, "digits", "alice")
+    assert deleted.before["versions"] == 1

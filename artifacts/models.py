@@ -576,7 +576,8 @@ class EventKind(models.TextChoices):
     PROTECTED_ALIAS_REMOVED = "protected_alias.removed", "Protected alias removed"
 
 
-# The kinds a registered model's (collection's) History lists; the others concern artifacts or settings.
+# The kinds a registered model's (collection's) History filters by; the others concern artifacts or settings, or
+# (`model.deleted`) a model whose History is gone with it: the admin lists those.
 MODEL_EVENT_KINDS = [
     EventKind.MODEL_CREATED,
     EventKind.MODEL_EDITED,
@@ -585,7 +586,6 @@ MODEL_EVENT_KINDS = [
     EventKind.ALIAS_SET,
     EventKind.ALIAS_MOVED,
     EventKind.ALIAS_REMOVED,
-    EventKind.MODEL_DELETED,
 ]
 
 

@@ -699,6 +699,7 @@ def version_create(
                 return LogResult(shared, False)
         existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
         if existing is not None and existing.pk == intact and not distributed_id:
+            existing.artifact = artifact
             recorder = Recorder(user=user, run=run)
             _aliases_merge(version=existing, aliases=aliases, recorder=recorder)
             recorder.save()

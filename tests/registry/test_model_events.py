@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from pytest_django.asserts import assertContains
+from pytest_django.asserts import assertContains, assertNotContains
 
 from artifacts import services as artifact_services
 from artifacts.models import Event, EventKind
@@ -178,7 +178,8 @@ def test_the_history_tab_tells_who_created_and_edited_the_model(client, history)
     assertContains(r, "edited <strong>MNIST-dev</strong>: tags none → vision")
     assertContains(r, "created <strong>MNIST-dev</strong>")
     assertContains(r, '<option value="model.edited">Edited</option>')
-    assertContains(r, '<option value="model.deleted">Deleted</option>')
+    assertContains(r, '<option value="model.created">Created</option>')
+    assertNotContains(r, '<option value="model.deleted">')
 
 
 def test_the_history_filters_the_new_kinds(client, history):

@@ -565,6 +565,7 @@ class EventKind(models.TextChoices):
     VERSION_CREATED = "version.created", "Version created"
     VERSION_EDITED = "version.edited", "Version edited"
     VERSION_DELETED = "version.deleted", "Version deleted"
+    ARTIFACT_EDITED = "artifact.edited", "Artifact edited"
     ARTIFACT_DELETED = "artifact.deleted", "Artifact deleted"
     MODEL_CREATED = "model.created", "Created"
     MODEL_EDITED = "model.edited", "Edited"

@@ -1523,8 +1523,11 @@ def artifact_update(
         names.validate_name(name, "artifact name")
     if description is not None:
         names.validate_text(description)
-    permissions.require_change_project(user, artifact.project)
+    project = artifact.project
+    permissions.require_change_project(user, project)
     artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    artifact.project = project
+    was = {"name": artifact.name, "description": clip(artifact.description)}
     if name is not None and name != artifact.name:
         if Artifact.objects.filter(project=artifact.project_id, name=name).exists():
             raise ValidationError(f"The project already has an artifact named {name!r}.", code="duplicate_name")
@@ -1536,7 +1539,22 @@ def artifact_update(
             artifact.save(update_fields=["name", "description", "updated_at"])
     except IntegrityError:  # the name was taken by a concurrent caller meanwhile
         raise ValidationError(f"The project already has an artifact named {name!r}.", code="duplicate_name") from None
+    _record_artifact_edit(user, artifact, was, {"name": artifact.name, "description": clip(artifact.description)})
     return artifact
+
+
+def _record_artifact_edit(user: User, artifact: Artifact, was: dict, now: dict) -> None:
+    """Record the fields of `artifact` that changed (none changed: nothing)."""
+    changed = [field for field in now if now[field] != was[field]]
+    if changed:
+        recorder = Recorder(user=user)
+        recorder.add_artifact(
+            EventKind.ARTIFACT_EDITED,
+            artifact,
+            before={field: was[field] for field in changed},
+            after={field: now[field] for field in changed},
+        )
+        recorder.save()
 
 
 @transaction.atomic
@@ -1546,11 +1564,14 @@ def artifact_tags_change(
     """Add and remove tags of `artifact` (W&B's collection tags). Added tags go last in the order given; adding
     a tag it has, or removing one it lacks, changes nothing. An invalid tag refuses the whole call."""
     add, remove = _validate_tags(add), _validate_tags(remove)
-    permissions.require_change_project(user, artifact.project)
+    project = artifact.project
+    permissions.require_change_project(user, project)
     artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    artifact.project = project
     tags = [tag for tag in artifact.tags if tag not in remove]
     tags += [tag for tag in add if tag not in tags]
     if tags != artifact.tags:
+        _record_artifact_edit(user, artifact, {"tags": artifact.tags}, {"tags": tags})
         artifact.tags = tags
         artifact.save(update_fields=["tags", "updated_at"])
     return artifact
@@ -1564,8 +1585,10 @@ def artifact_type_change(*, artifact: Artifact, user: User, type: str) -> Artifa
     max_length = Artifact._meta.get_field("type").max_length
     if len(type) > max_length:
         raise ValidationError(f"An artifact type has at most {max_length} characters.", code="too_long")
-    permissions.require_change_project(user, artifact.project)
+    project = artifact.project
+    permissions.require_change_project(user, project)
     artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    artifact.project = project
     if type == artifact.type:
         return artifact
     for reserved in (artifact.type, type):
@@ -1580,6 +1603,7 @@ def artifact_type_change(*, artifact: Artifact, user: User, type: str) -> Artifa
             f"'{artifact.type}': unlink them before changing it.",
             code="linked",
         )
+    _record_artifact_edit(user, artifact, {"type": artifact.type}, {"type": type})
     artifact.type = type
     artifact.save(update_fields=["type", "updated_at"])
     return artifact

@@ -287,3 +287,23 @@ def test_an_api_keys_and_a_runs_changes_name_them(team, project):
     services.alias_set(version=v0, name="prod", user=user)
     assert Event.objects.get(kind=EventKind.VERSION_CREATED).via == "run run42"
     assert Event.objects.get(alias="prod").via == "API key laptop"
+
+
+def test_renaming_describing_tagging_and_retyping_an_artifact_is_recorded(team, project):
+    artifact = log_version(project, "cnn").artifact
+    start = _last_id()
+    services.artifact_update(artifact=artifact, user=team.member, name="cnn2", description="Convolutions.")
+    services.artifact_update(artifact=artifact, user=team.member, name="cnn2")
+    services.artifact_tags_change(artifact=artifact, user=team.member, add=["vision"])
+    services.artifact_type_change(artifact=artifact, user=team.member, type="model-v2")
+    assert [(kind, label, before, after) for kind, label, _, _, before, after in _since(start)] == [
+        (
+            "artifact.edited",
+            "cnn2",
+            {"name": "cnn", "description": None},
+            {"name": "cnn2", "description": "Convolutions."},
+        ),
+        ("artifact.edited", "cnn2", {"tags": []}, {"tags": ["vision"]}),
+        ("artifact.edited", "cnn2", {"type": "model"}, {"type": "model-v2"}),
+    ]
+    assert set(Event.objects.filter(id__gt=start).values_list("artifact", flat=True)) == {artifact.pk}

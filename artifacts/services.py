@@ -1369,18 +1369,24 @@ def version_update(
         jsonvalues.check(metadata, "metadata")
     tags_add, tags_remove = _validate_tags(tags_add), _validate_tags(tags_remove)
     _require_change_version(user, version)
-    before, after = {}, {}
-    if description is not None and description != version.description:
-        before["description"], after["description"] = clip(version.description), clip(description)
+    # What is stored, not the instance: a caller (the admin's form) may have set the new values on it already.
+    stored = ArtifactVersion.objects.values("description", "metadata").get(pk=version.pk)
+    before, after, fields = {}, {}, []
+    if description is not None:
+        if description != stored["description"]:
+            before["description"], after["description"] = clip(stored["description"]), clip(description)
         version.description = description
-    if metadata is not None and metadata != version.metadata:
-        old = version.metadata or {}
-        # The keys added, removed or changed, not the values: metadata can be large.
-        before["metadata"] = sorted(k for k in old if k not in metadata or old[k] != metadata[k])
-        after["metadata"] = sorted(k for k in metadata if k not in old or old[k] != metadata[k])
+        fields.append("description")
+    if metadata is not None:
+        old = stored["metadata"] or {}
+        if metadata != old:
+            # The keys added, removed or changed, not the values: metadata can be large.
+            before["metadata"] = sorted(k for k in old if k not in metadata or old[k] != metadata[k])
+            after["metadata"] = sorted(k for k in metadata if k not in old or old[k] != metadata[k])
         version.metadata = metadata
-    if before:
-        version.save(update_fields=[field for field in ("description", "metadata") if field in before])
+        fields.append("metadata")
+    if fields:
+        version.save(update_fields=fields)
     if tags_add or tags_remove:
         tags = list(version.tags.values_list("name", flat=True))
         if tags_remove:

@@ -180,7 +180,8 @@ def registered_model_update(
     if renamed:
         names.validate_name(name, f"{_what(scope)} name")
     registry_permissions.require_change(user, scope)
-    was = _model_state(registered_model)
+    # What is stored, not the instance: a caller (the admin's form) may have set the new values on it already.
+    was = _model_state(RegisteredModel.objects.get(pk=registered_model.pk))
     if renamed:
         if RegisteredModel.objects.filter(**scope_filter(scope), name=name).exists():
             raise ValidationError(

@@ -257,3 +257,11 @@ def test_deleting_a_registry_records_each_of_its_collections_deleted(org, projec
     deleted = Event.objects.get(kind=EventKind.MODEL_DELETED)
     assert (deleted.registered_model_id, deleted.object_label, deleted.actor_name) == (rm_pk, "digits", "alice")
     assert deleted.before["versions"] == 1
+
+
+def test_an_edit_set_on_the_instance_before_the_call_is_recorded_as_the_admin_makes_it(team):
+    rm = services.registered_model_create(name="cnn", user=team.admin, entity=team.entity, description="Old.")
+    rm.description = "New."
+    services.registered_model_update(registered_model=rm, user=team.admin, description=rm.description)
+    edited = Event.objects.get(kind=EventKind.MODEL_EDITED)
+    assert (edited.before, edited.after) == ({"description": "Old."}, {"description": "New."})

@@ -16,6 +16,7 @@ from artifacts.models import (
     ArtifactVersion,
     Blob,
     BlobStatus,
+    DeletedRun,
     Entity,
     Event,
     Membership,
@@ -401,6 +402,26 @@ class ArtifactUsageAdmin(ModelAdmin):
     readonly_fields = ["run", "version", "created_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(DeletedRun)
+class DeletedRunAdmin(ModelAdmin):
+    """What is left of deleted runs: read-only (the SDK's deleteRun writes it; deleting a row here would let a
+    second deleteRun of the same id fail where W&B succeeds)."""
+
+    list_display = ["run_id", "project", "deleted_by", "deleted_at"]
+    search_fields = ["run_id", "project__name", "project__entity__name"]
+    list_select_related = ["project__entity", "deleted_by"]
+    readonly_fields = ["project", "run_id", "run_pk", "kept_versions", "deleted_by", "deleted_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 

@@ -327,12 +327,18 @@ def artifact_for_user(user: User, entity: str, project: str, type: str, name: st
     return artifact
 
 
+# A versions table row shows this many of its version's links ("Linked To"), then "more" to its panel, which lists
+# them all: a version linked into thousands of collections costs a row no more than one linked into four.
+LINKS_PER_ROW = 3
+
+
 def versions_of(artifact: Artifact) -> QuerySet[ArtifactVersion]:
-    """Committed versions, newest first, with what a versions table shows; the links in `all_links` are
-    every registry's: with_visible_links keeps those the user may see."""
+    """Committed versions, newest first, with what a versions table shows; `first_links` holds each version's
+    first LINKS_PER_ROW + 1 links of every registry: with_visible_links keeps those the user may see."""
+    first_links = Prefetch("links", queryset=_links_qs()[: LINKS_PER_ROW + 1], to_attr="first_links")
     return (
         ArtifactVersion.committed.filter(artifact=artifact)
-        .prefetch_related(_artifact_prefetch(), "aliases", Prefetch("links", queryset=_links_qs(), to_attr="all_links"))
+        .prefetch_related(_artifact_prefetch(), "aliases", first_links)
         .order_by("-index")
     )
 
@@ -344,9 +350,23 @@ def _artifact_prefetch() -> Prefetch:
 
 
 def with_visible_links(user: User, versions: Iterable[ArtifactVersion]) -> None:
-    """Set `visible_links` on versions read by versions_of."""
+    """Set `visible_links` (at most LINKS_PER_ROW) and `more_links` on versions read by versions_of. When links the
+    user may not see took places among a version's first ones, its links are read again in full (one query for all
+    such versions), so that neither a visible link nor the existence of a hidden one is misreported."""
+    versions = list(versions)
+    refetch = {}
     for version in versions:
-        version.visible_links = _visible_links(user, version.all_links)
+        visible = _visible_links(user, version.first_links)
+        if len(visible) < len(version.first_links) == LINKS_PER_ROW + 1:
+            refetch[version.pk] = version
+        version.visible_links, version.more_links = visible[:LINKS_PER_ROW], len(visible) > LINKS_PER_ROW
+    if refetch:
+        links: dict[int, list] = {pk: [] for pk in refetch}
+        for link in _links_qs().filter(source_id__in=refetch):
+            links[link.source_id].append(link)
+        for pk, version in refetch.items():
+            visible = _visible_links(user, links[pk])
+            version.visible_links, version.more_links = visible[:LINKS_PER_ROW], len(visible) > LINKS_PER_ROW
 
 
 def version_labels(artifact: Artifact) -> QuerySet[ArtifactVersion]:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -60,13 +60,27 @@ from artifacts.storage import blob_store, manifest_digest
 
 logger = logging.getLogger(__name__)
 
+M = TypeVar("M", bound=models.Model)
+
+
+def create_unique(model: type[M], *, duplicate: str, **fields: Any) -> M:
+    """`model.objects.create(**fields)` after the caller checked that the name is free: a request creating the same
+    name at the same moment passed that check too (PostgreSQL reads what is committed), so the unique constraint
+    decides and the loser gets `duplicate`, the message it would have got had it come second, not a 500."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**fields)
+    except IntegrityError:
+        raise ValidationError(duplicate, code="duplicate") from None
+
 
 @transaction.atomic
 def entity_create(*, name: str, owner: User | None = None, description: str = "") -> Entity:
     names.validate_entity_name(name)
+    duplicate = f"An entity named '{name}' already exists."
     if Entity.objects.filter(name=name).exists():
-        raise ValidationError(f"An entity named '{name}' already exists.", code="duplicate")
-    entity = Entity.objects.create(name=name, description=description)
+        raise ValidationError(duplicate, code="duplicate")
+    entity = create_unique(Entity, duplicate=duplicate, name=name, description=description)
     if owner is not None:
         membership_set(entity=entity, user=owner, role=Role.ADMIN)
     return entity
@@ -299,9 +313,12 @@ def run_create(
     if run_id is not None:
         names.validate_run_id(run_id)
         fields["run_id"] = run_id
+    duplicate = f"A run '{run_id}' already exists in {project}."
     if run_id and Run.objects.filter(project=project, run_id=run_id).exists():
-        raise ValidationError(f"A run '{run_id}' already exists in {project}.", code="duplicate")
-    run = Run.objects.create(project=project, created_by=user if user.is_authenticated else None, **fields)
+        raise ValidationError(duplicate, code="duplicate")
+    run = create_unique(
+        Run, duplicate=duplicate, project=project, created_by=user if user.is_authenticated else None, **fields
+    )
     _set_tags(run, tags)
     return run
 
@@ -1646,9 +1663,10 @@ def api_key_import(*, user: User, secret: str, name: str = "") -> ApiKey:
             "An imported API key has 32 to 256 printable ASCII characters and no spaces.", code="invalid"
         )
     key_hash = hashlib.sha256(secret.encode()).hexdigest()
+    duplicate = "Another API key has this secret."
     if ApiKey.objects.filter(key_hash=key_hash).exists():
-        raise ValidationError("Another API key has this secret.", code="duplicate")
-    return ApiKey.objects.create(user=user, name=name, prefix=secret[:8], key_hash=key_hash)
+        raise ValidationError(duplicate, code="duplicate")
+    return create_unique(ApiKey, duplicate=duplicate, user=user, name=name, prefix=secret[:8], key_hash=key_hash)
 
 
 def api_key_revoke(*, key: ApiKey, user: User) -> None:

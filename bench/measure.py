@@ -82,6 +82,27 @@ def time_get(port: int, path: str, headers: dict[str, str], *, n: int, warmup: i
     return {**stats(samples), "bytes": size}
 
 
+def time_get_pair(targets: list[tuple[int, str, dict[str, str]]], *, n: int, warmup: int = 3) -> list[dict[str, Any]]:
+    """GET each (port, path, headers) in turn, n rounds after `warmup` untimed ones, one connection per target:
+    the targets' requests alternate, so they are measured under the same conditions. 200 is required."""
+    clients = [Http(port) for port, _, _ in targets]
+    samples: list[list[float]] = [[] for _ in targets]
+    sizes = [0 for _ in targets]
+    try:
+        for i in range(warmup + n):
+            for j, (client, (_, path, headers)) in enumerate(zip(clients, targets, strict=True)):
+                status, _, body, seconds = client.request("GET", path, headers=headers)
+                if status != 200:
+                    raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+                sizes[j] = len(body)
+                if i >= warmup:
+                    samples[j].append(seconds)
+    finally:
+        for client in clients:
+            client.close()
+    return [{**stats(s), "bytes": size} for s, size in zip(samples, sizes, strict=True)]
+
+
 def post_json(client: Http, path: str, payload: Any, headers: dict[str, str]) -> tuple[int, Any, float]:
     body = json.dumps(payload).encode()
     status, _, data, seconds = client.request("POST", path, body, {"Content-Type": "application/json", **headers})

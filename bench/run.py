@@ -35,6 +35,7 @@ from bench.measure import (
     run_concurrently,
     stats,
     time_get,
+    time_get_pair,
 )
 
 SCALES = {
@@ -119,11 +120,16 @@ class Bench:
 
         run_concurrently(8, work)
 
-    def measure_pages(self, server: servers.Server, data: dict[str, Any]) -> dict[str, Any]:
-        return {
-            name: time_get(server.port, path, {"Cookie": data["cookie"]}, n=self.scale["pages"])
-            for name, path in pages().items()
-        }
+    def measure_pages(self, base: tuple[servers.Server, dict], large: tuple[servers.Server, dict]) -> tuple[dict, dict]:
+        """Each page at both sizes side by side: the two servers run at once and their requests alternate, so a
+        change in the machine's load (another process, a disk flush) weighs on both figures alike."""
+        out: tuple[dict, dict] = ({}, {})
+        for name, path in pages().items():
+            a, b = time_get_pair(
+                [(s.port, path, {"Cookie": d["cookie"]}) for s, d in (base, large)], n=self.scale["pages"]
+            )
+            out[0][name], out[1][name] = a, b
+        return out
 
     def link_body(self, artifact_id: str, model: str) -> dict[str, Any]:
         body = json.loads(json.dumps(self.link_request["body"]))
@@ -248,7 +254,7 @@ class Bench:
         sizes = {"base": self.scale["base"], "large": self.scale["large"]}
         if backend == "sqlite" and self.scale["list"] not in sizes.values():
             sizes["list"] = self.scale["list"]
-        # Base size: pages, then everything that writes.
+        # Base size: idle memory, the pages beside the large size's, then everything that writes.
         env, data = self.dataset(backend, sizes["base"], sources=True)
         server = servers.gunicorn(env)
         stub = None
@@ -256,7 +262,13 @@ class Bench:
             self.warm_up(server, data)
             r["idle"] = self.idle_memory(server)
             log(f"{backend}: idle tree RSS {r['idle']['rss'] / MiB:.0f} MiB")
-            r["pages_base"] = self.measure_pages(server, data)
+            large_env, large_data = self.dataset(backend, sizes["large"], sources=False)
+            large = servers.gunicorn(large_env)
+            try:
+                self.warm_up(large, large_data)
+                r["pages_base"], r["pages_large"] = self.measure_pages((server, data), (large, large_data))
+            finally:
+                large.stop()
             if backend == "sqlite":
                 log("recording the SDK's log-and-link flow")
                 self.recording = flow.record(env, data["api_key"], self.work)
@@ -287,19 +299,16 @@ class Bench:
             server.stop()
             if stub:
                 stub.stop()
-        for label in [k for k in sizes if k != "base"]:
-            env, data = self.dataset(backend, sizes[label], sources=False)
+        if "list" in sizes:
+            env, data = self.dataset(backend, sizes["list"], sources=False)
             server = servers.gunicorn(env)
             try:
                 self.warm_up(server, data)
-                if label == "large":
-                    r["pages_large"] = self.measure_pages(server, data)
-                else:
-                    r["pages_list"] = {
-                        "registry list": time_get(
-                            server.port, "/registry/model", {"Cookie": data["cookie"]}, n=self.scale["pages"]
-                        )
-                    }
+                r["pages_list"] = {
+                    "registry list": time_get(
+                        server.port, "/registry/model", {"Cookie": data["cookie"]}, n=self.scale["pages"]
+                    )
+                }
             finally:
                 server.stop()
         if "pages_list" not in r and sizes["large"] == self.scale["list"]:

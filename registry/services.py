@@ -137,12 +137,14 @@ def registered_model_create(
     check_scope_accepts(scope, type, f"A {what}")
     tags = _clean_tags(tags)
     registry_permissions.require_change(user, scope)
+    duplicate = f"A {what} named '{name}' already exists in {_where(scope)}."
     if RegisteredModel.objects.filter(**scope_filter(scope), name=name).exists():
-        raise ValidationError(f"A {what} named '{name}' already exists in {_where(scope)}.", code="duplicate")
+        raise ValidationError(duplicate, code="duplicate")
     if project is not None:
         check_portfolio_name(project, name)
-    _count_collection(registry, +1)
-    rm = RegisteredModel.objects.create(
+    rm = artifact_services.create_unique(
+        RegisteredModel,
+        duplicate=duplicate,
         entity=_owner(scope),
         registry=registry,
         project=project,
@@ -152,6 +154,7 @@ def registered_model_create(
         tags=tags,
         created_by=user if user.is_authenticated else None,
     )
+    _count_collection(registry, +1)
     recorder = _Events(user=user)
     recorder.add_model(EventKind.MODEL_CREATED, rm, after=_model_state(rm))
     recorder.save()
@@ -634,9 +637,12 @@ def registry_create(
     types = _clean_types(artifact_types)
     _validate_visibility(visibility)
     registry_permissions.require_create_registry(user, organization.pk)
+    duplicate = f"A registry named '{name}' already exists in '{organization}'."
     if Registry.objects.filter(organization=organization, name=name).exists():
-        raise ValidationError(f"A registry named '{name}' already exists in '{organization}'.", code="duplicate")
-    return Registry.objects.create(
+        raise ValidationError(duplicate, code="duplicate")
+    return artifact_services.create_unique(
+        Registry,
+        duplicate=duplicate,
         organization=organization,
         name=name,
         description=description,

@@ -41,6 +41,7 @@ def staff_member(team):
         "artifacts/artifactusage",
         "artifacts/blob",
         "artifacts/apikey",
+        "artifacts/deletedrun",
         "registry/registeredmodel",
         "registry/link",
         "registry/linkalias",
@@ -332,3 +333,17 @@ def test_edits_in_the_admin_are_recorded_as_events(client, root, project):
         {"description": ""},
         {"description": "new words"},
     )
+
+
+def test_deleted_runs_are_listed_read_only_in_the_admin(client, root, project):
+    from artifacts import services
+    from artifacts.models import DeletedRun
+    from tests.factories import make_run
+
+    run = make_run(project, "gone-run")
+    services.run_delete(run=run, user=root)
+    client.force_login(root)
+    gone = DeletedRun.objects.get(run_id="gone-run")
+    assertContains(client.get("/admin/artifacts/deletedrun/", {"q": "gone"}), "gone-run")
+    r = client.post(reverse("admin:artifacts_deletedrun_delete", args=[gone.pk]), {"post": "yes"})
+    assert r.status_code == 403 and DeletedRun.objects.filter(pk=gone.pk).exists()

@@ -87,12 +87,15 @@ def test_measuring_pieces_return_sane_numbers(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         timed = measure.time_get(server.server_address[1], "/", {}, n=5, warmup=1)
+        port = server.server_address[1]
+        pair = measure.time_get_pair([(port, "/", {}), (port, "/other", {})], n=4, warmup=1)
         both = measure.run_concurrently(
             3, lambda i: [measure.Http(server.server_address[1]).request("GET", "/")[3] for _ in range(2)]
         )
     finally:
         server.shutdown()
     assert timed["n"] == 5 and 0 < timed["median"] <= timed["p95"] < 10 and timed["bytes"] == 5
+    assert [p["n"] for p in pair] == [4, 4] and all(p["bytes"] == 5 and p["median"] > 0 for p in pair)
     assert len(both["latencies"]) == 6 and not both["errors"] and both["wall"] > 0
 
     src = tmp_path / "f.bin"

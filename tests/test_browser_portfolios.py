@@ -48,6 +48,7 @@ def test_a_projects_collection_is_found_linked_into_and_followed_back(page, demo
     # The new version's panel points back at its source; the source points at the collection.
     page.get_by_role("link", name="v1", exact=True).first.click()
     expect(page.get_by_text("Source Version")).to_be_visible()
-    page.get_by_role("link", name="mnist_model:v1").click()
+    # The panel's Source Version (the Versions table names the source of each row too).
+    page.get_by_role("complementary", name="Version details").get_by_role("link", name="mnist_model:v1").click()
     expect(page).to_have_url(re.compile(r"/reviewco/mnist/artifacts/model/mnist_model/v1"))
     expect(page.get_by_role("link", name="mnist/curated:v1")).to_be_visible()

@@ -5,7 +5,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from artifacts import services
 from artifacts.models import ArtifactAlias, ArtifactVersion, Entity
-from tests.factories import bulk_versions, link, log_version, make_run, snapshot
+from tests.factories import bulk_versions, link, log_version, make_project, make_run, snapshot
 
 HX = {"HX-Request": "true"}
 V0 = "/reviewco/mnist/artifacts/model/mnist_model/v0"
@@ -360,3 +360,54 @@ def test_a_viewer_removing_latest_gets_403(client, demo):
 def test_downloads_are_octet_streams(member):
     r = member.get(f"{V0}/files/model.pt")
     assert r["Content-Type"] == "application/octet-stream"
+
+
+def test_a_versions_row_shows_three_links_then_more(client, team, project):
+    version = log_version(project)
+    for name in ("A1", "A2", "A3", "A4", "A5"):
+        link(version, name)
+    client.force_login(team.admin)
+    r = client.get(version.artifact.get_absolute_url())
+    (row,) = r.context["versions_page"]
+    assert [lk.registered_model.name for lk in row.visible_links] == ["A1", "A2", "A3"] and row.more_links
+    assertContains(
+        r, f'<a href="{version.get_absolute_url()}" class="muted" aria-label="All links of v0">more</a>', html=True
+    )
+    assertNotContains(r, "A4:v0")
+    # The version's panel lists them all.
+    assertContains(client.get(version.get_absolute_url()), "A5:v0")
+
+
+def test_a_versions_row_costs_the_same_queries_however_many_links(client, team, project):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    few, many = log_version(project, "few"), log_version(project, "many")
+    link(few, "A1")
+    for i in range(12):
+        link(many, f"M{i:02d}")
+    client.force_login(team.admin)
+    counts = []
+    for version in (few, many):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(version.artifact.get_absolute_url()).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_links_a_reader_may_not_see_never_hide_one_they_may(client, team):
+    from registry import services as registry_services
+
+    public = make_project(team.entity, "open", public=True)
+    version = log_version(public)
+    for name in ("A1", "A2", "A3", "A4"):  # the team's Model Registry: not for outsiders
+        link(version, name)
+    registry_services.link_version_into_project(
+        version=version, user=team.admin, entity=team.entity, project_name="open", registered_model_name="Zoo"
+    )
+    client.force_login(team.outsider)
+    r = client.get(version.artifact.get_absolute_url())
+    (row,) = r.context["versions_page"]
+    assert [lk.registered_model.name for lk in row.visible_links] == ["Zoo"] and not row.more_links
+    assertNotContains(r, "A1:v0")
+    assertNotContains(r, ">more<")

@@ -6,7 +6,7 @@ insert inside the service's transaction, so a refused or failed change records n
 
 from django.utils import timezone
 
-from artifacts.models import Artifact, ArtifactVersion, Event
+from artifacts.models import Artifact, ArtifactVersion, Event, Run
 from artifacts.permissions import User
 
 # Edited descriptions are kept this long in before/after: enough to tell the edit, not a copy of the text.
@@ -33,7 +33,7 @@ def version_label(version: ArtifactVersion) -> str:
 class Recorder:
     """The events one operation records: the actor and time are the operation's, every row the same."""
 
-    def __init__(self, *, user: User | None, run: object | None = None) -> None:
+    def __init__(self, *, user: User | None, run: Run | None = None) -> None:
         authenticated = user is not None and user.is_authenticated
         self.actor = user if authenticated else None
         self.actor_name = user.get_username() if authenticated else ""

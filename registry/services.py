@@ -640,7 +640,7 @@ def registry_create(
     duplicate = f"A registry named '{name}' already exists in '{organization}'."
     if Registry.objects.filter(organization=organization, name=name).exists():
         raise ValidationError(duplicate, code="duplicate")
-    return artifact_services.create_unique(
+    registry = artifact_services.create_unique(
         Registry,
         duplicate=duplicate,
         organization=organization,
@@ -650,6 +650,19 @@ def registry_create(
         visibility=visibility,
         created_by=user if user.is_authenticated else None,
     )
+    recorder = _Events(user=user)
+    recorder.add_registry(EventKind.REGISTRY_CREATED, registry, after=_registry_state(registry))
+    recorder.save()
+    return registry
+
+
+def _registry_state(registry: Registry) -> dict:
+    return {
+        "name": registry.name,
+        "description": clip(registry.description),
+        "artifact_types": registry.artifact_types,
+        "visibility": registry.visibility,
+    }
 
 
 @transaction.atomic
@@ -674,6 +687,7 @@ def registry_update(
     types = _clean_types(artifact_types) if artifact_types is not None else None
     registry_permissions.require_admin(user, registry)
     registry = Registry.objects.select_for_update().get(pk=registry.pk)
+    was = _registry_state(registry)
     if types is not None:
         held = set(registry.collections.values_list("type", flat=True))
         stranded = sorted(held - set(types)) if types else []
@@ -694,6 +708,17 @@ def registry_update(
             )
         registry.name = name
     registry.save(update_fields=["name", "description", "artifact_types", "visibility", "updated_at"])
+    now = _registry_state(registry)
+    changed = [field for field in now if now[field] != was[field]]
+    if changed:
+        recorder = _Events(user=user)
+        recorder.add_registry(
+            EventKind.REGISTRY_EDITED,
+            registry,
+            before={field: was[field] for field in changed},
+            after={field: now[field] for field in changed},
+        )
+        recorder.save()
     return registry
 
 
@@ -705,6 +730,7 @@ def registry_delete(*, registry: Registry, user: User) -> None:
     recorder = _Events(user=user)
     for rm in registry.collections.all():
         recorder.add_model(EventKind.MODEL_DELETED, rm, before={**_model_state(rm), "versions": rm.num_versions})
+    recorder.add_registry(EventKind.REGISTRY_DELETED, registry, before=_registry_state(registry))
     registry.delete()
     recorder.save()
 

@@ -265,3 +265,67 @@ def test_an_edit_set_on_the_instance_before_the_call_is_recorded_as_the_admin_ma
     services.registered_model_update(registered_model=rm, user=team.admin, description=rm.description)
     edited = Event.objects.get(kind=EventKind.MODEL_EDITED)
     assert (edited.before, edited.after) == ({"description": "Old."}, {"description": "New."})
+
+
+def test_creating_editing_and_deleting_a_registry_is_recorded(org, client):
+    start = _last_id()
+    registry = services.registry_create(
+        organization=org.org, name="evals", user=org.admin, description="Evaluations.", artifact_types=["dataset"]
+    )
+    registry_pk = registry.pk
+    registry = services.registry_update(
+        registry=registry, user=org.admin, artifact_types=["dataset", "model"], name="evals2"
+    )
+    services.registry_update(registry=registry, user=org.admin, visibility="organization")
+    services.registry_delete(registry=registry, user=org.admin)
+    rows = Event.objects.filter(id__gt=start).order_by("id")
+    assert [(e.kind, e.object_id, e.object_label, e.before, e.after) for e in rows] == [
+        (
+            "registry.created",
+            registry_pk,
+            "acme/wandb-registry-evals",
+            None,
+            {
+                "name": "evals",
+                "description": "Evaluations.",
+                "artifact_types": ["dataset"],
+                "visibility": "organization",
+            },
+        ),
+        (
+            "registry.edited",
+            registry_pk,
+            "acme/wandb-registry-evals2",
+            {"name": "evals", "artifact_types": ["dataset"]},
+            {"name": "evals2", "artifact_types": ["dataset", "model"]},
+        ),
+        (
+            "registry.deleted",
+            registry_pk,
+            "acme/wandb-registry-evals2",
+            {
+                "name": "evals2",
+                "description": "Evaluations.",
+                "artifact_types": ["dataset", "model"],
+                "visibility": "organization",
+            },
+            None,
+        ),
+    ]
+    assert {e.entity_id for e in rows} == {org.org.entity_id}
+    client.force_login(make_user("root", superuser=True))
+    r = client.get(reverse("admin:artifacts_event_changelist"), {"kind__exact": "registry.deleted"})
+    assertContains(r, "acme/wandb-registry-evals2")
+
+
+def test_a_refused_registry_change_records_nothing(org):
+    before = snapshot()
+    with pytest.raises(PermissionDenied):
+        services.registry_create(organization=org.org, name="evals", user=org.member)
+    with pytest.raises(PermissionDenied):
+        services.registry_update(registry=org.registry, user=org.member, description="no")
+    with pytest.raises(ValidationError):
+        services.registry_update(registry=org.registry, user=org.admin, visibility="secret")
+    with pytest.raises(PermissionDenied):
+        services.registry_delete(registry=org.registry, user=org.member)
+    assert snapshot() == before

@@ -1,6 +1,6 @@
-"""Two versions side by side: their files by path (added, removed, changed by digest, unchanged) and their
-metadata key by key. Used by the Artifact browser's compare page and the registry's (which compares the two
-links' source versions).
+"""Two versions side by side: their files by path (added, removed, changed by digest, unchanged), their reference
+entries the same way, and their metadata key by key. Used by the Artifact browser's compare page and the
+registry's (which compares the two links' source versions).
 
 The file diff runs in the database: one grouped query over both versions' file rows by path (a full outer
 join by path, portable to SQLite and PostgreSQL), read a page at a time, and one aggregate over the same
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.db.models import Case, CharField, Count, F, Max, Q, QuerySet, Value, When
 
 from artifacts import jsonvalues, names
-from artifacts.models import ArtifactFile, ArtifactVersion
+from artifacts.models import ArtifactFile, ArtifactReference, ArtifactVersion
 
 ADDED, REMOVED, CHANGED, UNCHANGED = "added", "removed", "changed", "unchanged"
 # In the order the page offers them as filters.
@@ -41,22 +41,28 @@ class Side:
     source: ArtifactVersion | None = None  # a registry link's Source Version
 
 
-def _by_path(old: ArtifactVersion, new: ArtifactVersion) -> QuerySet:
-    """One row per path held by either version: each side's MD5 and size (null where it lacks the path) and
-    the path's status."""
+def _by_path(old: ArtifactVersion, new: ArtifactVersion, *, references: bool = False) -> QuerySet:
+    """One row per path held by either version: each side's digest and size (null where it lacks the path) and
+    the path's status. Files by their MD5; reference entries (`references=True`) by the digest the client
+    recorded, with each side's URI (`old_ref`, `new_ref`)."""
+    model, digest, size = (
+        (ArtifactReference, "digest", "size") if references else (ArtifactFile, "blob__md5", "blob__size")
+    )
 
     def side(version: ArtifactVersion, column: str) -> Max:
         return Max(Case(When(version_id=version.pk, then=F(column))))
 
+    refs = {"old_ref": side(old, "ref"), "new_ref": side(new, "ref")} if references else {}
     return (
-        ArtifactFile.objects.filter(version_id__in={old.pk, new.pk})
+        model.objects.filter(version_id__in={old.pk, new.pk})
         .order_by()
         .values("path")
         .annotate(
-            old_md5=side(old, "blob__md5"),
-            new_md5=side(new, "blob__md5"),
-            old_size=side(old, "blob__size"),
-            new_size=side(new, "blob__size"),
+            old_md5=side(old, digest),
+            new_md5=side(new, digest),
+            old_size=side(old, size),
+            new_size=side(new, size),
+            **refs,
         )
         .annotate(
             status=Case(
@@ -70,17 +76,19 @@ def _by_path(old: ArtifactVersion, new: ArtifactVersion) -> QuerySet:
     )
 
 
-def file_counts(old: ArtifactVersion, new: ArtifactVersion) -> dict[str, int]:
+def file_counts(old: ArtifactVersion, new: ArtifactVersion, *, references: bool = False) -> dict[str, int]:
     """How many paths have each status, and `all`: one aggregate query over the grouped rows."""
-    counts = _by_path(old, new).aggregate(
+    counts = _by_path(old, new, references=references).aggregate(
         all=Count("path"), **{status: Count("path", filter=Q(status=status)) for status in STATUSES}
     )
     return {key: counts[key] or 0 for key in ["all", *STATUSES]}
 
 
-def file_rows(old: ArtifactVersion, new: ArtifactVersion, status: str | None = None) -> QuerySet:
+def file_rows(
+    old: ArtifactVersion, new: ArtifactVersion, status: str | None = None, *, references: bool = False
+) -> QuerySet:
     """The paths of both versions by path (of one status, if given), as dicts; slice it to read a page."""
-    rows = _by_path(old, new)
+    rows = _by_path(old, new, references=references)
     if status:
         rows = rows.filter(status=status)
     return rows.order_by("path")

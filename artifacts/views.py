@@ -443,8 +443,8 @@ def render_compare(
     template = COMPARE_TEMPLATE
     if not error and old is not None and new is not None:
         context.update(_compare_context(request, old, new))
-        if wants_fragment(request) and request.htmx.target == "compare-files":
-            template += "#compare-files"
+        if wants_fragment(request) and request.htmx.target in ("compare-files", "compare-references"):
+            template += f"#{request.htmx.target}"
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
@@ -460,7 +460,17 @@ def _compare_context(request: HtmxHttpRequest, old: compare.Side, new: compare.S
         request.GET.get("page")
     )
     files.object_list = compare.with_deltas(files.object_list)
+    # Reference entries (URIs with the digest the client recorded), when either version has some: paged alone.
+    ref_counts = compare.file_counts(old.version, new.version, references=True)
+    references = None
+    if ref_counts["all"]:
+        references = queries.CountedPaginator(
+            compare.file_rows(old.version, new.version, references=True), compare.FILES_PER_PAGE, ref_counts["all"]
+        ).get_page(request.GET.get("rpage"))
+        references.object_list = compare.with_deltas(references.object_list)
     return {
+        "references": references,
+        "reference_counts": [(key, ref_counts[key]) for key in compare.STATUSES],
         "old": old,
         "new": new,
         "sides": [old, new],

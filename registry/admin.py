@@ -11,6 +11,9 @@ from artifacts.admin import ModelAdmin
 from artifacts.models import ArtifactVersion, Entity, Organization
 from registry import permissions, services
 from registry.models import (
+    Automation,
+    Delivery,
+    DeliveryAttempt,
     Link,
     LinkAlias,
     RegisteredModel,
@@ -18,6 +21,7 @@ from registry.models import (
     RegistryMember,
     RegistryTeamMember,
     Visibility,
+    Webhook,
     scope_filter,
 )
 
@@ -424,3 +428,50 @@ class RegistryAdmin(UserFormMixin, ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+class ReadOnlyAdmin(ModelAdmin):
+    """Automations are created on their pages (through registry.services, which checks them); here they are read,
+    and their delivery log with them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Webhook)
+class WebhookAdmin(ReadOnlyAdmin):
+    list_display = ["name", "entity", "registry", "url", "created_at"]
+    list_select_related = ["entity", "registry"]
+    # The secret and the header values (tokens) are never shown.
+    exclude = ["secret", "headers"]
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["number", "started_at", "response_code", "duration_ms", "error"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Automation)
+class AutomationAdmin(ReadOnlyAdmin):
+    list_display = ["name", "entity", "event", "alias_pattern", "registered_model", "webhook", "enabled"]
+    list_filter = ["event", "enabled"]
+    list_select_related = ["entity", "registered_model", "webhook"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "automation", "event_type", "summary", "status", "attempts", "response_code"]
+    list_filter = ["status", "is_test"]
+    list_select_related = ["automation"]
+    inlines = [DeliveryAttemptInline]

@@ -2,7 +2,8 @@ from django import forms
 
 from artifacts import names
 from artifacts.models import Entity
-from registry.models import Visibility, validate_registry_name
+from registry import automations
+from registry.models import AutomationEvent, Visibility, validate_registry_name
 
 
 def version_label(version) -> str:
@@ -227,3 +228,93 @@ class CollectionForm(forms.Form):
 
     def clean_tags(self) -> list[str]:
         return _clean_names(self.cleaned_data["tags"], "tag")
+
+
+def parse_headers(value: str) -> dict[str, str]:
+    """`Name: value`, one a line."""
+    headers = {}
+    for line in (value or "").splitlines():
+        if not line.strip():
+            continue
+        name, colon, header_value = line.partition(":")
+        if not colon or not name.strip():
+            raise forms.ValidationError(f"'{line.strip()[:60]}' is not a header: write one 'Name: value' a line.")
+        headers[name.strip()] = header_value.strip()
+    return headers
+
+
+class WebhookForm(forms.Form):
+    name = forms.CharField(max_length=64)
+    url = forms.CharField(
+        label="URL", max_length=2000, widget=forms.URLInput, help_text="Where W&B-style payloads are POSTed."
+    )
+    secret = forms.CharField(
+        required=False,
+        max_length=256,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Optional. Signs each body: X-Wandb-Signature: sha256=<HMAC-SHA256 of the body, hex>.",
+    )
+    headers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional. One 'Name: value' a line, such as Authorization: Bearer <token>.",
+    )
+
+    def clean_headers(self) -> dict[str, str]:
+        headers = parse_headers(self.cleaned_data["headers"])
+        automations.validate_headers(headers)
+        return headers
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"].strip()
+        automations.resolve(url)
+        return url
+
+
+class AutomationForm(forms.Form):
+    name = forms.CharField(max_length=64)
+    event = forms.ChoiceField(choices=AutomationEvent.choices)
+    alias_pattern = forms.CharField(
+        label="Alias pattern",
+        required=False,
+        max_length=200,
+        help_text="For 'An alias is added': a regular expression the whole alias must match, such as production "
+        "or staging|production.",
+    )
+    registered_model = forms.ModelChoiceField(
+        label="Registered model",
+        queryset=None,
+        required=False,
+        empty_label="Any registered model of the team",
+        to_field_name="name",
+    )
+    webhook = forms.ModelChoiceField(queryset=None, empty_label=None, to_field_name="name")
+    payload_template = forms.CharField(
+        label="Payload",
+        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
+        initial=automations.DEFAULT_TEMPLATE,
+        max_length=20_000,
+        help_text="JSON; ${variables} go inside strings.",
+    )
+
+    def __init__(self, *args: object, models, webhooks, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["registered_model"].queryset = models
+        self.fields["webhook"].queryset = webhooks
+
+    def clean_alias_pattern(self) -> str:
+        pattern = self.cleaned_data["alias_pattern"].strip()
+        automations.validate_alias_pattern(pattern)
+        return pattern
+
+    def clean_payload_template(self) -> str:
+        template = self.cleaned_data["payload_template"]
+        automations.validate_template(template)
+        return template
+
+    def clean(self) -> dict:
+        data = super().clean()
+        alias_event = data.get("event") == AutomationEvent.ALIAS_ADDED
+        if alias_event and not data.get("alias_pattern") and not self.has_error("alias_pattern"):
+            self.add_error("alias_pattern", "Give the pattern of the aliases to watch, such as production.")
+        return data

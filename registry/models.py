@@ -290,3 +290,178 @@ class LinkAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registered_model.name}:{self.name}"
+
+
+class Webhook(models.Model):
+    """Where automations send their requests: a team's (or a registry's) endpoint, with an optional secret that
+    signs each body (HMAC-SHA256) and extra headers. The secret is never shown back."""
+
+    entity = models.ForeignKey(Entity, null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks")
+    registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=64)
+    url = models.CharField("URL", max_length=2000)
+    secret = models.CharField(max_length=256, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "name"], condition=Q(entity__isnull=False), name="unique_webhook"
+            ),
+            models.UniqueConstraint(
+                fields=["registry", "name"], condition=Q(registry__isnull=False), name="unique_registry_webhook"
+            ),
+            models.CheckConstraint(
+                condition=Q(entity__isnull=True) ^ Q(registry__isnull=True), name="webhook_team_or_registry"
+            ),
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def scope(self) -> "Entity | Registry":
+        return self.registry if self.registry_id else self.entity
+
+    def route(self, name: str) -> str:
+        return scope_route(self.scope, name, self.pk)
+
+
+def scope_route(scope: "Entity | Registry", name: str, *args: object) -> str:
+    """A page of a team's automations (registry:`name`) or a registry's (registry:registry_`name`)."""
+    if isinstance(scope, Registry):
+        return reverse(f"registry:registry_{name}", args=[scope.organization.name, scope.name, *args])
+    return reverse(f"registry:{name}", args=[scope.name, *args])
+
+
+class AutomationEvent(models.TextChoices):
+    """What an automation watches; W&B's event types, as `${event_type}` names them."""
+
+    LINK_CREATED = "LINK_ARTIFACT", "A new version is linked"
+    ALIAS_ADDED = "ADD_ARTIFACT_ALIAS", "An alias is added"
+
+
+class Automation(models.Model):
+    """When an event happens in a team's Model Registry (or a registry), optionally to one registered model, send a
+    payload rendered from `payload_template` to a webhook."""
+
+    entity = models.ForeignKey(Entity, null=True, blank=True, on_delete=models.CASCADE, related_name="automations")
+    registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.CASCADE, related_name="automations")
+    registered_model = models.ForeignKey(
+        RegisteredModel, null=True, blank=True, on_delete=models.CASCADE, related_name="automations"
+    )
+    name = models.CharField(max_length=64)
+    event = models.CharField(max_length=32, choices=AutomationEvent.choices)
+    # For ALIAS_ADDED: the aliases it fires on (the whole alias must match).
+    alias_pattern = models.CharField(max_length=200, blank=True)
+    webhook = models.ForeignKey(Webhook, on_delete=models.PROTECT, related_name="automations")
+    payload_template = models.TextField()
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "name"], condition=Q(entity__isnull=False), name="unique_automation"
+            ),
+            models.UniqueConstraint(
+                fields=["registry", "name"], condition=Q(registry__isnull=False), name="unique_registry_automation"
+            ),
+            models.CheckConstraint(
+                condition=Q(entity__isnull=True) ^ Q(registry__isnull=True), name="automation_team_or_registry"
+            ),
+        ]
+        # Every link and alias change asks these which automations fire: enabled ones of the scope, by event.
+        indexes = [
+            models.Index(fields=["entity", "event"], condition=Q(enabled=True), name="automation_team_event"),
+            models.Index(fields=["registry", "event"], condition=Q(enabled=True), name="automation_registry_event"),
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return self.route("automation_detail")
+
+    @property
+    def scope(self) -> "Entity | Registry":
+        return self.registry if self.registry_id else self.entity
+
+    def route(self, name: str) -> str:
+        return scope_route(self.scope, name, self.pk)
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Delivery(models.Model):
+    """One payload an automation owes its webhook: the source of truth for delivering it, whatever happens to the
+    worker or its task. The payload and the event's facts are a snapshot taken when the event happened; the event
+    is kept by id only (its row may live elsewhere one day)."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.PositiveBigIntegerField(null=True, blank=True)
+    event_type = models.CharField(max_length=32)
+    is_test = models.BooleanField(default=False)
+    # What happened, as the log shows it: `MNIST:v3 production by alice`.
+    summary = models.CharField(max_length=400, blank=True)
+    payload = models.TextField()
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    # While sending: the time after which a worker that has not finished is taken for dead.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The latest task enqueued for it (django-tasks-db's result id).
+    task_id = models.CharField(max_length=64, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["automation", "-id"], name="delivery_automation"),
+            # The sweep: deliveries sending past their lease, or pending past their time.
+            models.Index(fields=["status", "lease_until"], name="delivery_status_lease"),
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_status_next"),
+        ]
+        ordering = ["-id"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.automation} #{self.pk} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One POST of a delivery (or a worker lost during one): what came back and how long it took."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} attempt {self.number}"
+
+    @property
+    def ok(self) -> bool:
+        return self.response_code is not None and 200 <= self.response_code < 300

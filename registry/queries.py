@@ -11,7 +11,18 @@ from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, E
 from artifacts.permissions import User
 from artifacts.queries import VERSION_EVENTS, index_in
 from registry import permissions as registry_permissions
-from registry.models import LEGACY, Link, LinkAlias, RegisteredModel, Registry, scope_filter, scope_related
+from registry.models import (
+    LEGACY,
+    Automation,
+    Delivery,
+    Link,
+    LinkAlias,
+    RegisteredModel,
+    Registry,
+    Webhook,
+    scope_filter,
+    scope_related,
+)
 from registry.permissions import Scope
 
 MODELS_PER_PAGE = 50
@@ -477,3 +488,54 @@ def events_of_link(link: Link) -> list[Event]:
     one more when there are more."""
     qs = Event.objects.filter(registered_model_id=link.registered_model_id, object_id=link.pk)
     return list(qs.order_by("-created_at", "-id")[: VERSION_EVENTS + 1])
+
+
+# Automations (admins of their team or registry only: the views check before asking).
+
+DELIVERIES_PER_PAGE = 25
+
+
+def automation_scope_for_user(user: User, entity: str, registry: str | None = None) -> Scope:
+    """The team (`entity`), or the registry of organization `entity`, whose automations and webhooks these are:
+    404 for those who may not see it, 403 for those who see it but are not its admins."""
+    scope = registry_for_user(user, entity, registry) if registry else get_object_or_404(Entity, name=entity)
+    registry_permissions.require_admin(user, scope)
+    return scope
+
+
+def _owned_by(scope: Scope) -> dict:
+    return {"registry": scope} if isinstance(scope, Registry) else {"entity": scope}
+
+
+def automations_of(scope: Scope) -> QuerySet[Automation]:
+    return (
+        Automation.objects.filter(**_owned_by(scope))
+        .select_related("webhook", "registered_model", "entity", "registry__organization")
+        .order_by("name")
+    )
+
+
+def model_automations(rm: RegisteredModel) -> QuerySet[Automation]:
+    """The automations that watch a registered model (collection): its own and its scope's unscoped ones."""
+    if rm.is_portfolio:
+        return Automation.objects.none()
+    return automations_of(rm.scope).filter(Q(registered_model=rm) | Q(registered_model__isnull=True))
+
+
+def automation_models(scope: Scope) -> QuerySet[RegisteredModel]:
+    return RegisteredModel.objects.filter(**scope_filter(scope)).order_by("name")
+
+
+def webhooks_of(scope: Scope) -> QuerySet[Webhook]:
+    return (
+        Webhook.objects.filter(**_owned_by(scope)).select_related("entity", "registry__organization").order_by("name")
+    )
+
+
+def automation_for_user(user: User, entity: str, pk: int, registry: str | None = None) -> Automation:
+    return get_object_or_404(automations_of(automation_scope_for_user(user, entity, registry)), pk=pk)
+
+
+def deliveries_of(automation: Automation) -> QuerySet[Delivery]:
+    """Newest first, each with its attempts: two queries a page, whatever its length."""
+    return Delivery.objects.filter(automation=automation).prefetch_related("attempt_log").order_by("-id")

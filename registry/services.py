@@ -17,8 +17,12 @@ from artifacts import services as artifact_services
 from artifacts.events import Recorder, clip
 from artifacts.models import Artifact, ArtifactVersion, Entity, EventKind, Organization, Project
 from artifacts.permissions import User
+from registry import automations
 from registry import permissions as registry_permissions
 from registry.models import (
+    Automation,
+    AutomationEvent,
+    Delivery,
     Link,
     LinkAlias,
     RegisteredModel,
@@ -27,6 +31,7 @@ from registry.models import (
     RegistryRole,
     RegistryTeamMember,
     Visibility,
+    Webhook,
     scope_filter,
     validate_registry_name,
 )
@@ -450,8 +455,12 @@ class _Events(Recorder):
                 self.add(EventKind.ALIAS_MOVED, alias=move.name, before={"version": before}, after=after)
 
     def save(self) -> None:
-        """The one write point of the registry's events."""
+        """The one write point of the registry's events: writes them, then the webhook deliveries they fire (same
+        transaction: both commit or neither)."""
+        rows = self.rows
         super().save()
+        if rows and self.link is not None:
+            automations.dispatch(events=rows, link=self.link)
 
     def add_member(self, registry: Registry, *, member: str, was: str | None, role: str | None) -> None:
         """A user or team added to the registry (`was` None), given another role, or removed (`role` None)."""
@@ -967,3 +976,142 @@ def model_link_path(
         aliases=aliases,
     )
     return ModelLinkResult(log, link)
+
+
+# Automations: a team's (or a registry's) webhooks and the automations that send to them; registry.automations
+# delivers. Only admins of the team or registry.
+
+
+def _clean_name(name: str, what: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise ValidationError(f"A {what} name has 1 to 64 characters.", code="invalid")
+    names.validate_text(name, f"{what} name")
+    return name
+
+
+def _owned_by(scope: Scope) -> dict:
+    return {"registry": scope} if isinstance(scope, Registry) else {"entity": scope}
+
+
+def _scope_name(scope: Scope) -> str:
+    return f"the {scope.name} registry" if isinstance(scope, Registry) else f"'{scope.name}'"
+
+
+def webhook_create(
+    *,
+    name: str,
+    url: str,
+    user: User,
+    entity: Entity | None = None,
+    registry: Registry | None = None,
+    secret: str = "",
+    headers: dict[str, str] | None = None,
+) -> Webhook:
+    """A webhook of a team (`entity`) or a registry: its admins only. The URL must be http(s) and, unless
+    WEBHOOK_ALLOW_PRIVATE is on, resolve to public addresses only (checked again at every delivery). No
+    transaction is open while the host name resolves: on SQLite that would hold every writer back."""
+    scope = _scope(entity, registry)
+    name = _clean_name(name, "webhook")
+    headers = headers or {}
+    automations.validate_headers(headers)
+    if len(secret) > 256:
+        raise ValidationError("A secret has at most 256 characters.", code="invalid")
+    registry_permissions.require_admin(user, scope)
+    automations.resolve(url.strip())
+    duplicate = f"A webhook named '{name}' already exists in {_scope_name(scope)}."
+    if Webhook.objects.filter(**_owned_by(scope), name=name).exists():
+        raise ValidationError(duplicate, code="duplicate")
+    return artifact_services.create_unique(
+        Webhook,
+        duplicate=duplicate,
+        **_owned_by(scope),
+        name=name,
+        url=url.strip(),
+        secret=secret,
+        headers=headers,
+        created_by=user if user.is_authenticated else None,
+    )
+
+
+@transaction.atomic
+def webhook_delete(*, webhook: Webhook, user: User) -> None:
+    registry_permissions.require_admin(user, webhook.scope)
+    used = list(webhook.automations.values_list("name", flat=True))
+    if used:
+        raise ValidationError(
+            f"The webhook '{webhook.name}' is used by {', '.join(used)}: delete those automations first.",
+            code="in_use",
+        )
+    webhook.delete()
+
+
+@transaction.atomic
+def automation_create(
+    *,
+    name: str,
+    event: str,
+    webhook: Webhook,
+    payload_template: str,
+    user: User,
+    entity: Entity | None = None,
+    registry: Registry | None = None,
+    alias_pattern: str = "",
+    registered_model: RegisteredModel | None = None,
+) -> Automation:
+    """An automation of a team's Model Registry (`entity`) or of a registry: its admins only. An alias automation
+    needs a pattern (a regular expression the whole alias must match); the payload template must be JSON once its
+    variables are filled in; the webhook and the registered model (collection), if any, must be the scope's."""
+    scope = _scope(entity, registry)
+    name = _clean_name(name, "automation")
+    if event not in AutomationEvent.values:
+        raise ValidationError(f"Unknown event '{event}'.", code="invalid")
+    if event == AutomationEvent.ALIAS_ADDED:
+        if not alias_pattern:
+            raise ValidationError("Give the pattern of the aliases to watch, such as production.", code="required")
+        automations.validate_alias_pattern(alias_pattern)
+    else:
+        alias_pattern = ""
+    names.validate_text(payload_template, "payload template", 20_000)
+    automations.validate_template(payload_template)
+    registry_permissions.require_admin(user, scope)
+    if webhook.scope != scope:
+        raise ValidationError(f"The webhook '{webhook.name}' is not one of {_scope_name(scope)}'s.", code="invalid")
+    if registered_model is not None and registered_model.scope != scope:
+        raise ValidationError(f"'{registered_model.name}' is not in {_scope_name(scope)}.", code="invalid")
+    duplicate = f"An automation named '{name}' already exists in {_scope_name(scope)}."
+    if Automation.objects.filter(**_owned_by(scope), name=name).exists():
+        raise ValidationError(duplicate, code="duplicate")
+    return artifact_services.create_unique(
+        Automation,
+        duplicate=duplicate,
+        **_owned_by(scope),
+        name=name,
+        event=event,
+        alias_pattern=alias_pattern,
+        registered_model=registered_model,
+        webhook=webhook,
+        payload_template=payload_template,
+        created_by=user if user.is_authenticated else None,
+    )
+
+
+@transaction.atomic
+def automation_delete(*, automation: Automation, user: User) -> None:
+    """Delete an automation and its delivery log (pending deliveries are dropped)."""
+    registry_permissions.require_admin(user, automation.scope)
+    automation.delete()
+
+
+@transaction.atomic
+def automation_enable(*, automation: Automation, enabled: bool, user: User) -> Automation:
+    registry_permissions.require_admin(user, automation.scope)
+    automation.enabled = enabled
+    automation.save(update_fields=["enabled"])
+    return automation
+
+
+def automation_test(*, automation: Automation, user: User) -> Delivery:
+    """The Test button: the payload with sample values goes to the webhook through the worker."""
+    registry_permissions.require_admin(user, automation.scope)
+    return automations.delivery_test(automation=automation)

@@ -36,6 +36,9 @@ urlpatterns = [
         views.registry_member_remove,
         name="registry_member_remove",
     ),
+    path(f"{REGISTRY}/settings/teams", views.registry_team_add, name="registry_team_add"),
+    path(f"{REGISTRY}/settings/teams/<entity:team>/role", views.registry_team_role, name="registry_team_role"),
+    path(f"{REGISTRY}/settings/teams/<entity:team>/remove", views.registry_team_remove, name="registry_team_remove"),
     path(
         f"{REGISTRY}/settings/protected-aliases",
         views.registry_protected_alias_add,
@@ -46,6 +49,15 @@ urlpatterns = [
         views.registry_protected_alias_remove,
         name="registry_protected_alias_remove",
     ),
+    # A registry's automations and webhooks (listed in its settings): its admins only.
+    path(f"{REGISTRY}/settings/webhooks/new", views.webhook_create, name="registry_webhook_create"),
+    path(f"{REGISTRY}/settings/webhooks/<int:pk>/delete", views.webhook_delete, name="registry_webhook_delete"),
+    path(f"{REGISTRY}/automations", views.automation_list, name="registry_automation_list"),
+    path(f"{REGISTRY}/automations/new", views.automation_create, name="registry_automation_create"),
+    path(f"{REGISTRY}/automations/<int:pk>", views.automation_detail, name="registry_automation_detail"),
+    path(f"{REGISTRY}/automations/<int:pk>/test", views.automation_test, name="registry_automation_test"),
+    path(f"{REGISTRY}/automations/<int:pk>/enable", views.automation_enable, name="registry_automation_enable"),
+    path(f"{REGISTRY}/automations/<int:pk>/delete", views.automation_delete, name="registry_automation_delete"),
     # W&B's team-scoped form of the legacy deep links: `/<entity>/registry/model?selectionPath=...`.
     path("<entity:entity>/registry/model", views.wandb_model_list, name="wandb_model_list"),
     # The registry's gear: team settings (members, roles, protected aliases). Not under registry/model/, where
@@ -61,6 +73,15 @@ urlpatterns = [
         views.team_protected_alias_remove,
         name="team_protected_alias_remove",
     ),
+    # A team's Model Registry automations, and its webhooks (listed in its settings): team admins only.
+    path(f"{TEAM}/webhooks/new", views.webhook_create, name="webhook_create"),
+    path(f"{TEAM}/webhooks/<int:pk>/delete", views.webhook_delete, name="webhook_delete"),
+    path(f"{TEAM}/automations", views.automation_list, name="automation_list"),
+    path(f"{TEAM}/automations/new", views.automation_create, name="automation_create"),
+    path(f"{TEAM}/automations/<int:pk>", views.automation_detail, name="automation_detail"),
+    path(f"{TEAM}/automations/<int:pk>/test", views.automation_test, name="automation_test"),
+    path(f"{TEAM}/automations/<int:pk>/enable", views.automation_enable, name="automation_enable"),
+    path(f"{TEAM}/automations/<int:pk>/delete", views.automation_delete, name="automation_delete"),
     path("registry/model", views.model_list, name="model_list"),
     path("registry/model/new", views.model_create, name="model_create"),
     path(MODEL, views.model_detail, name="model_detail"),

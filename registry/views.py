@@ -2,7 +2,9 @@ import functools
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,9 +26,10 @@ from artifacts.views import (
     render_modal,
     site_url,
 )
+from registry import automations, queries, services
 from registry import permissions as registry_permissions
-from registry import queries, services
 from registry.forms import (
+    AutomationForm,
     CollectionForm,
     LinkAliasesForm,
     LinkNewVersionForm,
@@ -34,8 +37,9 @@ from registry.forms import (
     RegistryForm,
     RegistrySettingsForm,
     SelectRegisteredModelForm,
+    WebhookForm,
 )
-from registry.models import Link, RegisteredModel, RegistryRole
+from registry.models import DeliveryStatus, Link, RegisteredModel, Registry, RegistryRole, scope_route
 from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
 
@@ -347,6 +351,8 @@ def _detail_context(request: HtmxHttpRequest, rm: RegisteredModel, selected: Lin
         "is_admin": role == Role.ADMIN,
         "protected": registry_permissions.protected_aliases(rm.scope),
         "selected_index": None,
+        "automations": queries.model_automations(rm) if role == Role.ADMIN and not rm.is_portfolio else None,
+        "automation_create_url": scope_route(rm.scope, "automation_create") if not rm.is_portfolio else None,
     }
 
 
@@ -711,15 +717,19 @@ def team_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "registry/team_list.html", {"teams": teams})
 
 
-TEAM_PARTIALS = {"team-members", "protected-aliases"}
+TEAM_PARTIALS = {"team-members", "protected-aliases", "webhooks"}
 
 
 def _team_context(request: HtmxHttpRequest, entity) -> dict:
+    is_admin = permissions.is_admin(request.user, entity)
     return {
         "entity": entity,
         "members": artifact_queries.members_of(entity),
-        "is_admin": permissions.is_admin(request.user, entity),
+        "is_admin": is_admin,
         "roles": Role.choices,
+        # Webhooks (their URLs and headers) are for the team's admins only.
+        "webhooks": queries.webhooks_of(entity).annotate(used_by=Count("automations")) if is_admin else None,
+        **(_scope_context(entity) if is_admin else {}),
     }
 
 
@@ -949,15 +959,19 @@ def collection_create(request: HtmxHttpRequest, entity: str, registry: str) -> H
     return render_modal(request, "registry/new_collection_modal.html", context, "new-collection")
 
 
-SETTINGS_PARTIALS = {"registry-settings", "registry-members", "protected-aliases"}
+SETTINGS_PARTIALS = {"registry-settings", "registry-teams", "registry-members", "protected-aliases", "webhooks"}
 
 
 def _settings_context(request: HtmxHttpRequest, registry, form: RegistrySettingsForm | None = None) -> dict:
+    is_admin = registry_permissions.is_admin(request.user, registry)
     return {
         "registry": registry,
         "members": queries.registry_members(registry),
         "team_members": queries.registry_team_members(registry),
-        "is_admin": registry_permissions.is_admin(request.user, registry),
+        "is_admin": is_admin,
+        # Webhooks (their URLs and headers) are for the registry's admins only.
+        "webhooks": queries.webhooks_of(registry).annotate(used_by=Count("automations")) if is_admin else None,
+        **(_scope_context(registry) if is_admin else {}),
         "roles": RegistryRole.choices,
         "form": form
         or RegistrySettingsForm(
@@ -1060,6 +1074,46 @@ def registry_member_remove(request: HtmxHttpRequest, entity: str, registry: str,
 
 
 @require_POST
+def registry_team_add(request: HtmxHttpRequest, entity: str, registry: str) -> HttpResponse:
+    """Add a team to the registry: each of its members has the team's role there while in the team."""
+    registry = queries.registry_for_user(request.user, entity, registry)
+    team = request.POST.get("team", "").strip()
+    role = request.POST.get("role", RegistryRole.VIEWER)
+    try:
+        services.registry_team_member_add(registry=registry, team_name=team, role=role, actor=request.user)
+    except ValidationError as exc:
+        return _settings_changed(
+            request, registry, "registry-teams", team_error=" ".join(exc.messages), typed_team=team
+        )
+    return _settings_changed(request, registry, "registry-teams", f"Added the team {team} as {role}.")
+
+
+def _registry_team(registry, team: str):
+    return get_object_or_404(queries.registry_team_members(registry), team__name=team).team
+
+
+@require_POST
+def registry_team_role(request: HtmxHttpRequest, entity: str, registry: str, team: str) -> HttpResponse:
+    registry = queries.registry_for_user(request.user, entity, registry)
+    registry_permissions.require_admin(request.user, registry)
+    found = _registry_team(registry, team)
+    role = request.POST.get("role", "")
+    try:
+        services.registry_team_member_set(registry=registry, team=found, role=role, actor=request.user)
+    except ValidationError as exc:
+        return _settings_changed(request, registry, "registry-teams", team_error=" ".join(exc.messages))
+    return _settings_changed(request, registry, "registry-teams", f"The team {team} is now {role}.")
+
+
+@require_POST
+def registry_team_remove(request: HtmxHttpRequest, entity: str, registry: str, team: str) -> HttpResponse:
+    registry = queries.registry_for_user(request.user, entity, registry)
+    registry_permissions.require_admin(request.user, registry)
+    services.registry_team_member_remove(registry=registry, team=_registry_team(registry, team), actor=request.user)
+    return _settings_changed(request, registry, "registry-teams", f"Removed the team {team} from the registry.")
+
+
+@require_POST
 def registry_protected_alias_add(request: HtmxHttpRequest, entity: str, registry: str) -> HttpResponse:
     registry = queries.registry_for_user(request.user, entity, registry)
     alias = request.POST.get("alias", "").strip()
@@ -1080,3 +1134,179 @@ def registry_protected_alias_remove(request: HtmxHttpRequest, entity: str, regis
     except ValidationError as exc:
         return _settings_changed(request, registry, "protected-aliases", alias_error=" ".join(exc.messages))
     return _settings_changed(request, registry, "protected-aliases", f"The alias {alias} is no longer protected.")
+
+
+# Automations: a team's webhooks (in its settings) and automations (their own pages), or a registry's; their
+# admins only. Each view serves both, addressed by team (`entity`) or by organization and registry.
+
+
+def _scope_context(scope) -> dict:
+    """What the automation pages name and link to, for a team or a registry."""
+    is_registry = isinstance(scope, Registry)
+    return {
+        "scope": scope,
+        "is_registry": is_registry,
+        "scope_label": f"the {scope.name} registry" if is_registry else scope.name,
+        "settings_url": reverse("registry:registry_settings", args=[scope.organization.name, scope.name])
+        if is_registry
+        else reverse("registry:team_detail", args=[scope.name]),
+        "list_url": scope_route(scope, "automation_list"),
+        "create_url": scope_route(scope, "automation_create"),
+        "webhook_create_url": scope_route(scope, "webhook_create"),
+    }
+
+
+@require_GET
+def automation_list(request: HtmxHttpRequest, entity: str, registry: str | None = None) -> HttpResponse:
+    scope = queries.automation_scope_for_user(request.user, entity, registry)
+    context = {
+        **_scope_context(scope),
+        "automations": queries.automations_of(scope),
+        "has_webhooks": queries.webhooks_of(scope).exists(),
+    }
+    return _render_page(request, "registry/automation_list.html", context, {"automation-table"})
+
+
+@require_http_methods(["GET", "POST"])
+def webhook_create(request: HtmxHttpRequest, entity: str, registry: str | None = None) -> HttpResponse:
+    scope = queries.automation_scope_for_user(request.user, entity, registry)
+    context = _scope_context(scope)
+    form = WebhookForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        owner = {"registry": scope} if isinstance(scope, Registry) else {"entity": scope}
+        try:
+            webhook = services.webhook_create(
+                **owner,
+                name=data["name"],
+                url=data["url"],
+                secret=data["secret"],
+                headers=data["headers"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            for error in exc.messages:
+                form.add_error(None, error)
+        else:
+            message = f"Added the webhook {webhook.name}."
+            return _done(request, message, context["settings_url"], "webhooksChanged")
+    return render_modal(request, "registry/new_webhook_modal.html", {**context, "form": form}, "new-webhook")
+
+
+@require_http_methods(["GET", "POST"])
+def webhook_delete(request: HtmxHttpRequest, entity: str, pk: int, registry: str | None = None) -> HttpResponse:
+    scope = queries.automation_scope_for_user(request.user, entity, registry)
+    webhook = get_object_or_404(queries.webhooks_of(scope), pk=pk)
+    after = _scope_context(scope)["settings_url"]
+    errors = []
+    if request.method == "POST":
+        try:
+            services.webhook_delete(webhook=webhook, user=request.user)
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            return _done(request, f"Deleted the webhook {webhook.name}.", after, "webhooksChanged")
+    confirm = {
+        "title": f"Delete the webhook {webhook.name}?",
+        "body": [f"Automations can no longer send to {webhook.url}."],
+        "action": webhook.route("webhook_delete"),
+        "button": "Delete webhook",
+        "cancel_url": after,
+    }
+    return render_modal(request, "confirm_modal.html", {"confirm": confirm, "errors": errors}, "confirm")
+
+
+@require_http_methods(["GET", "POST"])
+def automation_create(request: HtmxHttpRequest, entity: str, registry: str | None = None) -> HttpResponse:
+    """From the Automations page, or a model card's Create automation (`?model=<name>` picks the model)."""
+    scope = queries.automation_scope_for_user(request.user, entity, registry)
+    form = AutomationForm(
+        request.POST or None,
+        initial={"registered_model": request.GET.get("model") or None},
+        models=queries.automation_models(scope),
+        webhooks=queries.webhooks_of(scope),
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        owner = {"registry": scope} if isinstance(scope, Registry) else {"entity": scope}
+        try:
+            automation = services.automation_create(
+                **owner,
+                name=data["name"],
+                event=data["event"],
+                alias_pattern=data["alias_pattern"],
+                registered_model=data["registered_model"],
+                webhook=data["webhook"],
+                payload_template=data["payload_template"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            for error in exc.messages:
+                form.add_error(None, error)
+        else:
+            messages.success(request, f"Created the automation {automation.name}.")
+            if request.htmx:
+                return HttpResponseClientRedirect(automation.get_absolute_url())
+            return redirect(automation.get_absolute_url())
+    context = {
+        **_scope_context(scope),
+        "form": form,
+        "variables": automations.VARIABLES,
+        "model": request.GET.get("model"),
+    }
+    return render_modal(request, "registry/new_automation_modal.html", context, "new-automation")
+
+
+@require_GET
+def automation_detail(request: HtmxHttpRequest, entity: str, pk: int, registry: str | None = None) -> HttpResponse:
+    """An automation and its delivery log, 25 a page; the log refreshes itself while a delivery is under way."""
+    automation = queries.automation_for_user(request.user, entity, pk, registry)
+    page = Paginator(queries.deliveries_of(automation), queries.DELIVERIES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        **_scope_context(automation.scope),
+        "automation": automation,
+        "deliveries": page,
+        "under_way": any(d.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING) for d in page),
+    }
+    return _render_page(request, "registry/automation_detail.html", context, {"delivery-log"})
+
+
+@require_POST
+def automation_test(request: HtmxHttpRequest, entity: str, pk: int, registry: str | None = None) -> HttpResponse:
+    automation = queries.automation_for_user(request.user, entity, pk, registry)
+    services.automation_test(automation=automation, user=request.user)
+    message = f"Queued a test payload for {automation.webhook.name}."
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(automation.get_absolute_url())
+    response = HttpResponse(status=204)
+    trigger_client_event(response, "showMessage", {"message": message})
+    trigger_client_event(response, "deliveriesChanged")
+    return response
+
+
+@require_POST
+def automation_enable(request: HtmxHttpRequest, entity: str, pk: int, registry: str | None = None) -> HttpResponse:
+    automation = queries.automation_for_user(request.user, entity, pk, registry)
+    enabled = request.POST.get("enabled") == "1"
+    services.automation_enable(automation=automation, enabled=enabled, user=request.user)
+    messages.success(request, f"{'Enabled' if enabled else 'Disabled'} the automation {automation.name}.")
+    return redirect(automation.get_absolute_url())
+
+
+@require_http_methods(["GET", "POST"])
+def automation_delete(request: HtmxHttpRequest, entity: str, pk: int, registry: str | None = None) -> HttpResponse:
+    automation = queries.automation_for_user(request.user, entity, pk, registry)
+    after = _scope_context(automation.scope)["list_url"]
+    if request.method == "POST":
+        services.automation_delete(automation=automation, user=request.user)
+        messages.success(request, f"Deleted the automation {automation.name}.")
+        return HttpResponseClientRedirect(after) if request.htmx else redirect(after)
+    confirm = {
+        "title": f"Delete the automation {automation.name}?",
+        "body": ["Its delivery log goes with it; deliveries not yet made are dropped."],
+        "action": automation.route("automation_delete"),
+        "button": "Delete automation",
+        "cancel_url": automation.get_absolute_url(),
+    }
+    return render_modal(request, "confirm_modal.html", {"confirm": confirm}, "confirm")

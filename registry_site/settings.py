@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,6 +44,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "artifacts",
     "registry",
     "wandb_api",
@@ -65,6 +68,18 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# A background worker (`manage.py run_worker`) serves no page: it loads the apps whose models it uses and no other,
+# to idle in little memory beside the web server.
+if sys.argv[1:2] == ["run_worker"] and Path(sys.argv[0]).name == "manage.py":
+    INSTALLED_APPS = [
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django_tasks",
+        "django_tasks_db",
+        "artifacts",
+        "registry",
+    ]
 
 ROOT_URLCONF = "registry_site.urls"
 WSGI_APPLICATION = "registry_site.wsgi.application"
@@ -242,6 +257,22 @@ AXES_LOCKOUT_CALLABLE = "registry_site.security.lockout_response"
 # further wrong keys from it are answered 429 with Retry-After until that window ends. Right keys always pass.
 API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20)
 API_KEY_COOLOFF_SECONDS = env_int("API_KEY_COOLOFF_SECONDS", 300)
+
+# Automations: webhooks are delivered by a background worker (`manage.py run_worker`, which `make run` starts)
+# through Django's tasks API, with the database as the queue (django-tasks-db): the task row commits with the
+# change that fired it.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Webhook URLs that resolve to loopback, private, link-local or other non-public addresses are refused unless this
+# is on (a receiver on the same machine or network).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE")
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 5)
+# The wait before attempt n+1 is WEBHOOK_RETRY_BASE_SECONDS * 3**(n-1): 10 s, 30 s, 90 s, 270 s.
+WEBHOOK_RETRY_BASE_SECONDS = float(os.getenv("WEBHOOK_RETRY_BASE_SECONDS", "10"))
+# A delivery a worker took but did not finish within this (the worker died) is attempted again.
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60)
+# How often each worker looks for such deliveries.
+WEBHOOK_SWEEP_SECONDS = float(os.getenv("WEBHOOK_SWEEP_SECONDS", "30"))
 
 LOGGING = {
     "version": 1,

@@ -5,9 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from registry.models import Link, RegisteredModel, Registry, RegistryMember
+from registry.models import Link, RegisteredModel, Registry, RegistryMember, RegistryTeamMember
 from tests.browser import settled, sign_in
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_entity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ORG = "reviewco-org"
@@ -139,6 +139,21 @@ def test_registry_settings_types_protected_alias_and_member(page, demo):
     page.get_by_role("button", name="Add member").click()
     expect(page.get_by_role("table", name="Members of model")).to_contain_text("bob")
     assert RegistryMember.objects.get(user__username="bob").role == "member"
+
+    # A team: an unknown name is refused in place, keeping what was typed; then the real one, and its role changed.
+    make_entity("labs")
+    page.get_by_label("Team", exact=True).fill("lbas")
+    page.get_by_role("button", name="Add team").click()
+    expect(page.locator("#registry-teams").get_by_role("alert")).to_contain_text("no team named 'lbas'")
+    expect(page.get_by_label("Team", exact=True)).to_have_value("lbas")
+    page.get_by_label("Team", exact=True).fill("labs")
+    page.get_by_label("Team role").select_option("member")
+    page.get_by_role("button", name="Add team").click()
+    expect(page.get_by_role("table", name="Teams in model")).to_contain_text("labs")
+    page.get_by_label("Role of the team labs", exact=True).select_option("admin")
+    page.get_by_role("button", name="Change the role of the team labs").click()
+    expect(page.get_by_role("status").filter(has_text="The team labs is now admin")).to_be_visible()
+    assert RegistryTeamMember.objects.get(team__name="labs").role == "admin"
     assert Registry.objects.get(organization__name=ORG, name="model").protected_aliases == ["production", "champion"]
 
     # bob, now a member, may create collections there.

@@ -400,8 +400,9 @@ def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
             aliases=aliases,
         )
     else:
-        entity_name = input.get("entityName") or version.artifact.project.entity.name
-        entity = Entity.objects.filter(name=entity_name).first()
+        own = version.artifact.project.entity
+        entity_name = input.get("entityName") or own.name
+        entity = own if entity_name == own.name else Entity.objects.filter(name=entity_name).first()
         if entity is None:
             # The same answer as for an entity whose registry the user may not see (registry_services.link_check).
             raise Http404("No such registered model.")

@@ -274,3 +274,37 @@ def test_viewers_compare_and_anyone_compares_in_a_public_project(client, team, t
     r = Client().get("/reviewco/open/artifacts/model/m/compare/v0...v1")
     assert r.status_code == 200
     assert _rows(r) == {"x": "changed"}
+
+
+def test_reference_entries_are_compared_by_their_recorded_digest(member, two):
+    from artifacts.models import ArtifactReference
+
+    old, new = two
+
+    def refs(version, entries):
+        ArtifactReference.objects.bulk_create(
+            ArtifactReference(version=version, path=path, ref=ref, digest=digest, size=size)
+            for path, (ref, digest, size) in entries.items()
+        )
+
+    refs(old, {"s3/a": ("s3://b/a", "d-a", 5), "s3/b": ("s3://b/b1", "d-b1", 10), "s3/c": ("s3://b/c", "d-c", 3)})
+    refs(new, {"s3/a": ("s3://b/a", "d-a", 5), "s3/b": ("s3://b/b2", "d-b2", 12), "s3/d": ("s3://b/d", "d-d", 7)})
+    r = member.get(f"{URL}/compare/v0...v1")
+    statuses = {row["path"]: row["status"] for row in r.context["references"]}
+    assert statuses == {"s3/a": "unchanged", "s3/b": "changed", "s3/c": "removed", "s3/d": "added"}
+    assert {row["path"]: row["delta"] for row in r.context["references"]}["s3/b"] == 2
+    assert r.context["reference_counts"] == [("changed", 1), ("added", 1), ("removed", 1), ("unchanged", 1)]
+    assertContains(r, "<code>s3://b/b1</code> → <code>s3://b/b2</code>", html=True)
+    # The files are unaffected by the references.
+    assert _rows(r) == {"a.txt": "unchanged", "b.txt": "changed", "c.txt": "removed", "d.txt": "added"}
+    fragment = member.get(
+        f"{URL}/compare/v0...v1", {"rpage": 1}, headers={"HX-Request": "true", "HX-Target": "compare-references"}
+    )
+    assertContains(fragment, 'id="compare-references"')
+    assertNotContains(fragment, 'id="compare-files"')
+
+
+def test_versions_without_references_have_no_references_section(member, two):
+    r = member.get(f"{URL}/compare/v0...v1")
+    assert r.context["references"] is None
+    assertNotContains(r, "compare-references-heading")

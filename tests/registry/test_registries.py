@@ -4,6 +4,7 @@ registered models, the rules of registry roles, and the pages."""
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from pytest_django.asserts import assertContains, assertNotContains
 
 from artifacts import services as artifact_services
 from artifacts.models import ArtifactVersion, Entity, Organization
@@ -690,3 +691,34 @@ def test_an_error_in_the_create_collection_dialog_answers_in_the_dialog(client, 
     )
     assert r.status_code == 200 and "already exists" in r.content.decode()
     assert _counts() == before
+
+
+def test_registry_admins_add_change_and_remove_teams_on_the_settings_page(client, org):
+    base = f"/orgs/{ORG}/registry/model/settings"
+    labs = make_entity("labs", admin=[make_user("lena")])
+    hx = {"HX-Request": "true", "HX-Target": "registry-teams"}
+    _client(client, org.member)
+    assert client.post(f"{base}/teams", {"team": "labs", "role": "member"}).status_code == 403
+    assertNotContains(client.get(base), "Add team")
+    _client(client, org.admin)
+    assertContains(client.get(base), "Add team")
+    before = snapshot()
+    for team, role, error in [
+        ("nope", "viewer", "no team named"),
+        (org.org.entity.name, "viewer", "not a team"),
+        ("labs", "owner", "Unknown role"),
+    ]:
+        r = client.post(f"{base}/teams", {"team": team, "role": role}, headers=hx)
+        assertContains(r, error)
+        assertContains(r, f'value="{team}"')  # what was typed stays
+    assert snapshot() == before
+    r = client.post(f"{base}/teams", {"team": "labs", "role": "member"}, headers=hx)
+    assertContains(r, 'id="registry-teams"')
+    assert "Added the team labs as member." in r["HX-Trigger"]
+    assert RegistryTeamMember.objects.get(team=labs).role == "member"
+    assertContains(client.post(f"{base}/teams", {"team": "labs", "role": "admin"}, headers=hx), "already in")
+    client.post(f"{base}/teams/labs/role", {"role": "viewer"}, headers=hx)
+    assert RegistryTeamMember.objects.get(team=labs).role == "viewer"
+    assert client.post(f"{base}/teams/other/role", {"role": "viewer"}, headers=hx).status_code == 404
+    client.post(f"{base}/teams/labs/remove", headers=hx)
+    assert not RegistryTeamMember.objects.filter(team=labs).exists()

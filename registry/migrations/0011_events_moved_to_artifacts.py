@@ -35,7 +35,7 @@ def copy_events(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("artifacts", "0023_events"),
-        ("registry", "0009_event_history"),
+        ("registry", "0010_automations"),
     ]
 
     operations = [

@@ -1,0 +1,144 @@
+"""A real worker process (`manage.py run_worker`), killed in the middle of a delivery: a new worker finishes it."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.conf import settings as django_settings
+
+from registry.models import Delivery, DeliveryStatus
+from tests.factories import link, log_version
+from tests.webhooks import Receiver, database_url, make_automation, make_webhook
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _worker(settings) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DATA_DIR": str(settings.DATA_DIR),
+        "WEBHOOK_ALLOW_PRIVATE": "1",
+        "WEBHOOK_TIMEOUT": "2",
+        "WEBHOOK_LEASE_SECONDS": "3",
+        "WEBHOOK_SWEEP_SECONDS": "0.5",
+        "WEBHOOK_RETRY_BASE_SECONDS": "0",
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker", "--no-startup-delay", "--interval=0.2", "--no-reload"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _status(delivery: Delivery, want: str, timeout: float = 30) -> Delivery:
+    deadline = time.monotonic() + timeout
+    while True:
+        delivery.refresh_from_db()
+        if delivery.status == want:
+            return delivery
+        assert time.monotonic() < deadline, f"{delivery.status}, waited for {want}"
+        time.sleep(0.1)
+
+
+def test_a_worker_killed_mid_delivery_loses_no_event(team, project, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    release = threading.Event()
+
+    def slow_first(handler, n):
+        # The first request hangs until the test ends: its worker is killed meanwhile.
+        if n == 1:
+            release.wait(60)
+        handler.send_response(200)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    receiver = Receiver(behave=slow_first).start()
+    first = second = None
+    try:
+        hook = make_webhook(team.entity, team.admin, receiver.url)
+        make_automation(team.entity, team.admin, hook)
+        link(log_version(project))
+        delivery = Delivery.objects.get()
+        first = _worker(settings)
+        receiver.wait_for(1)
+        assert _status(delivery, DeliveryStatus.SENDING).attempts == 1
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+
+        second = _worker(settings)
+        receiver.wait_for(2, timeout=30)
+        delivery = _status(delivery, DeliveryStatus.SUCCEEDED)
+        assert delivery.attempts == 2 and delivery.response_code == 200
+        lost, done = delivery.attempt_log.all()
+        assert "worker stopped" in lost.error and done.response_code == 200
+        assert receiver.requests[0].body == receiver.requests[1].body
+        assert receiver.requests[0].headers["X-Wandb-Delivery"] == receiver.requests[1].headers["X-Wandb-Delivery"]
+    finally:
+        release.set()
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                worker.terminate()
+                worker.wait(timeout=10)
+        receiver.stop()
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    kids = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        kids += [int(c) for c in (task / "children").read_text().split()]
+    return kids
+
+
+def _cmdline(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().replace(b"\0", b" ").decode()
+
+
+def test_the_server_make_run_starts_runs_a_worker_beside_it_and_stops_it(team, project, settings):
+    from tests.test_s3_storage import free_port
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    receiver = Receiver().start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DATA_DIR": str(settings.DATA_DIR),
+        "MANIFEST_STATIC": "false",
+        "PORT": str(free_port()),
+        "WORKERS": "1",
+        "WEBHOOK_ALLOW_PRIVATE": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "registry_site/gunicorn_conf.py", "registry_site.wsgi"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (workers := [p for p in _children(server.pid) if "run_worker" in _cmdline(p)]):
+            assert time.monotonic() < deadline and server.poll() is None, "no task worker started"
+            time.sleep(0.2)
+        hook = make_webhook(team.entity, team.admin, receiver.url)
+        make_automation(team.entity, team.admin, hook)
+        link(log_version(project))
+        receiver.wait_for(1, timeout=30)
+        assert _status(Delivery.objects.get(), DeliveryStatus.SUCCEEDED).attempts == 1
+        server.terminate()
+        server.wait(timeout=60)
+        [worker] = workers
+        assert not os.path.exists(f"/proc/{worker}") or "run_worker" not in _cmdline(worker)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        receiver.stop()

@@ -18,6 +18,7 @@ from artifacts.models import (
     BlobStatus,
     DeletedRun,
     Entity,
+    Event,
     Membership,
     Project,
     Role,
@@ -470,3 +471,35 @@ class ApiKeyAdmin(ModelAdmin):
         for key in queryset.filter(revoked_at__isnull=True):
             services.api_key_revoke(key=key, user=key.user)
         self.message_user(request, "Revoked.", messages.SUCCESS)
+
+
+@admin.register(Event)
+class EventAdmin(ModelAdmin):
+    """Every recorded change, read-only: events are written by the services that make the changes, never here.
+    A registered model's events name it by id (they outlive it), so the list shows its label."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "actor_name",
+        "via",
+        "entity",
+        "object_label",
+        "registered_model_id",
+        "alias",
+        "before",
+        "after",
+    ]
+    list_filter = ["kind"]
+    search_fields = ["actor_name", "object_label", "alias"]
+    list_select_related = ["entity"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False

@@ -552,3 +552,105 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class EventKind(models.TextChoices):
+    """What an event records. The link and alias values are W&B-automation-facing names: they never change."""
+
+    LINK_CREATED = "link.created", "Linked"
+    LINK_REMOVED = "link.removed", "Unlinked"
+    ALIAS_SET = "alias.set", "Alias set"
+    ALIAS_MOVED = "alias.moved", "Alias moved"
+    ALIAS_REMOVED = "alias.removed", "Alias removed"
+    VERSION_CREATED = "version.created", "Version created"
+    VERSION_EDITED = "version.edited", "Version edited"
+    VERSION_DELETED = "version.deleted", "Version deleted"
+    ARTIFACT_EDITED = "artifact.edited", "Artifact edited"
+    ARTIFACT_DELETED = "artifact.deleted", "Artifact deleted"
+    MODEL_CREATED = "model.created", "Created"
+    MODEL_EDITED = "model.edited", "Edited"
+    MODEL_DELETED = "model.deleted", "Deleted"
+    REGISTRY_CREATED = "registry.created", "Registry created"
+    REGISTRY_EDITED = "registry.edited", "Registry edited"
+    REGISTRY_DELETED = "registry.deleted", "Registry deleted"
+    MEMBER_ADDED = "member.added", "Member added"
+    MEMBER_CHANGED = "member.changed", "Member's role changed"
+    MEMBER_REMOVED = "member.removed", "Member removed"
+    PROTECTED_ALIAS_ADDED = "protected_alias.added", "Protected alias added"
+    PROTECTED_ALIAS_REMOVED = "protected_alias.removed", "Protected alias removed"
+
+
+# The kinds a registered model's (collection's) History filters by; the others concern artifacts or settings, or
+# (`model.deleted`) a model whose History is gone with it: the admin lists those.
+MODEL_EVENT_KINDS = [
+    EventKind.MODEL_CREATED,
+    EventKind.MODEL_EDITED,
+    EventKind.LINK_CREATED,
+    EventKind.LINK_REMOVED,
+    EventKind.ALIAS_SET,
+    EventKind.ALIAS_MOVED,
+    EventKind.ALIAS_REMOVED,
+]
+
+
+class Event(models.Model):
+    """One change, recorded by the service that made it, in its transaction (artifacts.events): who (kept by name
+    too, for when the user is gone, and how they acted: `via` a run or an API key), when, what (by id and label),
+    the alias, and what it was before and after (`{"version": "v3"}`). Rows are never edited.
+
+    Registry events name their registered model (collection) by a plain id, not a foreign key: artifacts never
+    imports registry, and a registered model's history, its deletion included, outlives it. A registry-scope
+    event (members, protected aliases) names its registry by `object_id`. Artifact events point at their artifact
+    and version, set null when those are deleted (the label stays)."""
+
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    via = models.CharField(max_length=200, blank=True, help_text="The run or API key the actor acted through.")
+    created_at = models.DateTimeField()
+    entity = models.ForeignKey(Entity, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    registered_model_id = models.PositiveBigIntegerField("registered model", null=True, blank=True)
+    # The link (registry version) of a registry event, or the registry of a settings event, by id: the event
+    # outlives it.
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    object_label = models.CharField(max_length=300, blank=True)
+    artifact = models.ForeignKey(Artifact, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    # An artifact event's version; a registry event's source version.
+    version = models.ForeignKey(
+        ArtifactVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="events", db_index=False
+    )
+    alias = models.CharField(max_length=128, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        # A registered model's History, newest first (filtered by alias or kind within it); a version's events.
+        indexes = [
+            models.Index(fields=["registered_model_id", "-created_at", "-id"], name="event_registered_model_time"),
+            models.Index(fields=["version", "-created_at", "-id"], name="event_version_time"),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_label} {self.alias}".strip()
+
+    @property
+    def version_before(self) -> str:
+        return (self.before or {}).get("version", "")
+
+    @property
+    def version_after(self) -> str:
+        return (self.after or {}).get("version", "")
+
+    @property
+    def changes(self) -> list[tuple[str, object, object]]:
+        """An edit's changed fields: (field, before, after), in the order the after lists them."""
+        before, after = self.before or {}, self.after or {}
+        return [(field, before.get(field), after.get(field)) for field in dict.fromkeys([*after, *before])]
+
+    @property
+    def metadata_keys(self) -> list[str]:
+        """A version edit's metadata keys added, removed or changed."""
+        return sorted({*(self.before or {}).get("metadata", []), *(self.after or {}).get("metadata", [])})

@@ -19,6 +19,8 @@ TABS = [
     ("lineage", "Lineage"),
 ]
 TAB_NAMES = [t for t, _ in TABS]
+# A version panel lists this many of its newest events.
+EVENTS_SHOWN = queries.VERSION_EVENTS
 # W&B's names for tabs we call otherwise: its URLs end in `/overview` where ours end in `/version`.
 WANDB_TAB_NAMES = {"overview": "version"}
 
@@ -54,6 +56,9 @@ class Panel:
     description_url: str | None = None
     can_change: bool = False
     depth: int = lineage.DEFAULT_DEPTH  # the Lineage tab's hops each way
+    # The Version tab's events: the newest EVENTS_SHOWN and one more when there are more; the full history's URL.
+    events: Callable[[], list] | None = None
+    history_url: str | None = None
 
 
 def build_panel(user: User, panel: Panel, site_url: str) -> dict:
@@ -68,6 +73,8 @@ def build_panel(user: User, panel: Panel, site_url: str) -> dict:
     }
     if panel.tab == "version":
         ctx["num_consumers"] = queries.num_consumers(user, v)
+        events = panel.events() if panel.events is not None else []
+        ctx["events"], ctx["more_events"] = events[:EVENTS_SHOWN], len(events) > EVENTS_SHOWN
     elif panel.tab == "metadata":
         ctx["metadata_rows"] = metadata_rows(v.metadata)
     elif panel.tab == "usage":

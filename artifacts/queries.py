@@ -35,6 +35,7 @@ from artifacts.models import (
     Blob,
     BlobStatus,
     Entity,
+    Event,
     HistoryRow,
     Membership,
     Project,
@@ -557,3 +558,14 @@ def teams_of(user: User) -> list[tuple[Entity, str]]:
     if user.is_superuser:
         return [(e, "admin") for e in Entity.objects.order_by("name")]
     return [(m.entity, m.role) for m in Membership.objects.filter(user=user).select_related("entity")]
+
+
+# A version panel's events: the newest few (the rest are the registry's History, or the admin's).
+VERSION_EVENTS = 10
+
+
+def events_of_version(version: ArtifactVersion) -> list[Event]:
+    """The newest artifact-side events of `version`, and one more when there are more. A registry's events of its
+    link (which name this version as their source) are not listed: they are for who may see that registry."""
+    qs = Event.objects.filter(version=version, registered_model_id__isnull=True)
+    return list(qs.order_by("-created_at", "-id")[: VERSION_EVENTS + 1])

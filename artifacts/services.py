@@ -28,6 +28,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from artifacts import jsonvalues, names, permissions, queries, storage
+from artifacts.events import Recorder, clip
 from artifacts.models import (
     ApiKey,
     Artifact,
@@ -41,6 +42,7 @@ from artifacts.models import (
     BlobStatus,
     DeletedRun,
     Entity,
+    EventKind,
     HistoryRow,
     Membership,
     Project,
@@ -110,9 +112,28 @@ def membership_set(*, entity: Entity, user: User, role: str, actor: User | None 
     _lock_entity(entity)
     if role != Role.ADMIN:
         _require_another_admin(entity, user, "changing their role")
+    was = Membership.objects.filter(entity=entity, user=user).values_list("role", flat=True).first()
     membership, _ = Membership.objects.update_or_create(entity=entity, user=user, defaults={"role": role})
     permissions.forget_roles(user)
+    if was != role:
+        _record_member_change(entity=entity, actor=actor, member=user.get_username(), was=was, role=role)
     return membership
+
+
+def _record_member_change(
+    *, entity: Entity, actor: User | None, member: str, was: str | None, role: str | None
+) -> None:
+    """Record a member added to the team (`was` None), given another role, or removed (`role` None)."""
+    kind = EventKind.MEMBER_ADDED if was is None else EventKind.MEMBER_REMOVED if role is None else None
+    recorder = Recorder(user=actor)
+    recorder.add(
+        kind or EventKind.MEMBER_CHANGED,
+        entity_id=entity.pk,
+        object_label=entity.name,
+        before={"member": member, "role": was} if was is not None else None,
+        after={"member": member, "role": role} if role is not None else None,
+    )
+    recorder.save()
 
 
 def user_named(username: str) -> User:
@@ -157,8 +178,10 @@ def membership_remove(*, entity: Entity, user: User, actor: User) -> None:
     if not Membership.objects.filter(entity=entity, user=user).exists():
         raise ValidationError(f"{user.get_username()} is not in '{entity.name}'.", code="missing")
     _require_another_admin(entity, user, "removing them")
+    was = Membership.objects.filter(entity=entity, user=user).values_list("role", flat=True).first()
     Membership.objects.filter(entity=entity, user=user).delete()
     permissions.forget_roles(user)
+    _record_member_change(entity=entity, actor=actor, member=user.get_username(), was=was, role=None)
 
 
 def _locked_protected_aliases(holder: models.Model) -> list[str]:
@@ -178,6 +201,12 @@ def protected_alias_add(holder: models.Model, name: str) -> list[str]:
     return holder.protected_aliases
 
 
+def _record_protected_alias(*, kind: str, entity: Entity, actor: User, name: str) -> None:
+    recorder = Recorder(user=actor)
+    recorder.add(kind, entity_id=entity.pk, object_label=entity.name, alias=name)
+    recorder.save()
+
+
 def protected_alias_remove(holder: models.Model, name: str) -> list[str]:
     """Stop protecting `name` on `holder`: members may then set and remove it (the aliases themselves stay)."""
     current = _locked_protected_aliases(holder)
@@ -193,13 +222,17 @@ def entity_protected_alias_add(*, entity: Entity, name: str, actor: User) -> lis
     """Protect registry alias `name` in the entity: from now on only its admins may set or remove it."""
     names.validate_alias(name)
     permissions.require_admin(actor, entity)
-    return protected_alias_add(entity, name)
+    aliases = protected_alias_add(entity, name)
+    _record_protected_alias(kind=EventKind.PROTECTED_ALIAS_ADDED, entity=entity, actor=actor, name=name)
+    return aliases
 
 
 @transaction.atomic
 def entity_protected_alias_remove(*, entity: Entity, name: str, actor: User) -> list[str]:
     permissions.require_admin(actor, entity)
-    return protected_alias_remove(entity, name)
+    aliases = protected_alias_remove(entity, name)
+    _record_protected_alias(kind=EventKind.PROTECTED_ALIAS_REMOVED, entity=entity, actor=actor, name=name)
+    return aliases
 
 
 @transaction.atomic
@@ -382,7 +415,11 @@ def run_delete(*, run: Run | DeletedRun, user: User, delete_artifacts: bool = Fa
             f"{'it' if len(labels) == 1 else 'them'} there first, or delete the run without its artifacts.",
             code="linked",
         )
-    committed = Counter(doomed.filter(state=VersionState.COMMITTED).values_list("artifact_id", flat=True))
+    gone = list(doomed.filter(state=VersionState.COMMITTED).select_related("artifact__project"))
+    committed = Counter(version.artifact_id for version in gone)
+    recorder = Recorder(user=user)
+    for version in gone:
+        _add_deleted(recorder, version)
     try:
         with transaction.atomic():
             doomed.delete()
@@ -396,7 +433,8 @@ def run_delete(*, run: Run | DeletedRun, user: User, delete_artifacts: bool = Fa
         )
         newest = ArtifactVersion.committed.filter(artifact_id=artifact_id).order_by("-index").first()
         if newest is not None:
-            _alias_move(version=newest, name=names.LATEST)
+            _alias_move(version=newest, name=names.LATEST, recorder=recorder)
+    recorder.save()
     kept = [] if delete_artifacts else list(logged.order_by("pk").values_list("pk", flat=True))
     if isinstance(run, DeletedRun):
         DeletedRun.objects.filter(pk=run.pk).update(kept_versions=kept)
@@ -678,7 +716,10 @@ def version_create(
                 return LogResult(shared, False)
         existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
         if existing is not None and existing.pk == intact and not distributed_id:
-            _aliases_merge(version=existing, aliases=aliases)
+            existing.artifact = artifact
+            recorder = Recorder(user=user, run=run)
+            _aliases_merge(version=existing, aliases=aliases, recorder=recorder)
+            recorder.save()
             _tags_add(existing, tags)
             _client_id_set(client_id=client_id, version=existing)
             _output_add(run=run, version=existing)
@@ -1091,7 +1132,9 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
         _adopt_staged_uploads(version, user)
     with transaction.atomic():
         next_index = _lock_artifact(version.artifact_id)
-        version = ArtifactVersion.objects.select_related("artifact__project__entity", "duplicate_of").get(pk=version.pk)
+        version = ArtifactVersion.objects.select_related(
+            "artifact__project__entity", "duplicate_of", "created_by_run"
+        ).get(pk=version.pk)
         if version.is_committed:
             return version
         if version.duplicate_of is not None:
@@ -1125,9 +1168,12 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             # deletes only increments still pending on it).
             version.digest, version.base = digest, None
             version.save(update_fields=["digest", "base"])
+        recorder = Recorder(user=user, run=version.created_by_run)
         existing = ArtifactVersion.committed.filter(artifact_id=version.artifact_id, digest=digest).first()
         if existing is not None:
-            _aliases_merge(version=existing, aliases=version.pending_aliases)
+            existing.artifact = version.artifact
+            _aliases_merge(version=existing, aliases=version.pending_aliases, recorder=recorder)
+            recorder.save()
             _tags_add(existing, list(version.tags.values_list("name", flat=True)))
             version.files.all().delete()
             version.references.all().delete()
@@ -1140,7 +1186,8 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
         version.size = sum(f.blob.size for f in files) + sum(r.size or 0 for r in references)
         version.num_files = len(files) + len(references)
         aliases, version.pending_aliases = version.pending_aliases, []
-        _commit(version=version, aliases=aliases, index=next_index)
+        _commit(version=version, aliases=aliases, index=next_index, recorder=recorder)
+        recorder.save()
     return version
 
 
@@ -1178,9 +1225,9 @@ def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:
     return artifact
 
 
-def _commit(*, version: ArtifactVersion, aliases: list[str], index: int) -> None:
+def _commit(*, version: ArtifactVersion, aliases: list[str], index: int, recorder: Recorder) -> None:
     """Give a pending version the next index (`index`, read under the artifact's lock, which the caller holds),
-    make it visible with its size and file count and move `latest` onto it."""
+    make it visible with its size and file count and move `latest` onto it; `recorder` gathers the events."""
     Artifact.objects.filter(pk=version.artifact_id).update(
         next_index=index + 1, num_versions=F("num_versions") + 1, updated_at=timezone.now()
     )
@@ -1188,13 +1235,19 @@ def _commit(*, version: ArtifactVersion, aliases: list[str], index: int) -> None
     version.state = VersionState.COMMITTED
     version.committed_at = timezone.now()
     version.save(update_fields=["index", "state", "committed_at", "size", "num_files", "pending_aliases"])
-    move_aliases(
+    recorder.add_version(
+        EventKind.VERSION_CREATED,
+        version,
+        after={"version": version.label, "digest": version.digest, "files": version.num_files, "size": version.size},
+    )
+    moves = move_aliases(
         ArtifactAlias,
         scope={"artifact_id": version.artifact_id},
         holder={"version": version},
         names_=[names.LATEST, *aliases],
         fresh=True,
     )
+    _add_moves(recorder, version, moves)
 
 
 def _lock_artifact(artifact_id: int) -> int:
@@ -1241,16 +1294,44 @@ def move_aliases(
     return [AliasMove(name, left.get(name)) for name in names_]
 
 
-def _alias_move(*, version: ArtifactVersion, name: str) -> ArtifactAlias:
+def _add_moves(recorder: Recorder, version: ArtifactVersion, moves: Iterable[AliasMove], left: str = "") -> None:
+    """An alias new to the artifact was set; one another version held moved (`left`: the label of the version it
+    left when that version is gone already)."""
+    after = {"version": version.label}
+    for move in moves:
+        before = f"v{move.from_index}" if move.from_index is not None else left
+        if before:
+            recorder.add_version(
+                EventKind.ALIAS_MOVED, version, alias=move.name, before={"version": before}, after=after
+            )
+        else:
+            recorder.add_version(EventKind.ALIAS_SET, version, alias=move.name, after=after)
+
+
+def _add_deleted(recorder: Recorder, version: ArtifactVersion, aliases: Iterable[str] = ()) -> None:
+    """A version deleted, with the aliases that went with it: named by label, as its row is gone at commit."""
+    before = {"version": version.label}
+    recorder.add_version(EventKind.VERSION_DELETED, version, gone=True, before={**before, "digest": version.digest})
+    for name in aliases:
+        recorder.add_version(EventKind.ALIAS_REMOVED, version, gone=True, alias=name, before=before)
+
+
+def _alias_move(*, version: ArtifactVersion, name: str, recorder: Recorder, left: str = "") -> ArtifactAlias:
     _lock_artifact(version.artifact_id)
-    move_aliases(ArtifactAlias, scope={"artifact_id": version.artifact_id}, holder={"version": version}, names_=[name])
+    moves = move_aliases(
+        ArtifactAlias, scope={"artifact_id": version.artifact_id}, holder={"version": version}, names_=[name]
+    )
+    _add_moves(recorder, version, moves, left)
     return ArtifactAlias.objects.get(version=version, name=name)
 
 
-def _aliases_merge(*, version: ArtifactVersion, aliases: Iterable[str]) -> None:
+def _aliases_merge(*, version: ArtifactVersion, aliases: Iterable[str], recorder: Recorder) -> None:
     """Add `aliases` to an existing committed version (logging the same content again)."""
     _lock_artifact(version.artifact_id)
-    move_aliases(ArtifactAlias, scope={"artifact_id": version.artifact_id}, holder={"version": version}, names_=aliases)
+    moves = move_aliases(
+        ArtifactAlias, scope={"artifact_id": version.artifact_id}, holder={"version": version}, names_=aliases
+    )
+    _add_moves(recorder, version, moves)
 
 
 def _require_change_version(user: User, version: ArtifactVersion) -> None:
@@ -1265,7 +1346,10 @@ def alias_set(*, version: ArtifactVersion, name: str, user: User) -> ArtifactAli
     """Point alias `name` at `version`, taking it off any other version of the artifact."""
     names.validate_alias(name)
     _require_change_version(user, version)
-    return _alias_move(version=version, name=name)
+    recorder = Recorder(user=user)
+    alias = _alias_move(version=version, name=name, recorder=recorder)
+    recorder.save()
+    return alias
 
 
 @transaction.atomic
@@ -1277,6 +1361,9 @@ def alias_remove(*, version: ArtifactVersion, name: str, user: User) -> None:
     deleted, _ = ArtifactAlias.objects.filter(version=version, name=name).delete()
     if not deleted:
         raise ValidationError(f"{version} has no alias '{name}'.", code="missing")
+    recorder = Recorder(user=user)
+    recorder.add_version(EventKind.ALIAS_REMOVED, version, alias=name, before={"version": version.label})
+    recorder.save()
 
 
 @transaction.atomic
@@ -1299,18 +1386,36 @@ def version_update(
         jsonvalues.check(metadata, "metadata")
     tags_add, tags_remove = _validate_tags(tags_add), _validate_tags(tags_remove)
     _require_change_version(user, version)
-    fields = []
+    # What is stored, not the instance: a caller (the admin's form) may have set the new values on it already.
+    stored = ArtifactVersion.objects.values("description", "metadata").get(pk=version.pk)
+    before, after, fields = {}, {}, []
     if description is not None:
+        if description != stored["description"]:
+            before["description"], after["description"] = clip(stored["description"]), clip(description)
         version.description = description
         fields.append("description")
     if metadata is not None:
+        old = stored["metadata"] or {}
+        if metadata != old:
+            # The keys added, removed or changed, not the values: metadata can be large.
+            before["metadata"] = sorted(k for k in old if k not in metadata or old[k] != metadata[k])
+            after["metadata"] = sorted(k for k in metadata if k not in old or old[k] != metadata[k])
         version.metadata = metadata
         fields.append("metadata")
     if fields:
         version.save(update_fields=fields)
-    if tags_remove:
-        VersionTag.objects.filter(version=version, name__in=tags_remove).delete()
-    _tags_add(version, tags_add)
+    if tags_add or tags_remove:
+        tags = list(version.tags.values_list("name", flat=True))
+        if tags_remove:
+            VersionTag.objects.filter(version=version, name__in=tags_remove).delete()
+        _tags_add(version, tags_add)
+        new = [tag for tag in tags if tag not in tags_remove] + [tag for tag in tags_add if tag not in tags]
+        if new != tags:
+            before["tags"], after["tags"] = tags, new
+    if before:
+        recorder = Recorder(user=user)
+        recorder.add_version(EventKind.VERSION_EDITED, version, before=before, after=after)
+        recorder.save()
     return version
 
 
@@ -1339,6 +1444,11 @@ def version_delete(*, version: ArtifactVersion, user: User, delete_aliases: bool
     # Lock the artifact row (as numbering does) before checking: aliases and `latest` cannot move meanwhile.
     Artifact.objects.filter(pk=artifact.pk).update(updated_at=timezone.now())
     version_delete_check(version=version, delete_aliases=delete_aliases)
+    newest = ArtifactVersion.committed.filter(artifact=artifact).exclude(pk=version.pk).order_by("-index").first()
+    recorder = Recorder(user=user)
+    # `latest` moves on to the newest version left (recorded below), unless none is left.
+    held = version_aliases_to_delete(version) + ([names.LATEST] if newest is None else [])
+    _add_deleted(recorder, version, held)
     try:
         with transaction.atomic():
             version.delete()
@@ -1346,9 +1456,10 @@ def version_delete(*, version: ArtifactVersion, user: User, delete_aliases: bool
         # Linked meanwhile by someone else.
         raise ValidationError(f"{version} is linked to the registry; unlink it first.", code="linked") from None
     Artifact.objects.filter(pk=artifact.pk).update(num_versions=F("num_versions") - 1)
-    newest = ArtifactVersion.committed.filter(artifact=artifact).order_by("-index").first()
     if newest is not None:
-        _alias_move(version=newest, name=names.LATEST)
+        newest.artifact = artifact
+        _alias_move(version=newest, name=names.LATEST, recorder=recorder, left=version.label)
+    recorder.save()
 
 
 @transaction.atomic
@@ -1369,6 +1480,13 @@ def artifact_delete(*, artifact: Artifact, user: User) -> None:
             "collection: unlink them there first.",
             code="linked",
         )
+    recorder = Recorder(user=user)
+    recorder.add_artifact(
+        EventKind.ARTIFACT_DELETED,
+        artifact,
+        gone=True,
+        before={"type": artifact.type, "versions": ArtifactVersion.committed.filter(artifact=artifact).count()},
+    )
     try:
         with transaction.atomic():
             artifact.delete()
@@ -1376,6 +1494,7 @@ def artifact_delete(*, artifact: Artifact, user: User) -> None:
         raise ValidationError(
             f"A version of {artifact.name} was linked meanwhile; unlink it first.", code="linked"
         ) from None
+    recorder.save()
 
 
 def version_delete_check(*, version: ArtifactVersion, delete_aliases: bool = False) -> None:
@@ -1427,8 +1546,11 @@ def artifact_update(
         names.validate_name(name, "artifact name")
     if description is not None:
         names.validate_text(description)
-    permissions.require_change_project(user, artifact.project)
+    project = artifact.project
+    permissions.require_change_project(user, project)
     artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    artifact.project = project
+    was = {"name": artifact.name, "description": clip(artifact.description)}
     if name is not None and name != artifact.name:
         if Artifact.objects.filter(project=artifact.project_id, name=name).exists():
             raise ValidationError(f"The project already has an artifact named {name!r}.", code="duplicate_name")
@@ -1440,7 +1562,22 @@ def artifact_update(
             artifact.save(update_fields=["name", "description", "updated_at"])
     except IntegrityError:  # the name was taken by a concurrent caller meanwhile
         raise ValidationError(f"The project already has an artifact named {name!r}.", code="duplicate_name") from None
+    _record_artifact_edit(user, artifact, was, {"name": artifact.name, "description": clip(artifact.description)})
     return artifact
+
+
+def _record_artifact_edit(user: User, artifact: Artifact, was: dict, now: dict) -> None:
+    """Record the fields of `artifact` that changed (none changed: nothing)."""
+    changed = [field for field in now if now[field] != was[field]]
+    if changed:
+        recorder = Recorder(user=user)
+        recorder.add_artifact(
+            EventKind.ARTIFACT_EDITED,
+            artifact,
+            before={field: was[field] for field in changed},
+            after={field: now[field] for field in changed},
+        )
+        recorder.save()
 
 
 @transaction.atomic
@@ -1450,11 +1587,14 @@ def artifact_tags_change(
     """Add and remove tags of `artifact` (W&B's collection tags). Added tags go last in the order given; adding
     a tag it has, or removing one it lacks, changes nothing. An invalid tag refuses the whole call."""
     add, remove = _validate_tags(add), _validate_tags(remove)
-    permissions.require_change_project(user, artifact.project)
+    project = artifact.project
+    permissions.require_change_project(user, project)
     artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    artifact.project = project
     tags = [tag for tag in artifact.tags if tag not in remove]
     tags += [tag for tag in add if tag not in tags]
     if tags != artifact.tags:
+        _record_artifact_edit(user, artifact, {"tags": artifact.tags}, {"tags": tags})
         artifact.tags = tags
         artifact.save(update_fields=["tags", "updated_at"])
     return artifact
@@ -1468,8 +1608,10 @@ def artifact_type_change(*, artifact: Artifact, user: User, type: str) -> Artifa
     max_length = Artifact._meta.get_field("type").max_length
     if len(type) > max_length:
         raise ValidationError(f"An artifact type has at most {max_length} characters.", code="too_long")
-    permissions.require_change_project(user, artifact.project)
+    project = artifact.project
+    permissions.require_change_project(user, project)
     artifact = Artifact.objects.select_for_update().get(pk=artifact.pk)
+    artifact.project = project
     if type == artifact.type:
         return artifact
     for reserved in (artifact.type, type):
@@ -1484,6 +1626,7 @@ def artifact_type_change(*, artifact: Artifact, user: User, type: str) -> Artifa
             f"'{artifact.type}': unlink them before changing it.",
             code="linked",
         )
+    _record_artifact_edit(user, artifact, {"type": artifact.type}, {"type": type})
     artifact.type = type
     artifact.save(update_fields=["type", "updated_at"])
     return artifact

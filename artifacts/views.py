@@ -1,3 +1,4 @@
+import functools
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
@@ -240,6 +241,7 @@ def artifact_panel(request: HtmxHttpRequest, version, tab: str) -> Panel:
         delete_url=reverse("artifacts:version_delete", args=args) if can else None,
         can_change=can,
         depth=lineage.parse_depth(request.GET.get("depth")),
+        events=functools.partial(queries.events_of_version, version),
     )
 
 

@@ -14,7 +14,6 @@ from registry.models import (
     Automation,
     Delivery,
     DeliveryAttempt,
-    Event,
     Link,
     LinkAlias,
     RegisteredModel,
@@ -24,7 +23,6 @@ from registry.models import (
     Visibility,
     Webhook,
     scope_filter,
-    scope_related,
 )
 
 
@@ -430,26 +428,6 @@ class RegistryAdmin(UserFormMixin, ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for obj in queryset:
             self.delete_model(request, obj)
-
-
-@admin.register(Event)
-class EventAdmin(ModelAdmin):
-    """Every recorded change, read-only: events are written by the services that make the changes, never here."""
-
-    list_display = ["created_at", "kind", "actor_name", "registered_model", "object_label", "alias", "before", "after"]
-    list_filter = ["kind"]
-    search_fields = ["actor_name", "object_label", "alias"]
-    list_select_related = scope_related("registered_model__")
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
-        return False
 
 
 class ReadOnlyAdmin(ModelAdmin):

@@ -29,14 +29,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from artifacts.models import Event, EventKind
 from registry.models import (
     Automation,
     AutomationEvent,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
-    Event,
-    EventKind,
     Link,
     Webhook,
 )

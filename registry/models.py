@@ -292,54 +292,6 @@ class LinkAlias(models.Model):
         return f"{self.registered_model.name}:{self.name}"
 
 
-class EventKind(models.TextChoices):
-    LINK_CREATED = "link.created", "Linked"
-    LINK_REMOVED = "link.removed", "Unlinked"
-    ALIAS_SET = "alias.set", "Alias set"
-    ALIAS_MOVED = "alias.moved", "Alias moved"
-    ALIAS_REMOVED = "alias.removed", "Alias removed"
-
-
-class Event(models.Model):
-    """One change to a registered model (collection), recorded by the service that made it, in its transaction:
-    who (kept by name too, for when the user is gone), when, which version (link) by id and label, the alias, and
-    what it was before and after (`{"version": "v3"}`). Rows are never edited; they go with their registered
-    model."""
-
-    kind = models.CharField(max_length=32, choices=EventKind.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_name = models.CharField(max_length=150, blank=True)
-    created_at = models.DateTimeField()
-    entity = models.ForeignKey(Entity, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    registered_model = models.ForeignKey(
-        RegisteredModel, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
-    )
-    # The link (registry version) by id, not a foreign key: the event outlives an unlinked version.
-    object_id = models.PositiveBigIntegerField(null=True, blank=True)
-    object_label = models.CharField(max_length=300, blank=True)
-    alias = models.CharField(max_length=128, blank=True)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-
-    class Meta:
-        # The History tab: a registered model's events, newest first (filtered by alias or kind within it).
-        indexes = [models.Index(fields=["registered_model", "-created_at", "-id"], name="event_model_time")]
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.object_label} {self.alias}".strip()
-
-    @property
-    def version_before(self) -> str:
-        return (self.before or {}).get("version", "")
-
-    @property
-    def version_after(self) -> str:
-        return (self.after or {}).get("version", "")
-
-
 class Webhook(models.Model):
     """Where automations send their requests: a team's (or a registry's) endpoint, with an optional secret that
     signs each body (HMAC-SHA256) and extra headers. The secret is never shown back."""

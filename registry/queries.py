@@ -7,15 +7,14 @@ from django.db.models import Min, Prefetch, Q, QuerySet, Subquery, prefetch_rela
 from django.shortcuts import get_object_or_404
 
 from artifacts import names, permissions
-from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, Organization, Project
+from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, Event, Organization, Project
 from artifacts.permissions import User
-from artifacts.queries import index_in
+from artifacts.queries import VERSION_EVENTS, index_in
 from registry import permissions as registry_permissions
 from registry.models import (
     LEGACY,
     Automation,
     Delivery,
-    Event,
     Link,
     LinkAlias,
     RegisteredModel,
@@ -460,7 +459,7 @@ def events_of(
     """One page of the model's History, newest first, and one more row when an older page follows. Keyset paged
     (`before`: the id of the last event shown), so every page costs one query read by the (model, time, id)
     index."""
-    qs = Event.objects.filter(registered_model=rm)
+    qs = Event.objects.filter(registered_model_id=rm.pk)
     if alias:
         qs = qs.filter(alias=alias)
     elif hide_latest:
@@ -468,7 +467,7 @@ def events_of(
     if kind:
         qs = qs.filter(kind=kind)
     if before is not None:
-        last = Subquery(Event.objects.filter(pk=before, registered_model=rm).values("created_at")[:1])
+        last = Subquery(Event.objects.filter(pk=before, registered_model_id=rm.pk).values("created_at")[:1])
         qs = qs.filter(Q(created_at__lt=last) | Q(created_at=last, pk__lt=before))
     return list(qs.order_by("-created_at", "-id")[: EVENTS_PER_PAGE + 1])
 
@@ -476,12 +475,19 @@ def events_of(
 def event_aliases(rm: RegisteredModel) -> list[str]:
     """Every alias the model's History names, for its filter."""
     return list(
-        Event.objects.filter(registered_model=rm)
+        Event.objects.filter(registered_model_id=rm.pk)
         .exclude(alias="")
         .order_by("alias")
         .values_list("alias", flat=True)
         .distinct()
     )
+
+
+def events_of_link(link: Link) -> list[Event]:
+    """The newest events of one registry version (the version panel lists them; the History tab has all), and
+    one more when there are more."""
+    qs = Event.objects.filter(registered_model_id=link.registered_model_id, object_id=link.pk)
+    return list(qs.order_by("-created_at", "-id")[: VERSION_EVENTS + 1])
 
 
 # Automations (admins of their team or registry only: the views check before asking).

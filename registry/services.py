@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from artifacts import names, permissions
 from artifacts import services as artifact_services
-from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Project
+from artifacts.events import Recorder, clip
+from artifacts.models import Artifact, ArtifactVersion, Entity, EventKind, Organization, Project
 from artifacts.permissions import User
 from registry import automations
 from registry import permissions as registry_permissions
@@ -23,8 +24,6 @@ from registry.models import (
     Automation,
     AutomationEvent,
     Delivery,
-    Event,
-    EventKind,
     Link,
     LinkAlias,
     RegisteredModel,
@@ -162,7 +161,14 @@ def registered_model_create(
         created_by=user if user.is_authenticated else None,
     )
     _count_collection(registry, +1)
+    recorder = _Events(user=user)
+    recorder.add_model(EventKind.MODEL_CREATED, rm, after=_model_state(rm))
+    recorder.save()
     return rm
+
+
+def _model_state(rm: RegisteredModel) -> dict:
+    return {"name": rm.name, "type": rm.type, "description": clip(rm.description), "tags": rm.tags}
 
 
 @transaction.atomic
@@ -183,6 +189,8 @@ def registered_model_update(
     if renamed:
         names.validate_name(name, f"{_what(scope)} name")
     registry_permissions.require_change(user, scope)
+    # What is stored, not the instance: a caller (the admin's form) may have set the new values on it already.
+    was = _model_state(RegisteredModel.objects.get(pk=registered_model.pk))
     if renamed:
         if RegisteredModel.objects.filter(**scope_filter(scope), name=name).exists():
             raise ValidationError(
@@ -196,6 +204,17 @@ def registered_model_update(
     if tags is not None:
         registered_model.tags = _clean_tags(tags)
     registered_model.save(update_fields=["name", "description", "tags", "updated_at"])
+    now = _model_state(registered_model)
+    changed = [field for field in now if now[field] != was[field]]
+    if changed:
+        recorder = _Events(user=user)
+        recorder.add_model(
+            EventKind.MODEL_EDITED,
+            registered_model,
+            before={field: was[field] for field in changed},
+            after={field: now[field] for field in changed},
+        )
+        recorder.save()
     return registered_model
 
 
@@ -294,9 +313,10 @@ def link_version(
         aliases=aliases,
     )
     with transaction.atomic():
+        recorder = _Events(user=user)
         if registered_model is None:
             registered_model = _registered_model_get_or_create(
-                scope=scope, name=registered_model_name, user=user, type=version.artifact.type
+                scope=scope, name=registered_model_name, user=user, type=version.artifact.type, recorder=recorder
             )
             # Created by a concurrent caller meanwhile: the type rule is checked again on the row itself.
             check_accepts(registered_model, version)
@@ -319,7 +339,7 @@ def link_version(
             RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
             moves = _aliases_move(link=link, names_=aliases)
         link.registered_model = registered_model
-        recorder = _Events(user=user, link=link)
+        recorder.link = link
         if created:
             recorder.add(EventKind.LINK_CREATED, after={"version": link.label, "source": _source_label(version)})
         recorder.add_moves(moves)
@@ -349,8 +369,11 @@ def link_version_into_project(
         return link(project=artifact_services.project_get_or_create(entity=entity, name=project_name, user=user))
 
 
-def _registered_model_get_or_create(*, scope: Scope, name: str, user: User, type: str) -> RegisteredModel:
-    """The named registered model (collection); a new one accepts `type` (its first version's type) from now on."""
+def _registered_model_get_or_create(
+    *, scope: Scope, name: str, user: User, type: str, recorder: "_Events"
+) -> RegisteredModel:
+    """The named registered model (collection); a new one accepts `type` (its first version's type) from now on,
+    and its creation is recorded with the link that made it."""
     lookup = scope_filter(scope)
     try:
         with transaction.atomic():
@@ -365,6 +388,7 @@ def _registered_model_get_or_create(*, scope: Scope, name: str, user: User, type
             )
             if created:
                 _count_collection(rm.registry, +1)
+                recorder.add_model(EventKind.MODEL_CREATED, rm, after=_model_state(rm))
     except IntegrityError:
         rm = RegisteredModel.objects.get(**lookup, name=name)
     return rm
@@ -387,31 +411,37 @@ def _lock_model(registered_model_id: int) -> int:
     )
 
 
-class _Events:
-    """The events one operation on `link` records: gathered as it goes, written at its end in one insert."""
+class _Events(Recorder):
+    """The registry events one operation records (on `link`, when it concerns one): gathered as it goes, written
+    at its end by `save()`, one insert. Every registry event is written there."""
 
-    def __init__(self, *, user: User, link: Link) -> None:
-        self.link, self.rows = link, []
-        self.actor = user if user.is_authenticated else None
-        self.actor_name = user.get_username() if self.actor is not None else ""
-        self.now = timezone.now()
+    def __init__(self, *, user: User | None, link: Link | None = None) -> None:
+        super().__init__(user=user)
+        self.link = link
 
     def add(self, kind: str, *, alias: str = "", before: dict | None = None, after: dict | None = None) -> None:
+        """An event of `self.link`."""
         rm = self.link.registered_model
-        self.rows.append(
-            Event(
-                kind=kind,
-                actor=self.actor,
-                actor_name=self.actor_name,
-                created_at=self.now,
-                entity_id=rm.entity_id,
-                registered_model_id=rm.pk,
-                object_id=self.link.pk,
-                object_label=f"{rm.name}:{self.link.label}",
-                alias=alias,
-                before=before,
-                after=after,
-            )
+        super().add(
+            kind,
+            entity_id=rm.entity_id,
+            registered_model_id=rm.pk,
+            object_id=self.link.pk,
+            object_label=f"{rm.name}:{self.link.label}",
+            version_id=self.link.source_id,
+            alias=alias,
+            before=before,
+            after=after,
+        )
+
+    def add_model(self, kind: str, rm: RegisteredModel, **fields: object) -> None:
+        """An event of the registered model (collection) itself."""
+        super().add(kind, entity_id=rm.entity_id, registered_model_id=rm.pk, object_label=rm.name, **fields)
+
+    def add_registry(self, kind: str, registry: Registry, **fields: object) -> None:
+        """An event of a registry's settings (its members, its protected aliases)."""
+        super().add(
+            kind, entity_id=registry.organization.entity_id, object_id=registry.pk, object_label=str(registry), **fields
         )
 
     def add_moves(self, moves: Iterable[artifact_services.AliasMove], *, left: str | None = None) -> None:
@@ -426,10 +456,24 @@ class _Events:
                 self.add(EventKind.ALIAS_MOVED, alias=move.name, before={"version": before}, after=after)
 
     def save(self) -> None:
-        """Write the events, then the webhook deliveries they fire (same transaction: both commit or neither)."""
-        if self.rows:
-            Event.objects.bulk_create(self.rows)
-            automations.dispatch(events=self.rows, link=self.link)
+        """The one write point of the registry's events: writes them, then the webhook deliveries they fire (same
+        transaction: both commit or neither)."""
+        rows = self.rows
+        super().save()
+        if rows and self.link is not None:
+            automations.dispatch(events=rows, link=self.link)
+
+    def add_member(self, registry: Registry, *, member: str, was: str | None, role: str | None) -> None:
+        """A user or team added to the registry (`was` None), given another role, or removed (`role` None)."""
+        if was == role:
+            return
+        kind = EventKind.MEMBER_ADDED if was is None else EventKind.MEMBER_REMOVED if role is None else None
+        self.add_registry(
+            kind or EventKind.MEMBER_CHANGED,
+            registry,
+            before={"member": member, "role": was} if was is not None else None,
+            after={"member": member, "role": role} if role is not None else None,
+        )
 
 
 def _source_label(version: ArtifactVersion) -> str:
@@ -514,8 +558,15 @@ def registered_model_delete(*, registered_model: RegisteredModel, user: User) ->
     if not registry_permissions.is_admin(user, scope):
         registry_permissions.require_view(user, scope)
         raise PermissionDenied(f"Only admins of {_where(scope)} may delete a {registered_model.kind}.")
+    recorder = _Events(user=user)
+    recorder.add_model(
+        EventKind.MODEL_DELETED,
+        registered_model,
+        before={**_model_state(registered_model), "versions": registered_model.num_versions},
+    )
     registered_model.delete()
     _count_collection(registered_model.registry, -1)
+    recorder.save()
 
 
 # The organization's registries (W&B's current Registry).
@@ -599,7 +650,7 @@ def registry_create(
     duplicate = f"A registry named '{name}' already exists in '{organization}'."
     if Registry.objects.filter(organization=organization, name=name).exists():
         raise ValidationError(duplicate, code="duplicate")
-    return artifact_services.create_unique(
+    registry = artifact_services.create_unique(
         Registry,
         duplicate=duplicate,
         organization=organization,
@@ -609,6 +660,19 @@ def registry_create(
         visibility=visibility,
         created_by=user if user.is_authenticated else None,
     )
+    recorder = _Events(user=user)
+    recorder.add_registry(EventKind.REGISTRY_CREATED, registry, after=_registry_state(registry))
+    recorder.save()
+    return registry
+
+
+def _registry_state(registry: Registry) -> dict:
+    return {
+        "name": registry.name,
+        "description": clip(registry.description),
+        "artifact_types": registry.artifact_types,
+        "visibility": registry.visibility,
+    }
 
 
 @transaction.atomic
@@ -633,6 +697,7 @@ def registry_update(
     types = _clean_types(artifact_types) if artifact_types is not None else None
     registry_permissions.require_admin(user, registry)
     registry = Registry.objects.select_for_update().get(pk=registry.pk)
+    was = _registry_state(registry)
     if types is not None:
         held = set(registry.collections.values_list("type", flat=True))
         stranded = sorted(held - set(types)) if types else []
@@ -653,6 +718,17 @@ def registry_update(
             )
         registry.name = name
     registry.save(update_fields=["name", "description", "artifact_types", "visibility", "updated_at"])
+    now = _registry_state(registry)
+    changed = [field for field in now if now[field] != was[field]]
+    if changed:
+        recorder = _Events(user=user)
+        recorder.add_registry(
+            EventKind.REGISTRY_EDITED,
+            registry,
+            before={field: was[field] for field in changed},
+            after={field: now[field] for field in changed},
+        )
+        recorder.save()
     return registry
 
 
@@ -660,7 +736,13 @@ def registry_update(
 def registry_delete(*, registry: Registry, user: User) -> None:
     """Delete a registry with its collections and links (the source versions stay): organization admins only."""
     registry_permissions.require_create_registry(user, registry.organization_id)
+    # Each collection's history records its end, as deleting it alone does.
+    recorder = _Events(user=user)
+    for rm in registry.collections.all():
+        recorder.add_model(EventKind.MODEL_DELETED, rm, before={**_model_state(rm), "versions": rm.num_versions})
+    recorder.add_registry(EventKind.REGISTRY_DELETED, registry, before=_registry_state(registry))
     registry.delete()
+    recorder.save()
 
 
 def _validate_registry_role(role: str) -> None:
@@ -689,8 +771,12 @@ def registry_member_set(*, registry: Registry, user: User, role: str, actor: Use
     if actor is not None:
         registry_permissions.require_admin(actor, registry)
     _require_active(user)
+    was = RegistryMember.objects.filter(registry=registry, user=user).values_list("role", flat=True).first()
     member, _ = RegistryMember.objects.update_or_create(registry=registry, user=user, defaults={"role": role})
     registry_permissions.forget_roles(user)
+    recorder = _Events(user=actor)
+    recorder.add_member(registry, member=user.get_username(), was=was, role=role)
+    recorder.save()
     return member
 
 
@@ -710,10 +796,14 @@ def registry_member_add(*, registry: Registry, username: str, role: str, actor: 
 @transaction.atomic
 def registry_member_remove(*, registry: Registry, user: User, actor: User) -> None:
     registry_permissions.require_admin(actor, registry)
+    was = RegistryMember.objects.filter(registry=registry, user=user).values_list("role", flat=True).first()
     deleted, _ = RegistryMember.objects.filter(registry=registry, user=user).delete()
     if not deleted:
         raise ValidationError(f"{user.get_username()} is not a member of the {registry.name} registry.", code="missing")
     registry_permissions.forget_roles(user)
+    recorder = _Events(user=actor)
+    recorder.add_member(registry, member=user.get_username(), was=was, role=None)
+    recorder.save()
 
 
 @transaction.atomic
@@ -726,9 +816,13 @@ def registry_team_member_set(
     if actor is not None:
         registry_permissions.require_admin(actor, registry)
     _require_team(team)
+    was = RegistryTeamMember.objects.filter(registry=registry, team=team).values_list("role", flat=True).first()
     member, _ = RegistryTeamMember.objects.update_or_create(registry=registry, team=team, defaults={"role": role})
     if actor is not None:
         registry_permissions.forget_roles(actor)
+    recorder = _Events(user=actor)
+    recorder.add_member(registry, member=f"team {team.name}", was=was, role=role)
+    recorder.save()
     return member
 
 
@@ -750,10 +844,14 @@ def registry_team_member_add(*, registry: Registry, team_name: str, role: str, a
 @transaction.atomic
 def registry_team_member_remove(*, registry: Registry, team: Entity, actor: User) -> None:
     registry_permissions.require_admin(actor, registry)
+    was = RegistryTeamMember.objects.filter(registry=registry, team=team).values_list("role", flat=True).first()
     deleted, _ = RegistryTeamMember.objects.filter(registry=registry, team=team).delete()
     if not deleted:
         raise ValidationError(f"{team.name} is not a member of the {registry.name} registry.", code="missing")
     registry_permissions.forget_roles(actor)
+    recorder = _Events(user=actor)
+    recorder.add_member(registry, member=f"team {team.name}", was=was, role=None)
+    recorder.save()
 
 
 @transaction.atomic
@@ -774,12 +872,18 @@ def registry_members_add(
         _require_active(user)
     for team in teams:
         _require_team(team)
+    recorder = _Events(user=actor)
     for user in users:
-        RegistryMember.objects.get_or_create(registry=registry, user=user, defaults={"role": role})
+        _, added = RegistryMember.objects.get_or_create(registry=registry, user=user, defaults={"role": role})
         registry_permissions.forget_roles(user)
+        if added:
+            recorder.add_member(registry, member=user.get_username(), was=None, role=role)
     for team in teams:
-        RegistryTeamMember.objects.get_or_create(registry=registry, team=team, defaults={"role": role})
+        _, added = RegistryTeamMember.objects.get_or_create(registry=registry, team=team, defaults={"role": role})
+        if added:
+            recorder.add_member(registry, member=f"team {team.name}", was=None, role=role)
     registry_permissions.forget_roles(actor)
+    recorder.save()
 
 
 @transaction.atomic
@@ -789,10 +893,18 @@ def registry_members_remove(
     """W&B's `remove_members`: removing a user or team that is not a member does nothing."""
     users, teams = list(users), list(teams)
     registry_permissions.require_admin(actor, registry)
-    RegistryMember.objects.filter(registry=registry, user__in=users).delete()
-    RegistryTeamMember.objects.filter(registry=registry, team__in=teams).delete()
+    recorder = _Events(user=actor)
+    gone_users = RegistryMember.objects.filter(registry=registry, user__in=users)
+    for username, was in gone_users.values_list("user__username", "role"):
+        recorder.add_member(registry, member=username, was=was, role=None)
+    gone_teams = RegistryTeamMember.objects.filter(registry=registry, team__in=teams)
+    for team_name, was in gone_teams.values_list("team__name", "role"):
+        recorder.add_member(registry, member=f"team {team_name}", was=was, role=None)
+    gone_users.delete()
+    gone_teams.delete()
     for user in [*users, actor]:
         registry_permissions.forget_roles(user)
+    recorder.save()
 
 
 @transaction.atomic
@@ -800,13 +912,21 @@ def registry_protected_alias_add(*, registry: Registry, name: str, actor: User) 
     """Protect alias `name` in the registry: from now on only its admins may set or remove it."""
     names.validate_alias(name)
     registry_permissions.require_admin(actor, registry)
-    return artifact_services.protected_alias_add(registry, name)
+    aliases = artifact_services.protected_alias_add(registry, name)
+    recorder = _Events(user=actor)
+    recorder.add_registry(EventKind.PROTECTED_ALIAS_ADDED, registry, alias=name)
+    recorder.save()
+    return aliases
 
 
 @transaction.atomic
 def registry_protected_alias_remove(*, registry: Registry, name: str, actor: User) -> list[str]:
     registry_permissions.require_admin(actor, registry)
-    return artifact_services.protected_alias_remove(registry, name)
+    aliases = artifact_services.protected_alias_remove(registry, name)
+    recorder = _Events(user=actor)
+    recorder.add_registry(EventKind.PROTECTED_ALIAS_REMOVED, registry, alias=name)
+    recorder.save()
+    return aliases
 
 
 @dataclass(frozen=True)

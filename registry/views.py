@@ -1,3 +1,5 @@
+import functools
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -13,7 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retar
 from artifacts import compare, lineage, names, permissions
 from artifacts import queries as artifact_queries
 from artifacts import services as artifact_services
-from artifacts.models import Project, Role
+from artifacts.models import MODEL_EVENT_KINDS, Project, Role
 from artifacts.panel import AliasChip, Panel, build_panel, wandb_tab
 from artifacts.views import (
     PANEL_PARTIALS,
@@ -38,7 +40,7 @@ from registry.forms import (
     WebhookEditForm,
     WebhookForm,
 )
-from registry.models import DeliveryStatus, EventKind, Link, RegisteredModel, Registry, RegistryRole, scope_route
+from registry.models import DeliveryStatus, Link, RegisteredModel, Registry, RegistryRole, scope_route
 from registry_site.htmx import HtmxHttpRequest, wants_fragment
 
 
@@ -328,6 +330,8 @@ def _registry_panel(request: HtmxHttpRequest, link, tab: str) -> Panel:
         unlink_url=rm.route("link_unlink", link.index) if may_unlink(request.user, link, aliases) else None,
         can_change=can,
         depth=lineage.parse_depth(request.GET.get("depth")),
+        events=functools.partial(queries.events_of_link, link),
+        history_url=rm.route("model_history"),
     )
 
 
@@ -406,12 +410,13 @@ def link_detail(
 def model_history(
     request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None, project: str | None = None
 ) -> HttpResponse:
-    """The model card's History tab: who linked, unlinked and moved which alias when, filtered by alias and kind,
-    50 a page (`?before=<event id>` pages back); the filter form swaps only the list under htmx."""
+    """The model card's History tab: who created and edited it, linked, unlinked and moved which alias when,
+    filtered by alias and kind, 50 a page (`?before=<event id>` pages back); the filter form swaps only the list
+    under htmx."""
     rm = queries.registered_model_for_user(request.user, entity, name, registry, project)
     alias = request.GET.get("alias", "")
     kind = request.GET.get("kind", "")
-    if kind and kind not in EventKind.values:
+    if kind and kind not in MODEL_EVENT_KINDS:
         kind = ""
     hide_latest = request.GET.get("hide_latest") == "1"
     before = request.GET.get("before", "")
@@ -432,7 +437,7 @@ def model_history(
         "older_url": older,
         "newest_url": f"?{newest.urlencode()}" if before else None,
         "aliases": queries.event_aliases(rm),
-        "kinds": EventKind.choices,
+        "kinds": [(kind, kind.label) for kind in MODEL_EVENT_KINDS],
         "alias": alias,
         "kind": kind,
         "hide_latest": hide_latest,

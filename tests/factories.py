@@ -108,7 +108,7 @@ def snapshot() -> dict[str, int]:
         r.RegisteredModel,
         r.Link,
         r.LinkAlias,
-        r.Event,
+        a.Event,
     ]
     return {m.__name__: m.objects.count() for m in tables}
 

@@ -45,7 +45,7 @@ def staff_member(team):
         "registry/registeredmodel",
         "registry/link",
         "registry/linkalias",
-        "registry/event",
+        "artifacts/event",
         "artifacts/organization",
         "registry/registry",
     ],
@@ -309,6 +309,30 @@ def test_registry_members_and_teams_in_the_admin(client, root, team):
     assert client.post(url, data).status_code == 302
     assert list(RegistryMember.objects.values_list("user__username", "role")) == [("oscar", "restricted_viewer")]
     assert list(RegistryTeamMember.objects.values_list("team__name", "role")) == [("reviewco", "member")]
+
+
+def test_edits_in_the_admin_are_recorded_as_events(client, root, project):
+    from artifacts.models import Event
+
+    version = log_version(project)
+    client.force_login(root)
+    r = client.post(
+        reverse("admin:artifacts_artifactversion_change", args=[version.pk]),
+        {
+            "description": "new words",
+            "aliases-TOTAL_FORMS": 0,
+            "aliases-INITIAL_FORMS": 0,
+            "files-TOTAL_FORMS": 0,
+            "files-INITIAL_FORMS": 0,
+        },
+    )
+    assert r.status_code == 302, r.content
+    edited = Event.objects.get(kind="version.edited")
+    assert (edited.actor_name, edited.before, edited.after) == (
+        "root",
+        {"description": ""},
+        {"description": "new words"},
+    )
 
 
 def test_deleted_runs_are_listed_read_only_in_the_admin(client, root, project):

@@ -8,7 +8,7 @@ from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from artifacts import services
+from artifacts import events, services
 from artifacts.models import ApiKey
 from artifacts.permissions import User
 
@@ -35,7 +35,8 @@ def authenticate(request: HttpRequest) -> User | None:
     if key is None:
         return None
     _used.key = key
-    return key.user
+    # The events the services record for this request name the key the user acted through.
+    return events.acting_via(key.user, f"API key {key.name or key.prefix + '…'}")
 
 
 @receiver(request_finished)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
+from artifacts.models import Event, EventKind
 from registry import automations, services
 from registry.models import (
     Automation,
@@ -21,8 +22,6 @@ from registry.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
-    Event,
-    EventKind,
     Webhook,
 )
 from tests.factories import link, log_version, snapshot

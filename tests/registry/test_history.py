@@ -11,16 +11,21 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
+from artifacts.models import Event, EventKind
 from registry import services
-from registry.models import Event, EventKind, Link, RegisteredModel
+from registry.models import Link, RegisteredModel
 from tests.factories import link, log_version, snapshot
 
 HX = {"HX-Request": "true", "HX-Target": "history-list"}
 HISTORY = "/registry/model/reviewco/MNIST-dev/history"
 
 
+LINK_KINDS = ["link.created", "link.removed", "alias.set", "alias.moved", "alias.removed"]
+
+
 def _events(**filters) -> list[tuple]:
-    rows = Event.objects.filter(**filters).order_by("id")
+    """The registry's link and alias events (artifact-side and other registry events are tested elsewhere)."""
+    rows = Event.objects.filter(registered_model_id__isnull=False, kind__in=LINK_KINDS, **filters).order_by("id")
     return [(e.kind, e.alias, e.actor_name, e.version_before, e.version_after) for e in rows]
 
 
@@ -39,7 +44,8 @@ def test_a_first_link_records_the_link_and_the_aliases_it_sets(team, project):
     ]
     created = Event.objects.get(kind=EventKind.LINK_CREATED)
     assert created.actor == team.admin
-    assert created.registered_model == lk.registered_model
+    assert created.registered_model_id == lk.registered_model_id
+    assert created.version == lk.source
     assert created.entity == team.entity
     assert created.object_id == lk.pk
     assert created.object_label == "MNIST-dev:v0"
@@ -59,7 +65,8 @@ def test_linking_a_newer_version_records_latest_and_the_given_aliases_moving(tea
         ("alias.moved", "staging", "alice", "v0", "v2"),
     ]
     # One operation, one time.
-    assert len(set(Event.objects.filter(object_id=v2.pk).values_list("created_at", flat=True))) == 1
+    linked = Event.objects.filter(registered_model_id=v2.registered_model_id, object_id=v2.pk)
+    assert len(set(linked.values_list("created_at", flat=True))) == 1
 
 
 def test_linking_a_version_already_linked_records_only_the_aliases_it_gains(team, project):
@@ -148,6 +155,7 @@ def test_a_member_refused_unlinking_a_protected_version_records_nothing(team, pr
 def test_a_change_and_its_events_commit_together(team, project, monkeypatch):
     _, v1 = _two_links(team, project)
     v1_pk = v1.pk
+    v2 = log_version(project)
     before = snapshot()
 
     def failing(*args, **kwargs):
@@ -157,7 +165,7 @@ def test_a_change_and_its_events_commit_together(team, project, monkeypatch):
     with pytest.raises(RuntimeError):
         services.link_alias_set(link=v1, name="staging", user=team.member)
     with pytest.raises(RuntimeError):
-        services.link_version(version=log_version(project), user=team.member, registered_model=v1.registered_model)
+        services.link_version(version=v2, user=team.member, registered_model=v1.registered_model)
     with pytest.raises(RuntimeError):
         services.link_delete(link=v1, user=team.member)
     after = snapshot()
@@ -175,10 +183,13 @@ def test_an_event_keeps_its_actors_name_when_the_user_is_gone(team, project):
     assert removed.actor is None and removed.actor_name == "bob"
 
 
-def test_deleting_a_registered_model_deletes_its_history(team, project):
+def test_a_registered_models_history_outlives_it(team, project):
     v0, _ = _two_links(team, project)
+    rm_pk = v0.registered_model_id
+    kept = Event.objects.filter(registered_model_id=rm_pk).count()
     services.registered_model_delete(registered_model=v0.registered_model, user=team.admin)
-    assert not Event.objects.exists()
+    assert Event.objects.filter(registered_model_id=rm_pk).count() == kept + 1
+    assert Event.objects.filter(registered_model_id=rm_pk).first().kind == EventKind.MODEL_DELETED
 
 
 # The History tab.
@@ -219,10 +230,11 @@ def test_the_history_filters_by_alias_and_by_kind(client, history):
     r = client.get(HISTORY, {"kind": "link.created"})
     assert [e.version_after for e in r.context["events"]] == ["v1", "v0"]
     r = client.get(HISTORY, {"hide_latest": "1"})
-    assert all(e.alias != "latest" for e in r.context["events"]) and len(r.context["events"]) == 5
+    # Two links, their staging and production, and the registered model created by the first.
+    assert all(e.alias != "latest" for e in r.context["events"]) and len(r.context["events"]) == 6
     # The alias list offers every alias the history names; an unknown kind is no filter.
     assert client.get(HISTORY).context["aliases"] == ["latest", "production", "staging"]
-    assert len(client.get(HISTORY, {"kind": "nonsense"}).context["events"]) == 7
+    assert len(client.get(HISTORY, {"kind": "nonsense"}).context["events"]) == 8
 
 
 def test_the_filter_swaps_only_the_list_for_htmx(client, history):
@@ -248,7 +260,7 @@ def _bulk_events(rm: RegisteredModel, count: int) -> None:
             actor_name="alice",
             # Pairs share a time: paging goes by (time, id).
             created_at=start + datetime.timedelta(seconds=i // 2),
-            registered_model=rm,
+            registered_model_id=rm.pk,
             entity_id=rm.entity_id,
             object_label=f"{rm.name}:v{i}",
             alias="staging",
@@ -308,7 +320,7 @@ def test_a_project_collection_has_its_history_too(client, team, project):
     client.force_login(team.member)
     url = reverse("registry:portfolio_model_history", args=["reviewco", "mnist", "best"])
     r = client.get(url)
-    assert [e.kind for e in r.context["events"]] == ["alias.set", "alias.set", "link.created"]
+    assert [e.kind for e in r.context["events"]] == ["alias.set", "alias.set", "link.created", "model.created"]
 
 
 def test_the_admin_lists_events_read_only(client, history, team):
@@ -316,12 +328,12 @@ def test_the_admin_lists_events_read_only(client, history, team):
 
     root = make_user("root", superuser=True)
     client.force_login(root)
-    r = client.get(reverse("admin:registry_event_changelist"))
+    r = client.get(reverse("admin:artifacts_event_changelist"))
     assertContains(r, "MNIST-dev:v1")
-    assertNotContains(r, reverse("admin:registry_event_add"))
+    assertNotContains(r, reverse("admin:artifacts_event_add"))
     event = Event.objects.first()
-    r = client.get(reverse("admin:registry_event_change", args=[event.pk]))
+    r = client.get(reverse("admin:artifacts_event_change", args=[event.pk]))
     assert r.status_code == 200
     assertNotContains(r, 'name="_save"')
-    assert client.post(reverse("admin:registry_event_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert client.post(reverse("admin:artifacts_event_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
     assert Event.objects.filter(pk=event.pk).exists()

@@ -245,18 +245,15 @@ def artifact_versions(artifact: Artifact | None, search: str = "") -> QuerySet[A
 
 
 # The W&B API lists versions with their aliases in every collection: their artifact's, and in each registered
-# model that links them, the link's. Read for a whole page at once (three queries however many rows).
+# model that links them, the link's. Read for a whole page at once (three queries however many rows). A link's
+# aliases are read without their registered model, which is the link's (version_memberships hands it to them):
+# joining it again, with its scope, costs PostgreSQL more to plan than to run.
 def _memberships() -> tuple[Prefetch, Prefetch]:
     return (
         Prefetch("aliases", queryset=ArtifactAlias.objects.select_related("artifact__project__entity")),
         Prefetch(
             "links",
-            queryset=Link.objects.select_related(*scope_related("registered_model__")).prefetch_related(
-                Prefetch(
-                    "aliases",
-                    queryset=LinkAlias.objects.select_related(*scope_related("registered_model__")),
-                )
-            ),
+            queryset=Link.objects.select_related(*scope_related("registered_model__")).prefetch_related("aliases"),
         ),
     )
 
@@ -290,6 +287,9 @@ def version_memberships(user: User, version: ArtifactVersion) -> tuple[list[Arti
     aliases; read unless a page read them already (visible_versions, visible_model_links)."""
     prefetch_related_objects([version], *_memberships())
     links = [link for link in version.links.all() if registry_permissions.can_view_model(user, link.registered_model)]
+    for link in links:
+        for alias in link.aliases.all():
+            alias.registered_model = link.registered_model
     return list(version.aliases.all()), links
 
 

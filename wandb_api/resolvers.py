@@ -1041,7 +1041,10 @@ def collection_type(collection: Any, info: Info, _: Any) -> str:
 
 def _membership_aliases(node: MembershipNode, info: Info) -> list[ArtifactAlias | LinkAlias]:
     if node.link is not None:
-        return list(node.link.aliases.select_related(*scope_related("registered_model__")))
+        aliases = list(node.link.aliases.all())
+        for alias in aliases:  # the link's registered model is theirs: not read again (see registry.queries)
+            alias.registered_model = node.link.registered_model
+        return aliases
     return list(node.version.aliases.select_related("artifact__project__entity"))
 
 

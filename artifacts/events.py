@@ -26,6 +26,15 @@ def clip(text: str | None) -> str | None:
     return text[: TEXT_LIMIT - 1] + "…"
 
 
+def changes(was: dict, now: dict) -> dict | None:
+    """The fields that differ between two states of an object, as an edit event's `before` and `after`; None when
+    nothing changed (nothing is recorded)."""
+    changed = [field for field in now if now[field] != was[field]]
+    if not changed:
+        return None
+    return {"before": {f: was[f] for f in changed}, "after": {f: now[f] for f in changed}}
+
+
 def version_label(version: ArtifactVersion) -> str:
     return f"{version.artifact.name}:{version.label}"
 

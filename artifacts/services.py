@@ -28,7 +28,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from artifacts import jsonvalues, names, permissions, queries, storage
-from artifacts.events import Recorder, clip
+from artifacts.events import Recorder, changes, clip
 from artifacts.models import (
     ApiKey,
     Artifact,
@@ -1568,15 +1568,9 @@ def artifact_update(
 
 def _record_artifact_edit(user: User, artifact: Artifact, was: dict, now: dict) -> None:
     """Record the fields of `artifact` that changed (none changed: nothing)."""
-    changed = [field for field in now if now[field] != was[field]]
-    if changed:
+    if diff := changes(was, now):
         recorder = Recorder(user=user)
-        recorder.add_artifact(
-            EventKind.ARTIFACT_EDITED,
-            artifact,
-            before={field: was[field] for field in changed},
-            after={field: now[field] for field in changed},
-        )
+        recorder.add_artifact(EventKind.ARTIFACT_EDITED, artifact, **diff)
         recorder.save()
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from artifacts import names, permissions
 from artifacts import services as artifact_services
-from artifacts.events import Recorder, clip
+from artifacts.events import Recorder, changes, clip
 from artifacts.models import Artifact, ArtifactVersion, Entity, EventKind, Organization, Project
 from artifacts.permissions import User
 from registry import automations
@@ -205,15 +205,9 @@ def registered_model_update(
         registered_model.tags = _clean_tags(tags)
     registered_model.save(update_fields=["name", "description", "tags", "updated_at"])
     now = _model_state(registered_model)
-    changed = [field for field in now if now[field] != was[field]]
-    if changed:
+    if diff := changes(was, now):
         recorder = _Events(user=user)
-        recorder.add_model(
-            EventKind.MODEL_EDITED,
-            registered_model,
-            before={field: was[field] for field in changed},
-            after={field: now[field] for field in changed},
-        )
+        recorder.add_model(EventKind.MODEL_EDITED, registered_model, **diff)
         recorder.save()
     return registered_model
 
@@ -719,15 +713,9 @@ def registry_update(
         registry.name = name
     registry.save(update_fields=["name", "description", "artifact_types", "visibility", "updated_at"])
     now = _registry_state(registry)
-    changed = [field for field in now if now[field] != was[field]]
-    if changed:
+    if diff := changes(was, now):
         recorder = _Events(user=user)
-        recorder.add_registry(
-            EventKind.REGISTRY_EDITED,
-            registry,
-            before={field: was[field] for field in changed},
-            after={field: now[field] for field in changed},
-        )
+        recorder.add_registry(EventKind.REGISTRY_EDITED, registry, **diff)
         recorder.save()
     return registry
 

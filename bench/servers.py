@@ -100,7 +100,7 @@ class Server:
 
 def gunicorn(env: dict[str, str], app: str = "registry_site.wsgi", *, workers: int = 2, threads: int = 4) -> Server:
     """Served as `make run` serves it: gunicorn with registry_site/gunicorn_conf.py (2 workers x 4 threads, timeout
-    300, the access log, and the task worker beside them), on a private port. Only our app gets a task worker: the
+    300, the access log, and the task worker in a web worker), on a private port. Only our app gets a task worker: the
     recorder and the stub are other applications."""
     args = [str(BIN / "gunicorn"), "-c", str(ROOT / "registry_site" / "gunicorn_conf.py"), app]
     args += ["--bind", "127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads), "--timeout", "300"]

@@ -1,9 +1,6 @@
 """How `make run` serves (`gunicorn -c registry_site/gunicorn_conf.py registry_site.wsgi`), from the environment."""
 
 import os
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 # As settings.py reads it: the master never imports Django (only its workers do), which keeps it small.
@@ -22,41 +19,24 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"
 # same machine would take it over. One per port under DATA_DIR instead.
 control_socket = str(DATA_DIR / f"gunicorn-{_port}.ctl")
 
-# Background workers (`manage.py run_worker`: webhook deliveries) started and stopped with the server, so `make run`
-# still does all; TASK_WORKERS=0 leaves them to be run apart (README, Automations). One restarts if it exits.
+# The background worker (webhook deliveries, registry/worker.py) runs as a thread in TASK_WORKERS of the web workers
+# (default one; 0 leaves it to `manage.py run_worker` processes, README, Automations), so `make run` still does all
+# without a second copy of Django in memory. When the web worker running it ends, another one takes it over.
 task_workers = int(os.getenv("TASK_WORKERS", "1"))
-_task_workers: list = []
-_stopping = threading.Event()
 
 
-def _start_task_worker() -> subprocess.Popen:
-    manage = Path(__file__).resolve().parent.parent / "manage.py"
-    command = [sys.executable, str(manage), "run_worker", "--no-reload", f"--parent-pid={os.getpid()}"]
-    return subprocess.Popen(command)
+def post_worker_init(worker) -> None:
+    if task_workers > 0:
+        from registry.worker import InServer
+
+        # One slot set per server: per address it listens on (`--bind` may override PORT).
+        where = "-".join(worker.cfg.bind).replace(":", "-").replace("/", "_")
+        worker.task_worker = InServer(DATA_DIR, f"task-worker-{where}", slots=task_workers).start()
 
 
-def _watch_task_workers() -> None:
-    while not _stopping.wait(5):
-        for i, worker in enumerate(_task_workers):
-            if worker.poll() is not None and not _stopping.is_set():
-                _task_workers[i] = _start_task_worker()
+def worker_exit(server, worker) -> None:
+    """A delivery under way is finished (at most WEBHOOK_TIMEOUT), then the web worker ends."""
+    if in_server := getattr(worker, "task_worker", None):
+        from django.conf import settings
 
-
-def when_ready(server) -> None:
-    for _ in range(task_workers):
-        _task_workers.append(_start_task_worker())
-    if task_workers:
-        server.log.info("Started %s task worker(s) (manage.py run_worker)", task_workers)
-        threading.Thread(target=_watch_task_workers, daemon=True, name="task-workers").start()
-
-
-def on_exit(server) -> None:
-    """A worker in the middle of a delivery finishes it (at most WEBHOOK_TIMEOUT), then stops."""
-    _stopping.set()
-    for worker in _task_workers:
-        worker.terminate()
-    for worker in _task_workers:
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        in_server.stop(timeout=settings.WEBHOOK_TIMEOUT + 5)

@@ -258,7 +258,8 @@ AXES_LOCKOUT_CALLABLE = "registry_site.security.lockout_response"
 API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20)
 API_KEY_COOLOFF_SECONDS = env_int("API_KEY_COOLOFF_SECONDS", 300)
 
-# Automations: webhooks are delivered by a background worker (`manage.py run_worker`, which `make run` starts)
+# Automations: webhooks are delivered by a background worker (registry/worker.py; under `make run`, a thread in a
+# web worker)
 # through Django's tasks API, with the database as the queue (django-tasks-db): the task row commits with the
 # change that fired it.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

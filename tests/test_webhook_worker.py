@@ -98,23 +98,42 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _cmdline(pid: int) -> str:
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return f.read().replace(b"\0", b" ").decode()
+def _lock_holder(path) -> int | None:
+    """The process holding an flock on `path`, from /proc/locks ("1: FLOCK ADVISORY WRITE <pid> <dev>:<inode> ...")."""
+    if not path.exists():
+        return None
+    inode = path.stat().st_ino
+    with open("/proc/locks") as f:
+        for line in f:
+            fields = line.split()
+            if fields[1] == "FLOCK" and int(fields[5].rsplit(":", 1)[1]) == inode:
+                return int(fields[4])
+    return None
 
 
-def test_the_server_make_run_starts_runs_a_worker_beside_it_and_stops_it(team, project, settings):
+def _wait_for_holder(path, server, other_than=None) -> int:
+    deadline = time.monotonic() + 30
+    while (holder := _lock_holder(path)) is None or holder == other_than:
+        assert time.monotonic() < deadline and server.poll() is None, "no web worker took the task worker's slot"
+        time.sleep(0.2)
+    return holder
+
+
+def test_make_runs_server_delivers_from_one_web_worker_and_another_takes_over(team, project, settings):
+    """No process of its own (it would hold a second copy of Django): one of the web workers runs the task worker
+    in a thread, and when that web worker dies another one takes its slot and delivers."""
     from tests.test_s3_storage import free_port
 
     settings.WEBHOOK_ALLOW_PRIVATE = True
     receiver = Receiver().start()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "DATA_DIR": str(settings.DATA_DIR),
         "MANIFEST_STATIC": "false",
-        "PORT": str(free_port()),
-        "WORKERS": "1",
+        "PORT": str(port),
+        "WORKERS": "2",
         "WEBHOOK_ALLOW_PRIVATE": "1",
     }
     server = subprocess.Popen(
@@ -124,20 +143,27 @@ def test_the_server_make_run_starts_runs_a_worker_beside_it_and_stops_it(team, p
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    slot = settings.DATA_DIR / f"task-worker-127.0.0.1-{port}-0.lock"
     try:
-        deadline = time.monotonic() + 30
-        while not (workers := [p for p in _children(server.pid) if "run_worker" in _cmdline(p)]):
-            assert time.monotonic() < deadline and server.poll() is None, "no task worker started"
-            time.sleep(0.2)
+        holder = _wait_for_holder(slot, server)
+        web_workers = _children(server.pid)
+        assert holder in web_workers and len(web_workers) == 2, "two web workers and no other process"
         hook = make_webhook(team.entity, team.admin, receiver.url)
         make_automation(team.entity, team.admin, hook)
         link(log_version(project))
         receiver.wait_for(1, timeout=30)
         assert _status(Delivery.objects.get(), DeliveryStatus.SUCCEEDED).attempts == 1
+
+        os.kill(holder, signal.SIGKILL)
+        successor = _wait_for_holder(slot, server, other_than=holder)
+        assert successor in _children(server.pid)
+        link(log_version(project, name="second"))
+        receiver.wait_for(2, timeout=30)
+        assert all(d.status == DeliveryStatus.SUCCEEDED for d in Delivery.objects.all())
+
         server.terminate()
         server.wait(timeout=60)
-        [worker] = workers
-        assert not os.path.exists(f"/proc/{worker}") or "run_worker" not in _cmdline(worker)
+        assert _lock_holder(slot) is None
     finally:
         if server.poll() is None:
             server.kill()

@@ -122,6 +122,28 @@ def test_the_list_uses_the_same_number_of_queries_at_5_and_at_500(client, team, 
         client.get(LIST)
 
 
+def test_the_list_reads_its_page_by_an_index_however_many_models_a_team_has(client, team):
+    """With statistics that say every model belongs to the one team, SQLite must still read the first 50 by the
+    sort's index, not read every model of the team and sort them (it did while the entity was joined)."""
+    client.force_login(team.member)
+    RegisteredModel.objects.bulk_create(
+        RegisteredModel(entity=team.entity, name=f"bulk-{i:04}", tags=["y"]) for i in range(2000)
+    )
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    for sort in ("updated", "name"):
+        with CaptureQueriesContext(connection) as page:
+            assert client.get(LIST, {"sort": sort}).status_code == 200
+        [listed] = [q["sql"] for q in page.captured_queries if re.search(r"ORDER BY .*LIMIT 50\b", q["sql"])]
+        assert 'FROM "registry_registeredmodel"' in listed and "JOIN" not in listed
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN QUERY PLAN " + listed)
+                plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "TEMP B-TREE" not in plan and "USING INDEX" in plan, plan
+
+
 def test_new_registered_model_shows_field_errors_in_place_and_writes_nothing(member):
     r = member.get("/registry/model/new", headers={**HX, "HX-Target": "modal-root"})
     for label in ["Owning Entity", "Name", "Type", "Description", "Tags"]:

@@ -347,16 +347,17 @@ def _visible_collections(user: User) -> QuerySet[RegisteredModel]:
 
 def recent_collections(user: User) -> list[RegisteredModel]:
     """The recently updated collections of the registries the user may see."""
-    qs = _visible_collections(user).select_related(*scope_related()).order_by("-updated_at", "-id")
+    qs = _visible_collections(user).prefetch_related(*scope_related()).order_by("-updated_at", "-id")
     return list(qs[:RECENT_COLLECTIONS])
 
 
 def collections_of(registry: Registry, search: str = "") -> QuerySet[RegisteredModel]:
-    """A registry's collections, last updated first, with their `latest` link (as registered_models)."""
+    """A registry's collections, last updated first, with their `latest` link (as registered_models). Their scope
+    is prefetched, not joined (see registered_models)."""
     latest = LinkAlias.objects.filter(name="latest").select_related("link")
     qs = (
         RegisteredModel.objects.filter(registry=registry)
-        .select_related(*scope_related())
+        .prefetch_related(*scope_related())
         .prefetch_related(Prefetch("aliases", queryset=latest, to_attr="latest_aliases"))
         .order_by("-updated_at", "-id")
     )

@@ -1,9 +1,13 @@
 """W&B's current Registry: organizations, registries, collections; one linking implementation with the legacy
 registered models, the rules of registry roles, and the pages."""
 
+import re
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 from pytest_django.asserts import assertContains, assertNotContains
 
 from artifacts import services as artifact_services
@@ -722,3 +726,25 @@ def test_registry_admins_add_change_and_remove_teams_on_the_settings_page(client
     assert client.post(f"{base}/teams/other/role", {"role": "viewer"}, headers=hx).status_code == 404
     client.post(f"{base}/teams/labs/remove", headers=hx)
     assert not RegistryTeamMember.objects.filter(team=labs).exists()
+
+
+def test_a_registry_page_reads_its_collections_by_an_index_however_many_it_holds(client, org):
+    """As for the team's Model Registry list (test_registry_pages): with statistics that say every collection is
+    in one registry, SQLite must still read a page by the sort's index, not sort all of them."""
+    RegisteredModel.objects.bulk_create(
+        RegisteredModel(entity=org.model.organization.entity, registry=org.model, name=f"bulk-{i:04}", type="model")
+        for i in range(2000)
+    )
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    _client(client, org.member)
+    with CaptureQueriesContext(connection) as page:
+        assert client.get(f"/orgs/{ORG}/registry/model").status_code == 200
+    [listed] = [q["sql"] for q in page.captured_queries if re.search(r"ORDER BY .*updated_at.*LIMIT 50$", q["sql"])]
+    assert "JOIN" not in listed, listed
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + listed)
+            plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "TEMP B-TREE" not in plan, plan

@@ -1,13 +1,29 @@
 import secrets
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from artifacts import names
+
+M = TypeVar("M", bound=models.Model)
+
+
+def insert_or_update(model: type[M], values: dict[str, Any], **lookup: Any) -> M:
+    """The row that `lookup` names (a unique constraint), with `values`. Inserted in the common case: one INSERT
+    in a savepoint, where update_or_create reads first, in two. When the constraint says the row exists (written
+    before, or by a concurrent request), it is updated and read."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**lookup, **values)
+    except IntegrityError:
+        if not model.objects.filter(**lookup).update(**values):
+            raise
+        return model.objects.get(**lookup)
 
 
 def _validate_project_name(value: str) -> None:

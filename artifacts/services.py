@@ -54,6 +54,7 @@ from artifacts.models import (
     VersionClientId,
     VersionState,
     VersionTag,
+    insert_or_update,
 )
 from artifacts.permissions import User
 from artifacts.storage import blob_store, manifest_digest
@@ -714,8 +715,11 @@ def version_create(
                 _client_id_set(client_id=client_id, version=shared)
                 _output_add(run=run, version=shared)
                 return LogResult(shared, False)
-        existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
-        if existing is not None and existing.pk == intact and not distributed_id:
+        # Checked again under the lock only when there was one (committed versions are never un-committed).
+        existing = None
+        if intact is not None and not distributed_id:
+            existing = ArtifactVersion.committed.filter(artifact=artifact, digest=digest).first()
+        if existing is not None and existing.pk == intact:
             existing.artifact = artifact
             recorder = Recorder(user=user, run=run)
             _aliases_merge(version=existing, aliases=aliases, recorder=recorder)
@@ -756,7 +760,7 @@ def _require_client_id_free(*, client_id: str, project: Project, name: str) -> N
 
 def _client_id_set(*, client_id: str | None, version: ArtifactVersion) -> None:
     if client_id is not None:
-        VersionClientId.objects.update_or_create(client_id=client_id, defaults={"version": version})
+        insert_or_update(VersionClientId, {"version": version}, client_id=client_id)
 
 
 def _output_add(*, run: Run | None, version: ArtifactVersion) -> None:
@@ -780,7 +784,6 @@ def _require_pending(user: User, version: ArtifactVersion) -> None:
         raise ValidationError(f"{version} is committed: its files cannot change.", code="immutable")
 
 
-@transaction.atomic
 def version_files_add(
     *, version: ArtifactVersion, files: dict[str, Blob | None], user: User
 ) -> dict[str, ArtifactFile | None]:
@@ -788,10 +791,21 @@ def version_files_add(
 
     Every path is validated and normalized (NFC) and checked against the others and the version's files
     before anything is written; a path mapped to None (bytes still to be uploaded) is checked, not written.
-    Returns each given path's file row (None for those not written).
+    Returns each given path's file row (None for those not written). When nothing is to be written, nothing
+    opens a transaction (which on SQLite takes the write lock).
     """
     normalized = _normalized_paths(files)
     _require_pending(user, version)
+    if all(blob is None for blob in files.values()):
+        _check_tree_against(version, set(normalized.values()))
+        return dict.fromkeys(files)
+    with transaction.atomic():
+        return _files_add(version, files, normalized)
+
+
+def _files_add(
+    version: ArtifactVersion, files: dict[str, Blob | None], normalized: dict[str, str]
+) -> dict[str, ArtifactFile | None]:
     _check_tree_against(version, set(normalized.values()))
     # collect_garbage removes a blob no file refers to while holding its row: lock the rows, so a blob reused by
     # its content either gets its file now or is found gone (and nothing is written).
@@ -803,9 +817,7 @@ def version_files_add(
     for path, blob in files.items():
         result[path] = None
         if blob is not None:
-            result[path], _ = ArtifactFile.objects.update_or_create(
-                version=version, path=normalized[path], defaults={"blob": blob}
-            )
+            result[path] = insert_or_update(ArtifactFile, {"blob": blob}, version=version, path=normalized[path])
     if wanted:
         # A path given its bytes no longer waits for an upload to a staging name (a completed upload in parts
         # stays, marked, to answer a late retry of its completion).
@@ -1676,7 +1688,9 @@ def api_key_lookup(secret: str) -> ApiKey | None:
     if not secret or len(secret) > 256:
         return None
     key_hash = hashlib.sha256(secret.encode()).hexdigest()
-    key = ApiKey.objects.select_related("user").filter(key_hash=key_hash, revoked_at__isnull=True).first()
+    # Read on every API request: the hash is unique, so nothing is sorted (first() would sort).
+    found = ApiKey.objects.select_related("user").filter(key_hash=key_hash, revoked_at__isnull=True).order_by()[:1]
+    key = next(iter(found), None)
     if key is None or not key.user.is_active:
         return None
     return key

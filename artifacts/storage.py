@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.functional import empty
 from django.utils.http import content_disposition_header
 
-from artifacts.models import Blob, BlobStatus, blob_key
+from artifacts.models import Blob, BlobStatus, blob_key, insert_or_update
 
 CHUNK_SIZE = 1024 * 1024
 STAGING_DIR = "staging"
@@ -449,15 +449,16 @@ def _keep(staged: str, *, sha256: str, md5: str, size: int) -> Blob:
     # Published outside any transaction: a large copy must not hold the database's write lock.
     _publish(staged, key)
     with transaction.atomic():
-        Blob.objects.select_for_update().filter(sha256=sha256).first()
+        locked = Blob.objects.select_for_update().filter(sha256=sha256).first()
         # collect_garbage deletes an unused blob's bytes while it holds this row's lock: look again.
         if _stored_size(key) != size:
             _publish(staged, key)
-        blob, _ = Blob.objects.update_or_create(
-            sha256=sha256,
-            defaults={"md5": md5, "size": size, "status": BlobStatus.OK, "verified_at": timezone.now()},
-        )
-    return blob
+        values = {"md5": md5, "size": size, "status": BlobStatus.OK, "verified_at": timezone.now()}
+        if locked is None or not Blob.objects.filter(pk=sha256).update(**values):
+            return insert_or_update(Blob, values, sha256=sha256)
+        for field, value in values.items():
+            setattr(locked, field, value)
+    return locked
 
 
 def blob_record(blob: Blob, status: str, *, seen: datetime | None) -> bool:

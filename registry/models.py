@@ -125,6 +125,19 @@ def scope_filter(scope: "Entity | Registry | Project") -> dict:
     return {"registry": scope}
 
 
+def in_scope(registered_model: "RegisteredModel", scope: "Entity | Registry | Project") -> "RegisteredModel":
+    """`registered_model`, read through scope_filter(scope), given the scope object it was read by, so that naming
+    it or asking about its scope reads nothing more."""
+    if isinstance(scope, Entity):
+        registered_model.entity = scope
+    elif isinstance(scope, Project):
+        registered_model.project = scope
+        registered_model.entity = scope.entity
+    else:
+        registered_model.registry = scope
+    return registered_model
+
+
 def scope_related(prefix: str = "") -> list[str]:
     """What select_related needs to name a registered model and ask about its scope without another query."""
     return [f"{prefix}{field}" for field in ("entity", "registry__organization__entity", "project__entity")]

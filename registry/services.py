@@ -33,6 +33,7 @@ from registry.models import (
     RegistryTeamMember,
     Visibility,
     Webhook,
+    in_scope,
     scope_filter,
     validate_registry_name,
 )
@@ -271,6 +272,7 @@ def link_check(
     if registered_model is None:
         registered_model = RegisteredModel.objects.filter(**scope_filter(scope), name=registered_model_name).first()
     if registered_model is not None:
+        in_scope(registered_model, scope)
         check_accepts(registered_model, version)
     elif isinstance(scope, Project):
         check_portfolio_name(scope, registered_model_name)

@@ -258,7 +258,8 @@ def version_by_client_id(user: User, client_id: str) -> ArtifactVersion | None:
 
 
 def _visible_version(user: User, versions: QuerySet[ArtifactVersion]) -> ArtifactVersion | None:
-    version = versions.select_related("artifact__project__entity").first()
+    # One version at most (an id, or a client id, is unique): nothing to sort.
+    version = next(iter(versions.select_related("artifact__project__entity").order_by()[:1]), None)
     if version is not None and version.duplicate_of_id is not None:
         # Its content was committed by another writer first: that version is what this one became.
         version = ArtifactVersion.objects.select_related("artifact__project__entity").get(pk=version.duplicate_of_id)

@@ -4,6 +4,7 @@ Every mutation runs in one transaction, so a failure half-way writes nothing. Er
 PermissionDenied, ValidationError) become GraphQL errors in views.graphql.
 """
 
+import contextlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -200,7 +201,6 @@ def _tag_names(tags: list[Input] | None) -> list[str]:
     return [tag["tagName"] for tag in tags or ()]
 
 
-@atomic
 def create_artifact_manifest(_: None, info: Info, input: Input) -> dict[str, Any]:
     """The manifest's id and an upload URL. The uploaded manifest adds the files it lists that the entity
     already stores (a draft's carried-over files); downloads get a manifest made from the files. An INCREMENTAL
@@ -253,7 +253,10 @@ def create_artifact_files(_: None, info: Info, input: Input) -> dict[str, Any]:
     # more, for which the SDK sends each part's MD5): presigned part URLs with S3_DIRECT, else the app's own.
     direct = storage.direct_transfers()
     staged: dict[tuple[str, str], StagedUpload] = {}
-    with transaction.atomic():
+    # Files whose bytes are all to be uploaded through the app are only checked now: no write, no transaction.
+    writes = direct or any(spec.get("uploadPartsInput") for spec in input["artifactFiles"])
+    writes = writes or any(blob is not None for files in adds.values() for blob in files.values())
+    with transaction.atomic() if writes else contextlib.nullcontext():
         for artifact_id, files in adds.items():
             services.version_files_add(version=versions[artifact_id], files=files, user=user)
             to_stage = [

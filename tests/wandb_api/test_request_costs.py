@@ -160,3 +160,53 @@ def test_the_store_is_asked_about_known_bytes_outside_any_transaction(client, se
     node = _create_files(gql, key, created["id"], b"known bytes")["data"]["createArtifactFiles"]["files"]
     assert node["edges"][0]["node"]["uploadUrl"] is None
     assert AskedInTransaction.asked and not any(AskedInTransaction.asked)
+
+
+TRANSACTIONS = ("BEGIN", "SAVEPOINT")
+
+
+def _statements(queries) -> list[str]:
+    return [q["sql"].lstrip().upper() for q in queries.captured_queries]
+
+
+def test_the_sdks_requests_that_only_check_take_no_transaction_and_new_rows_are_not_read_first(
+    gql, client, team, project
+):
+    """CreateArtifactManifest (not incremental) and CreateArtifactFiles for bytes still to upload write nothing:
+    they open no transaction, which on SQLite would take the write lock from every writer. A new version's client
+    id, the uploaded file's row and a new blob are inserted without reading first (no update_or_create)."""
+    from tests.factories import make_run
+    from tests.wandb_api.test_graphql import _create, _create_files
+
+    key = api_key(team.member)
+    run = make_run(project)
+    content = b"fresh weights"
+    gql(documents.VIEWER, key=key)  # notes the key's use, at most once a minute
+    with CaptureQueriesContext(connection) as created:
+        version_id = _create(gql, key, run, content)["data"]["createArtifact"]["artifact"]["id"]
+    assert not [s for s in _statements(created) if s.startswith("SELECT") and "VERSIONCLIENTID" in s.split("WHERE")[0]]
+    manifest = {
+        "artifactID": version_id,
+        "baseArtifactID": None,
+        "name": "wandb_manifest.json",
+        "digest": "0" * 32,
+        "entityName": "reviewco",
+        "projectName": "mnist",
+        "runName": run.run_id,
+        "manifestType": "FULL",
+        "includeUpload": True,
+    }
+    with CaptureQueriesContext(connection) as checked:
+        assert "errors" not in gql(documents.CREATE_ARTIFACT_MANIFEST, manifest, key=key)
+        files = _create_files(gql, key, version_id, content)
+    statements = _statements(checked)
+    assert not [s for s in statements if s.startswith(WRITES + TRANSACTIONS)], statements
+    url = files["data"]["createArtifactFiles"]["files"]["edges"][0]["node"]["uploadUrl"]
+    with CaptureQueriesContext(connection) as uploaded:
+        assert client.put(url, data=content, content_type="application/octet-stream").status_code == 200
+    statements = _statements(uploaded)
+    # One transaction publishes the blob, one adds the file: each row inserted, not looked for first.
+    assert len([s for s in statements if s.startswith("BEGIN")]) in (0, 2)  # PostgreSQL's BEGIN is not logged
+    assert not [s for s in statements if s.startswith("SELECT") and '"ARTIFACTS_ARTIFACTFILE"."ID"' in s]
+    # The blob by its SHA-256: known content is looked for, then its row locked while the bytes are published.
+    assert len([s for s in statements if s.startswith("SELECT") and '"ARTIFACTS_BLOB"."SHA256" = ' in s]) == 2

@@ -246,12 +246,12 @@ def artifact_versions(artifact: Artifact | None, search: str = "") -> QuerySet[A
 
 
 # The W&B API lists versions with their aliases in every collection: their artifact's, and in each registered
-# model that links them, the link's. Read for a whole page at once (three queries however many rows). A link's
-# aliases are read without their registered model, which is the link's (version_memberships hands it to them):
-# joining it again, with its scope, costs PostgreSQL more to plan than to run.
-def _memberships() -> tuple[Prefetch, Prefetch]:
+# model that links them, the link's. Read for a whole page at once (three queries however many rows). Aliases are
+# read without what they belong to, which version_memberships hands them: a version's aliases are of its artifact,
+# a link's of the link's registered model. Joining those again costs PostgreSQL more to plan than to run.
+def _memberships() -> tuple[str, Prefetch]:
     return (
-        Prefetch("aliases", queryset=ArtifactAlias.objects.select_related("artifact__project__entity")),
+        "aliases",
         Prefetch(
             "links",
             queryset=Link.objects.select_related(*scope_related("registered_model__")).prefetch_related("aliases"),
@@ -291,7 +291,10 @@ def version_memberships(user: User, version: ArtifactVersion) -> tuple[list[Arti
     for link in links:
         for alias in link.aliases.all():
             alias.registered_model = link.registered_model
-    return list(version.aliases.all()), links
+    aliases = list(version.aliases.all())
+    for alias in aliases:
+        alias.artifact = version.artifact
+    return aliases, links
 
 
 def visible_models(user: User, scope: Scope, type: str | None = None) -> QuerySet[RegisteredModel]:

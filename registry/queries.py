@@ -348,9 +348,17 @@ def _visible_collections(user: User) -> QuerySet[RegisteredModel]:
     )
 
 
-def recent_collections(user: User) -> list[RegisteredModel]:
-    """The recently updated collections of the registries the user may see."""
-    qs = _visible_collections(user).prefetch_related(*scope_related()).order_by("-updated_at", "-id")
+def recent_collections(registries: list[Registry]) -> list[RegisteredModel]:
+    """The recently updated collections of `registries` (those a user may see, registries_for_user). Each
+    registry's newest are read by its index and only those are sorted together: one query, however many
+    collections the registries hold."""
+    newest = Q()
+    for registry in registries:
+        latest = RegisteredModel.objects.filter(registry=registry).order_by("-updated_at", "-id")
+        newest |= Q(pk__in=latest.values("pk")[:RECENT_COLLECTIONS])
+    if not registries:
+        return []
+    qs = RegisteredModel.objects.filter(newest).prefetch_related(*scope_related()).order_by("-updated_at", "-id")
     return list(qs[:RECENT_COLLECTIONS])
 
 

@@ -841,9 +841,10 @@ def registry_home(request: HtmxHttpRequest) -> HttpResponse:
     if request.GET.get("selectionPath"):
         return redirect(f"{reverse('registry:model_list')}?{request.GET.urlencode()}")
     search = request.GET.get("q", "").strip()[:200]
+    registries = list(queries.registries_for_user(request.user))
     context = {
-        "registries": list(queries.registries_for_user(request.user)),
-        "recent": queries.recent_collections(request.user),
+        "registries": registries,
+        "recent": queries.recent_collections(registries),
         "q": search,
         "results": queries.registry_search(request.user, search) if search else None,
         "can_create": request.user.is_authenticated and queries.administered_organizations(request.user).exists(),

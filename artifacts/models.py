@@ -16,7 +16,8 @@ M = TypeVar("M", bound=models.Model)
 def insert_or_update(model: type[M], values: dict[str, Any], **lookup: Any) -> M:
     """The row that `lookup` names (a unique constraint), with `values`. Inserted in the common case: one INSERT
     in a savepoint, where update_or_create reads first, in two. When the constraint says the row exists (written
-    before, or by a concurrent request), it is updated and read."""
+    before, or by a concurrent request), it is updated and read. Call it in a transaction (the services do): the
+    update and the read then see the same row."""
     try:
         with transaction.atomic():
             return model.objects.create(**lookup, **values)

@@ -322,6 +322,8 @@ def model_type_created(scope: Scope, type: str) -> datetime.datetime | None:
 
 COLLECTIONS_PER_PAGE = 50
 RECENT_COLLECTIONS = 8
+# Up to this many registries, the recent collections are read registry by registry (recent_collections).
+RECENT_PER_REGISTRY_UP_TO = 100
 
 
 def registries_for_user(user: User) -> QuerySet[Registry]:
@@ -352,12 +354,15 @@ def recent_collections(registries: list[Registry]) -> list[RegisteredModel]:
     """The recently updated collections of `registries` (those a user may see, registries_for_user). Each
     registry's newest are read by its index and only those are sorted together: one query, however many
     collections the registries hold."""
-    newest = Q()
-    for registry in registries:
-        latest = RegisteredModel.objects.filter(registry=registry).order_by("-updated_at", "-id")
-        newest |= Q(pk__in=latest.values("pk")[:RECENT_COLLECTIONS])
     if not registries:
         return []
+    if len(registries) <= RECENT_PER_REGISTRY_UP_TO:
+        newest = Q()
+        for registry in registries:
+            latest = RegisteredModel.objects.filter(registry=registry).order_by("-updated_at", "-id")
+            newest |= Q(pk__in=latest.values("pk")[:RECENT_COLLECTIONS])
+    else:  # a site admin's view of many organizations: one condition per registry would be too deep a query
+        newest = Q(registry__in=registries)
     qs = RegisteredModel.objects.filter(newest).prefetch_related(*scope_related()).order_by("-updated_at", "-id")
     return list(qs[:RECENT_COLLECTIONS])
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 from django.utils.crypto import get_random_string
+from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
+from django_tasks_db.management.commands.db_worker import Worker
 
 from registry import automations
 
@@ -78,13 +80,21 @@ class InServer:
         return False
 
     def _run(self) -> None:
-        from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
-        from django_tasks_db.management.commands.db_worker import Worker
-
         while not self._take_slot():
             if self.stop_event.wait(self.RETRY_SECONDS):
                 return
-        logger.info("Task worker started in this web worker; gave back %s unfinished deliveries.", sweep_once())
+        try:
+            self._serve()
+        finally:
+            # However this thread ends, its slot is free for another web worker.
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _serve(self) -> None:
+        try:
+            logger.info("Task worker started in this web worker; gave back %s unfinished deliveries.", sweep_once())
+        except Exception:  # it runs again every WEBHOOK_SWEEP_SECONDS
+            logger.exception("The first delivery sweep failed")
         threading.Thread(target=sweep_every, args=(self.stop_event,), daemon=True, name="task-sweep").start()
         while not self.stop_event.is_set():
             self.worker = Worker(

@@ -23,6 +23,8 @@ control_socket = str(DATA_DIR / f"gunicorn-{_port}.ctl")
 # (default one; 0 leaves it to `manage.py run_worker` processes, README, Automations), so `make run` still does all
 # without a second copy of Django in memory. When the web worker running it ends, another one takes it over.
 task_workers = int(os.getenv("TASK_WORKERS", "1"))
+# Stopping waits for a delivery under way (at most WEBHOOK_TIMEOUT, see worker_exit) after the requests in flight.
+graceful_timeout = max(30, int(os.getenv("WEBHOOK_TIMEOUT", "10")) + 20)
 
 
 def post_worker_init(worker) -> None:

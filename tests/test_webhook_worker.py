@@ -168,3 +168,37 @@ def test_make_runs_server_delivers_from_one_web_worker_and_another_takes_over(te
         if server.poll() is None:
             server.kill()
         receiver.stop()
+
+
+def test_a_task_worker_thread_survives_a_failed_first_sweep_and_frees_its_slot_when_it_ends(tmp_path, monkeypatch):
+    from registry import worker
+
+    def fails() -> int:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(worker, "sweep_once", fails)
+    running = worker.InServer(tmp_path, "tasks").start()
+    try:
+        deadline = time.monotonic() + 10
+        while running.worker is None:
+            assert time.monotonic() < deadline and running.thread.is_alive(), "the worker loop never started"
+            time.sleep(0.05)
+        assert running.holds_slot and not worker.InServer(tmp_path, "tasks")._take_slot()
+    finally:
+        running.stop(timeout=10)
+    assert not running.thread.is_alive() and not running.holds_slot
+    assert worker.InServer(tmp_path, "tasks")._take_slot()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_task_worker_thread_that_dies_frees_its_slot(tmp_path, monkeypatch):
+    from registry import worker
+
+    def dies(self) -> None:
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(worker.InServer, "_serve", dies)
+    dead = worker.InServer(tmp_path, "tasks").start()
+    dead.thread.join(10)
+    assert not dead.thread.is_alive() and not dead.holds_slot
+    assert worker.InServer(tmp_path, "tasks")._take_slot()

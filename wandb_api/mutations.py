@@ -1,6 +1,8 @@
 """Mutation resolvers: each translates W&B's input to one domain service call (artifacts/registry services).
 
-Every mutation runs in one transaction, so a failure half-way writes nothing. Errors raised here (Http404,
+Every mutation that writes runs in one transaction, so a failure half-way writes nothing; those that only check
+and answer (createArtifactManifest, createArtifactFiles for bytes still to upload) take none, which on SQLite
+would hold the write lock. Errors raised here (Http404,
 PermissionDenied, ValidationError) become GraphQL errors in views.graphql.
 """
 

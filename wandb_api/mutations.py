@@ -420,6 +420,9 @@ def link_artifact(_: None, info: Info, input: Input) -> dict[str, Any]:
             # A collection (portfolio) of an ordinary project, `<entity>/<project>/<name>`.
             result = registry_services.link_version_into_project(entity=entity, project_name=project_name, **target)
     link = result.link
+    # The SDK's answer lists the membership's aliases and (includeAliases, true by default here) the version's in
+    # every collection: read together, once.
+    registry_queries.version_memberships(user, link.source)
     return {"versionIndex": link.index, "artifactMembership": MembershipNode(link.source, link)}
 
 

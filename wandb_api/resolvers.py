@@ -1041,11 +1041,12 @@ def collection_type(collection: Any, info: Info, _: Any) -> str:
 
 def _membership_aliases(node: MembershipNode, info: Info) -> list[ArtifactAlias | LinkAlias]:
     if node.link is not None:
-        # Read with the version's memberships, which the SDK's documents ask for beside (artifact { aliases }).
-        _, links = registry_queries.version_memberships(_user(info), node.version)
-        for link in links:
-            if link.pk == node.link.pk:
-                return list(link.aliases.all())
+        if "links" in getattr(node.version, "_prefetched_objects_cache", {}):
+            # The version's memberships were read already (with every link's aliases): not read again.
+            _, links = registry_queries.version_memberships(_user(info), node.version)
+            for link in links:
+                if link.pk == node.link.pk:
+                    return list(link.aliases.all())
         aliases = list(node.link.aliases.all())
         for alias in aliases:  # the link's registered model is theirs: not read again (see registry.queries)
             alias.registered_model = node.link.registered_model

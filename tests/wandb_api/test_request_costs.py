@@ -210,3 +210,27 @@ def test_the_sdks_requests_that_only_check_take_no_transaction_and_new_rows_are_
     assert not [s for s in statements if s.startswith("SELECT") and '"ARTIFACTS_ARTIFACTFILE"."ID"' in s]
     # The blob by its SHA-256: known content is looked for, then its row locked while the bytes are published.
     assert len([s for s in statements if s.startswith("SELECT") and '"ARTIFACTS_BLOB"."SHA256" = ' in s]) == 2
+
+
+def test_a_membership_read_without_the_versions_aliases_reads_only_the_links(gql, team, project):
+    """`api.artifact("<entity>/model-registry/<name>:v0")` asks a membership's aliases, not (includeAliases is
+    false) the version's in every collection: those are not read. LinkArtifact's answer asks both: read once."""
+    link(log_version(project, "mnist_model"), "MNIST-dev", aliases=["staging"])
+    key = api_key(team.member)
+    gql(documents.VIEWER, key=key)
+    variables = {"entity": "reviewco", "project": "model-registry", "name": "MNIST-dev:staging"}
+    with CaptureQueriesContext(connection) as read:
+        body = gql(ARTIFACT_MEMBERSHIP_BY_NAME_GQL, variables, key=key)
+    membership = body["data"]["project"]["artifactCollectionMembership"]
+    assert {a["alias"] for a in membership["aliases"]} == {"latest", "staging"}
+    assert not [q["sql"] for q in read.captured_queries if 'FROM "artifacts_artifactalias"' in q["sql"]]
+
+    with CaptureQueriesContext(connection) as linked:
+        result = gql(LINK_ARTIFACT_GQL, _link_variables(log_version(project, "mnist_model"), ["best"]), key=key)
+    assert "errors" not in result, result
+    answer = result["data"]["result"]["artifactMembership"]
+    assert {a["alias"] for a in answer["aliases"]} == {"latest", "best"}
+    assert {a["alias"] for a in answer["artifact"]["aliases"]} >= {"latest", "best"}
+    # Beside the link's own read of the aliases it moves (their ids), its answer reads link aliases once.
+    answered = [q["sql"] for q in linked.captured_queries if q["sql"].startswith('SELECT "registry_linkalias"."id",')]
+    assert len(answered) == 1, answered

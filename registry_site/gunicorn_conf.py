@@ -10,6 +10,8 @@ _port = os.getenv("PORT", "8000")
 bind = f"{os.getenv('HOST', '127.0.0.1')}:{_port}"
 workers = int(os.getenv("WORKERS", "2"))
 threads = 4
+# gthread, but a worker whose threads are all busy leaves new connections to the other workers.
+worker_class = "registry_site.gunicorn_worker.Worker"
 # Uploads and downloads are streamed; a large one on a slow link takes long.
 timeout = 300
 accesslog = "-"

@@ -121,7 +121,10 @@ else:
             "TEST": {"NAME": str(DATA_DIR / "test-db.sqlite3")},
         }
     }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+_sqlite = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if _sqlite:
+    # Django's SQLite backend with its writers queued in the kernel (registry_site/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "registry_site.sqlite"
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 
 
@@ -143,7 +146,7 @@ def _secret_key(*, shared_database: bool) -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = _secret_key(shared_database=DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3")
+SECRET_KEY = _secret_key(shared_database=not _sqlite)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

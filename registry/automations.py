@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from artifacts.models import Entity, Event, EventKind, Project
+from artifacts.models import Event, EventKind
 from registry.models import (
     Automation,
     AutomationEvent,
@@ -37,7 +37,6 @@ from registry.models import (
     DeliveryAttempt,
     DeliveryStatus,
     Link,
-    Registry,
     Webhook,
 )
 
@@ -358,32 +357,18 @@ def _scope_lookup(link: Link) -> dict | None:
     return {"entity_id": rm.entity_id, "registry": None}
 
 
-def _watching(lookup: dict | None, **filters: object) -> list[Automation]:
+def dispatch(*, events: Iterable[Event], link: Link) -> list[Delivery]:
+    """The deliveries the saved `events` (of one registered model, `link`'s) owe, written and enqueued in the
+    caller's transaction. Costs nothing for events no automation watches, one indexed query otherwise."""
+    events = [e for e in events if e.kind in KINDS]
+    lookup = _scope_lookup(link) if events else None
     if lookup is None:
         return []
-    return list(Automation.objects.filter(enabled=True, **lookup, **filters).select_related("webhook").order_by("pk"))
-
-
-def watching(scope: Entity | Registry | Project) -> list[Automation]:
-    """The enabled automations that may fire for links and aliases in `scope` (a team's Model Registry, a registry;
-    a project's portfolios have none), for `dispatch(automations=...)`: a link reads them before its transaction, so
-    the registered model's lock is not held meanwhile."""
-    if isinstance(scope, Registry):
-        return _watching({"registry_id": scope.pk})
-    if isinstance(scope, Entity):
-        return _watching({"entity_id": scope.pk, "registry": None})
-    return []
-
-
-def dispatch(*, events: Iterable[Event], link: Link, automations: list[Automation] | None = None) -> list[Delivery]:
-    """The deliveries the saved `events` (of one registered model, `link`'s) owe, written and enqueued in the
-    caller's transaction. Costs nothing for events no automation watches, one indexed query otherwise (none when
-    the caller read `watching()` already and passes it as `automations`)."""
-    events = [e for e in events if e.kind in KINDS]
-    if not events:
-        return []
-    if automations is None:
-        automations = _watching(_scope_lookup(link), event__in={KINDS[e.kind] for e in events})
+    automations = list(
+        Automation.objects.filter(enabled=True, event__in={KINDS[e.kind] for e in events}, **lookup)
+        .select_related("webhook")
+        .order_by("pk")
+    )
     if not automations:
         return []
     rm_id = link.registered_model_id

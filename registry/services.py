@@ -308,10 +308,8 @@ def link_version(
         registered_model_name=registered_model_name,
         aliases=aliases,
     )
-    # Read before the lock is taken: who to notify (the lock is held only for what needs it).
-    watchers = automations.watching(scope)
     with transaction.atomic():
-        recorder = _Events(user=user, automations=watchers)
+        recorder = _Events(user=user)
         if registered_model is None:
             registered_model = _registered_model_get_or_create(
                 scope=scope, name=registered_model_name, user=user, type=version.artifact.type, recorder=recorder
@@ -413,13 +411,9 @@ class _Events(Recorder):
     """The registry events one operation records (on `link`, when it concerns one): gathered as it goes, written
     at its end by `save()`, one insert. Every registry event is written there."""
 
-    def __init__(
-        self, *, user: User | None, link: Link | None = None, automations: list[Automation] | None = None
-    ) -> None:
-        """`automations`: those `automations.watching()` read for the scope already (else `save()` reads them)."""
+    def __init__(self, *, user: User | None, link: Link | None = None) -> None:
         super().__init__(user=user)
         self.link = link
-        self.automations = automations
 
     def add(self, kind: str, *, alias: str = "", before: dict | None = None, after: dict | None = None) -> None:
         """An event of `self.link`."""
@@ -463,7 +457,7 @@ class _Events(Recorder):
         rows = self.rows
         super().save()
         if rows and self.link is not None:
-            automations.dispatch(events=rows, link=self.link, automations=self.automations)
+            automations.dispatch(events=rows, link=self.link)
 
     def add_member(self, registry: Registry, *, member: str, was: str | None, role: str | None) -> None:
         """A user or team added to the registry (`was` None), given another role, or removed (`role` None)."""

@@ -31,6 +31,20 @@ def _serve(tmp_path: Path, port: int, *, threads: int) -> subprocess.Popen:
     )
 
 
+def _wait_until_up(server: subprocess.Popen, port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            probe.request("GET", "/")
+            probe.getresponse().read()
+            probe.close()
+            return
+        except ConnectionRefusedError:
+            assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
+
+
 def _started(tmp_path: Path, names: list[str], server: subprocess.Popen, timeout: float) -> list[str]:
     """The pids of the held requests that started within `timeout`."""
     deadline = time.monotonic() + timeout
@@ -49,17 +63,7 @@ def test_clients_arriving_at_once_are_spread_over_the_workers_threads(tmp_path):
     port = free_port()
     server = _serve(tmp_path, port, threads=2)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                probe.request("GET", "/")
-                probe.getresponse().read()
-                probe.close()
-                break
-            except ConnectionRefusedError:
-                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
+        _wait_until_up(server, port)
         for round in range(5):
             names = [f"{round}-{i}" for i in range(4)]
             clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in names]
@@ -82,6 +86,47 @@ def test_clients_arriving_at_once_are_spread_over_the_workers_threads(tmp_path):
                 c.close()
             assert len(started) == 4, f"round {round}: {len(started)} of 4 served at once"
             assert sorted(answers) == sorted(started) and len(set(answers)) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _accept_queue(port: int) -> int:
+    """How many connections wait in the listening socket of 127.0.0.1:`port` (/proc/net/tcp: rx_queue of LISTEN)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":
+            return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def test_when_every_worker_is_busy_a_new_connection_is_still_taken_soon(tmp_path):
+    """A busy worker leaves new connections to the others only for a moment: with every thread of every worker
+    busy, one of them takes the connection after all (and queues it, as gunicorn does) instead of leaving it in the
+    listening socket for as long as the load lasts."""
+    port = free_port()
+    server = _serve(tmp_path, port, threads=1)
+    try:
+        _wait_until_up(server, port)
+        holds = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(2)]
+        for i, client in enumerate(holds):
+            client.request("GET", f"/hold/{i}")
+        assert len(_started(tmp_path, ["0", "1"], server, timeout=10)) == 2, "both workers busy"
+
+        waiting = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        waiting.request("GET", "/")
+        deadline = time.monotonic() + 5
+        while _accept_queue(port):
+            assert time.monotonic() < deadline, "the new connection was left in the listening socket"
+            time.sleep(0.02)
+
+        for i in range(2):
+            (tmp_path / f"{i}.release").touch()
+        assert waiting.getresponse().status == 200
+        for client in holds:
+            assert client.getresponse().status == 200
+            client.close()
+        waiting.close()
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -148,8 +148,8 @@ def test_a_writer_that_waits_longer_than_the_timeout_fails_as_sqlite_would_and_w
     assert not _held_elsewhere()
 
 
-def test_a_writer_in_another_process_holds_the_queue_and_the_next_one_goes_in_when_it_lets_go():
-    """Other processes (gunicorn's other workers, management commands) queue on the same file."""
+def _hold_in_another_process() -> subprocess.Popen:
+    """A process holding the queue until a line is written to its stdin."""
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -162,8 +162,14 @@ def test_a_writer_in_another_process_holds_the_queue_and_the_next_one_goes_in_wh
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_writer_in_another_process_holds_the_queue_and_the_next_one_goes_in_when_it_lets_go():
+    """Other processes (gunicorn's other workers, management commands) queue on the same file."""
+    holder = _hold_in_another_process()
     try:
-        assert holder.stdout.readline().strip() == "held"
         began = threading.Event()
 
         def writer():
@@ -185,3 +191,49 @@ def test_a_writer_in_another_process_holds_the_queue_and_the_next_one_goes_in_wh
         holder.kill()
         holder.wait()
     assert Entity.objects.filter(name="after").exists()
+
+
+def test_a_wait_on_another_process_ends_at_the_timeout_too_and_the_queue_works_after():
+    holder = _hold_in_another_process()
+    options = connection.settings_dict["OPTIONS"]
+    saved = options["timeout"]
+    options["timeout"] = 0.3
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), transaction.atomic():
+            Entity.objects.create(name="late")
+    finally:
+        options["timeout"] = saved
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(10)
+    assert not Entity.objects.exists()
+    with transaction.atomic():
+        Entity.objects.create(name="later")
+        assert _held_elsewhere()
+    assert not _held_elsewhere()
+    assert list(Entity.objects.values_list("name", flat=True)) == ["later"]
+
+
+def test_the_task_queues_exclusive_transactions_queue_too():
+    """django-tasks-db's worker claims tasks in BEGIN EXCLUSIVE transactions: writers all the same."""
+    from django_tasks_db.utils import exclusive_transaction
+
+    with exclusive_transaction():
+        Entity.objects.create(name="claimed")
+        assert _held_elsewhere()
+    assert not _held_elsewhere()
+
+
+def test_a_lock_file_that_cannot_be_opened_is_a_database_error_naming_it_and_nothing_is_written(tmp_path):
+    name = connection.settings_dict["NAME"]
+    lock_file = tmp_path / "db.sqlite3.writers"
+    lock_file.mkdir()  # a directory where the lock file should be: it cannot be opened as one
+    connection.close()
+    connection.settings_dict["NAME"] = str(tmp_path / "db.sqlite3")
+    try:
+        with pytest.raises(OperationalError, match="writers' queue"), transaction.atomic():
+            Entity.objects.create(name="never")
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = name
+    assert not Entity.objects.exists()

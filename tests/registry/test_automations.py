@@ -348,21 +348,6 @@ def test_a_link_without_automations_costs_at_most_one_query(team, project):
     assert not [q for q in queries if "registry_delivery" in q["sql"] or "django_tasks" in q["sql"]]
 
 
-def test_a_link_reads_its_automations_before_it_locks_the_registered_model(team, project, receiver, hook):
-    """Who to notify is read outside the registered model's lock (concurrent links queue on it), and still fires."""
-    make_automation(team.entity, team.admin, hook)
-    link(log_version(project))
-    version = log_version(project, content=b"second")
-    with CaptureQueriesContext(connection) as queries:
-        link(version)
-    sql = [q["sql"] for q in queries]
-    read = next(i for i, q in enumerate(sql) if q.startswith("SELECT") and "registry_automation" in q)
-    locked = next(i for i, q in enumerate(sql) if q.startswith('SELECT "registry_registeredmodel"."next_index"'))
-    assert read < locked
-    assert [q for q in sql[locked:] if "registry_automation" in q and q.startswith("SELECT")] == []
-    assert Delivery.objects.count() == 2
-
-
 def test_the_delivery_log_reads_a_constant_number_of_queries(client, team, project, receiver, hook):
     automation = make_automation(team.entity, team.admin, hook)
     client.force_login(team.admin)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from registry.models import Link
 from tests.factories import link, log_version, make_user, snapshot
@@ -116,7 +117,7 @@ def test_linking_a_non_model_artifact_name_fails(team, project, model_file):
 def test_from_the_shell_it_exits_non_zero_with_one_line_and_no_traceback(team, project, tmp_path):
     env = {**os.environ, "DATA_DIR": str(tmp_path)}
     db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
+    if connection.vendor == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
     else:
         env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

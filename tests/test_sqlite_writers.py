@@ -1,6 +1,7 @@
 """registry_site/sqlite: SQLite's writers queue in the kernel (a flock beside the database), not in SQLite's busy
 handler, so the next writer goes in the moment the last one commits, in whichever process it waits."""
 
+import contextlib
 import fcntl
 import os
 import subprocess
@@ -64,6 +65,17 @@ def test_closing_a_connection_mid_transaction_frees_the_queue():
     connection.close()
     assert not _held_elsewhere()
     assert not Entity.objects.filter(name="gone").exists()
+
+
+@contextlib.contextmanager
+def _timeout(seconds: float):
+    """The connection's `timeout` option (how long a writer waits) set to `seconds` meanwhile."""
+    options = connection.settings_dict["OPTIONS"]
+    saved, options["timeout"] = options["timeout"], seconds
+    try:
+        yield
+    finally:
+        options["timeout"] = saved
 
 
 def _statements(events: list[str], who: str):
@@ -133,14 +145,8 @@ def test_a_writer_that_waits_longer_than_the_timeout_fails_as_sqlite_would_and_w
     thread.start()
     try:
         assert holding.wait(10)
-        options = connection.settings_dict["OPTIONS"]
-        saved = options["timeout"]
-        options["timeout"] = 0.2
-        try:
-            with pytest.raises(OperationalError, match="database is locked"), transaction.atomic():
-                Entity.objects.create(name="late")
-        finally:
-            options["timeout"] = saved
+        with _timeout(0.2), pytest.raises(OperationalError, match="database is locked"), transaction.atomic():
+            Entity.objects.create(name="late")
     finally:
         done.set()
         thread.join(30)
@@ -195,14 +201,10 @@ def test_a_writer_in_another_process_holds_the_queue_and_the_next_one_goes_in_wh
 
 def test_a_wait_on_another_process_ends_at_the_timeout_too_and_the_queue_works_after():
     holder = _hold_in_another_process()
-    options = connection.settings_dict["OPTIONS"]
-    saved = options["timeout"]
-    options["timeout"] = 0.3
     try:
-        with pytest.raises(OperationalError, match="database is locked"), transaction.atomic():
+        with _timeout(0.3), pytest.raises(OperationalError, match="database is locked"), transaction.atomic():
             Entity.objects.create(name="late")
     finally:
-        options["timeout"] = saved
         holder.stdin.write("\n")
         holder.stdin.flush()
         holder.wait(10)

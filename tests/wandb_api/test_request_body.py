@@ -4,13 +4,9 @@ import hashlib
 import http.client
 import os
 import socket
-import subprocess
-import sys
-import time
 from urllib.parse import urlsplit
 
 import pytest
-from django.conf import settings as django_settings
 from django.test import RequestFactory
 from gunicorn.http.body import Body, LengthReader
 from gunicorn.http.unreader import SocketUnreader
@@ -18,8 +14,6 @@ from gunicorn.http.unreader import SocketUnreader
 from artifacts.models import ArtifactFile, blob_key
 from registry_site.request_body import body_stream
 from tests.test_faults import CONTENT, upload_url
-from tests.test_s3_storage import free_port
-from tests.webhooks import database_url
 
 PREFIX = b"received with the headers;"
 NEXT = b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -103,42 +97,19 @@ def test_anything_else_is_read_as_the_request(connected):
     assert body_stream(request) is request
 
 
-@pytest.mark.django_db(transaction=True)
 def test_an_upload_through_gunicorn_is_stored_and_the_connection_serves_the_next_request(
-    client, team, project, tmp_path
+    client, team, project, gunicorn_url, settings
 ):
     url = urlsplit(upload_url(client, team, project))
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url(), "DATA_DIR": str(tmp_path), "PORT": str(port)}
-    env |= {"MANIFEST_STATIC": "false", "TASK_WORKERS": "0", "SECRET_KEY": django_settings.SECRET_KEY}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "registry_site/gunicorn_conf.py", "registry_site.wsgi"],
-        cwd=django_settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.2)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("PUT", url.path, body=CONTENT, headers={"Content-Type": "application/octet-stream"})
-        answer = conn.getresponse()
-        assert (answer.status, answer.read()) == (200, b"")
-        # Same connection: gunicorn reads the next request where the body ended.
-        conn.request("PUT", url.path, body=CONTENT, headers={"Content-Type": "application/octet-stream"})
-        again = conn.getresponse()
-        assert again.status == 200, again.read()
-        conn.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    conn = http.client.HTTPConnection(urlsplit(gunicorn_url).hostname, urlsplit(gunicorn_url).port, timeout=60)
+    conn.request("PUT", url.path, body=CONTENT, headers={"Content-Type": "application/octet-stream"})
+    answer = conn.getresponse()
+    assert (answer.status, answer.read()) == (200, b"")
+    # Same connection: gunicorn reads the next request where the body ended.
+    conn.request("PUT", url.path, body=CONTENT, headers={"Content-Type": "application/octet-stream"})
+    again = conn.getresponse()
+    assert again.status == 200, again.read()
+    conn.close()
     stored = ArtifactFile.objects.select_related("blob").get(path="model.pt")
     assert stored.blob.sha256 == hashlib.sha256(CONTENT).hexdigest() and stored.blob.size == len(CONTENT)
-    assert (tmp_path / "files" / blob_key(stored.blob.sha256)).read_bytes() == CONTENT
+    assert (settings.DATA_DIR / "files" / blob_key(stored.blob.sha256)).read_bytes() == CONTENT

@@ -42,7 +42,9 @@ class Worker(ThreadWorker):
         super().set_accept_enabled(enabled)
 
     def wait_for_and_dispatch_events(self, timeout):
-        # While paused, wake up when the pause ends (gunicorn's loop waits up to a second for events).
-        if not self._accepting and self._full():
-            timeout = min(timeout, max(0.0, self.paused_at + PAUSE - time.monotonic()))
+        # While paused, wake up when the pause ends (gunicorn's loop waits up to a second for events); once it has
+        # ended, gunicorn's own wait (accepting may be off for another reason: worker_connections reached).
+        remaining = self.paused_at + PAUSE - time.monotonic()
+        if not self._accepting and self._full() and remaining > 0:
+            timeout = min(timeout, remaining)
         super().wait_for_and_dispatch_events(timeout)

@@ -18,12 +18,12 @@ from django.conf import settings as django_settings
 from tests.test_s3_storage import free_port
 
 
-def _serve(tmp_path: Path, port: int, *, threads: int) -> subprocess.Popen:
+def _serve(tmp_path: Path, port: int, *, threads: int, workers: int = 2, args: tuple = ()) -> subprocess.Popen:
     env = {**os.environ, "BUSY_APP_DIR": str(tmp_path), "DATA_DIR": str(tmp_path), "PORT": str(port)}
-    env |= {"TASK_WORKERS": "0", "WORKERS": "2"}
+    env |= {"TASK_WORKERS": "0", "WORKERS": str(workers)}
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "registry_site/gunicorn_conf.py", "tests.busy_app:application"]
-        + ["--threads", str(threads)],
+        + ["--threads", str(threads), *args],
         cwd=django_settings.BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -127,6 +127,37 @@ def test_when_every_worker_is_busy_a_new_connection_is_still_taken_soon(tmp_path
             assert client.getresponse().status == 200
             client.close()
         waiting.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_worker_full_of_connections_and_busy_waits_without_spinning(tmp_path):
+    """Accepting off because the worker holds all the connections it may (worker_connections) while every thread
+    is busy: after the pause, the worker waits for events as gunicorn does, using no CPU meanwhile."""
+    port = free_port()
+    server = _serve(tmp_path, port, threads=1, workers=1, args=("--worker-connections", "2"))
+    try:
+        _wait_until_up(server, port)
+        holds = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(2)]
+        holds[0].request("GET", "/hold/0")
+        assert len(_started(tmp_path, ["0"], server, timeout=10)) == 1
+        holds[1].request("GET", "/hold/1")  # the worker's second connection: queued behind the first
+        time.sleep(0.5)
+        [worker] = [int(p) for p in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
+        before = _cpu_seconds(worker)
+        time.sleep(1.0)
+        assert _cpu_seconds(worker) - before < 0.3, "the worker spun while it waited"
+        for i in range(2):
+            (tmp_path / f"{i}.release").touch()
+        for client in holds:
+            assert client.getresponse().status == 200
+            client.close()
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -19,6 +19,7 @@ from artifacts.models import ArtifactVersion, Blob, Run
 from artifacts.permissions import User
 from artifacts.storage import CHUNK_SIZE, blob_store
 from registry import permissions as registry_permissions
+from registry_site.request_body import body_stream
 from registry_site.security import client_ip
 from wandb_api import auth, ids, lookups, runs, schema, throttle, tokens
 from wandb_api.resolvers import Context
@@ -193,7 +194,7 @@ def _upload_artifact_file(request: HttpRequest, user: User, payload: dict[str, A
     # The path is checked before any byte is stored (a refused upload keeps nothing), and the bytes against the
     # MD5 the SDK declared (a mismatch stores nothing).
     services.version_files_add(version=version, files={payload["path"]: None}, user=user)
-    blob = blob_store(request, expected_md5=payload["md5"])
+    blob = blob_store(body_stream(request), expected_md5=payload["md5"])
     services.version_file_add(version=version, path=payload["path"], blob=blob, user=user)
     return HttpResponse(status=200)
 
@@ -209,7 +210,7 @@ def _upload_artifact_part(request: HttpRequest, user: User, payload: dict[str, A
         version=version, upload_id=payload["upload"], number=payload["part"], user=user
     )
     md5 = upload.part_md5s[payload["part"] - 1]
-    storage.part_store(request, upload.key, payload["part"], md5_hex=md5)
+    storage.part_store(body_stream(request), upload.key, payload["part"], md5_hex=md5)
     return HttpResponse(status=200, headers={"ETag": f'"{md5}"'})
 
 

@@ -88,6 +88,8 @@ def gunicorn_url(transactional_db, settings) -> Iterator[str]:
         "DATABASE_URL": database_url,
         "DATA_DIR": str(settings.DATA_DIR),
         "MANIFEST_STATIC": "false",
+        # URLs signed here (by the test) are good there.
+        "SECRET_KEY": settings.SECRET_KEY,
     }
     server = subprocess.Popen(
         [Path(sys.executable).with_name("gunicorn"), "registry_site.wsgi", "--bind", f"127.0.0.1:{port}"]

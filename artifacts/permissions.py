@@ -17,9 +17,16 @@ from django.db.models import Q
 from django.http import Http404
 
 from artifacts.models import Entity, Membership, Project, Role
+from registry_site.prepared import Prepared
 
 User = AbstractBaseUser | AnonymousUser
 WRITE_ROLES = {Role.ADMIN, Role.MEMBER}
+
+
+# Read on (nearly) every request, so prepared once (registry_site/prepared.py).
+_ROLES: Prepared[tuple[int, str]] = Prepared(
+    lambda user_id: Membership.objects.filter(user_id=user_id).order_by().values_list("entity_id", "role"), int
+)
 
 
 def _roles(user: User) -> dict[int, str]:
@@ -28,7 +35,7 @@ def _roles(user: User) -> dict[int, str]:
         return {}
     cached = getattr(user, "_entity_roles", None)
     if cached is None:
-        cached = dict(Membership.objects.filter(user=user).order_by().values_list("entity_id", "role"))
+        cached = dict(_ROLES(user.pk))
         user._entity_roles = cached
     return cached
 

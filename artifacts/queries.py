@@ -44,6 +44,7 @@ from artifacts.models import (
     VersionTag,
 )
 from artifacts.permissions import User
+from registry_site.prepared import Prepared, first
 
 
 def count_of(rows: QuerySet, field: str) -> Subquery:
@@ -330,6 +331,18 @@ def artifact_for_user(user: User, entity: str, project: str, type: str, name: st
 # A versions table row shows this many of its version's links ("Linked To"), then "more" to its panel, which lists
 # them all: a version linked into thousands of collections costs a row no more than one linked into four.
 LINKS_PER_ROW = 3
+
+
+# The version an API request names, read on nearly every one of them: prepared once (registry_site/prepared.py).
+_VERSION_BY_PK: Prepared[ArtifactVersion] = Prepared(
+    lambda pk: ArtifactVersion.objects.select_related("artifact__project__entity").filter(pk=pk), int
+)
+
+
+def version_with_project(pk: int) -> ArtifactVersion | None:
+    """The version with this primary key, read with its artifact, project and entity; None when there is none.
+    No access is checked: the caller decides who may see it."""
+    return first(_VERSION_BY_PK, pk)
 
 
 def versions_of(artifact: Artifact) -> QuerySet[ArtifactVersion]:

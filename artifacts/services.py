@@ -58,6 +58,7 @@ from artifacts.models import (
 )
 from artifacts.permissions import User
 from artifacts.storage import blob_store, manifest_digest
+from registry_site.prepared import Prepared, first
 
 logger = logging.getLogger(__name__)
 
@@ -1683,14 +1684,20 @@ def api_key_revoke(*, key: ApiKey, user: User) -> None:
         key.save(update_fields=["revoked_at"])
 
 
+# Read on every API request, so prepared once (registry_site/prepared.py); the hash is unique: nothing is sorted.
+_ACTIVE_KEY: Prepared[ApiKey] = Prepared(
+    lambda key_hash: (
+        ApiKey.objects.select_related("user").filter(key_hash=key_hash, revoked_at__isnull=True).order_by()[:1]
+    ),
+    str,
+)
+
+
 def api_key_lookup(secret: str) -> ApiKey | None:
     """The active key with this secret, held by an active user, or None. Reads only (see api_key_touch)."""
     if not secret or len(secret) > 256:
         return None
-    key_hash = hashlib.sha256(secret.encode()).hexdigest()
-    # Read on every API request: the hash is unique, so nothing is sorted (first() would sort).
-    found = ApiKey.objects.select_related("user").filter(key_hash=key_hash, revoked_at__isnull=True).order_by()[:1]
-    key = next(iter(found), None)
+    key = first(_ACTIVE_KEY, hashlib.sha256(secret.encode()).hexdigest())
     if key is None or not key.user.is_active:
         return None
     return key

@@ -7,10 +7,10 @@ do not leak; the `*_for_write` helpers raise Http404 instead, for mutations.
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
 from django.http import Http404
 
 from artifacts import names, permissions
+from artifacts import queries as artifact_queries
 from artifacts.models import Artifact, ArtifactVersion, Entity, Organization, Project, Run
 from artifacts.permissions import User
 from registry import permissions as registry_permissions
@@ -248,21 +248,21 @@ def version_by_id(user: User, artifact_id: str) -> ArtifactVersion | None:
         pk = ids.decode_int(artifact_id, "Artifact")
     except Http404:
         return None
-    return _visible_version(user, ArtifactVersion.objects.filter(pk=pk))
+    return _visible_version(user, artifact_queries.version_with_project(pk))
 
 
 def version_by_client_id(user: User, client_id: str) -> ArtifactVersion | None:
     """The version the SDK logged under its own id `client_id` (artifacts.models.VersionClientId), by the rules
     of version_by_id."""
-    return _visible_version(user, ArtifactVersion.objects.filter(client_ids__client_id=client_id))
+    # One version at most (a client id is unique): nothing to sort.
+    versions = ArtifactVersion.objects.filter(client_ids__client_id=client_id).order_by()
+    return _visible_version(user, next(iter(versions.select_related("artifact__project__entity")[:1]), None))
 
 
-def _visible_version(user: User, versions: QuerySet[ArtifactVersion]) -> ArtifactVersion | None:
-    # One version at most (an id, or a client id, is unique): nothing to sort.
-    version = next(iter(versions.select_related("artifact__project__entity").order_by()[:1]), None)
+def _visible_version(user: User, version: ArtifactVersion | None) -> ArtifactVersion | None:
     if version is not None and version.duplicate_of_id is not None:
         # Its content was committed by another writer first: that version is what this one became.
-        version = ArtifactVersion.objects.select_related("artifact__project__entity").get(pk=version.duplicate_of_id)
+        version = artifact_queries.version_with_project(version.duplicate_of_id)
     if version is None or not registry_permissions.can_view_version(user, version):
         return None
     if not version.is_committed and not permissions.can_change(user, version.artifact.project.entity):

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from artifacts import jsonvalues, names, permissions, services, storage
+from artifacts import queries as artifact_queries
 from artifacts.downloads import stream_blob
 from artifacts.models import ArtifactVersion, Blob, Run
 from artifacts.permissions import User
@@ -182,10 +183,14 @@ def _stream_summary(run: Run, line: str) -> dict[str, Any] | None:
         return None
 
 
+def _version_or_404(pk: int) -> ArtifactVersion:
+    if (version := artifact_queries.version_with_project(pk)) is None:
+        raise Http404("No such version.")
+    return version
+
+
 def _upload_artifact_file(request: HttpRequest, user: User, payload: dict[str, Any]) -> HttpResponse:
-    version = get_object_or_404(
-        ArtifactVersion.objects.select_related("artifact__project__entity"), pk=payload["version"]
-    )
+    version = _version_or_404(payload["version"])
     project = version.artifact.project
     permissions.require_change_project(user, project)
     if version.is_committed:
@@ -202,9 +207,7 @@ def _upload_artifact_file(request: HttpRequest, user: User, payload: dict[str, A
 def _upload_artifact_part(request: HttpRequest, user: User, payload: dict[str, Any]) -> HttpResponse:
     """One part of a file sent in parts through the app: checked against the MD5 declared for it, staged, and
     answered with that MD5 as its ETag (which the SDK reports when it completes the upload)."""
-    version = get_object_or_404(
-        ArtifactVersion.objects.select_related("artifact__project__entity"), pk=payload["version"]
-    )
+    version = _version_or_404(payload["version"])
     permissions.require_change_project(user, version.artifact.project)
     upload = services.version_upload_part(
         version=version, upload_id=payload["upload"], number=payload["part"], user=user
@@ -234,9 +237,7 @@ def _upload_run_file(request: HttpRequest, user: User, payload: dict[str, Any]) 
 
 
 def _upload_manifest(request: HttpRequest, user: User, payload: dict[str, Any]) -> HttpResponse:
-    version = get_object_or_404(
-        ArtifactVersion.objects.select_related("artifact__project__entity"), pk=payload["manifest"]
-    )
+    version = _version_or_404(payload["manifest"])
     permissions.require_change(user, version.artifact.project.entity, visible=True)
     if version.is_committed:
         _drain(request)

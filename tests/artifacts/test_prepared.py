@@ -1,0 +1,122 @@
+"""registry_site/prepared.py: the lookups every API request makes are built and compiled once, and answer
+exactly as the ORM would."""
+
+import base64
+
+import pytest
+from django.db import connection
+from django.db.models.sql.compiler import SQLCompiler
+from django.test.utils import CaptureQueriesContext
+
+from artifacts import permissions, queries, services
+from artifacts.models import ApiKey, ArtifactVersion, Membership
+from registry_site.prepared import Prepared, first
+from tests.factories import log_version
+
+BY_PK = Prepared(lambda pk: ArtifactVersion.objects.select_related("artifact__project__entity").filter(pk=pk), int)
+ROLES = Prepared(lambda user_id: Membership.objects.filter(user_id=user_id).order_by("entity_id"), int)
+NAMED = Prepared(
+    lambda name, user_id: ArtifactVersion.objects.filter(artifact__name=name, created_by_id=user_id), str, int
+)
+
+
+@pytest.fixture
+def compiled(monkeypatch) -> list[str]:
+    """Every SQL statement Django compiles from a query (not what the database runs)."""
+    made: list[str] = []
+    real = SQLCompiler.as_sql
+
+    def as_sql(self, *args, **kwargs):
+        sql, params = real(self, *args, **kwargs)
+        made.append(sql)
+        return sql, params
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", as_sql)
+    return made
+
+
+def test_rows_match_the_orms_with_their_related_objects(project, team):
+    versions = [log_version(project, name) for name in ("mnist_model", "other_model")]
+    for version in versions:
+        (prepared,) = BY_PK(version.pk)
+        assert prepared == version and prepared.artifact.name == version.artifact.name
+        with CaptureQueriesContext(connection) as ctx:
+            # Read with it, as select_related would.
+            assert prepared.artifact.project.entity.name == "reviewco"
+        assert len(ctx) == 0
+    assert BY_PK(max(v.pk for v in versions) + 1) == []
+    expected = list(Membership.objects.filter(user=team.admin).order_by("entity_id"))
+    assert ROLES(team.admin.pk) == expected and expected
+    assert NAMED("other_model", versions[1].created_by_id) == [versions[1]]
+    assert NAMED("other_model", versions[1].created_by_id + 1000) == []
+
+
+def test_a_query_is_compiled_once_then_run_with_each_calls_arguments(project, compiled):
+    one, two = log_version(project, "a"), log_version(project, "b")
+    prepared = Prepared(lambda pk: ArtifactVersion.objects.filter(pk=pk), int)
+    compiled.clear()
+    assert prepared(one.pk) == [one]
+    assert len(compiled) == 1
+    with CaptureQueriesContext(connection) as ctx:
+        assert prepared(two.pk) == [two]
+        assert prepared(str(one.pk)) == [one]  # as the ORM, a number given as text
+    assert len(compiled) == 1, "compiled again"
+    assert len(ctx) == 2
+
+
+def test_the_lookups_of_an_api_request_are_prepared(client, project, team, compiled):
+    version = log_version(project)
+    secret = services.api_key_create(user=team.member, name="ci")[1]
+    graphql = {"query": "query ($id: ID!) { artifact(id: $id) { id versionIndex } }"}
+    graphql["variables"] = {"id": base64.b64encode(f"Artifact:{version.pk}".encode()).decode()}
+    auth = "Basic " + base64.b64encode(f"api:{secret}".encode()).decode()
+
+    def ask():
+        r = client.post("/graphql", graphql, content_type="application/json", headers={"Authorization": auth})
+        assert r.status_code == 200 and r.json()["data"]["artifact"]["versionIndex"] == 0, r.content
+        return list(compiled)
+
+    ask()
+    compiled.clear()
+    made = ask()
+    # The key, the user's roles and the version were read (the query log has them) but none was compiled.
+    for table in ("artifacts_apikey", "artifacts_membership", '"artifacts_artifactversion"."artifact_id"'):
+        assert not any(table in sql for sql in made), (table, made)
+
+
+def test_none_is_run_through_the_orm_as_is_null(project):
+    version = log_version(project)
+    by_duplicate = Prepared(lambda pk: ArtifactVersion.objects.filter(duplicate_of_id=pk), int)
+    assert by_duplicate(None) == [version]
+    assert by_duplicate(version.pk) == []
+
+
+def test_an_integer_no_column_holds_matches_nothing_without_asking_the_database(project):
+    log_version(project)
+    with CaptureQueriesContext(connection) as ctx:
+        assert BY_PK(2**63) == [] and BY_PK(-(2**64)) == []
+        assert first(BY_PK, 10**30) is None
+    assert len(ctx) == 0
+
+
+def test_a_lookup_that_changes_its_argument_cannot_be_prepared(project):
+    log_version(project)
+    containing = Prepared(lambda name: ArtifactVersion.objects.filter(artifact__name__contains=name), str)
+    with pytest.raises(ValueError, match="does not reach the SQL unchanged"):
+        containing("mnist")
+    with pytest.raises(TypeError):
+        Prepared(lambda when: ArtifactVersion.objects.filter(created_at=when), object)
+    with pytest.raises(TypeError):
+        BY_PK(1, 2)
+
+
+def test_api_keys_and_roles_read_through_it_answer_as_before(team):
+    secret = services.api_key_create(user=team.member, name="ci")[1]
+    assert services.api_key_authenticate(secret) == team.member
+    assert services.api_key_authenticate(secret + "x") is None
+    key = ApiKey.objects.get(user=team.member)
+    services.api_key_revoke(key=key, user=team.member)
+    assert services.api_key_authenticate(secret) is None
+    assert permissions.role_in(team.member, team.entity) == "member"
+    assert permissions.role_in(team.outsider, team.entity) is None
+    assert queries.version_with_project(10**6) is None

@@ -39,6 +39,7 @@ from registry.models import (
     Link,
     Webhook,
 )
+from registry_site.prepared import Prepared
 
 SIGNATURE_HEADER = "X-Wandb-Signature"
 DELIVERY_HEADER = "X-Wandb-Delivery"
@@ -348,27 +349,39 @@ def _source_of(link: Link, label: str) -> str:
     return f"{link.source.artifact.name}:{link.source.label}"
 
 
-def _scope_lookup(link: Link) -> dict | None:
+# Read by every link: prepared once (registry_site/prepared.py). A scope has a handful of automations.
+_OF_REGISTRY: Prepared[Automation] = Prepared(
+    lambda registry_id: (
+        Automation.objects.filter(enabled=True, registry_id=registry_id).select_related("webhook").order_by("pk")
+    ),
+    int,
+)
+_OF_TEAM: Prepared[Automation] = Prepared(
+    lambda entity_id: (
+        Automation.objects.filter(enabled=True, entity_id=entity_id, registry=None)
+        .select_related("webhook")
+        .order_by("pk")
+    ),
+    int,
+)
+
+
+def _enabled_automations(link: Link) -> list[Automation]:
+    """The enabled automations of the link's registry (or team's Model Registry), by id; none for a portfolio."""
     rm = link.registered_model
     if rm.is_portfolio:
-        return None
+        return []
     if rm.is_collection:
-        return {"registry_id": rm.registry_id}
-    return {"entity_id": rm.entity_id, "registry": None}
+        return _OF_REGISTRY(rm.registry_id)
+    return _OF_TEAM(rm.entity_id)
 
 
 def dispatch(*, events: Iterable[Event], link: Link) -> list[Delivery]:
     """The deliveries the saved `events` (of one registered model, `link`'s) owe, written and enqueued in the
     caller's transaction. Costs nothing for events no automation watches, one indexed query otherwise."""
     events = [e for e in events if e.kind in KINDS]
-    lookup = _scope_lookup(link) if events else None
-    if lookup is None:
-        return []
-    automations = list(
-        Automation.objects.filter(enabled=True, event__in={KINDS[e.kind] for e in events}, **lookup)
-        .select_related("webhook")
-        .order_by("pk")
-    )
+    watched = {KINDS[e.kind] for e in events}
+    automations = [a for a in _enabled_automations(link) if a.event in watched] if events else []
     if not automations:
         return []
     rm_id = link.registered_model_id

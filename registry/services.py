@@ -38,6 +38,7 @@ from registry.models import (
     validate_registry_name,
 )
 from registry.permissions import Scope
+from registry_site.prepared import Prepared, first
 
 
 def check_accepts(registered_model: RegisteredModel, version: ArtifactVersion) -> None:
@@ -318,7 +319,7 @@ def link_version(
             check_accepts(registered_model, version)
         # Lock the registered model until commit: concurrent links queue here (SQLite queues on BEGIN IMMEDIATE).
         next_index = _lock_model(registered_model.pk)
-        link = Link.objects.filter(registered_model=registered_model, source=version).first()
+        link = first(_LINK_OF, registered_model.pk, version.pk)
         created = link is None
         if created:
             link = Link.objects.create(
@@ -399,12 +400,21 @@ def _count_collection(registry: Registry | None, delta: int) -> None:
 def _lock_model(registered_model_id: int) -> int:
     """Hold the registered model's row until the transaction ends (numbering, aliases and unlinking queue here,
     so an unlink never misses a protected alias set meanwhile); returns its next version index."""
-    return (
-        RegisteredModel.objects.select_for_update()
-        .filter(pk=registered_model_id)
-        .values_list("next_index", flat=True)
-        .get()
-    )
+    found = _NEXT_INDEX_LOCKED(registered_model_id)
+    if not found:
+        raise RegisteredModel.DoesNotExist(f"No registered model {registered_model_id}.")
+    return found[0]
+
+
+# Each link takes the lock and looks for the same link: both prepared once (registry_site/prepared.py).
+_NEXT_INDEX_LOCKED: Prepared[int] = Prepared(
+    lambda pk: RegisteredModel.objects.select_for_update().filter(pk=pk).values_list("next_index", flat=True), int
+)
+_LINK_OF: Prepared[Link] = Prepared(
+    lambda rm_id, source_id: Link.objects.filter(registered_model_id=rm_id, source_id=source_id).order_by("pk")[:1],
+    int,
+    int,
+)
 
 
 class _Events(Recorder):

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from django.db import connections, router
 from django.db.models import QuerySet
+from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M")
 
@@ -64,6 +65,9 @@ class Prepared(Generic[M]):
         self._alias = alias
         connection = connections[alias]
         queryset, sql, params, slots, state = self._plans.get((alias, connection.vendor)) or self._plan(connection)
+        if queryset.query.select_for_update and not connection.in_atomic_block:
+            # The check compiling makes, kept: a lock taken outside a transaction would be let go at once.
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         values = list(params)
         for arg, where in zip(args, slots, strict=True):
             for i in where:

@@ -4,8 +4,9 @@ exactly as the ORM would."""
 import base64
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from artifacts import permissions, queries, services
@@ -120,3 +121,13 @@ def test_api_keys_and_roles_read_through_it_answer_as_before(team):
     assert permissions.role_in(team.member, team.entity) == "member"
     assert permissions.role_in(team.outsider, team.entity) is None
     assert queries.version_with_project(10**6) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_outside_a_transaction_is_refused_as_the_orm_refuses_it(project):
+    version = log_version(project)
+    locked = Prepared(lambda pk: ArtifactVersion.objects.select_for_update().filter(pk=pk), int)
+    with transaction.atomic():
+        assert locked(version.pk) == [version]
+    with pytest.raises(TransactionManagementError, match="outside of a transaction"):
+        locked(version.pk)

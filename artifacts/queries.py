@@ -2,7 +2,9 @@
 
 import datetime
 from collections.abc import Iterable
+from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import (
@@ -345,6 +347,55 @@ def version_with_project(pk: int) -> ArtifactVersion | None:
     return first(_VERSION_BY_PK, pk)
 
 
+# The API's lookups by name, a few in every SDK request: prepared once too. None of them checks access.
+_PROJECT_NAMED: Prepared[Project] = Prepared(
+    lambda entity, name: Project.objects.select_related("entity").filter(entity__name=entity, name=name).order_by()[:1],
+    str,
+    str,
+)
+_ARTIFACT_NAMED: Prepared[Artifact] = Prepared(
+    lambda project_id, name: Artifact.objects.filter(project_id=project_id, name=name).order_by()[:1], int, str
+)
+_COMMITTED_AT: Prepared[ArtifactVersion] = Prepared(
+    lambda artifact_id, index: ArtifactVersion.committed.filter(artifact_id=artifact_id, index=index).order_by()[:1],
+    int,
+    int,
+)
+_COMMITTED_ALIASED: Prepared[ArtifactVersion] = Prepared(
+    lambda artifact_id, alias: ArtifactVersion.committed.filter(
+        artifact_id=artifact_id, aliases__name=alias
+    ).order_by()[:1],
+    int,
+    str,
+)
+
+
+def project_named(entity: str, name: str) -> Project | None:
+    """The project `<entity>/<name>`, read with its entity."""
+    return first(_PROJECT_NAMED, entity, name)
+
+
+def artifact_named(project: Project, name: str) -> Artifact | None:
+    """The project's artifact (collection) `name`, its project set to `project`."""
+    artifact = first(_ARTIFACT_NAMED, project.pk, name)
+    if artifact is not None:
+        artifact.project = project
+    return artifact
+
+
+def committed_version(
+    artifact: Artifact, *, index: int | None = None, alias: str | None = None
+) -> ArtifactVersion | None:
+    """The artifact's committed version `v<index>`, or the one holding `alias`, its artifact set to `artifact`;
+    pending versions never match."""
+    version = (
+        first(_COMMITTED_AT, artifact.pk, index) if index is not None else first(_COMMITTED_ALIASED, artifact.pk, alias)
+    )
+    if version is not None:
+        version.artifact = artifact
+    return version
+
+
 def versions_of(artifact: Artifact) -> QuerySet[ArtifactVersion]:
     """Committed versions, newest first, with what a versions table shows; `first_links` holds each version's
     first LINKS_PER_ROW + 1 links of every registry: with_visible_links keeps those the user may see."""
@@ -493,7 +544,24 @@ def num_consumers(user: User, version: ArtifactVersion) -> int:
 def stored_blob(entity, md5: str) -> Blob | None:
     """Bytes with this base64 MD5 already held by a file of the entity and not known to be missing or corrupt
     (lets a client skip the upload). Scoped to the entity so that nobody learns what another team stores."""
-    return Blob.objects.filter(md5=md5, status=BlobStatus.OK, files__version__artifact__project__entity=entity).first()
+    return first(_STORED_BLOB, md5, entity.pk)
+
+
+_STORED_BLOB: Prepared[Blob] = Prepared(
+    lambda md5, entity_id: Blob.objects.filter(
+        md5=md5, status=BlobStatus.OK, files__version__artifact__project__entity_id=entity_id
+    ).order_by("pk")[:1],
+    str,
+    int,
+)
+_ACTIVE_USER: Prepared[Any] = Prepared(
+    lambda pk: get_user_model().objects.filter(pk=pk, is_active=True).order_by()[:1], int
+)
+
+
+def active_user(pk: int | None) -> Any | None:
+    """The active user with this primary key (an id a signed URL carries), or None."""
+    return first(_ACTIVE_USER, pk) if pk is not None else None
 
 
 # Lineage: each hop is one or two queries for a whole layer, never one per node. A layer shows at most

@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import QuerySet
 from django.db.transaction import TransactionManagementError
@@ -34,16 +35,36 @@ class Prepared(Generic[M]):
         self._plans: dict[tuple[str, str], tuple[QuerySet, str, tuple, list[list[int]], dict]] = {}
 
     def _markers(self) -> list[int | str]:
-        # Values no caller sends, each found again by type and value among the compiled parameters.
-        return [-(10**15) - next(_markers) if t is int else f"\x00prepared-{next(_markers)}\x00" for t in self.types]
+        # Stand-ins for the arguments, found again by type and value among the compiled parameters. Integers are
+        # kept within a 32-bit column's range (the ORM answers nothing for a value beyond it, without SQL).
+        return [
+            1_000_000_000 + next(_markers) % 1_000_000_000 if t is int else f"\x00prepared-{next(_markers)}\x00"
+            for t in self.types
+        ]
 
-    def _plan(self, connection: Any) -> tuple[QuerySet, str, tuple, list[list[int]], dict]:
+    def _compile(self, connection: Any) -> tuple[QuerySet, Any, str, list, list[list[int]]]:
         markers = self._markers()
         queryset = self.build(*markers)
         compiler = queryset.query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            raise ValueError(f"Cannot prepare {queryset.query}: it answers nothing for some values.") from None
         slots = [[i for i, p in enumerate(params) if type(p) is type(m) and p == m] for m in markers]
-        if not all(slots):
+        return queryset, compiler, sql, list(params), slots
+
+    def _plan(self, connection: Any) -> tuple[QuerySet, str, tuple, list[list[int]], dict]:
+        queryset, compiler, sql, params, slots = self._compile(connection)
+        # Compiled again with other stand-ins: the same SQL with the arguments in the same places, and every other
+        # parameter the same, or the query depends on its arguments' values (or a constant looked like one).
+        _, _, other_sql, other_params, other_slots = self._compile(connection)
+        fixed = {i for where in slots for i in where}
+        if (
+            not all(slots)
+            or (sql, slots) != (other_sql, other_slots)
+            or [p for i, p in enumerate(params) if i not in fixed]
+            != [p for i, p in enumerate(other_params) if i not in fixed]
+        ):
             raise ValueError(f"Cannot prepare {queryset.query}: an argument does not reach the SQL unchanged.")
         # What compiling left on the compiler (the selected columns, the related objects' layout...), which
         # turning rows into results reads.

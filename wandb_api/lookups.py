@@ -108,12 +108,7 @@ def project_node(user: User, entity_name: str | None, project_name: str | None) 
         if registry is None or not registry_permissions.can_view(user, registry):
             return None
         return organization_registry_node(registry)
-    project = (
-        Project.objects.select_related("entity")
-        .filter(entity__name=entity_name or "", name=project_name)
-        .order_by()
-        .first()
-    )
+    project = artifact_queries.project_named(entity_name or "", project_name)
     if project is None or not permissions.can_view_project(user, project):
         return None
     return ProjectNode(project.entity, project_name, project)
@@ -149,11 +144,11 @@ def split_name(name: str) -> tuple[str, str]:
 def version_in(artifact: Artifact, ref: str) -> ArtifactVersion | None:
     """The committed version `ref` (`vN` or an alias) of an artifact; pending versions never match."""
     index = names.parse_version(ref)
-    versions = ArtifactVersion.committed.filter(artifact=artifact).order_by()
-    version = versions.filter(index=index).first() if index is not None else versions.filter(aliases__name=ref).first()
-    if version is not None:
-        version.artifact = artifact  # read with its project and entity already
-    return version
+    return (
+        artifact_queries.committed_version(artifact, index=index)
+        if index is not None
+        else (artifact_queries.committed_version(artifact, alias=ref))
+    )
 
 
 def link_in(registered_model: RegisteredModel, ref: str) -> Link | None:
@@ -169,10 +164,7 @@ def link_in(registered_model: RegisteredModel, ref: str) -> Link | None:
 def artifact_in(node: ProjectNode, name: str) -> Artifact | None:
     if node.project is None:
         return None
-    artifact = Artifact.objects.filter(project=node.project, name=name).order_by().first()
-    if artifact is not None:
-        artifact.project = node.project  # read with its entity already
-    return artifact
+    return artifact_queries.artifact_named(node.project, name)
 
 
 def registered_model_in(node: ProjectNode, name: str) -> RegisteredModel | None:

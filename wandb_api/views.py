@@ -4,7 +4,6 @@ import logging
 import zlib
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -293,7 +292,7 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
         payload = tokens.read_upload(token)
     except signing.BadSignature:
         return HttpResponse("Invalid or expired upload URL.", status=403, content_type="text/plain")
-    user = get_user_model().objects.filter(pk=payload.get("user"), is_active=True).first()
+    user = artifact_queries.active_user(payload.get("user"))
     if user is None:
         return HttpResponse("Invalid upload URL.", status=403, content_type="text/plain")
     try:

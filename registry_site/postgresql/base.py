@@ -1,0 +1,40 @@
+"""Django's PostgreSQL backend, with parameters bound by the server and statements a connection runs often
+prepared there.
+
+Django binds parameters on the client by default: every statement reaches PostgreSQL as new text, which it parses
+and plans again. With `server_side_binding` (settings: DATABASE_PREPARED, on by default) psycopg sends the SQL and
+its parameters apart and prepares a statement once a connection has run it a few times (psycopg's
+`prepare_threshold`): the short lookups every request makes then cost PostgreSQL about half the CPU.
+
+The protocol carries at most 65,535 parameters per statement. Django 5.2 knows that limit only from 6.0 on (Django
+ticket #36822), so this backend declares it and batches bulk writes to fit, as Django's SQLite backend does.
+"""
+
+from itertools import chain
+
+from django.db import models
+from django.db.backends.postgresql import base, features, operations
+
+MAX_PARAMETERS = 2**16 - 1
+
+
+class DatabaseFeatures(features.DatabaseFeatures):
+    @property
+    def max_query_params(self) -> int | None:
+        return MAX_PARAMETERS if self.connection.settings_dict["OPTIONS"].get("server_side_binding") else None
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def bulk_batch_size(self, fields, objs) -> int:
+        limit = self.connection.features.max_query_params
+        fields = list(
+            chain.from_iterable(f.fields if isinstance(f, models.CompositePrimaryKey) else [f] for f in fields)
+        )
+        if limit is None or not fields:
+            return len(objs)
+        return max(limit // len(fields), 1)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    features_class = DatabaseFeatures
+    ops_class = DatabaseOperations

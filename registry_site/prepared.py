@@ -86,7 +86,13 @@ class Prepared(Generic[M]):
         self._alias = alias
         connection = connections[alias]
         queryset, sql, params, slots, state = self._plans.get((alias, connection.vendor)) or self._plan(connection)
-        if queryset.query.select_for_update and not connection.in_atomic_block:
+        features = connection.features
+        if (
+            queryset.query.select_for_update
+            and features.has_select_for_update
+            and features.supports_transactions
+            and connection.get_autocommit()
+        ):
             # The check compiling makes, kept: a lock taken outside a transaction would be let go at once.
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         values = list(params)

@@ -770,9 +770,20 @@ def _output_add(*, run: Run | None, version: ArtifactVersion) -> None:
         ArtifactOutput.objects.get_or_create(run=run, version=version)
 
 
+# Asked by every version the SDK creates: prepared once (registry_site/prepared.py).
+_COMMITTED_WITH_DIGEST: Prepared[ArtifactVersion] = Prepared(
+    lambda project_id, name, digest: ArtifactVersion.committed.filter(
+        artifact__project_id=project_id, artifact__name=name, digest=digest
+    ).order_by("pk")[:1],
+    int,
+    str,
+    str,
+)
+
+
 def _version_with_intact_bytes(*, project: Project, name: str, digest: str) -> int | None:
     """The id of the committed version with this content whose stored bytes are all present and not bad."""
-    existing = ArtifactVersion.committed.filter(artifact__project=project, artifact__name=name, digest=digest).first()
+    existing = first(_COMMITTED_WITH_DIGEST, project.pk, name, digest)
     if existing is None or not all(storage.blob_present(f.blob) for f in existing.files.select_related("blob")):
         return None
     return existing.pk

@@ -24,6 +24,7 @@ from registry.models import (
     scope_related,
 )
 from registry.permissions import Scope
+from registry_site.prepared import Prepared
 
 MODELS_PER_PAGE = 50
 
@@ -283,10 +284,41 @@ def visible_model_links(user: User, rm: RegisteredModel) -> tuple[QuerySet[Link]
     return links, rm.num_versions
 
 
+# One version's memberships, read by the API for the version a request names: prepared once
+# (registry_site/prepared.py), with the same rows and order as _memberships' prefetching.
+_ALIASES_OF_VERSION: Prepared[ArtifactAlias] = Prepared(lambda pk: ArtifactAlias.objects.filter(version_id=pk), int)
+_LINKS_OF_SOURCE: Prepared[Link] = Prepared(
+    lambda pk: Link.objects.select_related(*scope_related("registered_model__")).filter(source_id=pk), int
+)
+
+
+def _read_memberships(version: ArtifactVersion) -> None:
+    """What prefetch_related_objects([version], *_memberships()) reads, for one version, without building its
+    queries: set as Django's prefetching sets it, so `version.aliases.all()` and `version.links.all()` use it."""
+    cache = version.__dict__.setdefault("_prefetched_objects_cache", {})
+    if "aliases" not in cache:
+        aliases = _ALIASES_OF_VERSION(version.pk)
+        for alias in aliases:
+            alias.version = version  # as prefetching sets the reverse relation
+        cache["aliases"] = _prefetched(version.aliases, aliases)
+    if "links" not in cache:
+        links = _LINKS_OF_SOURCE(version.pk)
+        for link in links:
+            link.source = version
+        prefetch_related_objects(links, "aliases")
+        cache["links"] = _prefetched(version.links, links)
+
+
+def _prefetched(manager, rows: list) -> QuerySet:
+    queryset = manager.get_queryset()
+    queryset._result_cache, queryset._prefetch_done = rows, True
+    return queryset
+
+
 def version_memberships(user: User, version: ArtifactVersion) -> tuple[list[ArtifactAlias], list[Link]]:
     """The version's aliases in its artifact, and its links in registries the user may see, each with its
     aliases; read unless a page read them already (visible_versions, visible_model_links)."""
-    prefetch_related_objects([version], *_memberships())
+    _read_memberships(version)
     links = [link for link in version.links.all() if registry_permissions.can_view_model(user, link.registered_model)]
     for link in links:
         for alias in link.aliases.all():

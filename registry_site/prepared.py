@@ -22,6 +22,8 @@ from django.db.transaction import TransactionManagementError
 M = TypeVar("M")
 
 _markers = itertools.count(1)
+# Bits of the integer types psycopg passes for sized integer columns.
+_BITS = {"Int2": 16, "Int4": 32, "Int8": 64}
 
 
 class Prepared(Generic[M]):
@@ -50,7 +52,9 @@ class Prepared(Generic[M]):
             sql, params = compiler.as_sql()
         except EmptyResultSet:
             raise ValueError(f"Cannot prepare {queryset.query}: it answers nothing for some values.") from None
-        slots = [[i for i, p in enumerate(params) if type(p) is type(m) and p == m] for m in markers]
+        # An integer may reach the parameters as a subclass naming its column's size (psycopg's Int4 for an
+        # IntegerField on PostgreSQL): each call's argument is given the same type.
+        slots = [[i for i, p in enumerate(params) if isinstance(p, type(m)) and p == m] for m in markers]
         return queryset, compiler, sql, list(params), slots
 
     def _plan(self, connection: Any) -> tuple[QuerySet, str, tuple, list[list[int]], dict]:
@@ -98,7 +102,9 @@ class Prepared(Generic[M]):
         values = list(params)
         for arg, where in zip(args, slots, strict=True):
             for i in where:
-                values[i] = arg
+                values[i] = _like(params[i], arg)
+                if values[i] is None:
+                    return []  # Beyond the column's size: the ORM answers nothing, without SQL.
         run = queryset._chain()
         compiler = run.query.get_compiler(connection=connection)
         vars(compiler).update(state)
@@ -106,6 +112,15 @@ class Prepared(Generic[M]):
         # Only this private copy of the query answers with the prepared compiler; it never leaves this call.
         run.query.get_compiler = lambda *a, **k: compiler
         return list(run)
+
+
+def _like(marker: int | str, arg: int | str) -> int | str | None:
+    """`arg` as the type compiling gave its stand-in; None for an integer its column cannot hold."""
+    kind = type(marker)
+    if kind is type(arg):
+        return arg
+    bits = _BITS.get(kind.__name__, 64)
+    return kind(arg) if -(2 ** (bits - 1)) <= arg < 2 ** (bits - 1) else None
 
 
 def first(prepared: "Prepared[M]", *args: int | str | None) -> M | None:

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from artifacts import permissions, queries, services
 from artifacts.models import ApiKey, ArtifactVersion, Membership
 from registry_site.prepared import Prepared, first
-from tests.factories import log_version
+from tests.factories import link, log_version
 
 BY_PK = Prepared(lambda pk: ArtifactVersion.objects.select_related("artifact__project__entity").filter(pk=pk), int)
 ROLES = Prepared(lambda user_id: Membership.objects.filter(user_id=user_id).order_by("entity_id"), int)
@@ -68,22 +68,38 @@ def test_a_query_is_compiled_once_then_run_with_each_calls_arguments(project, co
 
 def test_the_lookups_of_an_api_request_are_prepared(client, project, team, compiled):
     version = log_version(project)
+    link(version, aliases=["staging"])
     secret = services.api_key_create(user=team.member, name="ci")[1]
-    graphql = {"query": "query ($id: ID!) { artifact(id: $id) { id versionIndex } }"}
+    fields = "id versionIndex aliases { alias artifactCollection { name } }"
+    graphql = {"query": f"query ($id: ID!) {{ artifact(id: $id) {{ {fields} }} }}"}
     graphql["variables"] = {"id": base64.b64encode(f"Artifact:{version.pk}".encode()).decode()}
     auth = "Basic " + base64.b64encode(f"api:{secret}".encode()).decode()
 
     def ask():
         r = client.post("/graphql", graphql, content_type="application/json", headers={"Authorization": auth})
-        assert r.status_code == 200 and r.json()["data"]["artifact"]["versionIndex"] == 0, r.content
+        answer = r.json()["data"]["artifact"]
+        assert r.status_code == 200 and answer["versionIndex"] == 0, r.content
+        aliases = {(a["artifactCollection"]["name"], a["alias"]) for a in answer["aliases"]}
+        assert aliases == {
+            ("mnist_model", "latest"),
+            ("MNIST-dev", "v0"),
+            ("MNIST-dev", "latest"),
+            ("MNIST-dev", "staging"),
+        }
         return list(compiled)
 
     ask()
     compiled.clear()
     made = ask()
-    # The key, the user's roles and the version were read (the query log has them) but none was compiled.
-    for table in ("artifacts_apikey", "artifacts_membership", '"artifacts_artifactversion"."artifact_id"'):
-        assert not any(table in sql for sql in made), (table, made)
+    # The key, the user's roles, the version and its memberships were read, but none of them compiled again.
+    for read in (
+        "artifacts_apikey",
+        "artifacts_membership",
+        '"artifacts_artifactversion"."artifact_id"',
+        'FROM "artifacts_artifactalias"',
+        'FROM "registry_link"',
+    ):
+        assert not any(read in sql for sql in made), (read, made)
 
 
 def test_none_is_run_through_the_orm_as_is_null(project):
@@ -141,3 +157,15 @@ def test_a_lock_outside_a_transaction_is_refused_where_the_orm_refuses_it(projec
                 run()
     else:  # SQLite takes no row locks: both read
         assert locked(version.pk) == list(query.all()) == [version]
+
+
+def test_an_integer_column_takes_any_index_as_the_orm_does(project):
+    versions = [log_version(project, content=f"v{i}".encode()) for i in range(2)]
+    at = Prepared(
+        lambda artifact_id, index: ArtifactVersion.objects.filter(artifact_id=artifact_id, index=index), int, int
+    )
+    artifact = versions[0].artifact_id
+    assert at(artifact, 1) == [versions[1]] and at(artifact, 0) == [versions[0]]
+    # Beyond a 32-bit column (PostgreSQL would refuse it): nothing, as the ORM answers.
+    for index in (2**31, -(2**31) - 1, 2**40):
+        assert at(artifact, index) == list(ArtifactVersion.objects.filter(artifact_id=artifact, index=index)) == []

@@ -86,8 +86,11 @@ class Prepared(Generic[M]):
         args = tuple(t(a) for t, a in zip(self.types, args, strict=True))
         if any(type(a) is int and not -(2**63) <= a < 2**63 for a in args):
             return []  # No 64-bit column holds it, and the driver would refuse it (as the ORM answers nothing).
-        alias = self._alias or router.db_for_read(self.build(*self._markers()).model)
-        self._alias = alias
+        if self._alias is None:
+            query = self.build(*self._markers()).query
+            route = router.db_for_write if query.select_for_update else router.db_for_read
+            self._alias = route(query.model)
+        alias = self._alias
         connection = connections[alias]
         queryset, sql, params, slots, state = self._plans.get((alias, connection.vendor)) or self._plan(connection)
         features = connection.features
@@ -117,7 +120,7 @@ class Prepared(Generic[M]):
 def _like(marker: int | str, arg: int | str) -> int | str | None:
     """`arg` as the type compiling gave its stand-in; None for an integer its column cannot hold."""
     kind = type(marker)
-    if kind is type(arg):
+    if kind is type(arg) or not isinstance(marker, int):
         return arg
     bits = _BITS.get(kind.__name__, 64)
     return kind(arg) if -(2 ** (bits - 1)) <= arg < 2 ** (bits - 1) else None

@@ -7,15 +7,28 @@ its parameters apart and prepares a statement once a connection has run it a few
 `prepare_threshold`): the short lookups every request makes then cost PostgreSQL about half the CPU.
 
 The protocol carries at most 65,535 parameters per statement. Django 5.2 knows that limit only from 6.0 on (Django
-ticket #36822), so this backend declares it and batches bulk writes to fit, as Django's SQLite backend does.
+ticket #36822), so this backend declares it and batches bulk writes to fit, as Django's SQLite backend does; and a
+statement with more parameters still (a long `__in` list, a manifest's tens of thousands of paths) is bound on the
+client instead, as Django binds every statement without server-side binding.
 """
 
 from itertools import chain
 
+import psycopg
 from django.db import models
 from django.db.backends.postgresql import base, features, operations
 
 MAX_PARAMETERS = 2**16 - 1
+
+
+class ServerBindingCursor(base.ServerBindingCursor):
+    """Parameters bound by the server, unless there are more than the protocol carries."""
+
+    def execute(self, query, params=None, **kwargs):
+        if params is not None and len(params) > MAX_PARAMETERS:
+            query, params = psycopg.ClientCursor(self.connection).mogrify(query, params), None
+            kwargs["prepare"] = False
+        return super().execute(query, params, **kwargs)
 
 
 class DatabaseFeatures(features.DatabaseFeatures):
@@ -38,3 +51,9 @@ class DatabaseOperations(operations.DatabaseOperations):
 class DatabaseWrapper(base.DatabaseWrapper):
     features_class = DatabaseFeatures
     ops_class = DatabaseOperations
+
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        if params.get("cursor_factory") is base.ServerBindingCursor:
+            params["cursor_factory"] = ServerBindingCursor
+        return params

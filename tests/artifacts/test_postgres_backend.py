@@ -10,9 +10,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from artifacts.models import ApiKey, RunTag
+from artifacts.models import ApiKey, ArtifactReference, RunTag
 from artifacts.services import api_key_authenticate, api_key_create
-from tests.factories import make_run
+from tests.factories import log_version, make_run
 
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's backend")
 
@@ -29,15 +29,25 @@ def test_a_lookup_every_request_makes_is_prepared_by_postgresql(team):
 
 
 @on_postgres
-def test_bulk_writes_over_the_protocols_parameter_limit_are_batched(project):
+def test_bulk_writes_are_batched_to_the_protocols_parameter_limit(project):
     run = make_run(project)
-    count = 25_000  # bulk_update sends three parameters a row: 75,000 in one statement would be refused.
-    tags = RunTag.objects.bulk_create(RunTag(run=run, name=f"t{i}") for i in range(count))
-    for tag in tags:
-        tag.name = f"u{tag.name[1:]}"
-    assert RunTag.objects.bulk_update(tags, ["name"]) == count
-    assert RunTag.objects.filter(run=run, name__startswith="u").count() == count
+    tags = RunTag.objects.bulk_create(RunTag(run=run, name=f"t{i}") for i in range(30_000))
+    assert RunTag.objects.filter(run=run).count() == 30_000
+    # bulk_update counts ["pk", "pk", *fields]; bulk_create its fields.
     assert connection.ops.bulk_batch_size(["pk", "pk", "name"], tags) == (2**16 - 1) // 3
+    assert connection.ops.bulk_batch_size([RunTag._meta.get_field("name")], tags) == 2**16 - 1
+
+
+@on_postgres
+def test_a_statement_with_more_parameters_than_the_protocol_carries_is_bound_on_the_client(project):
+    version = log_version(project)
+    paths = [f"refs/{i}.bin" for i in range(70_000)]
+    ArtifactReference.objects.create(version=version, path=paths[-1], ref="s3://b/k", digest="d", size=1)
+    assert ArtifactReference.objects.filter(version=version, path__in=paths).count() == 1
+    with connection.cursor() as cursor:
+        values = ", ".join(["(%s)"] * 70_000)
+        cursor.execute(f"SELECT count(*), max(v) FROM (VALUES {values}) AS t(v)", [f"50% {i}" for i in range(70_000)])
+        assert cursor.fetchone() == (70_000, "50% 9999")
 
 
 def _database_settings(**env: str) -> dict:

@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
+from django.utils.safestring import SafeString
 
 from artifacts import permissions, queries, services
 from artifacts.models import ApiKey, ArtifactVersion, Membership
@@ -49,6 +50,7 @@ def test_rows_match_the_orms_with_their_related_objects(project, team):
     expected = list(Membership.objects.filter(user=team.admin).order_by("entity_id"))
     assert ROLES(team.admin.pk) == expected and expected
     assert NAMED("other_model", versions[1].created_by_id) == [versions[1]]
+    assert NAMED(SafeString("other_model"), str(versions[1].created_by_id)) == [versions[1]]  # str subclass, text
     assert NAMED("other_model", versions[1].created_by_id + 1000) == []
 
 

@@ -347,6 +347,16 @@ def version_with_project(pk: int) -> ArtifactVersion | None:
     return first(_VERSION_BY_PK, pk)
 
 
+_ACTIVE_USER: Prepared[Any] = Prepared(
+    lambda pk: get_user_model().objects.filter(pk=pk, is_active=True).order_by()[:1], int
+)
+
+
+def active_user(pk: int | None) -> Any | None:
+    """The active user with this primary key (an id a signed URL carries), or None."""
+    return first(_ACTIVE_USER, pk) if pk is not None else None
+
+
 # The API's lookups by name, a few in every SDK request: prepared once too. None of them checks access.
 _PROJECT_NAMED: Prepared[Project] = Prepared(
     lambda entity, name: Project.objects.select_related("entity").filter(entity__name=entity, name=name).order_by()[:1],
@@ -386,8 +396,8 @@ def artifact_named(project: Project, name: str) -> Artifact | None:
 def committed_version(
     artifact: Artifact, *, index: int | None = None, alias: str | None = None
 ) -> ArtifactVersion | None:
-    """The artifact's committed version `v<index>`, or the one holding `alias`, its artifact set to `artifact`;
-    pending versions never match."""
+    """The artifact's committed version `v<index>` when an index is given, else the one holding `alias`, its
+    artifact set to `artifact`; pending versions never match."""
     version = (
         first(_COMMITTED_AT, artifact.pk, index) if index is not None else first(_COMMITTED_ALIASED, artifact.pk, alias)
     )
@@ -554,14 +564,6 @@ _STORED_BLOB: Prepared[Blob] = Prepared(
     str,
     int,
 )
-_ACTIVE_USER: Prepared[Any] = Prepared(
-    lambda pk: get_user_model().objects.filter(pk=pk, is_active=True).order_by()[:1], int
-)
-
-
-def active_user(pk: int | None) -> Any | None:
-    """The active user with this primary key (an id a signed URL carries), or None."""
-    return first(_ACTIVE_USER, pk) if pk is not None else None
 
 
 # Lineage: each hop is one or two queries for a whole layer, never one per node. A layer shows at most

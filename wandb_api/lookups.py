@@ -143,12 +143,7 @@ def split_name(name: str) -> tuple[str, str]:
 
 def version_in(artifact: Artifact, ref: str) -> ArtifactVersion | None:
     """The committed version `ref` (`vN` or an alias) of an artifact; pending versions never match."""
-    index = names.parse_version(ref)
-    return (
-        artifact_queries.committed_version(artifact, index=index)
-        if index is not None
-        else (artifact_queries.committed_version(artifact, alias=ref))
-    )
+    return artifact_queries.committed_version(artifact, index=names.parse_version(ref), alias=ref)
 
 
 def link_in(registered_model: RegisteredModel, ref: str) -> Link | None:

@@ -967,6 +967,17 @@ def version_upload_complete(
 
 # A completion claimed longer ago than this is taken to have died with its process.
 COMPLETION_TIMEOUT = timedelta(minutes=30)
+# How long a client's retry waits for the completion under way before it is told to ask again: below the SDK's
+# 30 s GraphQL timeout, so the answer reaches it, and no server thread waits on behalf of a client that left.
+COMPLETION_WAIT = 20.0
+
+
+class StillCompleting(Exception):
+    """Another request is still joining and checking this upload's parts (a large file takes longer than the
+    client waits); nothing was written, and asking again shortly gets the result (503 with Retry-After)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"'{path}': the upload is still being completed; ask again shortly.")
 
 
 def _claim_completion(upload: StagedUpload) -> bool:
@@ -979,7 +990,7 @@ def _claim_completion(upload: StagedUpload) -> bool:
 
 
 def _await_completion(version: ArtifactVersion, upload: StagedUpload) -> str:
-    deadline = time.monotonic() + COMPLETION_TIMEOUT.total_seconds()
+    deadline = time.monotonic() + COMPLETION_WAIT
     while time.monotonic() < deadline:
         time.sleep(0.5)
         state = StagedUpload.objects.filter(pk=upload.pk).values_list("completing_at", "completed").first()
@@ -990,7 +1001,7 @@ def _await_completion(version: ArtifactVersion, upload: StagedUpload) -> str:
             raise ValidationError(f"'{upload.path}': completing the upload failed; send the file again.")
         if state[0] is None:
             raise ValidationError(f"'{upload.path}': completing the upload failed; send the file again.")
-    raise ValidationError(f"'{upload.path}': the upload is still being completed; try again later.")
+    raise StillCompleting(upload.path)
 
 
 def _adopt_staged_uploads(version: ArtifactVersion, user: User) -> None:

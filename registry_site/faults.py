@@ -15,6 +15,7 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from artifacts.services import StillCompleting
 from artifacts.storage import BlobRemoved, BlobUnavailable
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ def classify(exc: BaseException) -> Fault | None:
     if isinstance(exc, BlobRemoved):
         # The client's retry sends the bytes again, which stores them anew.
         return Fault(503, "Try again", str(exc), 1)
+    if isinstance(exc, StillCompleting):
+        return Fault(503, "Still completing", str(exc), 5)
     if isinstance(exc, BlobUnavailable):
         # Retrying cannot help until someone uploads the content again: a 4xx stops the client's retries.
         return Fault(410, "File unavailable", str(exc))

@@ -6,6 +6,8 @@ Marked `huge`: run once by `make test` (SQLite), not again on PostgreSQL."""
 
 import hashlib
 import json
+import shutil
+import tempfile
 
 import pytest
 from django.test import override_settings
@@ -18,25 +20,34 @@ from wandb_api import views
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.huge]
 
 SIZE = 2 * 1024**3 + 3 * 1024 * 1024 + 7  # over the SDK's 2 GiB threshold: 21 parts of 100 MiB and a short one
+# At the most three copies at once (parts, the joined file, its published copy) and the download; the SDK
+# makes no copies of its own here (immutable policy, no cache).
+DISK_NEEDED = 4 * SIZE
 
 SCRIPT = """
 import hashlib, json, os, wandb
 run = wandb.init(entity="reviewco", project="mnist")
 artifact = wandb.Artifact("huge-model", type="model")
-artifact.add_file({path!r}, name="huge.bin")
+artifact.add_file({path!r}, name="huge.bin", policy="immutable", skip_cache=True)
 logged = run.log_artifact(artifact).wait()
 run.finish()
 entry = wandb.Api().artifact("reviewco/mnist/huge-model:v0").get_entry("huge.bin")
 path = entry.download(root="downloaded")
 with open(path, "rb") as f:
     digest = hashlib.file_digest(f, "sha256").hexdigest()
-print(json.dumps({{"version": logged.version, "size": os.path.getsize(path), "sha256": digest}}))
+size = os.path.getsize(path)
+os.remove(path)
+print(json.dumps({{"version": logged.version, "size": size, "sha256": digest}}))
 """
 
 
 @pytest.fixture(scope="module")
 def huge_file(tmp_path_factory) -> tuple[str, str]:
     """A sparse file of SIZE bytes (a few bytes written at the start, middle and end) and its SHA-256."""
+    for place in {tmp_path_factory.getbasetemp(), tempfile.gettempdir()}:  # moto spools objects to the latter
+        free = shutil.disk_usage(place).free
+        need = DISK_NEEDED / 1024**3
+        assert free > DISK_NEEDED, f"{place} has {free / 1024**3:.1f} GiB free; these tests need {need:.0f} GiB"
     path = tmp_path_factory.mktemp("huge") / "huge.bin"
     with path.open("wb") as f:
         for offset in (0, SIZE // 2, SIZE - 7):

@@ -20,7 +20,7 @@ from artifacts.storage import manifest_digest
 from tests.conftest import S3_TEST_BUCKET as BUCKET
 from tests.factories import make_run, snapshot
 from tests.wandb_api import documents
-from tests.wandb_api.helpers import api_key, b64md5
+from tests.wandb_api.helpers import api_key, b64md5, basic_auth
 from wandb_api import ids
 
 COMPLETE = """
@@ -259,6 +259,40 @@ def test_a_retried_completion_waits_for_the_one_under_way_and_answers_the_same(
         worker.join()
     assert body["data"]["completeMultipartUploadArtifact"]["digest"] == b64md5(DATA)
     assert version.files.get(path="huge.bin").blob.sha256 == hashlib.sha256(DATA).hexdigest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_told_to_ask_again_while_a_long_completion_goes_on_writes_nothing(
+    client, gql, app_put, team, project, monkeypatch
+):
+    version = pending(team, project)
+    node = ask(gql, version)
+    parts = send(app_put, node)
+    # A first completion is under way and outlasts the wait: the retry is answered before the client's timeout.
+    StagedUpload.objects.update(completing_at=timezone.now())
+    monkeypatch.setattr(services, "COMPLETION_WAIT", 1.0)
+    auth = basic_auth(api_key(team.member))
+    before = snapshot()
+    variables = {
+        "completeMultipartAction": "Complete",
+        "completedParts": parts,
+        "artifactID": ids.encode("Artifact", version.pk),
+        "storagePath": node["storagePath"],
+        "uploadID": node["uploadMultipartUrls"]["uploadID"],
+    }
+    started = time.monotonic()
+    response = client.post(
+        "/graphql",
+        data={"query": COMPLETE, "variables": variables},
+        content_type="application/json",
+        headers={"Authorization": auth},
+    )
+    assert time.monotonic() - started < 10
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    message = response.json()["errors"][0]["message"]
+    assert message == "'huge.bin': the upload is still being completed; ask again shortly."
+    assert snapshot() == before
+    assert StagedUpload.objects.get().completing_at is not None, "the retry must not release the claim"
 
 
 def test_a_completion_claimed_by_a_process_that_died_long_ago_is_taken_over(gql, app_put, team, project):

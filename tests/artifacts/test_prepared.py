@@ -171,3 +171,26 @@ def test_an_integer_column_takes_any_index_as_the_orm_does(project):
     # Beyond a 32-bit column (PostgreSQL would refuse it): nothing, as the ORM answers.
     for index in (2**31, -(2**31) - 1, 2**40):
         assert at(artifact, index) == list(ArtifactVersion.objects.filter(artifact_id=artifact, index=index)) == []
+
+
+def test_columns_are_converted_as_the_orm_does_with_converters_looked_up_once(project, monkeypatch):
+    versions = [log_version(project, name, metadata={"lr": 0.1, "layers": [1, 2]}) for name in ("a", "b")]
+    related = ("artifact__project",)
+    expected = {v.pk: ArtifactVersion.objects.select_related(*related).get(pk=v.pk) for v in versions}
+    prepared = Prepared(lambda pk: ArtifactVersion.objects.select_related(*related).filter(pk=pk), int)
+    looked_up = []
+    real = connection.ops.get_db_converters
+    monkeypatch.setattr(connection.ops, "get_db_converters", lambda e: looked_up.append(e) or real(e))
+
+    def values(version: ArtifactVersion) -> list:
+        objects = (version, version.artifact, version.artifact.project)
+        return [(f.name, getattr(o, f.attname)) for o in objects for f in o._meta.concrete_fields]
+
+    lookups = []
+    for version in versions * 2:
+        before = len(looked_up)
+        (row,) = prepared(version.pk)
+        lookups.append(len(looked_up) - before)
+        assert values(row) == values(expected[version.pk])
+        assert row.metadata == {"lr": 0.1, "layers": [1, 2]} and row.created_at.tzinfo is not None
+    assert lookups[0] > 0 and lookups[1:] == [0, 0, 0]

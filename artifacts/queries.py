@@ -341,6 +341,25 @@ _VERSION_BY_PK: Prepared[ArtifactVersion] = Prepared(
 )
 
 
+_TAGS_OF_VERSION: Prepared[VersionTag] = Prepared(lambda pk: VersionTag.objects.filter(version_id=pk), int)
+
+
+def version_tags(version: ArtifactVersion) -> list[VersionTag]:
+    """The version's tags by name: those a page prefetched, else read (prepared) and kept as prefetching keeps
+    them, so `version.tags.all()` reads nothing more."""
+    cache = version.__dict__.setdefault("_prefetched_objects_cache", {})
+    if "tags" not in cache:
+        cache["tags"] = prefetched(version.tags, _TAGS_OF_VERSION(version.pk))
+    return list(cache["tags"])
+
+
+def prefetched(manager: Any, rows: list) -> QuerySet:
+    """A related manager's queryset holding `rows`, as prefetch_related leaves it in the prefetch cache."""
+    queryset = manager.get_queryset()
+    queryset._result_cache, queryset._prefetch_done = rows, True
+    return queryset
+
+
 def version_with_project(pk: int) -> ArtifactVersion | None:
     """The version with this primary key, read with its artifact, project and entity; None when there is none.
     No access is checked: the caller decides who may see it."""
@@ -380,9 +399,22 @@ _COMMITTED_ALIASED: Prepared[ArtifactVersion] = Prepared(
 )
 
 
+_RUN_NAMED: Prepared[Run] = Prepared(
+    lambda project_id, run_id: Run.objects.filter(project_id=project_id, run_id=run_id).order_by()[:1], int, str
+)
+
+
 def project_named(entity: str, name: str) -> Project | None:
     """The project `<entity>/<name>`, read with its entity."""
     return first(_PROJECT_NAMED, entity, name)
+
+
+def run_named(project: Project, run_id: str) -> Run | None:
+    """The project's run `run_id`, its project set to `project`."""
+    run = first(_RUN_NAMED, project.pk, run_id)
+    if run is not None:
+        run.project = project
+    return run
 
 
 def artifact_named(project: Project, name: str) -> Artifact | None:

@@ -749,14 +749,24 @@ def version_create(
 def _require_client_id_free(*, client_id: str, project: Project, name: str) -> None:
     """A client id names one version. The same id again (the SDK retries a request whose answer it lost) is
     taken only for the same artifact, and then names the version this request gets."""
-    taken = VersionClientId.objects.filter(client_id=client_id).exclude(
-        version__artifact__project=project, version__artifact__name=name
-    )
-    if taken.exists():
+    if _CLIENT_ID_ELSEWHERE(client_id, project.pk, name):
         raise ValidationError(
             "This client id already names a version of another artifact: log with a new one.",
             code="client_id_taken",
         )
+
+
+# Asked by every version the SDK creates: prepared once (registry_site/prepared.py).
+_CLIENT_ID_ELSEWHERE: Prepared[int] = Prepared(
+    lambda client_id, project_id, name: (
+        VersionClientId.objects.filter(client_id=client_id)
+        .exclude(version__artifact__project_id=project_id, version__artifact__name=name)
+        .values_list("pk", flat=True)[:1]
+    ),
+    str,
+    int,
+    str,
+)
 
 
 def _client_id_set(*, client_id: str | None, version: ArtifactVersion) -> None:
@@ -1167,15 +1177,15 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
         _adopt_staged_uploads(version, user)
     with transaction.atomic():
         next_index = _lock_artifact(version.artifact_id)
-        version = ArtifactVersion.objects.select_related(
-            "artifact__project__entity", "duplicate_of", "created_by_run"
-        ).get(pk=version.pk)
+        version = first(_TO_COMMIT, version.pk) or _gone(version)
         if version.is_committed:
             return version
         if version.duplicate_of is not None:
             return version.duplicate_of
         # No files is a version too (W&B allows empty artifacts): its digest is that of an empty manifest.
-        files = list(version.files.select_related("blob"))
+        files = _FILES_WITH_BLOBS(version.pk)
+        for f in files:
+            f.version = version
         names.validate_file_tree(f.path for f in files)
         unusable = [f.path for f in files if not f.blob.is_ok]
         if unusable:
@@ -1183,7 +1193,9 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
                 f"The server's copy of {', '.join(unusable)} is missing or corrupt: upload the file again.",
                 code="blob_unavailable",
             )
-        references = list(version.references.all())
+        references = _REFERENCES(version.pk)
+        for r in references:
+            r.version = version
         digest = manifest_digest({**{f.path: f.blob.md5 for f in files}, **{r.path: r.digest for r in references}})
         if version.distributed_id:
             # Each run's part came with its own digest (checked file by file as uploaded): the version is the whole.
@@ -1204,7 +1216,7 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
             version.digest, version.base = digest, None
             version.save(update_fields=["digest", "base"])
         recorder = Recorder(user=user, run=version.created_by_run)
-        existing = ArtifactVersion.committed.filter(artifact_id=version.artifact_id, digest=digest).first()
+        existing = first(_COMMITTED_IN_ARTIFACT, version.artifact_id, digest)
         if existing is not None:
             existing.artifact = version.artifact
             _aliases_merge(version=existing, aliases=version.pending_aliases, recorder=recorder)
@@ -1226,6 +1238,42 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
     return version
 
 
+# What committing reads, for every version the SDK logs: prepared once (registry_site/prepared.py).
+_TO_COMMIT: Prepared[ArtifactVersion] = Prepared(
+    lambda pk: ArtifactVersion.objects.select_related(
+        "artifact__project__entity", "duplicate_of", "created_by_run"
+    ).filter(pk=pk),
+    int,
+)
+_FILES_WITH_BLOBS: Prepared[ArtifactFile] = Prepared(
+    lambda version_id: ArtifactFile.objects.select_related("blob").filter(version_id=version_id), int
+)
+_REFERENCES: Prepared[ArtifactReference] = Prepared(
+    lambda version_id: ArtifactReference.objects.filter(version_id=version_id), int
+)
+_COMMITTED_IN_ARTIFACT: Prepared[ArtifactVersion] = Prepared(
+    lambda artifact_id, digest: ArtifactVersion.committed.filter(artifact_id=artifact_id, digest=digest).order_by("pk")[
+        :1
+    ],
+    int,
+    str,
+)
+_ARTIFACT_LOCKED: Prepared[Artifact] = Prepared(
+    lambda project_id, name: (
+        Artifact.objects.select_for_update().filter(project_id=project_id, name=name).order_by()[:1]
+    ),
+    int,
+    str,
+)
+_NEXT_INDEX_LOCKED: Prepared[int] = Prepared(
+    lambda pk: Artifact.objects.select_for_update().filter(pk=pk).values_list("next_index", flat=True), int
+)
+
+
+def _gone(version: ArtifactVersion) -> ArtifactVersion:
+    raise ArtifactVersion.DoesNotExist(f"Version {version.pk} was deleted meanwhile.")
+
+
 def _require_parts_completed(version: ArtifactVersion) -> None:
     """Explain a commit that lacks files still being sent in parts."""
     unfinished = list(
@@ -1240,7 +1288,7 @@ def _require_parts_completed(version: ArtifactVersion) -> None:
 
 def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:
     """The artifact row, created if missing and locked until the transaction ends (serialises numbering)."""
-    artifact = Artifact.objects.select_for_update().filter(project=project, name=name).order_by().first()
+    artifact = first(_ARTIFACT_LOCKED, project.pk, name)
     if artifact is None:
         # `entity/project/name` names one collection: a portfolio's name (registry.models, through the reverse
         # relation: artifacts never imports registry) is taken.
@@ -1255,6 +1303,7 @@ def _artifact_for_update(*, project: Project, name: str, type: str) -> Artifact:
                 artifact = Artifact.objects.create(project=project, name=name, type=type)
         except IntegrityError:  # created by a concurrent caller meanwhile
             artifact = Artifact.objects.select_for_update().get(project=project, name=name)
+    artifact.project = project
     if artifact.type != type:
         raise ValidationError(f"The artifact '{name}' has type '{artifact.type}', not '{type}'.", code="type_mismatch")
     return artifact
@@ -1288,7 +1337,9 @@ def _commit(*, version: ArtifactVersion, aliases: list[str], index: int, recorde
 def _lock_artifact(artifact_id: int) -> int:
     """Hold the artifact's row until the transaction ends: alias changes, commits and deletes of its versions
     queue here, so a delete never misses an alias set meanwhile. Returns its next version index."""
-    return Artifact.objects.select_for_update().filter(pk=artifact_id).values_list("next_index", flat=True).get()
+    for next_index in _NEXT_INDEX_LOCKED(artifact_id):
+        return next_index
+    raise Artifact.DoesNotExist(f"Artifact {artifact_id} was deleted meanwhile.")
 
 
 @dataclass(frozen=True)

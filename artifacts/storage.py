@@ -31,6 +31,7 @@ from django.utils.functional import empty
 from django.utils.http import content_disposition_header
 
 from artifacts.models import Blob, BlobStatus, blob_key, insert_or_update
+from registry_site.prepared import Prepared, first
 
 CHUNK_SIZE = 1024 * 1024
 STAGING_DIR = "staging"
@@ -439,17 +440,22 @@ def blob_store(stream: IO[bytes], *, expected_md5: str | None = None, expected_s
             default_storage.delete(staged)
 
 
+# Read for every file stored: prepared once (registry_site/prepared.py).
+_BLOB: Prepared[Blob] = Prepared(lambda sha256: Blob.objects.filter(sha256=sha256), str)
+_BLOB_LOCKED: Prepared[Blob] = Prepared(lambda sha256: Blob.objects.select_for_update().filter(sha256=sha256), str)
+
+
 def _keep(staged: str, *, sha256: str, md5: str, size: int) -> Blob:
     """The Blob of checked bytes at `staged`: the known one when its stored copy is intact, else the bytes are
     published under their SHA-256 key and the row written (repairing a copy marked bad or missing)."""
     key = blob_key(sha256)
-    blob = Blob.objects.filter(sha256=sha256).first()
+    blob = first(_BLOB, sha256)
     if blob is not None and blob.is_ok and _stored_size(key) == size:
         return blob
     # Published outside any transaction: a large copy must not hold the database's write lock.
     _publish(staged, key)
     with transaction.atomic():
-        locked = Blob.objects.select_for_update().filter(sha256=sha256).first()
+        locked = first(_BLOB_LOCKED, sha256)
         # collect_garbage deletes an unused blob's bytes while it holds this row's lock: look again.
         if _stored_size(key) != size:
             _publish(staged, key)

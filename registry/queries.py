@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from artifacts import names, permissions
 from artifacts.models import Artifact, ArtifactAlias, ArtifactVersion, Entity, Event, Organization, Project
 from artifacts.permissions import User
-from artifacts.queries import VERSION_EVENTS, index_in
+from artifacts.queries import VERSION_EVENTS, index_in, prefetched
 from registry import permissions as registry_permissions
 from registry.models import (
     LEGACY,
@@ -300,19 +300,13 @@ def _read_memberships(version: ArtifactVersion) -> None:
         aliases = _ALIASES_OF_VERSION(version.pk)
         for alias in aliases:
             alias.version = version  # as prefetching sets the reverse relation
-        cache["aliases"] = _prefetched(version.aliases, aliases)
+        cache["aliases"] = prefetched(version.aliases, aliases)
     if "links" not in cache:
         links = _LINKS_OF_SOURCE(version.pk)
         for link in links:
             link.source = version
         prefetch_related_objects(links, "aliases")
-        cache["links"] = _prefetched(version.links, links)
-
-
-def _prefetched(manager, rows: list) -> QuerySet:
-    queryset = manager.get_queryset()
-    queryset._result_cache, queryset._prefetch_done = rows, True
-    return queryset
+        cache["links"] = prefetched(version.links, links)
 
 
 def version_memberships(user: User, version: ArtifactVersion) -> tuple[list[ArtifactAlias], list[Link]]:

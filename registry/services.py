@@ -271,13 +271,34 @@ def link_check(
             code="other_organization",
         )
     if registered_model is None:
-        registered_model = RegisteredModel.objects.filter(**scope_filter(scope), name=registered_model_name).first()
+        registered_model = _named_in(scope, registered_model_name)
     if registered_model is not None:
         in_scope(registered_model, scope)
         check_accepts(registered_model, version)
     elif isinstance(scope, Project):
         check_portfolio_name(scope, registered_model_name)
     return scope, aliases, registered_model
+
+
+# Read by every link: prepared once per kind of scope (registry_site/prepared.py), as scope_filter selects.
+_NAMED_IN_ENTITY: Prepared[RegisteredModel] = Prepared(
+    lambda pk, name: RegisteredModel.objects.filter(entity_id=pk, registry=None, project=None, name=name)[:1], int, str
+)
+_NAMED_IN_PROJECT: Prepared[RegisteredModel] = Prepared(
+    lambda pk, name: RegisteredModel.objects.filter(project_id=pk, name=name)[:1], int, str
+)
+_NAMED_IN_REGISTRY: Prepared[RegisteredModel] = Prepared(
+    lambda pk, name: RegisteredModel.objects.filter(registry_id=pk, name=name)[:1], int, str
+)
+
+
+def _named_in(scope: Scope, name: str) -> RegisteredModel | None:
+    """The registered model `name` of `scope` (see scope_filter), or None."""
+    if isinstance(scope, Entity):
+        return first(_NAMED_IN_ENTITY, scope.pk, name)
+    if isinstance(scope, Project):
+        return first(_NAMED_IN_PROJECT, scope.pk, name)
+    return first(_NAMED_IN_REGISTRY, scope.pk, name)
 
 
 def link_version(

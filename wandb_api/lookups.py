@@ -294,9 +294,7 @@ def registry_by_id(user: User, registry_id: str) -> Registry | None:
 
 
 def project_for_write(user: User, entity_name: str | None, project_name: str | None) -> Project:
-    project = (
-        Project.objects.select_related("entity").filter(entity__name=entity_name or "", name=project_name or "").first()
-    )
+    project = artifact_queries.project_named(entity_name or "", project_name or "")
     if project is None or not permissions.can_view_project(user, project):
         raise Http404(f"No project {entity_name}/{project_name}.")
     return project
@@ -305,7 +303,7 @@ def project_for_write(user: User, entity_name: str | None, project_name: str | N
 def run_for_write(user: User, entity_name: str | None, project_name: str | None, run_name: str | None) -> Run:
     """The run named in a mutation, once the user may change its entity (404 when they may not see it)."""
     project = project_for_write(user, entity_name, project_name)
-    run = Run.objects.select_related("project__entity").filter(project=project, run_id=run_name or "").first()
+    run = artifact_queries.run_named(project, run_name or "")
     if run is None:
         raise Http404(f"No run {entity_name}/{project_name}/{run_name}.")
     permissions.require_change(user, project.entity, visible=True)

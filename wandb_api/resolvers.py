@@ -1159,7 +1159,7 @@ ARTIFACT: dict[str, Resolver] = {
     "ttlIsInherited": lambda version, info: True,
     "tags": lambda version, info: [
         {"id": ids.encode("Tag", tag.pk), "name": tag.name, "tagCategoryName": None, "attributes": None}
-        for tag in version.tags.all()
+        for tag in queries.version_tags(version)
     ],
     "historyStep": lambda version, info: version.history_step,
     "state": lambda version, info: version.state,

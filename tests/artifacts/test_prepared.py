@@ -11,9 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.safestring import SafeString
 
 from artifacts import permissions, queries, services
-from artifacts.models import ApiKey, ArtifactVersion, Membership
+from artifacts.models import ApiKey, ArtifactVersion, Membership, VersionTag
 from registry_site.prepared import Prepared, first
-from tests.factories import link, log_version
+from tests.factories import link, log_version, make_run
+from wandb_api import lookups
 
 BY_PK = Prepared(lambda pk: ArtifactVersion.objects.select_related("artifact__project__entity").filter(pk=pk), int)
 ROLES = Prepared(lambda user_id: Membership.objects.filter(user_id=user_id).order_by("entity_id"), int)
@@ -194,3 +195,30 @@ def test_columns_are_converted_as_the_orm_does_with_converters_looked_up_once(pr
         assert values(row) == values(expected[version.pk])
         assert row.metadata == {"lr": 0.1, "layers": [1, 2]} and row.created_at.tzinfo is not None
     assert lookups[0] > 0 and lookups[1:] == [0, 0, 0]
+
+
+def test_logging_committing_and_linking_again_compile_only_the_reads_that_vary(project, team, compiled):
+    """The SDK's log-and-link flow, through the same services: after a first round, its fixed reads (the version
+    to commit, its files and references, the locked artifact, the stored blob, the run and registered model by
+    name, the version's tags) run prepared."""
+    run = make_run(project, run_id="trainer")
+
+    def log_and_link(n: int) -> None:
+        version = log_version(project, run=run, content=f"weights {n}".encode())
+        VersionTag.objects.create(version=version, name="candidate")
+        link(version)
+        assert lookups.run_for_write(team.admin, "reviewco", project.name, "trainer") == run
+        assert [t.name for t in queries.version_tags(version)] == ["candidate"]
+
+    log_and_link(0)
+    compiled.clear()
+    log_and_link(1)
+    # Still built per call: the alias reads of move_aliases (a list of names), and the test's own actor lookups.
+    varying = (
+        'FROM "artifacts_artifactalias"',
+        'FROM "registry_linkalias"',
+        'FROM "artifacts_membership"',
+        "auth_user",
+    )
+    fixed = [sql for sql in compiled if sql.startswith("SELECT") and not any(v in sql for v in varying)]
+    assert not fixed, fixed

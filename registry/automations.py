@@ -37,6 +37,7 @@ from registry.models import (
     DeliveryAttempt,
     DeliveryStatus,
     Link,
+    RegisteredModel,
     Webhook,
 )
 from registry_site.prepared import Prepared
@@ -366,9 +367,9 @@ _OF_TEAM: Prepared[Automation] = Prepared(
 )
 
 
-def _enabled_automations(link: Link) -> list[Automation]:
-    """The enabled automations of the link's registry (or team's Model Registry), by id; none for a portfolio."""
-    rm = link.registered_model
+def enabled_automations(rm: RegisteredModel) -> list[Automation]:
+    """The enabled automations of the registered model's registry (or team's Model Registry), by id; none for a
+    portfolio."""
     if rm.is_portfolio:
         return []
     if rm.is_collection:
@@ -376,12 +377,15 @@ def _enabled_automations(link: Link) -> list[Automation]:
     return _OF_TEAM(rm.entity_id)
 
 
-def dispatch(*, events: Iterable[Event], link: Link) -> list[Delivery]:
+def dispatch(*, events: Iterable[Event], link: Link, enabled: list[Automation] | None = None) -> list[Delivery]:
     """The deliveries the saved `events` (of one registered model, `link`'s) owe, written and enqueued in the
-    caller's transaction. Costs nothing for events no automation watches, one indexed query otherwise."""
+    caller's transaction. Costs nothing for events no automation watches, one indexed query otherwise (none when
+    the caller read `enabled_automations` already, before taking a lock)."""
     events = [e for e in events if e.kind in KINDS]
     watched = {KINDS[e.kind] for e in events}
-    automations = [a for a in _enabled_automations(link) if a.event in watched] if events else []
+    if events and enabled is None:
+        enabled = enabled_automations(link.registered_model)
+    automations = [a for a in enabled if a.event in watched] if events else []
     if not automations:
         return []
     rm_id = link.registered_model_id

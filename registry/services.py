@@ -330,17 +330,44 @@ def link_version(
         registered_model_name=registered_model_name,
         aliases=aliases,
     )
+    link = functools.partial(
+        _link, version=version, user=user, scope=scope, name=registered_model_name, aliases=aliases
+    )
+    try:
+        return link(registered_model=registered_model)
+    except IntegrityError:
+        # The version was linked there meanwhile by a concurrent caller (one link per source), or the link read
+        # before the lock was removed meanwhile: done once more, reading anew.
+        return link(registered_model=registered_model)
+
+
+def _link(
+    *,
+    version: ArtifactVersion,
+    user: User,
+    scope: Scope,
+    registered_model: RegisteredModel | None,
+    name: str | None,
+    aliases: list[str],
+) -> LinkResult:
+    """link_version's writes, in one transaction holding the registered model's lock. Read before the lock, which
+    is held only for what needs it: whether the version is linked there already, and the automations a new link
+    may fire (a model created here is read under its lock)."""
+    known = registered_model is not None
+    link = first(_LINK_OF, registered_model.pk, version.pk) if known else None
+    enabled = automations.enabled_automations(registered_model) if known else None
     with transaction.atomic():
-        recorder = _Events(user=user)
-        if registered_model is None:
+        recorder = _Events(user=user, automations=enabled)
+        if not known:
             registered_model = _registered_model_get_or_create(
-                scope=scope, name=registered_model_name, user=user, type=version.artifact.type, recorder=recorder
+                scope=scope, name=name, user=user, type=version.artifact.type, recorder=recorder
             )
             # Created by a concurrent caller meanwhile: the type rule is checked again on the row itself.
             check_accepts(registered_model, version)
         # Lock the registered model until commit: concurrent links queue here (SQLite queues on BEGIN IMMEDIATE).
         next_index = _lock_model(registered_model.pk)
-        link = first(_LINK_OF, registered_model.pk, version.pk)
+        if not known:
+            link = first(_LINK_OF, registered_model.pk, version.pk)
         created = link is None
         if created:
             link = Link.objects.create(
@@ -442,9 +469,12 @@ class _Events(Recorder):
     """The registry events one operation records (on `link`, when it concerns one): gathered as it goes, written
     at its end by `save()`, one insert. Every registry event is written there."""
 
-    def __init__(self, *, user: User | None, link: Link | None = None) -> None:
+    def __init__(
+        self, *, user: User | None, link: Link | None = None, automations: list[Automation] | None = None
+    ) -> None:
         super().__init__(user=user)
         self.link = link
+        self.automations = automations  # the link's model's enabled automations, when read already
 
     def add(self, kind: str, *, alias: str = "", before: dict | None = None, after: dict | None = None) -> None:
         """An event of `self.link`."""
@@ -488,7 +518,7 @@ class _Events(Recorder):
         rows = self.rows
         super().save()
         if rows and self.link is not None:
-            automations.dispatch(events=rows, link=self.link)
+            automations.dispatch(events=rows, link=self.link, enabled=self.automations)
 
     def add_member(self, registry: Registry, *, member: str, was: str | None, role: str | None) -> None:
         """A user or team added to the registry (`was` None), given another role, or removed (`role` None)."""

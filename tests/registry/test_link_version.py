@@ -1,6 +1,8 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 
 from registry import services
 from registry.models import Link, LinkAlias, RegisteredModel
@@ -177,3 +179,40 @@ def test_only_admins_delete_a_registered_model(team, project):
         services.registered_model_delete(registered_model=lk.registered_model, user=team.member)
     services.registered_model_delete(registered_model=lk.registered_model, user=team.admin)
     assert not Link.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_the_registered_model_is_locked_only_the_writes_and_alias_reads_run(team, project):
+    """What needs no lock (is the version linked there already, which automations may fire) is read before it,
+    so concurrent links wait on one another for as few statements as possible."""
+    link(log_version(project, content=b"v0"))
+    version = log_version(project, content=b"v1")
+    with CaptureQueriesContext(connection) as ctx:
+        result = services.link_version(
+            version=version, user=team.member, entity=team.entity, registered_model_name="MNIST-dev"
+        )
+    assert result.created and result.link.label == "v1"
+    sql = [q["sql"] for q in ctx.captured_queries]
+    begin = next(i for i, s in enumerate(sql) if s.startswith("BEGIN"))
+    locked = sql[begin : sql.index("COMMIT", begin)]
+    reads = ('FROM "registry_link"', 'FROM "registry_automation"')
+    assert not [s for s in locked if s.startswith("SELECT") and any(r in s for r in reads)], locked
+    assert all(any(r in s for s in sql[:begin]) for r in reads), sql[:begin]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_version_linked_meanwhile_by_a_concurrent_caller_gets_that_link(team, project, monkeypatch):
+    version = log_version(project)
+    first = link(version)
+    before = snapshot()
+    # As if the other caller linked it between this caller's read (before the lock) and its insert.
+    reads = [[], [first]]
+    real = services._LINK_OF
+    monkeypatch.setattr(services, "_LINK_OF", lambda *args: reads.pop(0) if reads else real(*args))
+    again = services.link_version(
+        version=version, user=team.member, entity=team.entity, registered_model_name="MNIST-dev", aliases=["staging"]
+    )
+    assert not again.created and again.link == first
+    assert LinkAlias.objects.get(registered_model=first.registered_model, name="staging").link == first
+    assert Link.objects.filter(source=version).count() == 1
+    assert snapshot()["Link"] == before["Link"]

@@ -4,7 +4,8 @@ prepared there.
 Django binds parameters on the client by default: every statement reaches PostgreSQL as new text, which it parses
 and plans again. With `server_side_binding` (settings: DATABASE_PREPARED, on by default) psycopg sends the SQL and
 its parameters apart and prepares a statement once a connection has run it a few times (psycopg's
-`prepare_threshold`): the short lookups every request makes then cost PostgreSQL about half the CPU.
+`prepare_threshold`): the short lookups every request makes then cost PostgreSQL about half the CPU. Each call is
+still planned for its own values (`plan_cache_mode=force_custom_plan`), as an unprepared statement is.
 
 The protocol carries at most 65,535 parameters per statement. Django 5.2 knows that limit only from 6.0 on (Django
 ticket #36822), so this backend declares it and batches bulk writes to fit, as Django's SQLite backend does; and a
@@ -56,4 +57,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         params = super().get_connection_params()
         if params.get("cursor_factory") is base.ServerBindingCursor:
             params["cursor_factory"] = ServerBindingCursor
+            # A prepared statement is still planned for each call's values: after five calls PostgreSQL may
+            # otherwise keep one generic plan, made for a typical value, which can be slow for another (the
+            # versions of a model with 100,000 links, read by the plan made for models with ten).
+            params["options"] = f"{params.get('options', '')} -c plan_cache_mode=force_custom_plan".strip()
         return params

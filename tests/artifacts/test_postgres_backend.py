@@ -29,6 +29,15 @@ def test_a_lookup_every_request_makes_is_prepared_by_postgresql(team):
 
 
 @on_postgres
+def test_each_call_of_a_prepared_statement_is_planned_for_its_own_values(db):
+    # Not one generic plan kept after five calls: the model card of a model with 100,000 links read its page with
+    # the plan made for models with ten (a sort of every link) once its statement was prepared.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_custom_plan"
+
+
+@on_postgres
 def test_bulk_writes_are_batched_to_the_protocols_parameter_limit(project):
     run = make_run(project)
     tags = RunTag.objects.bulk_create(RunTag(run=run, name=f"t{i}") for i in range(30_000))

@@ -38,6 +38,22 @@ def test_every_page_sends_a_strict_content_security_policy(client, project, url)
     assert not {"'unsafe-inline'", "'unsafe-eval'"} & set().union(*policy.values())
 
 
+def test_the_sdks_json_calls_skip_the_policy_and_downloads_keep_it(client, project, team):
+    from django.test import RequestFactory
+
+    from tests.factories import log_version
+    from tests.wandb_api.helpers import api_key, basic_auth
+    from wandb_api import tokens
+
+    auth = {"Authorization": basic_auth(api_key(team.member))}
+    r = client.post("/graphql", {"query": "{ __typename }"}, content_type="application/json", headers=auth)
+    assert r.status_code == 200 and "Content-Security-Policy" not in r
+    version = log_version(project)
+    blob = version.files.get().blob
+    r = client.get(tokens.download_url(RequestFactory().get("/"), blob=blob.sha256, name="model.pt"))
+    assert r.status_code == 200 and _directives(r["Content-Security-Policy"])["default-src"] == {"'self'"}
+
+
 def test_htmx_is_told_not_to_inject_its_style_nor_to_eval(client, db):
     r = client.get(reverse("login"))
     meta = re.search(rb'<meta name="htmx-config" content=\'([^\']*)\'>', r.content)

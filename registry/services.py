@@ -336,8 +336,8 @@ def link_version(
     try:
         return link(registered_model=registered_model)
     except IntegrityError:
-        # The version was linked there meanwhile by a concurrent caller (one link per source), or the link read
-        # before the lock was removed meanwhile: done once more, reading anew.
+        # The version was linked there meanwhile by a concurrent caller (one link per source): done once more,
+        # finding that link.
         return link(registered_model=registered_model)
 
 
@@ -351,8 +351,8 @@ def _link(
     aliases: list[str],
 ) -> LinkResult:
     """link_version's writes, in one transaction holding the registered model's lock. Read before the lock, which
-    is held only for what needs it: whether the version is linked there already, and the automations a new link
-    may fire (a model created here is read under its lock)."""
+    is held only for what needs it: whether the version is linked there already (the common case, a new link,
+    then reads nothing more under the lock), and the automations a new link may fire."""
     known = registered_model is not None
     link = first(_LINK_OF, registered_model.pk, version.pk) if known else None
     enabled = automations.enabled_automations(registered_model) if known else None
@@ -366,7 +366,9 @@ def _link(
             check_accepts(registered_model, version)
         # Lock the registered model until commit: concurrent links queue here (SQLite queues on BEGIN IMMEDIATE).
         next_index = _lock_model(registered_model.pk)
-        if not known:
+        if not known or link is not None:
+            # Read (again) under the lock: a link found before it may have been unlinked meanwhile. None found
+            # before it needs no second look: the insert would fail if a concurrent caller made one (one per source).
             link = first(_LINK_OF, registered_model.pk, version.pk)
         created = link is None
         if created:

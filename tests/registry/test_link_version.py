@@ -216,3 +216,19 @@ def test_a_version_linked_meanwhile_by_a_concurrent_caller_gets_that_link(team, 
     assert LinkAlias.objects.get(registered_model=first.registered_model, name="staging").link == first
     assert Link.objects.filter(source=version).count() == 1
     assert snapshot()["Link"] == before["Link"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_link_unlinked_between_the_read_and_the_lock_is_made_anew(team, project, monkeypatch):
+    version = log_version(project)
+    stale = link(version)
+    services.link_delete(link=stale, user=team.admin)
+    # As if the unlink ran between this caller's read (before the lock) and its taking the lock.
+    reads = [[stale]]
+    real = services._LINK_OF
+    monkeypatch.setattr(services, "_LINK_OF", lambda *args: reads.pop(0) if reads else real(*args))
+    again = services.link_version(
+        version=version, user=team.member, entity=team.entity, registered_model_name="MNIST-dev"
+    )
+    assert again.created and again.link.pk != stale.pk and again.link.label == "v1"
+    assert list(Link.objects.filter(source=version)) == [again.link]

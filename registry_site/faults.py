@@ -84,5 +84,8 @@ class FaultMiddleware:
         fault = classify(exception)
         if fault is None:
             return None
-        logger.error("%s %s: %s (%s)", request.method, request.path, fault.reason, exception, exc_info=exception)
+        if isinstance(exception, StillCompleting):
+            logger.info("%s %s: %s", request.method, request.path, fault.reason)  # expected: the client asks again
+        else:
+            logger.error("%s %s: %s (%s)", request.method, request.path, fault.reason, exception, exc_info=exception)
         return respond(request, fault)

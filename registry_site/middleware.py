@@ -61,8 +61,9 @@ class RefuseUnstorableTextMiddleware:
         return self.get_response(request)
 
 
-# The SDK's calls: a JSON POST (/graphql, /sdk/) or a PUT of bytes (/files/upload/), never a document a browser
-# opens. Downloads (/files/download/) are files a browser may open: they keep the policy.
+# The SDK's calls: a JSON POST (/graphql, /sdk/...) or a PUT of bytes (/files/upload/...), never a document a
+# browser opens. Downloads (/files/download/) are files a browser may open: they keep the policy, as does every
+# page, `/graphql-team/...` of an entity so named included.
 NOT_DOCUMENTS = ("/graphql", "/sdk/", "/files/upload/")
 
 
@@ -71,6 +72,7 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
     for every response, about a third of a millisecond, which the SDK's calls spend on a header nothing reads."""
 
     def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-        if request.path_info.startswith(NOT_DOCUMENTS):
+        path = request.path_info
+        if path == NOT_DOCUMENTS[0] or path.startswith(NOT_DOCUMENTS[1:]):
             return response
         return super().process_response(request, response)

@@ -11,7 +11,6 @@ would make `IS NULL`, is run through the ORM instead; an integer no 64-bit colum
 """
 
 import itertools
-import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -36,9 +35,6 @@ class Prepared(Generic[M]):
         self.build, self.types = build, types
         self._alias: str | None = None
         self._plans: dict[tuple[str, str], tuple[QuerySet, str, tuple, list[list[int]], dict]] = {}
-        # The functions that turn each column's value into Python (dates, booleans, JSON...), which Django looks up
-        # column by column on every run: per connection, since the database's are methods of its connection.
-        self._converters: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 
     def _markers(self) -> list[int | str]:
         # Stand-ins for the arguments, found again by type and value among the compiled parameters. Integers are
@@ -116,10 +112,14 @@ class Prepared(Generic[M]):
         compiler = run.query.get_compiler(connection=connection)
         vars(compiler).update(state)
         compiler.as_sql = lambda *a, **k: (sql, values)
-        converters = self._converters.get(connection)
+        # The functions that turn each column's value into Python (dates, booleans, JSON...), which Django looks up
+        # column by column on every run: kept on the connection, since the database's are methods of it (and go
+        # with it).
+        kept = connection.__dict__.setdefault("_prepared_converters", {})
+        converters = kept.get(self)
         if converters is None:
             columns = [column for column, *_ in compiler.select[: compiler.col_count]]
-            converters = self._converters[connection] = compiler.get_converters(columns)
+            converters = kept[self] = compiler.get_converters(columns)
         compiler.get_converters = lambda expressions: converters
         # Only this private copy of the query answers with the prepared compiler; it never leaves this call.
         run.query.get_compiler = lambda *a, **k: compiler

@@ -52,6 +52,14 @@ def test_the_sdks_json_calls_skip_the_policy_and_downloads_keep_it(client, proje
     blob = version.files.get().blob
     r = client.get(tokens.download_url(RequestFactory().get("/"), blob=blob.sha256, name="model.pt"))
     assert r.status_code == 200 and _directives(r["Content-Security-Policy"])["default-src"] == {"'self'"}
+    # A page of an entity whose name starts like an API path keeps it.
+    from tests.factories import make_entity, make_project
+
+    make_project(make_entity("graphql-team", admin=[team.member]), "sdk")
+    client.force_login(team.member)
+    for url in ("/graphql-team", "/graphql-team/sdk", "/graphql-team/sdk/artifacts"):
+        r = client.get(url)
+        assert r.status_code == 200 and "Content-Security-Policy" in r, url
 
 
 def test_htmx_is_told_not_to_inject_its_style_nor_to_eval(client, db):

@@ -58,6 +58,7 @@ from artifacts.models import (
 )
 from artifacts.permissions import User
 from artifacts.storage import blob_store, manifest_digest
+from registry_site.locks import lock_in_order
 from registry_site.prepared import Prepared, first
 
 logger = logging.getLogger(__name__)
@@ -1336,7 +1337,9 @@ def _commit(*, version: ArtifactVersion, aliases: list[str], index: int, recorde
 
 def _lock_artifact(artifact_id: int) -> int:
     """Hold the artifact's row until the transaction ends: alias changes, commits and deletes of its versions
-    queue here, so a delete never misses an alias set meanwhile. Returns its next version index."""
+    queue here (in the order they asked: registry_site/locks.py), so a delete never misses an alias set meanwhile.
+    Returns its next version index."""
+    lock_in_order(Artifact, artifact_id)
     for next_index in _NEXT_INDEX_LOCKED(artifact_id):
         return next_index
     raise Artifact.DoesNotExist(f"Artifact {artifact_id} was deleted meanwhile.")

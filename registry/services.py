@@ -38,6 +38,7 @@ from registry.models import (
     validate_registry_name,
 )
 from registry.permissions import Scope
+from registry_site.locks import lock_in_order
 from registry_site.prepared import Prepared, first
 
 
@@ -448,8 +449,10 @@ def _count_collection(registry: Registry | None, delta: int) -> None:
 
 
 def _lock_model(registered_model_id: int) -> int:
-    """Hold the registered model's row until the transaction ends (numbering, aliases and unlinking queue here,
-    so an unlink never misses a protected alias set meanwhile); returns its next version index."""
+    """Hold the registered model's row until the transaction ends (numbering, aliases and unlinking queue here, in
+    the order they asked: registry_site/locks.py; so an unlink never misses a protected alias set meanwhile);
+    returns its next version index."""
+    lock_in_order(RegisteredModel, registered_model_id)
     found = _NEXT_INDEX_LOCKED(registered_model_id)
     if not found:
         raise RegisteredModel.DoesNotExist(f"No registered model {registered_model_id}.")

@@ -74,6 +74,9 @@ class Prepared(Generic[M]):
         # turning rows into results reads.
         state = {k: v for k, v in vars(compiler).items() if k not in ("query", "connection", "using")}
         plan = (queryset, sql, tuple(params), slots, state)
+        if prepare_on_server := getattr(connection, "prepare_on_server", None):
+            # PostgreSQL with server-side binding: parsed once per connection, planned once when that is as good.
+            prepare_on_server(sql)
         self._plans[connection.alias, connection.vendor] = plan
         return plan
 

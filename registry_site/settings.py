@@ -110,11 +110,11 @@ SQLITE_OPTIONS = {
 if os.getenv("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Parameters bound by the server, statements run often prepared there (registry_site/postgresql/base.py).
+        # Parameters bound by the server, the fixed lookups prepared there (registry_site/postgresql/base.py).
         # Off for a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
         DATABASES["default"]["ENGINE"] = "registry_site.postgresql"
         if env_bool("DATABASE_PREPARED", True):
-            # psycopg prepares a statement at its fifth run on a connection (its default; Django turns it off).
+            # Prepared statements on (Django turns them off): the backend says which statement to prepare.
             DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 else:
     DATABASES = {

@@ -6,6 +6,7 @@ worker sits idle, and every request on that connection then waits behind the bus
 """
 
 import http.client
+import json
 import os
 import subprocess
 import sys
@@ -161,3 +162,46 @@ def test_a_worker_full_of_connections_and_busy_waits_without_spinning(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+FREEZE_PROBE = """
+import gc, json, sys
+if sys.argv[1] == "django":
+    import django
+    django.setup()
+from registry_site import gunicorn_conf
+before = "wandb_api.schema" in sys.modules
+gunicorn_conf.post_worker_init(None)
+print(json.dumps([before, "wandb_api.schema" in sys.modules, "django" in sys.modules, gc.get_freeze_count(),
+                  gc.get_threshold()[0]]))
+"""
+
+
+def _after_worker_init(tmp_path: Path, app: str) -> list:
+    env = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path),
+        "TASK_WORKERS": "0",
+        "DJANGO_SETTINGS_MODULE": "registry_site.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE, app], cwd=django_settings.BASE_DIR, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_web_worker_loads_its_views_and_freezes_them_out_of_the_cycle_collector(tmp_path):
+    """A full collection walks every object a worker holds and pauses all its threads (one holding a lock too)."""
+    from registry_site.gunicorn_conf import GC_THRESHOLD
+
+    before, loaded, _, frozen, threshold = _after_worker_init(tmp_path, "django")
+    assert not before and loaded
+    assert frozen > 50_000
+    assert threshold == GC_THRESHOLD > 700
+
+
+def test_a_worker_serving_another_app_loads_no_django(tmp_path):
+    # The benchmark's zero-work stub and tests' apps are served with the same configuration.
+    _, _, django_loaded, frozen, _ = _after_worker_init(tmp_path, "other")
+    assert not django_loaded and frozen > 0

@@ -1,11 +1,15 @@
-"""Django's PostgreSQL backend, with parameters bound by the server and statements a connection runs often
+"""Django's PostgreSQL backend, with parameters bound by the server and the statements of registry_site/prepared.py
 prepared there.
 
 Django binds parameters on the client by default: every statement reaches PostgreSQL as new text, which it parses
 and plans again. With `server_side_binding` (settings: DATABASE_PREPARED, on by default) psycopg sends the SQL and
-its parameters apart and prepares a statement once a connection has run it a few times (psycopg's
-`prepare_threshold`): the short lookups every request makes then cost PostgreSQL about half the CPU. Each call is
-still planned for its own values (`plan_cache_mode=force_custom_plan`), as an unprepared statement is.
+its parameters apart, and the fixed lookups every request makes (`Prepared` queries: a key, a user's roles, the
+version or registered model named, the links of a version) are prepared on the server the first time a connection
+runs them: PostgreSQL then parses them once, and after five calls keeps one generic plan when it costs no more than
+planning each call (a lookup by key: the link's eight-table join no longer costs a millisecond of planning per
+request). No other statement is prepared: the queries of the pages and lists are planned for each call's values,
+as unprepared statements are, since one plan made for a typical value can be slow for another (the versions of a
+model with 100,000 links, read by the plan made for models with ten, sorted every link).
 
 The protocol carries at most 65,535 parameters per statement. Django 5.2 knows that limit only from 6.0 on (Django
 ticket #36822), so this backend declares it and batches bulk writes to fit, as Django's SQLite backend does; and a
@@ -22,13 +26,19 @@ from django.db.backends.postgresql import base, features, operations
 MAX_PARAMETERS = 2**16 - 1
 
 
+# The SQL of every `Prepared` query compiled for PostgreSQL in this process (DatabaseWrapper.prepare_on_server).
+_ON_SERVER: set[str] = set()
+
+
 class ServerBindingCursor(base.ServerBindingCursor):
-    """Parameters bound by the server, unless there are more than the protocol carries."""
+    """Parameters bound by the server, unless there are more than the protocol carries; prepared on the server
+    when the statement is a `Prepared` query's, never otherwise."""
 
     def execute(self, query, params=None, **kwargs):
         if params is not None and len(params) > MAX_PARAMETERS:
             query, params = psycopg.ClientCursor(self.connection).mogrify(query, params), None
             kwargs["prepare"] = False
+        kwargs.setdefault("prepare", query in _ON_SERVER)
         return super().execute(query, params, **kwargs)
 
 
@@ -57,8 +67,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         params = super().get_connection_params()
         if params.get("cursor_factory") is base.ServerBindingCursor:
             params["cursor_factory"] = ServerBindingCursor
-            # A prepared statement is still planned for each call's values: after five calls PostgreSQL may
-            # otherwise keep one generic plan, made for a typical value, which can be slow for another (the
-            # versions of a model with 100,000 links, read by the plan made for models with ten).
-            params["options"] = f"{params.get('options', '')} -c plan_cache_mode=force_custom_plan".strip()
         return params
+
+    def prepare_on_server(self, sql: str) -> None:
+        """Have `sql` prepared on the server whenever a connection runs it (registry_site/prepared.py)."""
+        _ON_SERVER.add(sql)

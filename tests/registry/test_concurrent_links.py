@@ -1,4 +1,5 @@
 import threading
+import time
 
 import pytest
 from django.db import connection, connections
@@ -97,3 +98,85 @@ def test_creating_one_name_at_once_makes_one_and_tells_the_others_it_exists(team
         made, refused, errors = _race(create)
         assert errors == [] and len(made) == 1 and refused == ["duplicate"] * 7
         assert rows.count() == 1
+
+
+def _advisory_locks(key: tuple[int, int]) -> list[bool]:
+    """Whether each advisory lock on `key` in the database is granted (False: a caller waiting in line)."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT granted FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s ORDER BY granted",
+            [*key],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL grants a contended row lock out of order")
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_linkers_wait_in_line_and_get_the_model_in_the_order_they_asked(team, project):
+    """A row lock alone lets a newcomer take the row before callers that waited (registry_site/locks.py): each
+    linker first queues on the registered model's advisory lock, which PostgreSQL grants in order."""
+    from django.db import transaction
+
+    from registry.models import RegisteredModel
+    from registry_site.locks import advisory_key
+
+    first = services.link_version(
+        version=log_version(project, content=b"v0"), user=team.member, entity=team.entity, registered_model_name="Q"
+    ).link
+    key = advisory_key(RegisteredModel, first.registered_model_id)
+    versions = [log_version(project, content=f"in line {i}".encode()) for i in range(3)]
+    labels: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def worker(i):
+        try:
+            labels[i] = services.link_version(
+                version=versions[i], user=team.member, entity=team.entity, registered_model_name="Q"
+            ).link.label
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    with transaction.atomic():
+        services._lock_model(first.registered_model_id)
+        assert _advisory_locks(key) == [True]
+        for n, thread in enumerate(threads, start=1):
+            thread.start()
+            # Each caller is in line (waiting on the advisory lock) before the next one asks.
+            deadline = time.monotonic() + 10
+            while _advisory_locks(key).count(False) < n and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert _advisory_locks(key) == [False] * n + [True]
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert labels == {0: "v1", 1: "v2", 2: "v3"}
+    assert _advisory_locks(key) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL grants a contended row lock out of order")
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_committers_wait_in_line_for_the_artifact(team, project):
+    from django.db import transaction
+
+    from artifacts import services as artifact_services
+    from artifacts.models import Artifact
+    from registry_site.locks import advisory_key
+
+    version = log_version(project)
+    with transaction.atomic():
+        artifact_services._lock_artifact(version.artifact_id)
+        assert _advisory_locks(advisory_key(Artifact, version.artifact_id)) == [True]
+    assert _advisory_locks(advisory_key(Artifact, version.artifact_id)) == []
+
+
+def test_the_advisory_key_is_the_tables_and_the_rows_within_32_bits():
+    from registry.models import RegisteredModel
+    from registry_site.locks import advisory_key
+
+    table, row = advisory_key(RegisteredModel, 2**40 + 7)
+    assert (table, row) == (advisory_key(RegisteredModel, 1)[0], 7)
+    assert 0 <= table < 2**31
+    assert table != advisory_key(Link, 1)[0]

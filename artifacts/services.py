@@ -1339,8 +1339,7 @@ def _lock_artifact(artifact_id: int) -> int:
     """Hold the artifact's row until the transaction ends: alias changes, commits and deletes of its versions
     queue here (in the order they asked: registry_site/locks.py), so a delete never misses an alias set meanwhile.
     Returns its next version index."""
-    lock_in_order(Artifact, artifact_id)
-    for next_index in _NEXT_INDEX_LOCKED(artifact_id):
+    for next_index in lock_in_order(Artifact, artifact_id, "next_index", _NEXT_INDEX_LOCKED):
         return next_index
     raise Artifact.DoesNotExist(f"Artifact {artifact_id} was deleted meanwhile.")
 

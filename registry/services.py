@@ -38,7 +38,7 @@ from registry.models import (
     validate_registry_name,
 )
 from registry.permissions import Scope
-from registry_site.locks import lock_in_order
+from registry_site.locks import lock_in_order, take_index_in_order
 from registry_site.prepared import Prepared, first
 
 
@@ -366,10 +366,12 @@ def _link(
             # Created by a concurrent caller meanwhile: the type rule is checked again on the row itself.
             check_accepts(registered_model, version)
         # Lock the registered model until commit: concurrent links queue here (SQLite queues on BEGIN IMMEDIATE).
-        next_index = _lock_model(registered_model.pk)
-        if not known or link is not None:
-            # Read (again) under the lock: a link found before it may have been unlinked meanwhile. None found
-            # before it needs no second look: the insert would fail if a concurrent caller made one (one per source).
+        # None found before the lock (the common case) needs no second look: the insert would fail if a concurrent
+        # caller made one (one per source), so the lock takes the new link's index at once, in the same statement.
+        taken = known and link is None
+        next_index = _take_index(registered_model.pk) if taken else _lock_model(registered_model.pk)
+        if not taken:
+            # Read (again) under the lock: a link found before it may have been unlinked meanwhile.
             link = first(_LINK_OF, registered_model.pk, version.pk)
         created = link is None
         if created:
@@ -379,9 +381,10 @@ def _link(
                 source=version,
                 created_by=user if user.is_authenticated else None,
             )
-            RegisteredModel.objects.filter(pk=registered_model.pk).update(
-                next_index=next_index + 1, num_versions=F("num_versions") + 1, updated_at=timezone.now()
-            )
+            if not taken:
+                RegisteredModel.objects.filter(pk=registered_model.pk).update(
+                    next_index=next_index + 1, num_versions=F("num_versions") + 1, updated_at=timezone.now()
+                )
             moves = _aliases_move(link=link, names_=[names.LATEST, *aliases], fresh=True)
         else:
             RegisteredModel.objects.filter(pk=registered_model.pk).update(updated_at=timezone.now())
@@ -452,11 +455,19 @@ def _lock_model(registered_model_id: int) -> int:
     """Hold the registered model's row until the transaction ends (numbering, aliases and unlinking queue here, in
     the order they asked: registry_site/locks.py; so an unlink never misses a protected alias set meanwhile);
     returns its next version index."""
-    lock_in_order(RegisteredModel, registered_model_id)
-    found = _NEXT_INDEX_LOCKED(registered_model_id)
+    found = lock_in_order(RegisteredModel, registered_model_id, "next_index", _NEXT_INDEX_LOCKED)
     if not found:
         raise RegisteredModel.DoesNotExist(f"No registered model {registered_model_id}.")
     return found[0]
+
+
+def _take_index(registered_model_id: int) -> int:
+    """_lock_model for a new link, handing out its index in the same statement (the model's number of versions
+    and time of change updated with it)."""
+    taken = take_index_in_order(RegisteredModel, registered_model_id, timezone.now())
+    if taken is None:
+        raise RegisteredModel.DoesNotExist(f"No registered model {registered_model_id}.")
+    return taken
 
 
 # Each link takes the lock and looks for the same link: both prepared once (registry_site/prepared.py).

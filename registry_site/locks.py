@@ -4,9 +4,12 @@ The rows that number versions (an artifact's, a registered model's) are locked w
 caller that commits or links into them. PostgreSQL does not grant a contended row lock in order: when the holder
 commits, the waiter it wakes must first fetch the row's new version, and a transaction that asks just then takes
 the row before it. Under load (16 clients linking into one registered model) a few callers were overtaken again
-and again and waited several times as long as the rest. `lock_in_order` first takes a transaction-scoped advisory
-lock on the same row: PostgreSQL's lock manager queues its waiters and puts a newcomer behind them, so callers get
-the row in the order they asked, and the row lock that follows is free by then. Both end with the transaction.
+and again and waited several times as long as the rest. `lock_in_order` there first takes a transaction-scoped
+advisory lock on the same row, in the same statement: PostgreSQL's lock manager queues its waiters and puts a
+newcomer behind them, so callers get the row in the order they asked, and the row lock that follows is free by
+then. Both end with the transaction. (The statement's snapshot predates its wait, but FOR UPDATE, and UPDATE, act
+on the row's latest committed version, as they do after any wait.) A new registry link, the common case, takes the
+lock and its index in one UPDATE (`take_index_in_order`): one statement fewer while the row is held.
 
 SQLite needs none: its writers queue for the database already (registry_site/sqlite/base.py). The advisory key
 is the table's (a CRC-32 of its name) and the row's primary key, modulo 2**31: two rows sharing a key only wait
@@ -14,6 +17,8 @@ for each other.
 """
 
 import zlib
+from collections.abc import Callable
+from datetime import datetime
 
 from django.db import connections, router
 from django.db.models import Model
@@ -24,10 +29,56 @@ def advisory_key(model: type[Model], pk: int) -> tuple[int, int]:
     return zlib.crc32(model._meta.db_table.encode()) & 0x7FFFFFFF, pk % 2**31
 
 
-def lock_in_order(model: type[Model], pk: int) -> None:
-    """Wait in line for `model`'s row `pk`, before locking it in this transaction (PostgreSQL; a no-op elsewhere)."""
+def lock_in_order(model: type[Model], pk: int, field: str, locked_read: Callable[[int], list]) -> list:
+    """Lock `model`'s row `pk` until the transaction ends, after the callers that asked first; [its `field`], or []
+    when there is no such row. `locked_read(pk)` reads it FOR UPDATE where the database grants locks in order."""
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
-        return
+        return locked_read(pk)
+    sql = _statement(connection, model, "lock", field)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", advisory_key(model, pk))
+        cursor.execute(sql, [*advisory_key(model, pk), pk])
+        return [value for (value,) in cursor.fetchall()]
+
+
+def take_index_in_order(model: type[Model], pk: int, now: datetime) -> int | None:
+    """Lock `model`'s row `pk` as lock_in_order does and hand out its next version index in the same statement:
+    `next_index` and `num_versions` go up by one and `updated_at` is `now`. The index, or None when there is no
+    such row."""
+    connection = connections[router.db_for_write(model)]
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params = [stamp, *advisory_key(model, pk), pk] if connection.vendor == "postgresql" else [stamp, pk]
+    with connection.cursor() as cursor:
+        cursor.execute(_statement(connection, model, "take"), params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+_statements: dict[tuple, str] = {}
+
+
+def _statement(connection, model: type[Model], kind: str, field: str = "") -> str:
+    """The SQL of `kind` ("lock" a row reading `field`, PostgreSQL; "take" an index), made once per database."""
+    cache_key = (connection.alias, connection.vendor, model, kind, field)
+    if (sql := _statements.get(cache_key)) is None:
+        quote, meta = connection.ops.quote_name, model._meta
+        table, key = quote(meta.db_table), quote(meta.pk.column)
+        if kind == "lock":
+            sql = (
+                f"SELECT t.{quote(meta.get_field(field).column)} FROM (SELECT pg_advisory_xact_lock(%s, %s)) AS queue, "
+                f"{table} AS t WHERE t.{key} = %s FOR UPDATE OF t"
+            )
+        else:
+            index, count, stamp = (
+                quote(meta.get_field(name).column) for name in ("next_index", "num_versions", "updated_at")
+            )
+            queue = " FROM (SELECT pg_advisory_xact_lock(%s, %s)) AS queue" if connection.vendor == "postgresql" else ""
+            sql = (
+                f"UPDATE {table} SET {index} = {index} + 1, {count} = {count} + 1, {stamp} = %s{queue} "
+                f"WHERE {table}.{key} = %s RETURNING {index} - 1"
+            )
+        _statements[cache_key] = sql
+        if prepare_on_server := getattr(connection, "prepare_on_server", None):
+            # PostgreSQL (registry_site/postgresql/): run on every link and commit, so prepared there.
+            prepare_on_server(sql)
+    return sql

@@ -198,6 +198,9 @@ def test_while_the_registered_model_is_locked_only_the_writes_and_alias_reads_ru
     reads = ('FROM "registry_link"', 'FROM "registry_automation"')
     assert not [s for s in locked if s.startswith("SELECT") and any(r in s for r in reads)], locked
     assert all(any(r in s for s in sql[:begin]) for r in reads), sql[:begin]
+    # The lock hands out the new link's index, counts it and stamps the model: one statement on its row.
+    on_model = [s for s in locked if '"registry_registeredmodel"' in s]
+    assert len(on_model) == 1 and on_model[0].startswith("UPDATE") and "RETURNING" in on_model[0], locked
 
 
 @pytest.mark.django_db(transaction=True)

@@ -48,9 +48,22 @@ def take_index_in_order(model: type[Model], pk: int, now: datetime) -> int | Non
     connection = connections[router.db_for_write(model)]
     stamp = connection.ops.adapt_datetimefield_value(now)
     params = [stamp, *advisory_key(model, pk), pk] if connection.vendor == "postgresql" else [stamp, pk]
+    sql = _statement(connection, model, "take")
     with connection.cursor() as cursor:
-        cursor.execute(_statement(connection, model, "take"), params)
-        row = cursor.fetchone()
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        else:
+            # SQLite before 3.35 has no RETURNING: the same write, then a read (SQLite's writer holds the database).
+            update, _, returning = sql.rpartition(" RETURNING ")
+            cursor.execute(update, params)
+            meta = model._meta
+            cursor.execute(
+                f"SELECT {returning} FROM {connection.ops.quote_name(meta.db_table)} WHERE "
+                f"{connection.ops.quote_name(meta.pk.column)} = %s",
+                [pk],
+            )
+            row = cursor.fetchone()
     return None if row is None else row[0]
 
 

@@ -180,3 +180,18 @@ def test_the_advisory_key_is_the_tables_and_the_rows_within_32_bits():
     assert (table, row) == (advisory_key(RegisteredModel, 1)[0], 7)
     assert 0 <= table < 2**31
     assert table != advisory_key(Link, 1)[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_cannot_return_from_an_update_still_numbers_links(team, project, monkeypatch):
+    """SQLite before 3.35 (Django supports 3.31 on): the index is read after the update instead."""
+    monkeypatch.setitem(connection.features.__dict__, "can_return_columns_from_insert", False)
+    versions = [log_version(project, content=f"old sqlite {i}".encode()) for i in range(3)]
+    labels = [
+        services.link_version(version=v, user=team.member, entity=team.entity, registered_model_name="Old").link.label
+        for v in versions
+    ]
+    assert labels == ["v0", "v1", "v2"]
+    from registry.models import RegisteredModel
+
+    assert RegisteredModel.objects.get(name="Old").num_versions == 3

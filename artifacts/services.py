@@ -58,7 +58,6 @@ from artifacts.models import (
 )
 from artifacts.permissions import User
 from artifacts.storage import blob_store, manifest_digest
-from registry_site.locks import lock_in_order
 from registry_site.prepared import Prepared, first
 
 logger = logging.getLogger(__name__)
@@ -1337,9 +1336,12 @@ def _commit(*, version: ArtifactVersion, aliases: list[str], index: int, recorde
 
 def _lock_artifact(artifact_id: int) -> int:
     """Hold the artifact's row until the transaction ends: alias changes, commits and deletes of its versions
-    queue here (in the order they asked: registry_site/locks.py), so a delete never misses an alias set meanwhile.
-    Returns its next version index."""
-    for next_index in lock_in_order(Artifact, artifact_id, "next_index", _NEXT_INDEX_LOCKED):
+    queue here, so a delete never misses an alias set meanwhile. Returns its next version index.
+
+    A plain row lock, not registry_site/locks.py's line: several paths lock this row first some other way (finding
+    the artifact by name, touching it on a delete) and come here later in the same transaction, where waiting in
+    line behind a caller who waits for that row would deadlock."""
+    for next_index in _NEXT_INDEX_LOCKED(artifact_id):
         return next_index
     raise Artifact.DoesNotExist(f"Artifact {artifact_id} was deleted meanwhile.")
 

@@ -192,6 +192,8 @@ def registered_model_update(
     if renamed:
         names.validate_name(name, f"{_what(scope)} name")
     registry_permissions.require_change(user, scope)
+    # In line for the row first, as every writer of it (see _lock_model).
+    _lock_model(registered_model.pk)
     # What is stored, not the instance: a caller (the admin's form) may have set the new values on it already.
     was = _model_state(RegisteredModel.objects.get(pk=registered_model.pk))
     if renamed:
@@ -452,9 +454,12 @@ def _count_collection(registry: Registry | None, delta: int) -> None:
 
 
 def _lock_model(registered_model_id: int) -> int:
-    """Hold the registered model's row until the transaction ends (numbering, aliases and unlinking queue here, in
-    the order they asked: registry_site/locks.py; so an unlink never misses a protected alias set meanwhile);
-    returns its next version index."""
+    """Hold the registered model's row until the transaction ends (numbering, aliases, unlinking, edits and
+    deletion queue here, in the order they asked: registry_site/locks.py; so an unlink never misses a protected
+    alias set meanwhile); returns its next version index.
+
+    Every service that writes the row comes here (or to _take_index) before it touches the row: a transaction
+    that locked the row some other way and came here later could wait in line behind a caller who waits for it."""
     found = lock_in_order(RegisteredModel, registered_model_id, "next_index", _NEXT_INDEX_LOCKED)
     if not found:
         raise RegisteredModel.DoesNotExist(f"No registered model {registered_model_id}.")
@@ -631,6 +636,8 @@ def registered_model_delete(*, registered_model: RegisteredModel, user: User) ->
     if not registry_permissions.is_admin(user, scope):
         registry_permissions.require_view(user, scope)
         raise PermissionDenied(f"Only admins of {_where(scope)} may delete a {registered_model.kind}.")
+    # In line for the row first, as every writer of it (see _lock_model).
+    _lock_model(registered_model.pk)
     recorder = _Events(user=user)
     recorder.add_model(
         EventKind.MODEL_DELETED,

@@ -1,7 +1,7 @@
 """Row locks granted in the order they were asked for, on PostgreSQL as on SQLite.
 
-The rows that number versions (an artifact's, a registered model's) are locked with SELECT ... FOR UPDATE by every
-caller that commits or links into them. PostgreSQL does not grant a contended row lock in order: when the holder
+A registered model's row, which numbers its versions, is locked with SELECT ... FOR UPDATE by every caller that
+links into it (registry.services._lock_model). PostgreSQL does not grant a contended row lock in order: when the holder
 commits, the waiter it wakes must first fetch the row's new version, and a transaction that asks just then takes
 the row before it. Under load (16 clients linking into one registered model) a few callers were overtaken again
 and again and waited several times as long as the rest. `lock_in_order` there first takes a transaction-scoped
@@ -10,6 +10,11 @@ newcomer behind them, so callers get the row in the order they asked, and the ro
 then. Both end with the transaction. (The statement's snapshot predates its wait, but FOR UPDATE, and UPDATE, act
 on the row's latest committed version, as they do after any wait.) A new registry link, the common case, takes the
 lock and its index in one UPDATE (`take_index_in_order`): one statement fewer while the row is held.
+
+Every writer of such a row must wait in line before it locks the row in any other way: a transaction holding the
+row lock that then asks for the advisory lock waits behind a caller who waits for the row, a deadlock (PostgreSQL
+ends it after a second by failing one). An artifact's row, which several paths lock first by name, keeps a plain
+lock for that reason.
 
 SQLite needs none: its writers queue for the database already (registry_site/sqlite/base.py). The advisory key
 is the table's (a CRC-32 of its name) and the row's primary key, modulo 2**31: two rows sharing a key only wait
@@ -22,6 +27,7 @@ from datetime import datetime
 
 from django.db import connections, router
 from django.db.models import Model
+from django.db.transaction import TransactionManagementError
 
 
 def advisory_key(model: type[Model], pk: int) -> tuple[int, int]:
@@ -35,6 +41,9 @@ def lock_in_order(model: type[Model], pk: int, field: str, locked_read: Callable
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
         return locked_read(pk)
+    if connection.get_autocommit():
+        # As the ORM refuses select_for_update there: the lock would be let go at once.
+        raise TransactionManagementError("A row is locked in order only inside a transaction.")
     sql = _statement(connection, model, "lock", field)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*advisory_key(model, pk), pk])
@@ -46,6 +55,8 @@ def take_index_in_order(model: type[Model], pk: int, now: datetime) -> int | Non
     `next_index` and `num_versions` go up by one and `updated_at` is `now`. The index, or None when there is no
     such row."""
     connection = connections[router.db_for_write(model)]
+    if connection.get_autocommit():
+        raise TransactionManagementError("A row is locked in order only inside a transaction.")
     stamp = connection.ops.adapt_datetimefield_value(now)
     params = [stamp, *advisory_key(model, pk), pk] if connection.vendor == "postgresql" else [stamp, pk]
     sql = _statement(connection, model, "take")

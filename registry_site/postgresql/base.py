@@ -7,7 +7,8 @@ its parameters apart, and the fixed lookups every request makes (`Prepared` quer
 version or registered model named, the links of a version) are prepared on the server the first time a connection
 runs them: PostgreSQL then parses them once, and after five calls keeps one generic plan when it costs no more than
 planning each call (a lookup by key: the link's eight-table join no longer costs a millisecond of planning per
-request). No other statement is prepared: the queries of the pages and lists are planned for each call's values,
+request). No other statement run with execute() is prepared (psycopg's executemany prepares its statement, which
+Django uses for none of the app's queries): the queries of the pages and lists are planned for each call's values,
 as unprepared statements are, since one plan made for a typical value can be slow for another (the versions of a
 model with 100,000 links, read by the plan made for models with ten, sorted every link).
 
@@ -38,7 +39,8 @@ class ServerBindingCursor(base.ServerBindingCursor):
         if params is not None and len(params) > MAX_PARAMETERS:
             query, params = psycopg.ClientCursor(self.connection).mogrify(query, params), None
             kwargs["prepare"] = False
-        kwargs.setdefault("prepare", query in _ON_SERVER)
+        # (A psycopg sql.Composed, which Django's callproc passes, is never a Prepared query's.)
+        kwargs.setdefault("prepare", isinstance(query, str) and query in _ON_SERVER)
         return super().execute(query, params, **kwargs)
 
 

@@ -156,20 +156,49 @@ def test_on_postgresql_linkers_wait_in_line_and_get_the_model_in_the_order_they_
     assert _advisory_locks(key) == []
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL grants a contended row lock out of order")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's advisory and row locks")
 @pytest.mark.django_db(transaction=True)
-def test_on_postgresql_committers_wait_in_line_for_the_artifact(team, project):
+def test_on_postgresql_an_edit_then_a_link_in_one_transaction_never_deadlocks_with_a_waiting_linker(team, project):
+    """Every writer of a registered model waits in line before it locks the row: an edit that locked the row
+    plainly, then linked, would ask for the line's lock held by a linker waiting for that row."""
     from django.db import transaction
 
-    from artifacts import services as artifact_services
-    from artifacts.models import Artifact
-    from registry_site.locks import advisory_key
+    first = services.link_version(
+        version=log_version(project, content=b"v0"), user=team.member, entity=team.entity, registered_model_name="E"
+    ).link
+    rm = first.registered_model
+    other, mine = log_version(project, content=b"other"), log_version(project, content=b"mine")
+    labels: dict[str, str] = {}
+    errors: list[BaseException] = []
 
-    version = log_version(project)
+    def waiting_linker():
+        try:
+            labels["other"] = services.link_version(
+                version=other, user=team.member, entity=team.entity, registered_model_name="E"
+            ).link.label
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=waiting_linker)
     with transaction.atomic():
-        artifact_services._lock_artifact(version.artifact_id)
-        assert _advisory_locks(advisory_key(Artifact, version.artifact_id)) == [True]
-    assert _advisory_locks(advisory_key(Artifact, version.artifact_id)) == []
+        services.registered_model_update(registered_model=rm, user=team.admin, description="edited")
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not _waiting() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _waiting()
+        labels["mine"] = services.link_version(version=mine, user=team.member, registered_model=rm).link.label
+    thread.join()
+    assert errors == []
+    assert labels == {"mine": "v1", "other": "v2"}
+
+
+def _waiting() -> bool:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0] > 0
 
 
 def test_the_advisory_key_is_the_tables_and_the_rows_within_32_bits():
@@ -182,6 +211,7 @@ def test_the_advisory_key_is_the_tables_and_the_rows_within_32_bits():
     assert table != advisory_key(Link, 1)[0]
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's versions (PostgreSQL always has RETURNING)")
 @pytest.mark.django_db(transaction=True)
 def test_a_database_that_cannot_return_from_an_update_still_numbers_links(team, project, monkeypatch):
     """SQLite before 3.35 (Django supports 3.31 on): the index is read after the update instead."""

@@ -89,8 +89,8 @@ def _statement(connection, model: type[Model], kind: str, field: str = "") -> st
         table, key = quote(meta.db_table), quote(meta.pk.column)
         if kind == "lock":
             sql = (
-                f"SELECT t.{quote(meta.get_field(field).column)} FROM (SELECT pg_advisory_xact_lock(%s, %s)) AS queue, "
-                f"{table} AS t WHERE t.{key} = %s FOR UPDATE OF t"
+                f"SELECT t.{quote(meta.get_field(field).column)} FROM {table} AS t, "
+                f"(SELECT pg_advisory_xact_lock(%s, %s)) AS queue WHERE t.{key} = %s FOR UPDATE OF t"
             )
         else:
             index, count, stamp = (

@@ -103,6 +103,6 @@ def _statement(connection, model: type[Model], kind: str, field: str = "") -> st
             )
         _statements[cache_key] = sql
         if prepare_on_server := getattr(connection, "prepare_on_server", None):
-            # PostgreSQL (registry_site/postgresql/): run on every link and commit, so prepared there.
+            # PostgreSQL (registry_site/postgresql/): run on every link, so prepared there.
             prepare_on_server(sql)
     return sql

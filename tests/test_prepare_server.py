@@ -182,3 +182,51 @@ def test_a_server_refuses_to_start_on_postgresql_without_a_secret_key(servers, t
     assert server.process.wait(timeout=60) != 0
     assert "ImproperlyConfigured: SECRET_KEY must be set when DATABASE_URL is not SQLite" in server.output()
     assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.fixture
+def static_collection(settings, tmp_path) -> Path:
+    """Static files collected as a server collects them (hashed, compressed) into tmp_path/static, from the
+    project's sources and one more folder, tmp_path/src, that the test may change."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "extra.css").write_text("body { color: black }")
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STATIC_ROOT.mkdir()
+    settings.STATICFILES_DIRS = [*settings.STATICFILES_DIRS, tmp_path / "src"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    return settings.STATIC_ROOT
+
+
+def written(root: Path) -> dict[str, int]:
+    """Each collected file and when it was last written."""
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_server_collects_static_files_once_and_again_only_when_their_sources_change(static_collection):
+    from registry.management.commands.prepare_server import collect_static
+
+    assert collect_static() is True
+    first = written(static_collection)
+    assert "staticfiles.json" in first and any(name.startswith("extra.") for name in first)
+
+    # A second server on the same DATA_DIR rewrites nothing: collecting again would delete and rewrite every
+    # hashed CSS and JS file under the feet of a server whose worker is starting.
+    assert collect_static() is False
+    assert written(static_collection) == first
+
+    # A changed source is collected again.
+    source = static_collection.parent / "src" / "extra.css"
+    source.write_text("body { color: navy }")
+    os.utime(source, ns=(time.time_ns() + 10**9,) * 2)
+    assert collect_static() is True
+    again = written(static_collection)
+    assert {name for name in again if name.startswith("extra.")} - set(first)
+
+    # So is an emptied STATIC_ROOT.
+    for path in sorted(static_collection.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    assert collect_static() is True
+    assert "staticfiles.json" in written(static_collection)

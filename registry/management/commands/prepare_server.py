@@ -1,9 +1,13 @@
 import fcntl
+import hashlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
@@ -31,9 +35,41 @@ def setup_lock() -> Iterator[None]:
             yield
 
 
+def static_sources_fingerprint() -> str:
+    """What collectstatic would collect from: the storage, and each source file's path, size and modification
+    time."""
+    ignore = apps.get_app_config("staticfiles").ignore_patterns
+    sources = sorted(
+        (getattr(storage, "prefix", None) or "", path, os.stat(storage.path(path)))
+        for finder in finders.get_finders()
+        for path, storage in finder.list(ignore)
+    )
+    digest = hashlib.sha256(settings.STORAGES["staticfiles"]["BACKEND"].encode())
+    for prefix, path, stat in sources:
+        digest.update(f"\n{prefix}/{path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def collect_static() -> bool:
+    """Collect the static files unless they are collected already from the same sources; True if it did.
+
+    Collecting again is not harmless: it deletes and rewrites every hashed CSS and JS file, and a server whose
+    worker starts meanwhile (whitenoise lists STATIC_ROOT as it starts) fails on the file that went missing."""
+    root = Path(settings.STATIC_ROOT)
+    record = root.with_name(root.name + ".fingerprint")
+    fingerprint = static_sources_fingerprint()
+    if record.exists() and record.read_text() == fingerprint and any(root.iterdir()):
+        return False
+    record.unlink(missing_ok=True)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    record.write_text(fingerprint)
+    return True
+
+
 class Command(BaseCommand):
     help = (
-        "Prepare this server before it serves (what `make run` runs): apply migrations, collect static files, "
+        "Prepare this server before it serves (what `make run` runs): apply migrations, collect static files "
+        "(when their sources changed), "
         "load the demo data unless DEMO=0 and ensure the superuser, all under one lock, so any number of "
         "servers may start at once."
     )
@@ -41,7 +77,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         with setup_lock():
             call_command("migrate", interactive=False, verbosity=0)
-            call_command("collectstatic", interactive=False, verbosity=0)
+            collect_static()
             if settings.DEMO:
                 call_command("load_demo", stdout=self.stdout)
             call_command("ensure_superuser", stdout=self.stdout)

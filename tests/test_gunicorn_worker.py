@@ -19,8 +19,10 @@ from django.conf import settings as django_settings
 from tests.test_s3_storage import free_port
 
 
-def _serve(tmp_path: Path, port: int, *, threads: int, workers: int = 2, args: tuple = ()) -> subprocess.Popen:
-    env = {**os.environ, "BUSY_APP_DIR": str(tmp_path), "DATA_DIR": str(tmp_path), "PORT": str(port)}
+def _serve(
+    tmp_path: Path, port: int, *, threads: int, workers: int = 2, args: tuple = (), env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    env = {**os.environ, "BUSY_APP_DIR": str(tmp_path), "DATA_DIR": str(tmp_path), "PORT": str(port), **(env or {})}
     env |= {"TASK_WORKERS": "0", "WORKERS": str(workers)}
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "registry_site/gunicorn_conf.py", "tests.busy_app:application"]
@@ -205,3 +207,31 @@ def test_a_worker_serving_another_app_loads_no_django(tmp_path):
     # The benchmark's zero-work stub and tests' apps are served with the same configuration.
     _, _, django_loaded, frozen, _ = _after_worker_init(tmp_path, "other")
     assert not django_loaded and frozen > 0
+
+
+def _malloc_arenas(tmp_path: Path, env: dict[str, str]) -> int:
+    """How many arenas glibc's malloc has in a web worker after eight of its threads allocated at once."""
+    port = free_port()
+    server = _serve(tmp_path, port, threads=1, workers=1, env=env)
+    try:
+        _wait_until_up(server, port)
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        client.request("GET", "/arenas")
+        response = client.getresponse()
+        assert response.status == 200
+        return int(response.read())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_web_worker_s_threads_share_two_malloc_arenas(tmp_path):
+    """glibc gives each thread that allocates its own arena (up to 8 per core) and keeps what is freed in it:
+    about 10 MiB of an idle server's 2 workers x 4 threads. Python allocates under its lock, so two are enough."""
+    from registry_site.gunicorn_conf import MALLOC_ARENA_MAX
+
+    assert _malloc_arenas(tmp_path, {}) <= MALLOC_ARENA_MAX == 2
+
+
+def test_malloc_arena_max_from_the_environment_wins(tmp_path):
+    assert _malloc_arenas(tmp_path, {"MALLOC_ARENA_MAX": "4"}) == 4

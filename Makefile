@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test chromium lint format migrate serve clean screenshots bench bench-peer wandb-conformance
+.PHONY: run test install install-test chromium lint format migrate clean screenshots bench bench-peer wandb-conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -38,7 +38,7 @@ graceful_timeout = max(30, int(os.getenv("WEBHOOK_TIMEOUT", "10")) + 20)
 GC_THRESHOLD = 50_000
 
 # glibc's malloc gives each thread that allocates an arena of its own (up to 8 per core) and keeps what is freed in
-# it: with 4 threads per worker, about 10 MiB of the idle server. Python allocates under its interpreter lock, so
+# it: with 4 threads per worker, 10-20 MiB of the idle server. Python allocates under its interpreter lock, so
 # its threads seldom wait for one another's arena: two are enough. Set in the master, which the workers are forked
 # from; MALLOC_ARENA_MAX in the environment, which glibc reads itself, wins.
 MALLOC_ARENA_MAX = 2

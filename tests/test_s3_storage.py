@@ -144,3 +144,34 @@ def test_verify_and_collect_garbage_work_on_the_bucket(s3, team, project):
     assert [b.sha256 for b in report.blobs] == [hashlib.sha256(b"old").hexdigest()]
     assert report.staged == ["staging/dead"]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == [_key(b"kept")]
+
+
+def test_a_range_through_the_app_asks_the_bucket_for_that_range_only(s3, client, team, project):
+    """S3_DIRECT=0: the bytes pass through the app. A 1 KiB range of a 3 MiB file is one ranged GetObject,
+    and a whole download one GetObject of the whole object, streamed."""
+    from artifacts.storage import _s3_client
+
+    data = os.urandom(3 * 1024 * 1024)
+    version = log_version(project, "cnn", files={"weights.bin": data})
+    url = version.file_url("weights.bin")
+    asked: list[dict] = []
+
+    def record(params, **kwargs):
+        asked.append({"Key": params["Key"], "Range": params.get("Range")})
+
+    events = _s3_client().meta.events
+    events.register("provide-client-params.s3.GetObject", record)
+    try:
+        client.force_login(team.member)
+        partial = client.get(url, headers={"Range": "bytes=1024-2047"})
+        assert partial.status_code == 206
+        assert b"".join(partial.streaming_content) == data[1024:2048]
+        assert asked == [{"Key": _key(data), "Range": "bytes=1024-2047"}]
+
+        asked.clear()
+        whole = client.get(url)
+        assert whole.status_code == 200 and whole.streaming
+        assert hashlib.sha256(b"".join(whole.streaming_content)).digest() == hashlib.sha256(data).digest()
+        assert asked == [{"Key": _key(data), "Range": None}]
+    finally:
+        events.unregister("provide-client-params.s3.GetObject", record)

@@ -394,16 +394,12 @@ def rss(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def test_a_large_download_from_the_pages_keeps_the_workers_memory_and_io_bounded(cluster, logged, read_through_b):
-    session = signed_in(cluster, cluster.b)
-    url = f"{cluster.url(cluster.b)}/{ENTITY}/{PROJECT}/artifacts/model/scale-model/v0/files/weights.bin"
-    # Once before measuring, so that what the worker loads on first use (boto3's resource models for the
-    # store's HEAD) does not show as growth.
-    assert session.get(url, allow_redirects=False, timeout=30).status_code == 302
-    io_before = served_bytes(cluster.b)
+def download_measured(session: requests.Session, url: str, server: Server) -> tuple[requests.Response, str, dict]:
+    """Download `url` streamed and hashed piece by piece (the test holds no more of it than the server should),
+    sampling the RSS of the server's workers meanwhile: the response, the SHA-256 and each worker's growth."""
     # The master exec'd in place of `sh -c` (Server runs make run's two lines).
-    workers = worker_pids(cluster.b.process.pid)
-    assert workers, "server B has no worker processes"
+    workers = worker_pids(server.process.pid)
+    assert workers, f"the server on port {server.port} has no worker processes"
     baseline = {pid: rss(pid) for pid in workers}
     peak = dict(baseline)
     samples = 0
@@ -421,11 +417,8 @@ def test_a_large_download_from_the_pages_keeps_the_workers_memory_and_io_bounded
     sampler.start()
     digest, received = hashlib.sha256(), 0
     try:
-        # Streamed and hashed piece by piece: the test holds no more of it than the server should.
         with session.get(url, stream=True, timeout=120) as response:
             assert response.status_code == 200, response.text[:500]
-            assert [r.status_code for r in response.history] == [302], "the page link did not redirect"
-            assert response.url.startswith(f"{cluster.env['AWS_S3_ENDPOINT_URL']}/{BUCKET}/"), response.url
             for chunk in response.iter_content(MIB):
                 digest.update(chunk)
                 received += len(chunk)
@@ -434,11 +427,47 @@ def test_a_large_download_from_the_pages_keeps_the_workers_memory_and_io_bounded
         done.set()
         sampler.join()
     assert received == BIG_SIZE
-    assert digest.hexdigest() == logged["sha256"]["weights.bin"]
     assert samples >= 5, f"only {samples} memory samples during the download"
     growth = {pid: peak[pid] - baseline[pid] for pid in workers}
     assert max(growth.values()) <= MEMORY_BOUND, (
         f"a worker grew by {max(growth.values()) / MIB:.1f} MiB streaming {BIG_SIZE // MIB} MiB "
         f"(growth per worker, MiB: { {pid: round(g / MIB, 1) for pid, g in growth.items()} })"
     )
+    return response, digest.hexdigest(), growth
+
+
+PAGE_DOWNLOAD = "/{entity}/{project}/artifacts/model/scale-model/v0/files/weights.bin"
+
+
+def test_a_large_download_from_the_pages_keeps_the_workers_memory_and_io_bounded(cluster, logged, read_through_b):
+    session = signed_in(cluster, cluster.b)
+    url = cluster.url(cluster.b) + PAGE_DOWNLOAD.format(entity=ENTITY, project=PROJECT)
+    # Once before measuring, so that what the worker loads on first use (boto3's resource models for the
+    # store's HEAD) does not show as growth.
+    assert session.get(url, allow_redirects=False, timeout=30).status_code == 302
+    io_before = served_bytes(cluster.b)
+    response, sha256, _ = download_measured(session, url, cluster.b)
+    assert [r.status_code for r in response.history] == [302], "the page link did not redirect"
+    assert response.url.startswith(f"{cluster.env['AWS_S3_ENDPOINT_URL']}/{BUCKET}/"), response.url
+    assert sha256 == logged["sha256"]["weights.bin"]
     assert served_bytes(cluster.b) - io_before < MIB, "the page download passed bytes through server B"
+
+
+def test_with_s3_direct_off_a_large_download_streams_through_the_app_in_bounded_memory(cluster, logged):
+    """S3_DIRECT=0: the bytes pass through the worker, read from the bucket in chunks, never whole."""
+    env = cluster.env | {"DATA_DIR": str(cluster.tmp / "machine-c"), "S3_DIRECT": "0"}
+    server = Server(env, cluster.tmp / "server-c.log")
+    try:
+        server.wait_until_serving()
+        session = signed_in(cluster, server)
+        url = cluster.url(server) + PAGE_DOWNLOAD.format(entity=ENTITY, project=PROJECT)
+        # Once before measuring, so that what the worker loads on first use (boto3's models) is not growth.
+        with session.get(url, headers={"Range": "bytes=0-1023"}, allow_redirects=False, timeout=30) as first:
+            assert first.status_code == 206, first.text[:500]
+        io_before = served_bytes(server)
+        response, sha256, _ = download_measured(session, url, server)
+        assert response.history == [], "the page link redirected with S3_DIRECT=0"
+        assert sha256 == logged["sha256"]["weights.bin"]
+        assert served_bytes(server) - io_before >= BIG_SIZE, "the bytes did not pass through the app"
+    finally:
+        server.stop()

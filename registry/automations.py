@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from artifacts import jsonvalues
 from artifacts.models import Event, EventKind
 from registry.models import (
     Automation,
@@ -103,8 +104,9 @@ def validate_template(template: str) -> None:
             params={"names": ", ".join(f"${{{n}}}" for n in unknown), "known": ", ".join(VARIABLES)},
         )
     samples = {name: f'{sample} "q" \\' for name, (_, sample) in VARIABLES.items()}
+    rendered = render(template, samples)
     try:
-        json.loads(render(template, samples))
+        json.loads(rendered)
     except ValueError as exc:
         raise ValidationError(
             "The payload is not valid JSON once its variables are filled in (put each ${variable} inside a "
@@ -112,6 +114,10 @@ def validate_template(template: str) -> None:
             code="invalid_json",
             params={"error": exc},
         ) from exc
+    except RecursionError:
+        pass  # nested too deep: jsonvalues says so below
+    # Where JSON enters, its depth and text are bounded alike (artifacts/jsonvalues.py).
+    jsonvalues.loads(rendered, "payload")
 
 
 MAX_PATTERN_LENGTH = 200

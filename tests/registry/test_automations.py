@@ -250,7 +250,15 @@ def test_a_bad_template_or_pattern_is_a_form_error_and_nothing_is_written(client
         "payload_template": automations.DEFAULT_TEMPLATE,
     }
     cases = {
-        "payload_template": ['{"a": ${alias}}', '{"a": "${nope}"}', '{"a": "${alias}"', "not json"],
+        "payload_template": [
+            '{"a": ${alias}}',
+            '{"a": "${nope}"}',
+            '{"a": "${alias}"',
+            "not json",
+            # Deeper than Python's parser recurses (it answered 500), and deeper than any stored JSON may be.
+            "[" * 9_000 + "]" * 9_000,
+            "[" * 100 + '"${alias}"' + "]" * 100,
+        ],
         "alias_pattern": ["prod(", "", "(a+)+$", "(prod|p)*", "x" * 201],
     }
     messages = {
@@ -258,6 +266,8 @@ def test_a_bad_template_or_pattern_is_a_form_error_and_nothing_is_written(client
         '{"a": "${nope}"}': "Unknown payload variable ${nope}",
         '{"a": "${alias}"': "not valid JSON",
         "not json": "not valid JSON",
+        "[" * 9_000 + "]" * 9_000: "nested more than 64 levels deep",
+        "[" * 100 + '"${alias}"' + "]" * 100: "nested more than 64 levels deep",
         "prod(": "not a valid regular expression",
         "": "Give the pattern",
         # Patterns that can backtrack without end would run in the request that sets an alias.

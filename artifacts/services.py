@@ -1051,6 +1051,7 @@ def version_references_set(*, version: ArtifactVersion, references: dict[str, di
     taken = list(version.files.filter(path__in=normalized.values()).values_list("path", flat=True)[:1])
     if taken:
         raise ValidationError(f"'{taken[0]}' is a file of this version and cannot also be a reference.")
+    _check_tree_against(version, set(normalized.values()))
     rows = []
     for path, entry in references.items():
         names.validate_reference(entry.get("ref"))
@@ -1106,7 +1107,8 @@ def version_digest_from_manifest(*, version: ArtifactVersion, md5_by_path: dict[
 
 
 def _check_tree_against(version: ArtifactVersion, paths: set[str]) -> None:
-    """Refuse paths that would be a file and a directory at once beside the version's files."""
+    """Refuse paths that would be a file and a directory at once beside the version's entries: its files and its
+    references alike, which a client writes to disk the same way."""
     paths = sorted(paths)
     for start in range(0, len(paths), 100):
         chunk = paths[start : start + 100]
@@ -1114,9 +1116,18 @@ def _check_tree_against(version: ArtifactVersion, paths: set[str]) -> None:
         clash = Q(path__in=parents)
         for path in chunk:
             clash |= Q(path__startswith=path + "/")
-        existing = list(version.files.filter(clash).values_list("path", flat=True)[:1])
+        files = version.files.filter(clash).order_by().values_list("path", flat=True)
+        references = version.references.filter(clash).order_by().values_list("path", flat=True)
+        existing = list(files.union(references, all=True)[:1])
         if existing:
             names.validate_file_tree([*chunk, *existing])
+
+
+def _check_entries(files: list[ArtifactFile], references: list[ArtifactReference]) -> None:
+    """A path is one entry, a file or a reference, and no entry is also the directory of another."""
+    if both := {f.path for f in files} & {r.path for r in references}:
+        raise ValidationError(f"'{min(both)}' is both a file and a reference of this version.", code="path_clash")
+    names.validate_file_tree([*(f.path for f in files), *(r.path for r in references)])
 
 
 @transaction.atomic
@@ -1186,16 +1197,16 @@ def version_commit(*, version: ArtifactVersion, user: User) -> ArtifactVersion:
         files = _FILES_WITH_BLOBS(version.pk)
         for f in files:
             f.version = version
-        names.validate_file_tree(f.path for f in files)
+        references = _REFERENCES(version.pk)
+        for r in references:
+            r.version = version
+        _check_entries(files, references)
         unusable = [f.path for f in files if not f.blob.is_ok]
         if unusable:
             raise ValidationError(
                 f"The server's copy of {', '.join(unusable)} is missing or corrupt: upload the file again.",
                 code="blob_unavailable",
             )
-        references = _REFERENCES(version.pk)
-        for r in references:
-            r.version = version
         digest = manifest_digest({**{f.path: f.blob.md5 for f in files}, **{r.path: r.digest for r in references}})
         if version.distributed_id:
             # Each run's part came with its own digest (checked file by file as uploaded): the version is the whole.

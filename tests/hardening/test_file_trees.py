@@ -147,3 +147,60 @@ def test_an_incomplete_upload_still_fails_its_digest_check(client, gql, team, pr
     assert "does not match the version's digest" in committed["errors"][0]["message"]
     version.refresh_from_db()
     assert not version.is_committed
+
+
+def _reference(name: str) -> dict:
+    return {"ref": f"s3://bucket/{name}", "digest": f"etag-{name}", "size": 1}
+
+
+def _pending_with_file(project, team, path: str):
+    from artifacts.storage import blob_store
+
+    version = _pending(project, team, {path: b64md5(b"1")})
+    services.version_file_add(version=version, path=path, blob=blob_store(io.BytesIO(b"1")), user=team.member)
+    return version
+
+
+def test_a_reference_cannot_make_a_directory_of_a_file_or_a_file_of_a_directory(team, project):
+    """A client writes references to disk as it writes files: they share the one tree."""
+    version = _pending_with_file(project, team, "m")
+    before = snapshot()
+    with pytest.raises(ValidationError, match="cannot be a file and also a directory"):
+        services.version_references_set(version=version, references={"m/x": _reference("x")}, user=team.member)
+    assert snapshot() == before
+
+    version = _pending_with_file(project, team, "d/w")
+    before = snapshot()
+    with pytest.raises(ValidationError, match="cannot be a file and also a directory"):
+        services.version_references_set(version=version, references={"d": _reference("d")}, user=team.member)
+    assert snapshot() == before
+
+
+def test_a_file_cannot_go_where_a_reference_makes_a_directory_nor_references_clash(team, project):
+    from artifacts.storage import blob_store
+
+    version = _pending(project, team, {})
+    services.version_references_set(version=version, references={"r/x": _reference("x")}, user=team.member)
+    blob = blob_store(io.BytesIO(b"1"))
+    before = snapshot()
+    with pytest.raises(ValidationError, match="cannot be a file and also a directory"):
+        services.version_file_add(version=version, path="r", blob=blob, user=team.member)
+    with pytest.raises(ValidationError, match="cannot be a file and also a directory"):
+        services.version_references_set(version=version, references={"r": _reference("r")}, user=team.member)
+    assert snapshot() == before
+    # Replacing a reference at its own path is no clash.
+    services.version_references_set(version=version, references={"r/x": _reference("x2")}, user=team.member)
+    assert list(version.references.values_list("path", "ref")) == [("r/x", "s3://bucket/x2")]
+
+
+@pytest.mark.parametrize("reference", ["m/x", "m"])
+def test_commit_refuses_a_file_and_a_reference_that_clash(team, project, reference):
+    """Checked again where the version becomes visible, whatever wrote the rows."""
+    from artifacts.models import ArtifactReference
+
+    version = _pending_with_file(project, team, "m")
+    ArtifactReference.objects.create(version=version, path=reference, ref="s3://bucket/x", digest="etag", size=1)
+    with pytest.raises(ValidationError, match="cannot be a file and also a directory|both a file and a reference"):
+        services.version_commit(version=version, user=team.member)
+    version.refresh_from_db()
+    assert not version.is_committed

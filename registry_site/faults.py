@@ -11,9 +11,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 
 from artifacts.services import StillCompleting
 from artifacts.storage import BlobRemoved, BlobUnavailable
@@ -54,8 +55,46 @@ def classify(exc: BaseException) -> Fault | None:
         return Fault(503, "Storage unavailable", f"The server's file store failed ({detail}); try again later.", 60)
     if _is_boto_error(exc):
         return Fault(503, "Storage unavailable", "The server's S3 store cannot be reached; try again later.", 60)
-    if isinstance(exc, OperationalError) and "locked" in str(exc):
-        return Fault(503, "Server busy", "The database is busy with another write; try again shortly.", 10)
+    if isinstance(exc, OperationalError | InterfaceError):
+        return _database_fault(str(exc))
+    return None
+
+
+# What the database drivers say when the database itself fails (SQLite's and libpq's own words), as opposed to
+# a query the code got wrong: the first match answers.
+_DATABASE_FAULTS = (
+    (("locked",), Fault(503, "Server busy", "The database is busy with another write; try again shortly.", 10)),
+    (
+        ("database or disk is full",),
+        Fault(507, "Storage full", "The server's database disk is full; nothing was written.", 600),
+    ),
+    (
+        ("readonly database", "read-only"),
+        Fault(503, "Database unavailable", "The server cannot write to its database; nothing was written.", 60),
+    ),
+    (
+        (
+            "unable to open database",
+            "disk i/o error",
+            "connection failed",
+            "could not connect",
+            "connection to server",
+            "server closed the connection",
+            "terminating connection",
+            "connection is closed",
+            "connection already closed",
+            "the database system is",  # starting up, shutting down, in recovery mode
+        ),
+        Fault(503, "Database unavailable", "The server's database cannot be reached; try again later.", 60),
+    ),
+)
+
+
+def _database_fault(message: str) -> Fault | None:
+    message = message.lower()
+    for words, fault in _DATABASE_FAULTS:
+        if any(word in message for word in words):
+            return fault
     return None
 
 
@@ -71,6 +110,16 @@ def respond(request: HttpRequest, fault: Fault) -> HttpResponse:
     if fault.retry_after:
         response["Retry-After"] = str(fault.retry_after)
     return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's handler500, called while the exception is being handled: a fault raised outside any view (a
+    session saved by its middleware after the view) is answered with its reason too; anything else is the styled
+    500 page."""
+    exception = sys.exc_info()[1]
+    if exception is not None and (fault := classify(exception)) is not None:
+        return respond(request, fault)
+    return defaults.server_error(request)
 
 
 class FaultMiddleware:

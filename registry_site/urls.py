@@ -17,3 +17,6 @@ urlpatterns = [
     # Last: `/<entity>/<project>` shares the URL root with everything above.
     path("", include("artifacts.urls")),
 ]
+
+# A fault of the machinery raised outside a view still answers with its reason (registry_site/faults.py).
+handler500 = "registry_site.faults.server_error"

@@ -271,3 +271,95 @@ def test_an_unexpected_error_is_still_djangos_500(client, team, project, monkeyp
     response = client.post(reverse("artifacts:version_alias_add", args=version._args()), {"alias": "best"})
     assert response.status_code == 500
     assert not response.has_header("Retry-After")
+
+
+@contextmanager
+def sqlite_pragma(name: str, value: object) -> Iterator[None]:
+    """A real SQLite limit on the test's connection (the one the client's requests use), for the block."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA {name}")
+        before = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA {name} = {value}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA {name} = {before}")
+
+
+@pytest.fixture
+def sqlite_only():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's own limits")
+
+
+def test_a_full_database_answers_507_and_writes_nothing(client, team, project, sqlite_only):
+    version = log_version(project, "cnn", content=b"weights")
+    key = api_key(team.member)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA page_count")
+        pages = cursor.fetchone()[0]
+    before = snapshot()
+    # As full as it is now: a write that needs one more page fails as on a full disk.
+    with sqlite_pragma("max_page_count", pages):
+        config = json.dumps({"notes": {"value": "a long note " * 10_000}})
+        response = graphql(
+            client, documents.UPSERT_BUCKET, {"entity": "reviewco", "project": "another", "config": config}, key
+        )
+    assert response.status_code == 507, response.content
+    assert message(response) == "The server's database disk is full; nothing was written."
+    assert response["Retry-After"] == "600"
+    assert snapshot() == before
+    assert version.artifact.project.entity.projects.filter(name="another").count() == 0
+
+
+def test_a_database_that_refuses_writes_answers_503_to_the_api_and_the_pages(client, team, project, sqlite_only):
+    version = log_version(project, "cnn", content=b"weights")
+    key = api_key(team.member)
+    client.force_login(team.member)
+    before = snapshot()
+    reason = "The server cannot write to its database; nothing was written."
+    # SQLite's own read-only mode: every write fails as on a read-only file or disk.
+    with sqlite_pragma("query_only", "ON"):
+        response = graphql(client, documents.UPSERT_BUCKET, {"entity": "reviewco", "project": "another"}, key)
+        page = client.post(reverse("artifacts:version_alias_add", args=version._args()), {"alias": "best"})
+    assert response.status_code == 503, response.content
+    assert message(response) == reason
+    assert response["Retry-After"] == "60"
+    assert page.status_code == 503
+    assert reason in page.content.decode()
+    assert snapshot() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_database_answers_503_even_from_the_middleware(client, team, project, tmp_path):
+    """The database cannot be reached (SQLite's file gone with its directory; PostgreSQL's server not listening).
+    A view's fault is answered by the fault middleware; a URL no view serves fails in Django's 404 handler (its
+    page shows the signed-in user), outside any view, and Django's 500 handler answers the reason as well."""
+    key = api_key(team.member)
+    client.force_login(team.member)
+    client.raise_request_exception = False
+    settings_dict = connection.settings_dict
+    saved = dict(settings_dict)
+    if connection.vendor == "sqlite":
+        settings_dict["NAME"] = str(tmp_path / "gone" / "db.sqlite3")
+    else:
+        settings_dict["PORT"] = str(free_port())
+    connection.close()
+    try:
+        response = graphql(client, documents.VIEWER, None, key)
+        page = client.get("/reviewco/mnist/artifacts")
+        nowhere = client.get("/no/page/is/served/here/at/all", headers={"Accept": "text/html"})
+    finally:
+        settings_dict.update(saved)
+        connection.close()
+    reason = "The server's database cannot be reached; try again later."
+    assert response.status_code == 503, response.content
+    assert message(response) == reason
+    assert page.status_code == 503, page.content[:500]
+    assert reason in page.content.decode()
+    assert page["Retry-After"] == "60"
+    assert nowhere.status_code == 503, nowhere.content[:500]
+    assert reason in nowhere.content.decode()
+    # Reached again, the same page is served.
+    assert client.get("/reviewco/mnist/artifacts").status_code == 200

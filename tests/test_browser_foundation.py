@@ -66,3 +66,39 @@ def test_a_wrong_password_is_shown_on_the_form(page, team):
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("Please enter a correct username and password")).to_be_visible()
+
+
+def _luminance(css: str) -> float:
+    r, g, b = (int(n) / 255 for n in re.findall(r"\d+", css)[:3])
+    return sum(
+        w * (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
+        for w, c in zip((0.2126, 0.7152, 0.0722), (r, g, b), strict=True)
+    )
+
+
+def _contrasts(page, selector: str) -> dict[str, float]:
+    """Each visible element's text against its own background: WCAG's contrast ratio."""
+    colors = page.locator(selector).evaluate_all(
+        """els => els.filter(e => e.offsetParent !== null).map(e => {
+            const s = getComputedStyle(e);
+            return [e.textContent.trim(), s.color, s.backgroundColor];
+        })"""
+    )
+    assert colors, f"nothing visible matches {selector}"
+    ratios = {}
+    for text, color, background in colors:
+        light, dark = sorted((_luminance(color), _luminance(background)), reverse=True)
+        ratios[text] = round((light + 0.05) / (dark + 0.05), 2)
+    return ratios
+
+
+def test_primary_buttons_and_the_current_page_link_are_readable(page, team, project):
+    """WCAG AA: at least 4.5:1 for text of this size, the signed-out Sign in button included."""
+    page.goto("/reviewco/mnist/artifacts")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    readable = _contrasts(page, ".button.primary")
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/registry/model")
+    readable |= _contrasts(page, ".button.primary")
+    readable |= _contrasts(page, ".app-sidebar a[aria-current=page]")
+    assert readable and all(ratio >= 4.5 for ratio in readable.values()), readable

@@ -1600,12 +1600,10 @@ def artifact_delete(*, artifact: Artifact, user: User) -> None:
 
 def version_delete_check(*, version: ArtifactVersion, delete_aliases: bool = False) -> None:
     """Why `version` cannot be deleted (a ValidationError), checked without writing."""
-    links = [str(lk) for lk in version.links.select_related("registered_model").order_by("pk")]
+    links = version.links.select_related("registered_model__registry", "registered_model__project").order_by("pk")
     if links:
-        raise ValidationError(
-            f"{version} is linked to the Model Registry as {', '.join(links)}: unlink it there first.",
-            code="linked",
-        )
+        linked_as = ", ".join(lk.short_name for lk in links)
+        raise ValidationError(f"{version} is linked as {linked_as}: unlink it there first.", code="linked")
     aliases = version_aliases_to_delete(version)
     if aliases and not delete_aliases:
         raise ValidationError(

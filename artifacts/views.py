@@ -379,12 +379,10 @@ def version_delete(
     if links:
         confirm["button"] = None
         confirm["body"] = [
-            f"{label} cannot be deleted: it is linked to the Model Registry. Unlink it there first "
+            f"{label} cannot be deleted: it is linked as the versions below. Unlink it there first "
             "(Unlink version in the version's ⋯ menu), then delete it here."
         ]
-        confirm["links"] = [
-            {"label": f"{lk.registered_model.name}:{lk.label}", "url": lk.get_absolute_url()} for lk in links
-        ]
+        confirm["links"] = [{"label": lk.short_name, "url": lk.get_absolute_url()} for lk in links]
     elif aliases:
         confirm["body"].insert(1, f"{label} holds the alias{'es' if len(aliases) > 1 else ''} {', '.join(aliases)}.")
         confirm["checkbox"] = {"name": "delete_aliases", "label": f"Also remove {', '.join(aliases)}"}

@@ -268,6 +268,13 @@ class Link(models.Model):
         return self.registered_model.route("link_detail", self.index)
 
     @property
+    def short_name(self) -> str:
+        """As the pages name it: `Name:v0` in the team's Model Registry, `<project>/Name:v0` in a registry
+        (`wandb-registry-model/Name:v0`) or a project."""
+        rm = self.registered_model
+        return f"{rm.project_name}/{self}" if rm.is_collection or rm.is_portfolio else str(self)
+
+    @property
     def label(self) -> str:
         return f"v{self.index}"
 

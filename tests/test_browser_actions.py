@@ -87,7 +87,7 @@ def test_a_linked_version_says_why_it_cannot_be_deleted(page, demo):
     page.goto(f"{ARTIFACT}/v0")
     _menu(page, "reviewco/mnist/mnist_model:v0", "Delete")
     dialog = page.get_by_role("dialog", name="Delete mnist_model:v0?")
-    expect(dialog).to_contain_text("cannot be deleted: it is linked to the Model Registry. Unlink it there first")
+    expect(dialog).to_contain_text("cannot be deleted: it is linked as the versions below. Unlink it there first")
     expect(dialog.get_by_role("link", name="MNIST-dev:v0")).to_be_visible()
     expect(dialog.get_by_role("button", name="Delete version")).to_have_count(0)
     page.keyboard.press("Escape")

@@ -25,7 +25,7 @@ def test_a_linked_version_is_refused_and_nothing_is_written(project, team):
     version = log_version(project)
     link(version)
     before = snapshot()
-    with pytest.raises(ValidationError, match="linked to the Model Registry as MNIST-dev:v0: unlink it there first"):
+    with pytest.raises(ValidationError, match="is linked as MNIST-dev:v0: unlink it there first"):
         services.version_delete(version=version, user=team.admin, delete_aliases=True)
     assert snapshot() == before
 
@@ -92,7 +92,7 @@ def test_the_panel_has_a_delete_item_in_a_menu_next_to_link_to_registry(member, 
 def test_the_confirmation_of_a_linked_version_says_why_and_offers_no_delete(member):
     r = member.get(f"{V0}/delete", headers=HX)
     assertContains(r, '<dialog id="confirm-dialog"')
-    assertContains(r, "cannot be deleted: it is linked to the Model Registry")
+    assertContains(r, "cannot be deleted: it is linked as the versions below")
     assertContains(r, '<a href="/registry/model/reviewco/MNIST-dev/v0">MNIST-dev:v0</a>', html=True)
     assertNotContains(r, "Delete version")
     before = snapshot()
@@ -158,3 +158,25 @@ def test_viewers_get_403_and_outsiders_404_on_the_page(client, demo):
     assert client.get(f"{V1}/delete").status_code == 404
     assert client.post(f"{V1}/delete", {"delete_aliases": "1"}).status_code == 404
     assert snapshot() == before
+
+
+def test_a_version_linked_into_a_registry_or_a_project_names_where(demo, member):
+    from artifacts.models import Organization
+
+    version = ArtifactVersion.committed.get(artifact__name="mnist_model", index=1)
+    registry = Organization.objects.get(name="reviewco-org").registries.get(name="model")
+    registry_services.link_version(
+        version=version, user=demo.admin, registry=registry, registered_model_name="mnist-classifier"
+    )
+    registry_services.link_version(
+        version=version, user=demo.admin, project=version.artifact.project, registered_model_name="candidates"
+    )
+    before = snapshot()
+    expected = "is linked as wandb-registry-model/mnist-classifier:v0, mnist/candidates:v0: unlink it there first"
+    with pytest.raises(ValidationError, match=expected):
+        services.version_delete(version=version, user=demo.admin, delete_aliases=True)
+    assert snapshot() == before
+    r = member.get(f"{V1}/delete", headers=HX)
+    assertContains(r, "cannot be deleted: it is linked as the versions below")
+    assertContains(r, ">wandb-registry-model/mnist-classifier:v0</a>")
+    assertContains(r, ">mnist/candidates:v0</a>")

@@ -905,6 +905,10 @@ def registry_detail(request: HtmxHttpRequest, entity: str, registry: str) -> Htt
     return _render_page(request, "registry/registry_detail.html", context, {"collection-table"})
 
 
+# The whole form, or its Version field (the version search swaps only that, keeping the search box's focus).
+FORM_TARGETS = {"collection-form", "collection-version-field"}
+
+
 @require_http_methods(["GET", "POST"])
 def collection_create(request: HtmxHttpRequest, entity: str, registry: str) -> HttpResponse:
     """Name, Type, Description, Tags, then optionally Link version (Team -> Project -> Artifact -> Version): a
@@ -921,7 +925,12 @@ def collection_create(request: HtmxHttpRequest, entity: str, registry: str) -> H
     project = _pick(projects, name=data.get("project"))
     artifacts = queries.model_artifacts(project, probe)
     artifact = _pick(artifacts, name=data.get("artifact")) if project else None
-    versions = list(queries.artifact_versions(artifact)[: queries.VERSION_CHOICES])
+    # As in Link new version: the newest versions, and a search for any other.
+    search = data.get("version_q", "").strip()[:128]
+    versions = list(queries.artifact_versions(artifact, search)[: queries.VERSION_CHOICES])
+    chosen = names.parse_version(f"v{data.get('version', '')}")
+    if creating and chosen is not None and all(v.index != chosen for v in versions):
+        versions += list(queries.artifact_versions(artifact).filter(index=chosen))
     form = CollectionForm(
         data if creating else None,
         initial={key: data.get(key) for key in ("name", "type", "description", "tags", "version")},
@@ -931,7 +940,16 @@ def collection_create(request: HtmxHttpRequest, entity: str, registry: str) -> H
         artifacts=artifacts,
         versions=versions,
     )
-    context = {"registry": registry, "form": form, "team": team, "project": project, "artifact": artifact}
+    context = {
+        "registry": registry,
+        "form": form,
+        "team": team,
+        "project": project,
+        "artifact": artifact,
+        "versions": versions,
+        "searchable": bool(search) or len(versions) > queries.SEARCHABLE_FROM,
+        "version_q": search,
+    }
     if creating and form.is_valid():
         cleaned = form.cleaned_data
         version = next((v for v in versions if str(v.index) == cleaned["version"]), None)
@@ -956,7 +974,7 @@ def collection_create(request: HtmxHttpRequest, entity: str, registry: str) -> H
             else:
                 url = rm.get_absolute_url()
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    if wants_fragment(request) and request.method == "GET" and request.htmx.target == "collection-form":
+    if wants_fragment(request) and request.method == "GET" and request.htmx.target in FORM_TARGETS:
         return render(request, "registry/new_collection_modal.html#new-collection-form", context)
     return render_modal(request, "registry/new_collection_modal.html", context, "new-collection")
 

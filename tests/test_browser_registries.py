@@ -161,3 +161,32 @@ def test_registry_settings_types_protected_alias_and_member(page, demo):
     sign_in(page, "bob", PASSWORD)
     page.goto(f"/orgs/{ORG}/registry/model")
     expect(page.get_by_role("link", name="Create collection")).to_be_visible()
+
+
+def test_create_collection_finds_a_version_among_many_by_searching(page, demo):
+    from artifacts.models import Project
+    from tests.factories import bulk_versions
+
+    bulk_versions(Project.objects.get(entity__name="reviewco", name="mnist"), "big_model", 130)
+    sign_in(page, "alice", PASSWORD)
+    page.goto(f"/orgs/{ORG}/registry/model")
+    page.get_by_role("link", name="Create collection").click()
+    drawer = page.get_by_role("dialog", name="Create collection")
+    drawer.get_by_label("Name").fill("big")
+    settled(page)
+    drawer.get_by_label("Team").select_option("reviewco")
+    settled(page)
+    drawer.get_by_label("Project").select_option("mnist")
+    settled(page)
+    drawer.get_by_label("Artifact").select_option("big_model")
+    search = drawer.get_by_label("Find a version")
+    expect(search).to_be_visible()
+    expect(drawer.get_by_label("Version", exact=True).locator("option", has_text="v3 (b3)")).to_have_count(0)
+    search.fill("v3")
+    expect(drawer.get_by_text("1 match “v3”")).to_be_visible()
+    # Only the Version field was swapped: the search box keeps what was typed, and the focus.
+    expect(search).to_be_focused()
+    drawer.get_by_label("Version", exact=True).select_option("3")
+    drawer.get_by_role("button", name="Create collection").click()
+    expect(page).to_have_url(re.compile(rf"/orgs/{ORG}/registry/model/c/big$"))
+    assert RegisteredModel.objects.get(registry__name="model", name="big").links.get().source.index == 3

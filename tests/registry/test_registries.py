@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from pytest_django.asserts import assertContains, assertNotContains
 
 from artifacts import services as artifact_services
-from artifacts.models import ArtifactVersion, Entity, Organization
+from artifacts.models import ArtifactVersion, Entity, Organization, Project
 from registry import permissions, services
 from registry.models import Link, LinkAlias, RegisteredModel, Registry, RegistryMember, RegistryTeamMember, Visibility
 from tests.factories import log_version, make_entity, make_project, make_user, snapshot
@@ -770,3 +770,27 @@ def test_the_registry_home_shows_the_newest_collections_of_a_thousand_registries
         page = _client(client, user).get("/registry")
         assert page.status_code == 200
         assert [c.name for c in page.context["recent"]][0] == "newest-of-all"
+
+
+def test_create_collection_finds_and_links_a_version_among_many(client, org):
+    """As Link new version: the newest 100 are listed, a search finds any other, and it can be linked."""
+    from tests.factories import bulk_versions
+    from tests.registry.test_registry_pages import options
+
+    bulk_versions(Project.objects.get(entity__name="reviewco", name="mnist"), "big_model", 130)
+    _client(client, org.admin)
+    url = f"/orgs/{ORG}/registry/model/collections/new"
+    cascade = {"type": "model", "team": "reviewco", "project": "mnist", "artifact": "big_model"}
+    form = client.get(url, cascade, headers={"HX-Request": "true", "HX-Target": "collection-form"})
+    assertContains(form, 'name="version_q"')
+    listed = options(form, "version")
+    assert len(listed) == 100 and "v3 (b3)" not in listed
+    found = client.get(
+        url, {**cascade, "version_q": "v3"}, headers={"HX-Request": "true", "HX-Target": "collection-version-field"}
+    )
+    assert options(found, "version") == ["v3 (b3)"]
+    assertContains(found, "1 match “v3”")
+    r = client.post(url, {**cascade, "name": "big", "version": "3"})
+    collection = RegisteredModel.objects.get(registry=org.model, name="big")
+    assert r.status_code == 302
+    assert collection.links.get().source.index == 3

@@ -196,3 +196,42 @@ def test_a_registrys_kept_count_follows_collections_made_and_deleted(team, proje
     registry_services.registered_model_create(entity=team.entity, name="legacy", user=team.admin)
     model.refresh_from_db()
     assert model.num_collections == 1
+
+
+DIALOGS = [
+    "/reviewco/mnist/artifacts/model/mnist_model/v0/delete",
+    "/reviewco/mnist/artifacts/model/mnist_model/v0/link",
+    "/registry/model/reviewco/MNIST-dev/v0/unlink",
+    "/registry/model/reviewco/MNIST-dev/delete",
+    "/registry/model/reviewco/MNIST-dev/link",
+    "/registry/model/reviewco/MNIST-dev/link?project=mnist&artifact=mnist_model",
+    "/registry/model/reviewco/MNIST-dev/link?project=mnist&artifact=mnist_model&version_q=v1",
+]
+
+
+def _dialog_queries(client) -> dict[str, int]:
+    counts = {}
+    for url in DIALOGS:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, headers={"HX-Request": "true"}).status_code == 200, url
+        offending = [q["sql"] for q in queries.captured_queries if _aggregates_over_big_tables(q["sql"])]
+        assert offending == [], url
+        counts[url] = len(queries.captured_queries)
+    return counts
+
+
+def test_the_dialogs_cost_the_same_queries_at_any_size(client, team, project):
+    """Delete and Link to registry of a version, Unlink, Delete registered model and Link new version (its
+    cascade and its search): the same queries with one link as with 120 links of the model, 121 versions of the
+    artifact and the version linked into 25 more models."""
+    v0 = log_version(project, "mnist_model")
+    link(v0, "MNIST-dev")
+    bulk_versions(project, "mnist_model", 1, start=1)
+    client.force_login(team.admin)
+    small = _dialog_queries(client)
+
+    bulk_versions(project, "mnist_model", 119, link_to="MNIST-dev", start=2)
+    for i in range(25):
+        link(v0, f"also-{i}")
+    assert RegisteredModel.objects.get(name="MNIST-dev").num_versions == 120
+    assert _dialog_queries(client) == small

@@ -5,6 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from artifacts.models import ArtifactVersion
+from registry.models import Link, RegisteredModel
 from tests.browser import settled, sign_in
 from tests.factories import PASSWORD
 
@@ -233,3 +235,81 @@ def test_registry_dialogs_reopen_after_every_way_of_closing_and_after_errors(pag
         expect(dialog.get_by_label("Select a collection")).to_be_visible()
         settled(page)
         _close(page, dialog, how)
+
+
+def test_confirmation_dialogs_reopen_after_every_way_of_closing_after_a_refusal_and_after_a_success(page, demo):
+    """Unlink version, Delete version and Delete registered model (from the list's ⋯ and the model card)."""
+    sign_in(page, "alice", PASSWORD)
+
+    def panel_menu(full_name: str, item: str):
+        def open_() -> None:
+            page.get_by_role("button", name=f"More actions for {full_name}").click()
+            page.get_by_role("menuitem", name=item).click()
+
+        return open_
+
+    # Unlink version, from the version panel: closed every way, then an unlink, then another opens and closes.
+    page.goto(f"/registry/model/reviewco/{RAC}/v2")
+    unlink_v2 = panel_menu(f"reviewco/model-registry/{RAC}:v2", "Unlink version")
+    for how in ("cancel", "x", "escape", "cancel"):
+        _close(page, _open(page, unlink_v2, f"Unlink {RAC}:v2?"), how)
+    dialog = _open(page, unlink_v2, f"Unlink {RAC}:v2?")
+    dialog.get_by_role("button", name="Unlink version").click()
+    expect(dialog).to_be_hidden()
+    expect(page).to_have_url(re.compile(rf"/registry/model/reviewco/{RAC}$"))
+    settled(page)
+    assert not Link.objects.filter(registered_model__name=RAC, index=2).exists()
+    page.goto(f"/registry/model/reviewco/{RAC}/v1")
+    unlink_v1 = panel_menu(f"reviewco/model-registry/{RAC}:v1", "Unlink version")
+    for how in ("x", "escape"):
+        _close(page, _open(page, unlink_v1, f"Unlink {RAC}:v1?"), how)
+
+    # Delete version, in the Artifact browser: refused for a linked version, then a deletable one, deleted.
+    page.goto("/reviewco/mnist/artifacts/model/mnist_model/v0")
+    delete_v0 = panel_menu("reviewco/mnist/mnist_model:v0", "Delete")
+    for how in ("cancel", "x", "escape"):
+        dialog = _open(page, delete_v0, "Delete mnist_model:v0?")
+        expect(dialog).to_contain_text("cannot be deleted")
+        _close(page, dialog, how)
+    page.goto("/reviewco/mnist/artifacts/model/mnist_model/v1")
+    delete_v1 = panel_menu("reviewco/mnist/mnist_model:v1", "Delete")
+    for how in ("escape", "x", "cancel"):
+        _close(page, _open(page, delete_v1, "Delete mnist_model:v1?"), how)
+    dialog = _open(page, delete_v1, "Delete mnist_model:v1?")
+    if dialog.get_by_role("checkbox").count():
+        dialog.get_by_role("checkbox").check()
+    dialog.get_by_role("button", name="Delete version").click()
+    expect(dialog).to_be_hidden()
+    settled(page)
+    assert not ArtifactVersion.objects.filter(artifact__name="mnist_model", index=1).exists()
+    page.goto("/reviewco/mnist/artifacts/model/mnist_model/v0")
+    for how in ("x", "escape"):
+        _close(page, _open(page, delete_v0, "Delete mnist_model:v0?"), how)
+
+    # Delete registered model: from the model card's button and from the list's ⋯ menu.
+    page.goto("/registry/model/reviewco/MNIST-dev")
+
+    def delete_from_card() -> None:
+        page.get_by_role("link", name="Delete registered model").click()
+
+    for how in ("cancel", "x", "escape"):
+        _close(page, _open(page, delete_from_card, "Delete MNIST-dev?"), how)
+    page.goto("/registry/model")
+
+    def delete_from_list(name: str):
+        def open_() -> None:
+            page.get_by_role("row", name=re.compile(name)).hover()
+            page.get_by_role("button", name=f"More actions for {name}").click()
+            page.get_by_role("menuitem", name="Delete").click()
+
+        return open_
+
+    for how in ("escape", "cancel", "x"):
+        _close(page, _open(page, delete_from_list("MNIST-dev"), "Delete MNIST-dev?"), how)
+    dialog = _open(page, delete_from_list("MNIST-dev"), "Delete MNIST-dev?")
+    dialog.get_by_role("button", name="Delete registered model").click()
+    expect(dialog).to_be_hidden()
+    settled(page)
+    assert not RegisteredModel.objects.filter(name="MNIST-dev").exists()
+    for how in ("cancel", "escape"):
+        _close(page, _open(page, delete_from_list(RAC), f"Delete {RAC}?"), how)

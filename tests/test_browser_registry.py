@@ -233,3 +233,90 @@ def test_the_open_versions_row_is_highlighted(page, demo):
         expect(page.locator("#versions-table tr.selected")).to_have_count(1)
         expect(page.locator("#versions-table tr.selected")).to_contain_text(label)
     assert rows.count() == 3
+
+
+def test_the_small_things_a_user_sees(page, demo):
+    """Issue 10 #4: the protected alias's lock is an icon, step 2 names the model as it is spelled, and a long
+    error stays inside the drawer."""
+    sign_in(page, "bob", PASSWORD)
+    page.goto(f"/registry/model/reviewco/{RAC}/v1")
+    lock = page.locator("#detail-panel svg.lock").first
+    expect(lock).to_be_visible()
+    expect(lock).to_have_attribute("aria-label", "Protected")
+
+    page.goto("/reviewco/mnist/artifacts/model/mnist_model/v1")
+    page.get_by_role("link", name="Link to registry").click()
+    dialog = page.get_by_role("dialog", name="Link to registry")
+    settled(page)
+    dialog.get_by_label("Select a register model").select_option("MNIST-dev")
+    dialog.get_by_role("button", name="Next step").click()
+    settled(page)
+    name = dialog.locator(".model-name-ref")
+    expect(name).to_have_text("MNIST-dev")
+    assert name.evaluate("e => getComputedStyle(e).textTransform") == "none"
+    # An alias far too long: the error names it, wrapped inside the drawer, which never scrolls sideways.
+    dialog.get_by_label("Aliases").fill("a-" * 150)
+    dialog.get_by_role("button", name="Link to registry").click()
+    expect(dialog.get_by_role("alert")).to_be_visible()
+    assert dialog.evaluate("d => d.scrollWidth <= d.clientWidth"), "the drawer scrolls sideways"
+    assert Link.objects.filter(registered_model__name="MNIST-dev").count() == 1
+
+
+def test_the_version_panel_opens_on_the_right_and_closes_with_its_x(page, demo):
+    sign_in(page, "bob", PASSWORD)
+    page.goto(f"/registry/model/reviewco/{RAC}/v1")
+    panel = page.locator("#detail-panel")
+    expect(panel).to_be_visible()
+    table = page.locator("#versions-table")
+    assert panel.bounding_box()["x"] > table.bounding_box()["x"] + table.bounding_box()["width"] / 2
+    page.get_by_role("link", name="Close the version panel").click()
+    expect(page).to_have_url(re.compile(rf"/registry/model/reviewco/{RAC}$"))
+    expect(panel).to_be_hidden()
+
+
+def test_long_lists_page_sort_and_find(page, demo):
+    """Issue 10 #7: the model card's versions in pages of 50, the list sorted by name, and a version among
+    many found by searching in Link new version."""
+    from artifacts.models import Project
+    from tests.factories import bulk_versions
+
+    bulk_versions(Project.objects.get(name="mnist"), "many_model", 60, link_to="MNIST-dev")
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/registry/model/reviewco/MNIST-dev")
+    table = page.locator("#versions-table")
+    expect(table.get_by_role("link", name="v60", exact=True)).to_be_visible()
+    expect(table.get_by_role("link", name="v0", exact=True)).to_have_count(0)
+    page.get_by_role("navigation", name="Version pages").get_by_role("link", name="Next ›").click()
+    expect(table.get_by_role("link", name="v0", exact=True)).to_be_visible()
+
+    page.goto("/registry/model")
+    page.get_by_role("link", name="Name", exact=True).click()
+    expect(page).to_have_url(re.compile(r"sort=name"))
+    names = page.locator("#model-table tbody tr td:first-child a").all_inner_texts()
+    assert names == sorted(names, key=str.lower) and len(names) >= 2
+
+    page.goto("/registry/model/reviewco/MNIST-dev")
+    page.get_by_role("link", name="Link new version").click()
+    dialog = page.get_by_role("dialog", name="Link new version")
+    settled(page)
+    dialog.get_by_label("Project").select_option("mnist")
+    settled(page)
+    dialog.get_by_label("Model Artifact").select_option("many_model")
+    settled(page)
+    search = dialog.get_by_label("Find a version")
+    search.fill("v7")
+    expect(dialog.get_by_text("1 match “v7”")).to_be_visible()
+    expect(dialog.get_by_label("Version", exact=True).locator("option", has_text="v7")).to_have_count(1)
+
+
+def test_link_new_version_offers_only_artifacts_of_the_models_type(page, demo):
+    """Issue 10 #5: a registered model holds one type; the dialog never offers another."""
+    sign_in(page, "bob", PASSWORD)
+    page.goto("/registry/model/reviewco/MNIST-dev")
+    page.get_by_role("link", name="Link new version").click()
+    dialog = page.get_by_role("dialog", name="Link new version")
+    settled(page)
+    dialog.get_by_label("Project").select_option("mnist")
+    settled(page)
+    offered = dialog.get_by_label("Model Artifact").locator("option").all_inner_texts()
+    assert "mnist_model" in offered and "mnist-dataset" not in offered, offered

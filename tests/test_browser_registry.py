@@ -208,9 +208,26 @@ def test_a_phone_width_is_readable(page, demo):
         "/reviewco/mnist/artifacts/model/mnist_model/v1/files",
         "/reviewco/mnist/runs/8adpd2kp",
         "/profile/",
+        "/registry",
+        "/orgs/reviewco-org/registry/model",
+        "/reviewco",
+        "/reviewco/mnist/runs",
+        "/reviewco/mnist/artifacts",
+        "/reviewco/mnist/artifacts/model/mnist_model/v1/lineage",
+        f"/registry/model/reviewco/{RAC}/history",
+        "/registry/settings/reviewco",
+        "/reviewco/mnist/artifacts/model/mnist_model/v1/delete",
+        "/no/such/page/here",
     ):
-        page.goto(path)
+        response = page.goto(path)
+        assert response.status == (404 if path.startswith("/no/") else 200), path
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    # An open dialog fits too.
+    page.goto("/reviewco/mnist/artifacts/model/mnist_model/v1")
+    page.get_by_role("link", name="Link to registry").click()
+    expect(page.get_by_role("dialog", name="Link to registry")).to_be_visible()
+    settled(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the Link to registry dialog"
     # The version panel is its own view on a phone; the sidebar's links stay in reach.
     page.goto("/registry/model/reviewco/MNIST-dev/v0")
     expect(page.locator("#detail-panel")).to_be_visible()

@@ -337,3 +337,23 @@ def test_link_new_version_offers_only_artifacts_of_the_models_type(page, demo):
     settled(page)
     offered = dialog.get_by_label("Model Artifact").locator("option").all_inner_texts()
     assert "mnist_model" in offered and "mnist-dataset" not in offered, offered
+
+
+def test_on_a_phone_the_list_still_sorts_by_last_updated(page, demo):
+    """The Last updated column is hidden below 720 px; the sort above the table keeps both orders in reach."""
+    sign_in(page, "bob", PASSWORD)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/registry/model?sort=name")
+    sort = page.get_by_role("navigation", name="Sort registered models")
+    expect(sort).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Last updated")).to_be_hidden()
+    sort.get_by_role("link", name="last updated").click()
+    expect(page).to_have_url(re.compile(r"sort=updated"))
+    by_update = page.get_by_role("navigation", name="Sort registered models").get_by_role("link", name="last updated")
+    expect(by_update).to_have_attribute("aria-current", "true")
+    names = page.locator("#model-table tbody tr td:first-child a").all_inner_texts()
+    legacy = RegisteredModel.objects.filter(registry=None, project=None)
+    newest = list(legacy.order_by("-updated_at", "-id").values_list("name", flat=True))
+    assert names == newest[: len(names)]
+    page.set_viewport_size({"width": 1280, "height": 900})
+    expect(page.get_by_role("navigation", name="Sort registered models")).to_be_hidden()

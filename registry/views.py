@@ -1,11 +1,12 @@
 import functools
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -15,7 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retar
 from artifacts import compare, lineage, names, permissions
 from artifacts import queries as artifact_queries
 from artifacts import services as artifact_services
-from artifacts.models import MODEL_EVENT_KINDS, Project, Role
+from artifacts.models import MODEL_EVENT_KINDS, Artifact, Project, Role
 from artifacts.panel import AliasChip, Panel, build_panel, wandb_tab
 from artifacts.views import (
     PANEL_PARTIALS,
@@ -239,6 +240,19 @@ def _pick(qs, **lookup):
     return get_object_or_404(qs, **lookup)
 
 
+def _version_choices(artifact: Artifact | None, data: QueryDict, *, submitting: bool) -> dict[str, Any]:
+    """The Version field of a cascade (templates/registry/_version_choice.html): the newest VERSION_CHOICES of
+    `artifact`, or those the search `version_q` finds; a version submitted that neither lists (found by an
+    earlier search) is added, so it can be chosen."""
+    search = data.get("version_q", "").strip()[:128]
+    versions = list(queries.artifact_versions(artifact, search)[: queries.VERSION_CHOICES])
+    chosen = names.parse_version(f"v{data.get('version', '')}")
+    if submitting and chosen is not None and all(v.index != chosen for v in versions):
+        versions += list(queries.artifact_versions(artifact).filter(index=chosen))
+    searchable = bool(search) or len(versions) > queries.SEARCHABLE_FROM
+    return {"versions": versions, "version_q": search, "searchable": searchable}
+
+
 @require_http_methods(["GET", "POST"])
 def link_new_version(
     request: HtmxHttpRequest, entity: str, name: str, registry: str | None = None, project: str | None = None
@@ -257,12 +271,8 @@ def link_new_version(
     project = _pick(projects, name=data.get("project"))
     artifacts = queries.model_artifacts(project, rm)
     artifact = _pick(artifacts, name=data.get("artifact")) if project else None
-    search = data.get("version_q", "").strip()[:128]
-    versions = list(queries.artifact_versions(artifact, search)[: queries.VERSION_CHOICES])
-    chosen = names.parse_version(f"v{data.get('version', '')}")
-    if linking and chosen is not None and all(v.index != chosen for v in versions):
-        versions += list(queries.artifact_versions(artifact).filter(index=chosen))
-    searchable = bool(search) or len(versions) > queries.SEARCHABLE_FROM
+    choices = _version_choices(artifact, data, submitting=linking)
+    versions = choices["versions"]
     form = LinkNewVersionForm(
         data if linking else None,
         initial={"project": data.get("project"), "artifact": data.get("artifact"), "version": data.get("version")},
@@ -277,9 +287,7 @@ def link_new_version(
         "team": team,
         "project": project,
         "artifact": artifact,
-        "versions": versions,
-        "searchable": searchable,
-        "version_q": search,
+        **choices,
     }
     if linking and form.is_valid():
         version = next(v for v in versions if str(v.index) == form.cleaned_data["version"])
@@ -925,12 +933,8 @@ def collection_create(request: HtmxHttpRequest, entity: str, registry: str) -> H
     project = _pick(projects, name=data.get("project"))
     artifacts = queries.model_artifacts(project, probe)
     artifact = _pick(artifacts, name=data.get("artifact")) if project else None
-    # As in Link new version: the newest versions, and a search for any other.
-    search = data.get("version_q", "").strip()[:128]
-    versions = list(queries.artifact_versions(artifact, search)[: queries.VERSION_CHOICES])
-    chosen = names.parse_version(f"v{data.get('version', '')}")
-    if creating and chosen is not None and all(v.index != chosen for v in versions):
-        versions += list(queries.artifact_versions(artifact).filter(index=chosen))
+    choices = _version_choices(artifact, data, submitting=creating)
+    versions = choices["versions"]
     form = CollectionForm(
         data if creating else None,
         initial={key: data.get(key) for key in ("name", "type", "description", "tags", "version")},
@@ -946,9 +950,7 @@ def collection_create(request: HtmxHttpRequest, entity: str, registry: str) -> H
         "team": team,
         "project": project,
         "artifact": artifact,
-        "versions": versions,
-        "searchable": bool(search) or len(versions) > queries.SEARCHABLE_FROM,
-        "version_q": search,
+        **choices,
     }
     if creating and form.is_valid():
         cleaned = form.cleaned_data

@@ -291,6 +291,17 @@ def test_the_version_panel_opens_on_the_right_and_closes_with_its_x(page, demo):
     expect(panel).to_be_hidden()
 
 
+def _link_new_version_of_mnist_dev(page):
+    """MNIST-dev's Link new version dialog, open, its project mnist chosen."""
+    page.goto("/registry/model/reviewco/MNIST-dev")
+    page.get_by_role("link", name="Link new version").click()
+    dialog = page.get_by_role("dialog", name="Link new version")
+    settled(page)
+    dialog.get_by_label("Project").select_option("mnist")
+    settled(page)
+    return dialog
+
+
 def test_long_lists_page_sort_and_find(page, demo):
     """Issue 10 #7: the model card's versions in pages of 50, the list sorted by name, and a version among
     many found by searching in Link new version."""
@@ -312,12 +323,7 @@ def test_long_lists_page_sort_and_find(page, demo):
     names = page.locator("#model-table tbody tr td:first-child a").all_inner_texts()
     assert names == sorted(names, key=str.lower) and len(names) >= 2
 
-    page.goto("/registry/model/reviewco/MNIST-dev")
-    page.get_by_role("link", name="Link new version").click()
-    dialog = page.get_by_role("dialog", name="Link new version")
-    settled(page)
-    dialog.get_by_label("Project").select_option("mnist")
-    settled(page)
+    dialog = _link_new_version_of_mnist_dev(page)
     dialog.get_by_label("Model Artifact").select_option("many_model")
     settled(page)
     search = dialog.get_by_label("Find a version")
@@ -329,12 +335,7 @@ def test_long_lists_page_sort_and_find(page, demo):
 def test_link_new_version_offers_only_artifacts_of_the_models_type(page, demo):
     """Issue 10 #5: a registered model holds one type; the dialog never offers another."""
     sign_in(page, "bob", PASSWORD)
-    page.goto("/registry/model/reviewco/MNIST-dev")
-    page.get_by_role("link", name="Link new version").click()
-    dialog = page.get_by_role("dialog", name="Link new version")
-    settled(page)
-    dialog.get_by_label("Project").select_option("mnist")
-    settled(page)
+    dialog = _link_new_version_of_mnist_dev(page)
     offered = dialog.get_by_label("Model Artifact").locator("option").all_inner_texts()
     assert "mnist_model" in offered and "mnist-dataset" not in offered, offered
 

@@ -1544,7 +1544,7 @@ def version_delete(*, version: ArtifactVersion, user: User, delete_aliases: bool
     artifact = version.artifact
     # Lock the artifact row (as numbering does) before checking: aliases and `latest` cannot move meanwhile.
     Artifact.objects.filter(pk=artifact.pk).update(updated_at=timezone.now())
-    version_delete_check(version=version, delete_aliases=delete_aliases)
+    version_delete_check(version=version, user=user, delete_aliases=delete_aliases)
     newest = ArtifactVersion.committed.filter(artifact=artifact).exclude(pk=version.pk).order_by("-index").first()
     recorder = Recorder(user=user)
     # `latest` moves on to the newest version left (recorded below), unless none is left.
@@ -1598,12 +1598,14 @@ def artifact_delete(*, artifact: Artifact, user: User) -> None:
     recorder.save()
 
 
-def version_delete_check(*, version: ArtifactVersion, delete_aliases: bool = False) -> None:
-    """Why `version` cannot be deleted (a ValidationError), checked without writing."""
-    links = version.links.select_related("registered_model__registry", "registered_model__project").order_by("pk")
-    if links:
-        linked_as = ", ".join(lk.short_name for lk in links)
-        raise ValidationError(f"{version} is linked as {linked_as}: unlink it there first.", code="linked")
+def version_delete_check(*, version: ArtifactVersion, user: User, delete_aliases: bool = False) -> None:
+    """Why `version` cannot be deleted (a ValidationError), checked without writing. Its links are named only
+    where `user` may see them (a version may be linked into a registry its project's writers cannot see)."""
+    if count := version.links.count():
+        visible = [lk.short_name for lk in queries.version_links(user, version)]
+        hidden = count - len(visible)
+        where = ", ".join([*visible, *([f"{hidden} more you cannot see"] if hidden else [])])
+        raise ValidationError(f"{version} is linked as {where}: unlink it there first.", code="linked")
     aliases = version_aliases_to_delete(version)
     if aliases and not delete_aliases:
         raise ValidationError(

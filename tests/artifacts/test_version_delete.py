@@ -172,7 +172,7 @@ def test_a_version_linked_into_a_registry_or_a_project_names_where(demo, member)
         version=version, user=demo.admin, project=version.artifact.project, registered_model_name="candidates"
     )
     before = snapshot()
-    expected = "is linked as wandb-registry-model/mnist-classifier:v0, mnist/candidates:v0: unlink it there first"
+    expected = "is linked as mnist/candidates:v0, wandb-registry-model/mnist-classifier:v0: unlink it there first"
     with pytest.raises(ValidationError, match=expected):
         services.version_delete(version=version, user=demo.admin, delete_aliases=True)
     assert snapshot() == before
@@ -180,3 +180,14 @@ def test_a_version_linked_into_a_registry_or_a_project_names_where(demo, member)
     assertContains(r, "cannot be deleted: it is linked as the versions below")
     assertContains(r, ">wandb-registry-model/mnist-classifier:v0</a>")
     assertContains(r, ">mnist/candidates:v0</a>")
+
+    # A writer of the project who may not see the registry is not told its name.
+    from registry.models import Registry, Visibility
+
+    Registry.objects.filter(pk=registry.pk).update(visibility=Visibility.RESTRICTED)
+    expected = "is linked as mnist/candidates:v0, 1 more you cannot see: unlink it there first"
+    with pytest.raises(ValidationError, match=expected):
+        services.version_delete(version=version, user=demo.member, delete_aliases=True)
+    assert snapshot() == before
+    r = member.get(f"{V1}/delete", headers=HX)
+    assertNotContains(r, "mnist-classifier")

@@ -1,8 +1,8 @@
 import fcntl
 import hashlib
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 from django.apps import apps
@@ -36,17 +36,20 @@ def setup_lock() -> Iterator[None]:
 
 
 def static_sources_fingerprint() -> str:
-    """What collectstatic would collect from: the storage, and each source file's path, size and modification
-    time."""
+    """What collectstatic would make: the storage (its backend, options and the versions of Django and whitenoise,
+    which hash and compress) and each source file's path and contents (a deploy may keep sizes and times)."""
     ignore = apps.get_app_config("staticfiles").ignore_patterns
     sources = sorted(
-        (getattr(storage, "prefix", None) or "", path, os.stat(storage.path(path)))
+        ((getattr(storage, "prefix", None) or "") + "/" + path, storage.path(path))
         for finder in finders.get_finders()
         for path, storage in finder.list(ignore)
     )
-    digest = hashlib.sha256(settings.STORAGES["staticfiles"]["BACKEND"].encode())
-    for prefix, path, stat in sources:
-        digest.update(f"\n{prefix}/{path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    storage = settings.STORAGES["staticfiles"]
+    digest = hashlib.sha256(repr((storage, version("django"), version("whitenoise"))).encode())
+    for name, path in sources:
+        digest.update(f"\n{name}\0".encode())
+        with open(path, "rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest())
     return digest.hexdigest()
 
 
@@ -58,7 +61,9 @@ def collect_static() -> bool:
     root = Path(settings.STATIC_ROOT)
     record = root.with_name(root.name + ".fingerprint")
     fingerprint = static_sources_fingerprint()
-    if record.exists() and record.read_text() == fingerprint and any(root.iterdir()):
+    manifest = root / "staticfiles.json"
+    complete = manifest.exists() if "Manifest" in settings.STORAGES["staticfiles"]["BACKEND"] else any(root.iterdir())
+    if complete and record.exists() and record.read_text() == fingerprint:
         return False
     record.unlink(missing_ok=True)
     call_command("collectstatic", interactive=False, verbosity=0)

@@ -179,6 +179,7 @@ def test_create_collection_finds_a_version_among_many_by_searching(page, demo):
     drawer.get_by_label("Project").select_option("mnist")
     settled(page)
     drawer.get_by_label("Artifact").select_option("big_model")
+    settled(page)  # the new search box listens only once htmx has processed it
     search = drawer.get_by_label("Find a version")
     expect(search).to_be_visible()
     expect(drawer.get_by_label("Version", exact=True).locator("option", has_text="v3 (b3)")).to_have_count(0)
@@ -186,6 +187,19 @@ def test_create_collection_finds_a_version_among_many_by_searching(page, demo):
     expect(drawer.get_by_text("1 match “v3”")).to_be_visible()
     # Only the Version field was swapped: the search box keeps what was typed, and the focus.
     expect(search).to_be_focused()
+    # Enter searches; it does not create the collection.
+    search.press("Enter")
+    settled(page)
+    expect(drawer).to_be_visible()
+    assert not RegisteredModel.objects.filter(name="big").exists()
+    # Another artifact is listed afresh, not filtered by the search typed for the first.
+    drawer.get_by_label("Artifact").select_option("mnist_model")
+    settled(page)
+    expect(drawer.locator("#collection-version-count")).to_have_text("2 versions")
+    drawer.get_by_label("Artifact").select_option("big_model")
+    settled(page)
+    drawer.get_by_label("Find a version").fill("v3")
+    expect(drawer.get_by_text("1 match “v3”")).to_be_visible()
     drawer.get_by_label("Version", exact=True).select_option("3")
     drawer.get_by_role("button", name="Create collection").click()
     expect(page).to_have_url(re.compile(rf"/orgs/{ORG}/registry/model/c/big$"))

@@ -86,6 +86,11 @@
     }
   });
 
+  // Enter in a search box inside a dialog's form searches (its own hx-trigger) and does not submit the form.
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && e.target.matches?.("[data-enter-searches]")) e.preventDefault();
+  });
+
   // Short confirmations from the server (HX-Trigger: showMessage).
   const toast = (message, error = false) => {
     const box = document.getElementById("toasts");

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
@@ -55,23 +55,45 @@ def classify(exc: BaseException) -> Fault | None:
         return Fault(503, "Storage unavailable", f"The server's file store failed ({detail}); try again later.", 60)
     if _is_boto_error(exc):
         return Fault(503, "Storage unavailable", "The server's S3 store cannot be reached; try again later.", 60)
-    if isinstance(exc, OperationalError | InterfaceError):
-        return _database_fault(str(exc))
+    if isinstance(exc, DatabaseError):
+        return _database_fault(exc)
     return None
 
 
-# What the database drivers say when the database itself fails (SQLite's and libpq's own words), as opposed to
-# a query the code got wrong: the first match answers.
+BUSY = Fault(503, "Server busy", "The database is busy with another write; try again shortly.", 10)
+DATABASE_FULL = Fault(507, "Storage full", "The server's database disk is full; nothing was written.", 600)
+READ_ONLY = Fault(503, "Database unavailable", "The server cannot write to its database; nothing was written.", 60)
+UNREACHABLE = Fault(503, "Database unavailable", "The server's database cannot be reached; try again later.", 60)
+
+
+def _database_fault(exc: DatabaseError) -> Fault | None:
+    """PostgreSQL names its faults by SQLSTATE; SQLite's (and a connection that never opened) only in words."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+    if sqlstate:
+        if sqlstate == "53100":  # disk_full
+            return DATABASE_FULL
+        if sqlstate == "25006":  # read_only_sql_transaction: a standby, or default_transaction_read_only
+            return READ_ONLY
+        if sqlstate in ("40001", "40P01", "55P03"):  # serialization failure, deadlock, lock not available
+            return BUSY
+        if sqlstate.startswith(("08", "57P")):  # connection exceptions; admin or crash shutdown, starting up
+            return UNREACHABLE
+        return None
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    message = str(exc).lower()
+    for words, fault in _DATABASE_FAULTS:
+        if any(word in message for word in words):
+            return fault
+    return None
+
+
+# What the drivers say when the database itself fails (SQLite's and libpq's own words), as opposed to a query
+# the code got wrong: the first match answers.
 _DATABASE_FAULTS = (
-    (("locked",), Fault(503, "Server busy", "The database is busy with another write; try again shortly.", 10)),
-    (
-        ("database or disk is full",),
-        Fault(507, "Storage full", "The server's database disk is full; nothing was written.", 600),
-    ),
-    (
-        ("readonly database", "read-only"),
-        Fault(503, "Database unavailable", "The server cannot write to its database; nothing was written.", 60),
-    ),
+    (("locked",), BUSY),
+    (("database or disk is full",), DATABASE_FULL),
+    (("readonly database", "read-only"), READ_ONLY),
     (
         (
             "unable to open database",
@@ -85,17 +107,9 @@ _DATABASE_FAULTS = (
             "connection already closed",
             "the database system is",  # starting up, shutting down, in recovery mode
         ),
-        Fault(503, "Database unavailable", "The server's database cannot be reached; try again later.", 60),
+        UNREACHABLE,
     ),
 )
-
-
-def _database_fault(message: str) -> Fault | None:
-    message = message.lower()
-    for words, fault in _DATABASE_FAULTS:
-        if any(word in message for word in words):
-            return fault
-    return None
 
 
 def respond(request: HttpRequest, fault: Fault) -> HttpResponse:
@@ -117,7 +131,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     session saved by its middleware after the view) is answered with its reason too; anything else is the styled
     500 page."""
     exception = sys.exc_info()[1]
-    if exception is not None and (fault := classify(exception)) is not None:
+    # Only the database's faults: outside a view an OSError is as likely a client gone mid-body as a store.
+    if isinstance(exception, DatabaseError) and (fault := classify(exception)) is not None:
         return respond(request, fault)
     return defaults.server_error(request)
 

@@ -363,3 +363,24 @@ def test_an_unreachable_database_answers_503_even_from_the_middleware(client, te
     assert reason in nowhere.content.decode()
     # Reached again, the same page is served.
     assert client.get("/reviewco/mnist/artifacts").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_postgresql_that_refuses_writes_answers_503(client, team, project):
+    """PostgreSQL names the fault by SQLSTATE (25006 read_only_sql_transaction, as on a standby)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's read-only transactions")
+    version = log_version(project, "cnn", content=b"weights")
+    client.force_login(team.member)
+    client.raise_request_exception = False
+    before = snapshot()
+    with connection.cursor() as cursor:
+        cursor.execute("SET default_transaction_read_only = on")
+    try:
+        page = client.post(reverse("artifacts:version_alias_add", args=version._args()), {"alias": "best"})
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET default_transaction_read_only = off")
+    assert page.status_code == 503, page.content[:300]
+    assert "The server cannot write to its database; nothing was written." in page.content.decode()
+    assert snapshot() == before

@@ -14,7 +14,7 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -1048,10 +1048,7 @@ def version_references_set(*, version: ArtifactVersion, references: dict[str, di
     ArtifactReference); the server checks its form only and never fetches it."""
     normalized = _normalized_paths(references)
     _require_pending(user, version)
-    taken = list(version.files.filter(path__in=normalized.values()).values_list("path", flat=True)[:1])
-    if taken:
-        raise ValidationError(f"'{taken[0]}' is a file of this version and cannot also be a reference.")
-    _check_tree_against(version, set(normalized.values()))
+    _check_tree_against(version, set(normalized.values()), adding="reference")
     rows = []
     for path, entry in references.items():
         names.validate_reference(entry.get("ref"))
@@ -1106,21 +1103,50 @@ def version_digest_from_manifest(*, version: ArtifactVersion, md5_by_path: dict[
         version.digest = normalized
 
 
-def _check_tree_against(version: ArtifactVersion, paths: set[str]) -> None:
-    """Refuse paths that would be a file and a directory at once beside the version's entries: its files and its
-    references alike, which a client writes to disk the same way."""
-    paths = sorted(paths)
-    for start in range(0, len(paths), 100):
-        chunk = paths[start : start + 100]
-        parents = {parent for path in chunk for parent in names.parent_dirs(path)}
+# Bound parameters per statement of _check_tree_against, well under SQLite's 32,766 (and PostgreSQL's 65,535).
+TREE_CHECK_PARAMETERS = 5_000
+
+
+def _check_tree_against(version: ArtifactVersion, paths: set[str], *, adding: str = "file") -> None:
+    """Refuse paths that would be a file and a directory at once beside the version's entries (its files and its
+    references alike, which a client writes to disk the same way), or that an entry of the other kind holds:
+    `adding` is "file" or "reference" (one of the same kind is replaced)."""
+    for chunk, parents in _tree_chunks(sorted(paths)):
         clash = Q(path__in=parents)
         for path in chunk:
             clash |= Q(path__startswith=path + "/")
-        files = version.files.filter(clash).order_by().values_list("path", flat=True)
-        references = version.references.filter(clash).order_by().values_list("path", flat=True)
-        existing = list(files.union(references, all=True)[:1])
+        same = clash | Q(path__in=chunk)
+        files = version.files.filter(same if adding == "reference" else clash)
+        references = version.references.filter(same if adding == "file" else clash)
+        existing = list(
+            files.order_by()
+            .values_list("path", flat=True)
+            .union(references.order_by().values_list("path", flat=True), all=True)[:1]
+        )
+        if existing and existing[0] in chunk:
+            other = "reference" if adding == "file" else "file"
+            raise ValidationError(
+                f"'{existing[0]}' is a {other} of this version and cannot also be a {adding}.", code="path_clash"
+            )
         if existing:
             names.validate_file_tree([*chunk, *existing])
+
+
+def _tree_chunks(paths: list[str]) -> Iterator[tuple[list[str], set[str]]]:
+    """The paths in chunks whose statement binds at most TREE_CHECK_PARAMETERS values: each path (twice, as a
+    prefix and as itself) and its parent directories, for files and references both."""
+    chunk: list[str] = []
+    parents: set[str] = set()
+    for path in paths:
+        own = set(names.parent_dirs(path)) - parents
+        if chunk and 2 * (len(parents) + len(own) + 2 * (len(chunk) + 1)) > TREE_CHECK_PARAMETERS:
+            yield chunk, parents
+            chunk, parents = [], set()
+            own = set(names.parent_dirs(path))
+        chunk.append(path)
+        parents |= own
+    if chunk:
+        yield chunk, parents
 
 
 def _check_entries(files: list[ArtifactFile], references: list[ArtifactReference]) -> None:

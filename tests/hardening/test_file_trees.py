@@ -204,3 +204,40 @@ def test_commit_refuses_a_file_and_a_reference_that_clash(team, project, referen
         services.version_commit(version=version, user=team.member)
     version.refresh_from_db()
     assert not version.is_committed
+
+
+def test_a_file_cannot_go_where_a_reference_is(team, project):
+    from artifacts.storage import blob_store
+
+    version = _pending(project, team, {})
+    services.version_references_set(version=version, references={"r": _reference("r")}, user=team.member)
+    blob = blob_store(io.BytesIO(b"1"))
+    before = snapshot()
+    with pytest.raises(ValidationError, match="'r' is a reference of this version and cannot also be a file"):
+        services.version_file_add(version=version, path="r", blob=blob, user=team.member)
+    assert snapshot() == before
+
+
+def test_many_deep_paths_at_once_are_checked_within_the_databases_limits(team, project):
+    """100 paths 400 directories deep, none shared: 40,000 parent directories, more than SQLite binds in one
+    statement (32,766 as SQLite is built by default; Debian builds it with more, so the test sets the default).
+    They are checked in chunks (and a clash among them still found)."""
+    import sqlite3
+
+    from django.db import connection
+
+    version = _pending(project, team, {})
+    paths = {f"{i}/" + "a/" * 400 + "f" for i in range(100)}
+    connection.ensure_connection()
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        limit = connection.connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+    try:
+        added = services.version_files_add(version=version, files=dict.fromkeys(paths), user=team.member)
+        assert added == dict.fromkeys(paths)
+        services.version_references_set(version=version, references={"99/a": _reference("x")}, user=team.member)
+        with pytest.raises(ValidationError, match="cannot be a file and also a directory"):
+            services.version_files_add(version=version, files=dict.fromkeys(paths), user=team.member)
+    finally:
+        if sqlite:
+            connection.connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)

@@ -176,12 +176,17 @@ def test_a_reference_cannot_make_a_directory_of_a_file_or_a_file_of_a_directory(
     assert snapshot() == before
 
 
-def test_a_file_cannot_go_where_a_reference_makes_a_directory_nor_references_clash(team, project):
+def _pending_with_reference(project, team, path: str):
+    """A pending version holding a reference at `path`, and a stored blob to try to add beside it."""
     from artifacts.storage import blob_store
 
     version = _pending(project, team, {})
-    services.version_references_set(version=version, references={"r/x": _reference("x")}, user=team.member)
-    blob = blob_store(io.BytesIO(b"1"))
+    services.version_references_set(version=version, references={path: _reference(path)}, user=team.member)
+    return version, blob_store(io.BytesIO(b"1"))
+
+
+def test_a_file_cannot_go_where_a_reference_makes_a_directory_nor_references_clash(team, project):
+    version, blob = _pending_with_reference(project, team, "r/x")
     before = snapshot()
     with pytest.raises(ValidationError, match="cannot be a file and also a directory"):
         services.version_file_add(version=version, path="r", blob=blob, user=team.member)
@@ -207,11 +212,7 @@ def test_commit_refuses_a_file_and_a_reference_that_clash(team, project, referen
 
 
 def test_a_file_cannot_go_where_a_reference_is(team, project):
-    from artifacts.storage import blob_store
-
-    version = _pending(project, team, {})
-    services.version_references_set(version=version, references={"r": _reference("r")}, user=team.member)
-    blob = blob_store(io.BytesIO(b"1"))
+    version, blob = _pending_with_reference(project, team, "r")
     before = snapshot()
     with pytest.raises(ValidationError, match="'r' is a reference of this version and cannot also be a file"):
         services.version_file_add(version=version, path="r", blob=blob, user=team.member)
